@@ -1,0 +1,73 @@
+#include "common/note/key_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+
+namespace probity::note {
+namespace {
+
+// Creates path exclusively with `mode` and writes data + "\n", then fsyncs it.
+Status WriteNew(const std::string& path, const std::string& data, mode_t mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return Status(Code::kAlreadyExists, path + " already exists; not overwriting");
+    }
+    return IoError("cannot create " + path + ": " + std::strerror(errno));
+  }
+  Status st;
+  // The umask can only clear bits; fchmod makes the mode exact either way.
+  if (::fchmod(fd, mode) != 0) st = IoError("chmod " + path + ": " + std::strerror(errno));
+  std::string line = data + "\n";
+  for (size_t off = 0; st.ok() && off < line.size();) {
+    const ssize_t n = ::write(fd, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      st = IoError("write " + path + ": " + std::strerror(errno));
+      break;
+    }
+    off += static_cast<size_t>(n);
+  }
+  std::fill(line.begin(), line.end(), '\0');  // may have held the private key
+  if (st.ok() && ::fsync(fd) != 0) st = IoError("fsync " + path + ": " + std::strerror(errno));
+  if (::close(fd) != 0 && st.ok()) st = IoError("close " + path + ": " + std::strerror(errno));
+  if (!st.ok()) ::unlink(path.c_str());
+  return st;
+}
+
+}  // namespace
+
+Status WriteKeyFiles(const KeyPair& kp, const std::string& dir) {
+  PROBITY_ASSIGN_OR_RETURN(Signer signer, Signer::FromSignerKey(kp.signer_key));
+  if (signer.verifier_key() != kp.verifier_key) {
+    return InvalidArgument("note: verifier key does not belong to the signer key");
+  }
+  const std::string key_path = dir + "/" + kSignerKeyFile;
+  const std::string pub_path = dir + "/" + kVerifierKeyFile;
+  struct stat sb;
+  if (::lstat(pub_path.c_str(), &sb) == 0) {
+    return Status(Code::kAlreadyExists, pub_path + " already exists; not overwriting");
+  }
+  PROBITY_RETURN_IF_ERROR(WriteNew(key_path, kp.signer_key, 0600));
+  if (Status st = WriteNew(pub_path, kp.verifier_key, 0644); !st.ok()) {
+    ::unlink(key_path.c_str());
+    return st;
+  }
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || ::fsync(dfd) != 0) {
+    const std::string err = std::strerror(errno);
+    if (dfd >= 0) ::close(dfd);
+    ::unlink(key_path.c_str());
+    ::unlink(pub_path.c_str());
+    return IoError("fsync directory " + dir + ": " + err);
+  }
+  ::close(dfd);
+  return Status::Ok();
+}
+
+}  // namespace probity::note

@@ -1,0 +1,180 @@
+#include "common/logstore/sequencer.h"
+
+#include <rocksdb/write_batch.h>
+
+#include <unordered_map>
+
+#include "common/logstore/keys.h"
+#include "common/merkle/hasher.h"
+
+namespace probity::logstore {
+
+StatusOr<std::unique_ptr<Sequencer>> Sequencer::Create(LogStore* store) {
+  if (store->read_only()) return FailedPrecondition("the audit log is open read-only");
+  std::unique_ptr<Sequencer> s(new Sequencer(store));
+  PROBITY_RETURN_IF_ERROR(s->tree_.Load());
+  PROBITY_ASSIGN_OR_RETURN(s->dead_letter_next_, store->DeadLetterCount());
+  return s;
+}
+
+namespace {
+
+// The payload stored in entry `index`, for telling a redelivery from a conflicting resubmission.
+StatusOr<std::string> StoredPayload(const LogStore& store, uint64_t index) {
+  PROBITY_ASSIGN_OR_RETURN(Entry e, store.Get(index));
+  v1::LogRecord r;
+  if (!r.ParseFromString(e.record_bytes)) {
+    return DataLoss("entry " + std::to_string(index) + " does not parse as a LogRecord");
+  }
+  return std::move(*r.mutable_payload());
+}
+
+}  // namespace
+
+StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
+                                        const OffsetMap& offsets,
+                                        const std::vector<std::string>& dead_letters) {
+  BatchResult result;
+  const size_t n = records->size();
+  result.outcomes.resize(n, AppendOutcome::kAppended);
+  result.indexes.resize(n, UINT64_MAX);
+
+  // 1. Look up every event id at once: the committed log, then earlier records of this batch.
+  std::vector<rocksdb::Slice> ids;
+  ids.reserve(n);
+  for (const auto& r : *records) ids.emplace_back(r.event_id());
+  std::vector<rocksdb::PinnableSlice> found(n);
+  std::vector<rocksdb::Status> statuses(n);
+  if (n > 0) {
+    store_->db()->MultiGet(rocksdb::ReadOptions(), store_->event_index(), n, ids.data(),
+                           found.data(), statuses.data());
+  }
+  // event id -> indexes appended so far for it (committed and in this batch)
+  std::unordered_map<std::string_view, std::vector<uint64_t>> in_batch;
+
+  rocksdb::WriteBatch batch;
+  std::vector<merkle::Hash> leaves;
+  leaves.reserve(n);
+  uint64_t next = tree_.size();
+  for (size_t i = 0; i < n; ++i) {
+    v1::LogRecord& rec = (*records)[i];
+    std::vector<uint64_t> prior;
+    auto bit = in_batch.find(rec.event_id());
+    if (bit != in_batch.end()) {
+      prior = bit->second;
+    } else if (statuses[i].ok()) {
+      std::string_view v(found[i].data(), found[i].size());
+      if (v.size() % keys::kEventIndexItemSize != 0 || v.empty()) {
+        return DataLoss("event index entry for '" + rec.event_id() + "' is malformed");
+      }
+      for (size_t off = 0; off < v.size(); off += 8) prior.push_back(keys::GetBe64(v.substr(off, 8)));
+    } else if (!statuses[i].IsNotFound()) {
+      return FromRocks(statuses[i], "look up event id");
+    }
+    if (!prior.empty()) {
+      bool duplicate = false;
+      for (uint64_t idx : prior) {
+        std::string payload;
+        if (idx >= tree_.size()) {
+          // idx belongs to this batch: find that record.
+          for (size_t j = 0; j < i; ++j) {
+            if (result.indexes[j] == idx) payload = (*records)[j].payload();
+          }
+        } else {
+          PROBITY_ASSIGN_OR_RETURN(payload, StoredPayload(*store_, idx));
+        }
+        if (payload == rec.payload()) {
+          duplicate = true;
+          break;
+        }
+      }
+      if (duplicate) {
+        result.outcomes[i] = AppendOutcome::kDuplicate;
+        ++result.duplicates;
+        continue;
+      }
+      rec.set_conflicting_resubmission(true);
+      rec.set_first_index_of_event_id(prior.front());
+      result.outcomes[i] = AppendOutcome::kConflictingAppended;
+      ++result.conflicts;
+    }
+    const uint64_t index = next++;
+    result.indexes[i] = index;
+    ++result.appended;
+    prior.push_back(index);
+    in_batch[rec.event_id()] = prior;
+
+    // Sequencing: the entry and its indexes.
+    scratch_.clear();
+    rec.SerializeToString(&scratch_);
+    merkle::Hash leaf = merkle::HashLeaf(scratch_);
+    leaves.push_back(leaf);
+    std::string value;
+    value.reserve(keys::kLeafHashSize + scratch_.size());
+    value.append(merkle::AsBytes(leaf));
+    value.append(scratch_);
+    batch.Put(store_->entries(), keys::EntryKey(index), value);
+    std::string idx_value;
+    for (uint64_t p : prior) keys::PutBe64(&idx_value, p);
+    batch.Put(store_->event_index(), rec.event_id(), idx_value);
+    int64_t occurred = rec.occurred_at().seconds() * 1000000 + rec.occurred_at().nanos() / 1000;
+    if (!rec.practice_code().empty()) {
+      batch.Put(store_->practice_index(), keys::PracticeIndexKey(rec.practice_code(), occurred, index),
+                rocksdb::Slice());
+    }
+    batch.Put(store_->kind_index(), keys::KindIndexKey(static_cast<uint32_t>(rec.kind()), index),
+              rocksdb::Slice());
+  }
+
+  // Integration: the tree nodes the new leaves complete.
+  PROBITY_RETURN_IF_ERROR(tree_.Stage(leaves, &batch));
+
+  // The consumer offsets the batch came from, and the dead-letter outbox.
+  for (const auto& [tp, offset] : offsets) {
+    batch.Put(store_->meta(), keys::OffsetKey(tp.first, tp.second), keys::Be64(static_cast<uint64_t>(offset)));
+  }
+  uint64_t dl = dead_letter_next_;
+  for (const std::string& d : dead_letters) batch.Put(store_->deadletters(), keys::Be64(dl++), d);
+  if (!dead_letters.empty()) batch.Put(store_->meta(), keys::kMetaDeadLetterNext, keys::Be64(dl));
+
+  rocksdb::Status rs = store_->db()->Write(store_->write_options(), &batch);
+  if (!rs.ok()) {
+    tree_.Discard();
+    return FromRocks(rs, "append batch");
+  }
+  tree_.Commit();
+  dead_letter_next_ = dl;
+  result.tree_size = tree_.size();
+  return result;
+}
+
+Status Sequencer::AddCheckpoint(const v1::CheckpointRecord& cp) {
+  if (cp.tree_size() > tree_.size()) {
+    return InvalidArgument("checkpoint size " + std::to_string(cp.tree_size()) +
+                           " is beyond the tree (" + std::to_string(tree_.size()) + ")");
+  }
+  PROBITY_ASSIGN_OR_RETURN(merkle::Hash root, store_->Root(cp.tree_size()));
+  if (cp.root_hash() != merkle::AsBytes(root)) {
+    return InvalidArgument("checkpoint root does not match the tree at size " +
+                           std::to_string(cp.tree_size()));
+  }
+  std::string v;
+  cp.SerializeToString(&v);
+  return FromRocks(store_->db()->Put(store_->write_options(), store_->checkpoints(),
+                                     keys::Be64(cp.tree_size()), v),
+                   "store checkpoint");
+}
+
+Status Sequencer::SetLogPublished(uint64_t next) {
+  return FromRocks(store_->db()->Put(store_->write_options(), store_->meta(),
+                                     keys::kMetaLogPublished, keys::Be64(next)),
+                   "store log publish cursor");
+}
+
+Status Sequencer::SetDeadLettersPublished(uint64_t next) {
+  return FromRocks(store_->db()->Put(store_->write_options(), store_->meta(),
+                                     keys::kMetaDeadLetterPublished, keys::Be64(next)),
+                   "store dead-letter publish cursor");
+}
+
+}  // namespace probity::logstore

@@ -1,0 +1,71 @@
+// The Sequencer is the audit log's only writer. It gives each accepted record the next index
+// (sequencing) and folds its leaf into the Merkle tree (integration, tree_writer.h); both land in
+// one atomic RocksDB WriteBatch with the record's indexes and the consumer offsets of the
+// messages the batch came from, so a crash at any point leaves either all of a batch or none.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/logstore/store.h"
+#include "common/logstore/tree_writer.h"
+#include "common/status/status.h"
+#include "probity/v1/log.pb.h"
+
+namespace probity::logstore {
+
+using OffsetMap = std::map<std::pair<std::string, int32_t>, int64_t>;
+
+enum class AppendOutcome {
+  kAppended,              // a new event id
+  kDuplicate,             // exact redelivery: same event id, same payload bytes; nothing appended
+  kConflictingAppended,   // same event id with other bytes: appended and marked
+};
+
+struct BatchResult {
+  std::vector<AppendOutcome> outcomes;  // one per record, in order
+  std::vector<uint64_t> indexes;        // the index given to each record, or UINT64_MAX for duplicates
+  uint64_t appended = 0;
+  uint64_t duplicates = 0;
+  uint64_t conflicts = 0;
+  uint64_t tree_size = 0;  // after the batch
+};
+
+class Sequencer {
+ public:
+  // REQUIRES: store is open writable and outlives the Sequencer. MUST be the only Sequencer of the
+  // store (RocksDB's lock already keeps other processes out).
+  static StatusOr<std::unique_ptr<Sequencer>> Create(LogStore* store);
+
+  // Appends every record that is not an exact redelivery, and commits `offsets` (next offset to
+  // read per topic-partition) and `dead_letters` (serialized DeadLetter records for the outbox)
+  // in the same WriteBatch. Records are completed in place: conflicting_resubmission and
+  // first_index_of_event_id are set here. On failure nothing is written and the Sequencer's
+  // in-memory state is unchanged.
+  StatusOr<BatchResult> Append(std::vector<v1::LogRecord>* records, const OffsetMap& offsets,
+                               const std::vector<std::string>& dead_letters);
+
+  // Stores a checkpoint. REQUIRES: its tree_size <= size() and its root matches the tree at that
+  // size (checked).
+  Status AddCheckpoint(const v1::CheckpointRecord& checkpoint);
+  // Records that entries below `next` (resp. dead letters) are confirmed on the bus.
+  Status SetLogPublished(uint64_t next);
+  Status SetDeadLettersPublished(uint64_t next);
+
+  uint64_t size() const { return tree_.size(); }
+  merkle::Hash root() const { return tree_.Root(); }
+  uint64_t dead_letter_count() const { return dead_letter_next_; }
+
+ private:
+  explicit Sequencer(LogStore* store) : store_(store), tree_(store) {}
+  LogStore* store_;
+  TreeWriter tree_;
+  uint64_t dead_letter_next_ = 0;
+  std::string scratch_;
+};
+
+}  // namespace probity::logstore

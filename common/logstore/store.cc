@@ -1,0 +1,443 @@
+#include "common/logstore/store.h"
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/logstore/keys.h"
+#include "common/merkle/compact_range.h"
+#include "common/merkle/proof.h"
+
+namespace probity::logstore {
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  std::string m = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return DataLoss(m);
+  if (s.IsNotFound()) return NotFound(m);
+  if (s.IsIOError()) return IoError(m);
+  return Internal(m);
+}
+
+namespace {
+
+rocksdb::ColumnFamilyOptions CfOptions(bool bloom, rocksdb::CompressionType compression,
+                                       const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions o;
+  o.write_buffer_size = 64 << 20;
+  o.compression = compression;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  if (bloom) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  t.cache_index_and_filter_blocks = true;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace
+
+LogStore::~LogStore() {
+  if (db_) {
+    for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close();
+  }
+}
+
+StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& path,
+                                                   const OpenOptions& options) {
+  std::unique_ptr<LogStore> s(new LogStore());
+  s->path_ = path;
+  s->read_only_ = options.read_only;
+  s->write_options_.sync = options.sync;
+
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = options.create_if_missing && !options.read_only;
+  dbo.create_missing_column_families = !options.read_only;
+  dbo.max_background_jobs = 2;
+  dbo.max_open_files = 512;
+  auto cache = rocksdb::NewLRUCache(256 << 20);
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfds = {
+      {rocksdb::kDefaultColumnFamilyName, CfOptions(false, rocksdb::kNoCompression, cache)},
+      {keys::kEntriesCf, CfOptions(false, rocksdb::kLZ4Compression, cache)},
+      // Hashes do not compress; tree nodes live apart from entries so that their writes and
+      // compactions do not drag the entries along (measured: doubles append speed).
+      {keys::kTilesCf, CfOptions(false, rocksdb::kNoCompression, cache)},
+      {keys::kEventIndexCf, CfOptions(true, rocksdb::kLZ4Compression, cache)},
+      {keys::kPracticeIndexCf, CfOptions(false, rocksdb::kLZ4Compression, cache)},
+      {keys::kKindIndexCf, CfOptions(false, rocksdb::kLZ4Compression, cache)},
+      {keys::kCheckpointsCf, CfOptions(false, rocksdb::kNoCompression, cache)},
+      {keys::kDeadLettersCf, CfOptions(false, rocksdb::kLZ4Compression, cache)},
+  };
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status rs;
+  if (options.read_only) {
+    rs = rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &s->cfs_, &raw);
+  } else {
+    rs = rocksdb::DB::Open(dbo, path, cfds, &s->cfs_, &raw);
+  }
+  if (!rs.ok()) {
+    if (rs.IsIOError() && options.read_only) {
+      return NotFound("no audit log at " + path + " (" + rs.ToString() + ")");
+    }
+    return FromRocks(rs, "open audit log at " + path);
+  }
+  s->db_.reset(raw);
+
+  std::string fmt;
+  rs = s->db_->Get(rocksdb::ReadOptions(), s->meta(), keys::kMetaFormat, &fmt);
+  if (rs.IsNotFound()) {
+    if (options.read_only) return FailedPrecondition(path + " is not a Probity audit log");
+    rs = s->db_->Put(s->write_options_, s->meta(), keys::kMetaFormat, keys::kFormatVersion);
+    PROBITY_RETURN_IF_ERROR(FromRocks(rs, "write format marker"));
+  } else if (!rs.ok()) {
+    return FromRocks(rs, "read format marker");
+  } else if (fmt != keys::kFormatVersion) {
+    return FailedPrecondition(path + " has log format '" + fmt + "', this build reads '" +
+                              std::string(keys::kFormatVersion) + "'");
+  }
+  return s;
+}
+
+StatusOr<uint64_t> LogStore::ReadMetaU64(std::string_view key) const {
+  std::string v;
+  rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), meta(), key, &v);
+  if (rs.IsNotFound()) return uint64_t{0};
+  PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read " + std::string(key)));
+  if (v.size() != 8) return DataLoss("meta key " + std::string(key) + " is not 8 bytes");
+  return keys::GetBe64(v);
+}
+
+StatusOr<uint64_t> LogStore::TreeSize() const { return ReadMetaU64(keys::kMetaTreeSize); }
+StatusOr<uint64_t> LogStore::LogPublishedUpTo() const { return ReadMetaU64(keys::kMetaLogPublished); }
+StatusOr<uint64_t> LogStore::DeadLetterCount() const { return ReadMetaU64(keys::kMetaDeadLetterNext); }
+StatusOr<uint64_t> LogStore::DeadLettersPublishedUpTo() const {
+  return ReadMetaU64(keys::kMetaDeadLetterPublished);
+}
+
+StatusOr<std::string> LogStore::GetDeadLetter(uint64_t seq) const {
+  std::string v;
+  rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), deadletters(), keys::Be64(seq), &v);
+  if (rs.IsNotFound()) return NotFound("no dead letter " + std::to_string(seq));
+  PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read dead letter"));
+  return v;
+}
+
+StatusOr<std::optional<merkle::Tile>> LogStore::ReadTile(merkle::TileId id) const {
+  std::string v;
+  rocksdb::Status rs =
+      db_->Get(rocksdb::ReadOptions(), tiles(), keys::TileKey(id.level, id.index), &v);
+  if (rs.IsNotFound()) return std::optional<merkle::Tile>();
+  PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read tile"));
+  auto t = merkle::Tile::Parse(id, v);
+  if (!t.ok()) {
+    return DataLoss("tile " + std::to_string(id.level) + "/" + std::to_string(id.index) + ": " +
+                    t.status().message());
+  }
+  return std::optional<merkle::Tile>(std::move(t).value());
+}
+
+StatusOr<std::vector<merkle::Hash>> LogStore::ReadNodes(
+    const std::vector<merkle::NodeId>& nodes) const {
+  std::vector<merkle::Hash> out;
+  out.reserve(nodes.size());
+  std::optional<merkle::Tile> tile;  // proofs read nodes of one tile together; keep the last
+  for (const merkle::NodeId& n : nodes) {
+    merkle::TileId tid = merkle::TileOf(n);
+    if (!tile || tile->id().level != tid.level || tile->id().index != tid.index) {
+      PROBITY_ASSIGN_OR_RETURN(tile, ReadTile(tid));
+      if (!tile) {
+        return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
+                        " is missing: no tile " + std::to_string(tid.level) + "/" +
+                        std::to_string(tid.index));
+      }
+    }
+    std::optional<merkle::Hash> h = tile->Get(n);
+    if (!h) {
+      return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
+                      " is missing from its tile");
+    }
+    out.push_back(*h);
+  }
+  return out;
+}
+
+StatusOr<merkle::Hash> LogStore::Root(uint64_t size) const {
+  PROBITY_ASSIGN_OR_RETURN(uint64_t tree_size, TreeSize());
+  if (size > tree_size) {
+    return InvalidArgument("size " + std::to_string(size) + " is beyond the tree (" +
+                           std::to_string(tree_size) + " entries)");
+  }
+  if (size == 0) return merkle::EmptyRoot();
+  PROBITY_ASSIGN_OR_RETURN(auto hashes, ReadNodes(merkle::RangeNodes(0, size)));
+  return merkle::FoldRight(hashes);
+}
+
+StatusOr<Entry> LogStore::Get(uint64_t index) const {
+  std::string v;
+  rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), entries(), keys::EntryKey(index), &v);
+  if (rs.IsNotFound()) return NotFound("no entry at index " + std::to_string(index));
+  PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read entry"));
+  if (v.size() < keys::kLeafHashSize) {
+    return DataLoss("entry " + std::to_string(index) + " is shorter than its leaf hash");
+  }
+  Entry e;
+  e.index = index;
+  std::memcpy(e.leaf_hash.data(), v.data(), keys::kLeafHashSize);
+  e.record_bytes = v.substr(keys::kLeafHashSize);
+  return e;
+}
+
+StatusOr<std::vector<uint64_t>> LogStore::FindByEventId(const std::string& event_id) const {
+  std::string v;
+  rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), event_index(), event_id, &v);
+  std::vector<uint64_t> out;
+  if (rs.IsNotFound()) return out;
+  PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read event index"));
+  if (v.size() % keys::kEventIndexItemSize != 0) return DataLoss("event index for " + event_id);
+  for (size_t i = 0; i < v.size(); i += keys::kEventIndexItemSize) {
+    out.push_back(keys::GetBe64(std::string_view(v).substr(i, 8)));
+  }
+  return out;
+}
+
+StatusOr<std::vector<uint64_t>> LogStore::FindByPractice(const std::string& practice,
+                                                         int64_t from_micros, int64_t to_micros,
+                                                         size_t limit) const {
+  std::vector<uint64_t> out;
+  std::string lo = keys::PracticeIndexKey(practice, from_micros, 0);
+  std::string hi = keys::PracticeIndexKey(practice, to_micros, 0);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(hi);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, practice_index()));
+  for (it->Seek(lo); it->Valid() && out.size() < limit; it->Next()) {
+    rocksdb::Slice k = it->key();
+    out.push_back(keys::GetBe64(std::string_view(k.data() + k.size() - 8, 8)));
+  }
+  PROBITY_RETURN_IF_ERROR(FromRocks(it->status(), "scan practice index"));
+  return out;
+}
+
+StatusOr<std::vector<uint64_t>> LogStore::FindByKind(uint32_t kind, uint64_t from_index,
+                                                     size_t limit) const {
+  std::vector<uint64_t> out;
+  std::string lo = keys::KindIndexKey(kind, from_index);
+  std::string hi = keys::KindIndexKey(kind + 1, 0);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(hi);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, kind_index()));
+  for (it->Seek(lo); it->Valid() && out.size() < limit; it->Next()) {
+    out.push_back(keys::GetBe64(std::string_view(it->key().data() + 4, 8)));
+  }
+  PROBITY_RETURN_IF_ERROR(FromRocks(it->status(), "scan kind index"));
+  return out;
+}
+
+Status LogStore::Scan(uint64_t begin, uint64_t end,
+                      const std::function<Status(const Entry&)>& fn) const {
+  rocksdb::ReadOptions ro;
+  std::string hi = keys::EntryKey(end);
+  rocksdb::Slice upper(hi);
+  ro.iterate_upper_bound = &upper;
+  ro.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, entries()));
+  uint64_t want = begin;
+  Entry e;
+  for (it->Seek(keys::EntryKey(begin)); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    rocksdb::Slice v = it->value();
+    if (k.size() != 8) return DataLoss("entry key of " + std::to_string(k.size()) + " bytes after index " + std::to_string(want));
+    uint64_t index = keys::GetBe64(std::string_view(k.data(), 8));
+    if (index != want) return DataLoss("entry " + std::to_string(want) + " is missing");
+    if (v.size() < keys::kLeafHashSize) return DataLoss("entry " + std::to_string(index) + " is truncated");
+    e.index = index;
+    std::memcpy(e.leaf_hash.data(), v.data(), keys::kLeafHashSize);
+    e.record_bytes.assign(v.data() + keys::kLeafHashSize, v.size() - keys::kLeafHashSize);
+    PROBITY_RETURN_IF_ERROR(fn(e));
+    ++want;
+  }
+  PROBITY_RETURN_IF_ERROR(FromRocks(it->status(), "scan entries"));
+  if (want < end) return DataLoss("entry " + std::to_string(want) + " is missing");
+  return Status::Ok();
+}
+
+StatusOr<std::vector<merkle::Hash>> LogStore::InclusionProof(uint64_t index, uint64_t size) const {
+  PROBITY_ASSIGN_OR_RETURN(uint64_t tree_size, TreeSize());
+  if (size > tree_size) {
+    return InvalidArgument("size " + std::to_string(size) + " is beyond the tree (" +
+                           std::to_string(tree_size) + " entries)");
+  }
+  PROBITY_ASSIGN_OR_RETURN(merkle::ProofPlan plan, merkle::InclusionPlan(index, size));
+  PROBITY_ASSIGN_OR_RETURN(auto fetched, ReadNodes(plan.nodes));
+  return plan.Assemble(fetched);
+}
+
+StatusOr<std::vector<merkle::Hash>> LogStore::ConsistencyProof(uint64_t size1, uint64_t size2) const {
+  PROBITY_ASSIGN_OR_RETURN(uint64_t tree_size, TreeSize());
+  if (size2 > tree_size) {
+    return InvalidArgument("size " + std::to_string(size2) + " is beyond the tree (" +
+                           std::to_string(tree_size) + " entries)");
+  }
+  PROBITY_ASSIGN_OR_RETURN(merkle::ProofPlan plan, merkle::ConsistencyPlan(size1, size2));
+  PROBITY_ASSIGN_OR_RETURN(auto fetched, ReadNodes(plan.nodes));
+  return plan.Assemble(fetched);
+}
+
+StatusOr<std::vector<v1::CheckpointRecord>> LogStore::Checkpoints() const {
+  std::vector<v1::CheckpointRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), checkpoints()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    v1::CheckpointRecord r;
+    if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return DataLoss("stored checkpoint does not parse");
+    }
+    out.push_back(std::move(r));
+  }
+  PROBITY_RETURN_IF_ERROR(FromRocks(it->status(), "scan checkpoints"));
+  return out;
+}
+
+StatusOr<std::optional<v1::CheckpointRecord>> LogStore::LatestCheckpoint() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), checkpoints()));
+  it->SeekToLast();
+  PROBITY_RETURN_IF_ERROR(FromRocks(it->status(), "read latest checkpoint"));
+  if (!it->Valid()) return std::optional<v1::CheckpointRecord>();
+  v1::CheckpointRecord r;
+  if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    return DataLoss("latest checkpoint does not parse");
+  }
+  return std::optional<v1::CheckpointRecord>(std::move(r));
+}
+
+StatusOr<std::map<std::pair<std::string, int32_t>, int64_t>> LogStore::ConsumerOffsets() const {
+  std::map<std::pair<std::string, int32_t>, int64_t> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta()));
+  for (it->Seek(keys::kOffsetPrefix); it->Valid() && it->key().starts_with(keys::kOffsetPrefix);
+       it->Next()) {
+    std::string_view k(it->key().data(), it->key().size());
+    k.remove_prefix(keys::kOffsetPrefix.size());
+    if (k.size() < 5 || k[k.size() - 5] != '\0' || it->value().size() != 8) {
+      return DataLoss("malformed consumer offset key");
+    }
+    std::string topic(k.substr(0, k.size() - 5));
+    int32_t partition = static_cast<int32_t>(keys::GetBe32(k.substr(k.size() - 4)));
+    out[{topic, partition}] =
+        static_cast<int64_t>(keys::GetBe64(std::string_view(it->value().data(), 8)));
+  }
+  PROBITY_RETURN_IF_ERROR(FromRocks(it->status(), "scan consumer offsets"));
+  return out;
+}
+
+StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress) const {
+  VerifyReport report;
+  PROBITY_ASSIGN_OR_RETURN(uint64_t size, TreeSize());
+  PROBITY_ASSIGN_OR_RETURN(auto checkpoints, Checkpoints());
+  size_t next_cp = 0;
+  merkle::CompactRange range;
+  // Tiles are compared as they are read: cache the current tile of each level.
+  std::map<uint32_t, std::optional<merkle::Tile>> tiles;
+  Status node_error;
+  uint64_t bad_index = 0;
+  auto check_node = [&](merkle::NodeId n, const merkle::Hash& h) {
+    if (!node_error.ok()) return;
+    merkle::TileId tid = merkle::TileOf(n);
+    auto& cached = tiles[tid.level];
+    if (!cached || cached->id().index != tid.index) {
+      auto t = ReadTile(tid);
+      if (!t.ok()) {
+        node_error = t.status();
+        return;
+      }
+      cached = std::move(t).value();
+      if (!cached) {
+        node_error = DataLoss("tile " + std::to_string(tid.level) + "/" +
+                              std::to_string(tid.index) + " is missing");
+        return;
+      }
+    }
+    std::optional<merkle::Hash> stored = cached->Get(n);
+    if (!stored) {
+      node_error = DataLoss("tree node " + std::to_string(n.level) + "/" +
+                            std::to_string(n.index) + " is missing");
+    } else if (*stored != h) {
+      node_error = DataLoss("tree node " + std::to_string(n.level) + "/" +
+                            std::to_string(n.index) + " does not match the entries below it");
+    }
+  };
+  auto fail_at = [&](uint64_t index, const std::string& why) -> Status {
+    bad_index = index;
+    return DataLoss("entry " + std::to_string(index) + ": " + why);
+  };
+  auto check_checkpoints = [&](uint64_t at) -> Status {
+    while (next_cp < checkpoints.size() && checkpoints[next_cp].tree_size() == at) {
+      const auto& cp = checkpoints[next_cp];
+      merkle::Hash root = range.Root();
+      if (cp.root_hash() != merkle::AsBytes(root)) {
+        bad_index = at == 0 ? 0 : at - 1;
+        return DataLoss("checkpoint at size " + std::to_string(at) +
+                        " does not match the root recomputed from the entries (first bad index "
+                        "is at or before " + std::to_string(bad_index) + ")");
+      }
+      ++report.checkpoints_checked;
+      ++next_cp;
+    }
+    return Status::Ok();
+  };
+  Status st = check_checkpoints(0);
+  if (st.ok()) {
+    st = Scan(0, size, [&](const Entry& e) -> Status {
+      merkle::Hash leaf = merkle::HashLeaf(e.record_bytes);
+      if (leaf != e.leaf_hash) return fail_at(e.index, "stored bytes do not match their leaf hash");
+      range.Append(leaf, check_node);
+      if (!node_error.ok()) return fail_at(e.index, node_error.message());
+      ++report.entries_checked;
+      if (progress && (e.index & 0xffff) == 0) progress(e.index, size);
+      return check_checkpoints(e.index + 1);
+    });
+  }
+  if (st.ok()) {
+    // Nothing may sit beyond the committed size.
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), entries()));
+    it->Seek(keys::EntryKey(size));
+    if (it->Valid()) {
+      bad_index = size;
+      st = DataLoss("entry " + std::to_string(size) + " exists beyond the tree size " +
+                    std::to_string(size));
+    }
+  }
+  if (st.ok() && next_cp < checkpoints.size()) {
+    bad_index = size;
+    st = DataLoss("checkpoint at size " + std::to_string(checkpoints[next_cp].tree_size()) +
+                  " is beyond the stored tree (" + std::to_string(size) + " entries): truncated");
+  }
+  if (st.ok()) {
+    std::string stored_range;
+    rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), meta(), keys::kMetaTreeRange, &stored_range);
+    if (!rs.ok() && !rs.IsNotFound()) return FromRocks(rs, "read tree range");
+    std::string want;
+    for (const auto& h : range.hashes()) want.append(merkle::AsBytes(h));
+    if (stored_range != want) {
+      bad_index = size == 0 ? 0 : size - 1;
+      st = DataLoss("stored tree range does not match the entries");
+    }
+  }
+  if (!st.ok()) {
+    if (st.code() == Code::kDataLoss && !report.first_bad_index) {
+      // Scan reports a missing entry by message; recover its index when we did not set one.
+      report.first_bad_index = bad_index;
+      if (st.message().rfind("entry ", 0) == 0) {
+        report.first_bad_index = std::strtoull(st.message().c_str() + 6, nullptr, 10);
+      }
+    }
+    return Status(st.code(), st.message() + " [first bad index " +
+                                 std::to_string(report.first_bad_index.value_or(bad_index)) + "]");
+  }
+  report.root = range.Root();
+  if (progress) progress(size, size);
+  return report;
+}
+
+}  // namespace probity::logstore

@@ -1,0 +1,124 @@
+// The audit log's storage: RocksDB on disk, an RFC 6962 Merkle tree over every entry, signed
+// checkpoints. A LogStore opened read-only serves readers (CLI, api, verify); only the ingest
+// service opens it writable and appends through a Sequencer (sequencer.h).
+//
+// Guarantees (docs/log_format.md):
+//  - The log only grows: there is no update or delete path for entries, tiles or checkpoints.
+//  - Each entry's index, bytes, indexes and tree nodes are written in one atomic WriteBatch, with
+//    the consumer offsets of the messages they came from.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/merkle/hasher.h"
+#include "common/merkle/tile.h"
+#include "common/status/status.h"
+#include "probity/v1/log.pb.h"
+
+namespace probity::logstore {
+
+struct OpenOptions {
+  bool read_only = false;
+  bool create_if_missing = true;  // ignored when read_only
+  bool sync = false;  // fsync the WAL on every batch (survives power loss, not only crashes)
+};
+
+struct Entry {
+  uint64_t index = 0;
+  merkle::Hash leaf_hash{};  // as stored beside the record
+  std::string record_bytes;  // the leaf data: a serialized probity.v1.LogRecord
+};
+
+// Progress callback for long scans: (done, total).
+using ProgressFn = std::function<void(uint64_t, uint64_t)>;
+
+struct VerifyReport {
+  uint64_t entries_checked = 0;
+  uint64_t checkpoints_checked = 0;
+  merkle::Hash root{};
+  std::optional<uint64_t> first_bad_index;  // set when verification failed at an entry or node
+};
+
+class LogStore {
+ public:
+  ~LogStore();
+  static StatusOr<std::unique_ptr<LogStore>> Open(const std::string& path, const OpenOptions& options);
+
+  bool read_only() const { return read_only_; }
+  const std::string& path() const { return path_; }
+
+  // Committed tree size (number of entries). Reads the store each time.
+  StatusOr<uint64_t> TreeSize() const;
+  // Root of the committed tree, or of the tree at any earlier size (O(log n) reads).
+  StatusOr<merkle::Hash> Root(uint64_t size) const;
+
+  StatusOr<Entry> Get(uint64_t index) const;
+  // Indices of every entry with this event id, in log order (more than one only for conflicting
+  // resubmissions). Empty when none.
+  StatusOr<std::vector<uint64_t>> FindByEventId(const std::string& event_id) const;
+  // Indices of a practice's entries with occurred_at in [from, to) µs, in event-time order.
+  StatusOr<std::vector<uint64_t>> FindByPractice(const std::string& practice, int64_t from_micros,
+                                                 int64_t to_micros, size_t limit) const;
+  StatusOr<std::vector<uint64_t>> FindByKind(uint32_t kind, uint64_t from_index, size_t limit) const;
+
+  // Calls fn for entries [begin, end) in index order; stops at the first non-ok status it returns.
+  Status Scan(uint64_t begin, uint64_t end, const std::function<Status(const Entry&)>& fn) const;
+
+  // RFC 6962 proofs against the tree at `size` (REQUIRES index < size <= TreeSize()).
+  StatusOr<std::vector<merkle::Hash>> InclusionProof(uint64_t index, uint64_t size) const;
+  StatusOr<std::vector<merkle::Hash>> ConsistencyProof(uint64_t size1, uint64_t size2) const;
+
+  // Stored checkpoints, oldest first; the latest one.
+  StatusOr<std::vector<v1::CheckpointRecord>> Checkpoints() const;
+  StatusOr<std::optional<v1::CheckpointRecord>> LatestCheckpoint() const;
+
+  // Next offset to read per (topic, partition), as committed with the entries.
+  StatusOr<std::map<std::pair<std::string, int32_t>, int64_t>> ConsumerOffsets() const;
+  // Entries below this index are confirmed on probity.log.v1.
+  StatusOr<uint64_t> LogPublishedUpTo() const;
+  StatusOr<uint64_t> DeadLetterCount() const;
+  StatusOr<uint64_t> DeadLettersPublishedUpTo() const;
+  StatusOr<std::string> GetDeadLetter(uint64_t seq) const;
+
+  // Recomputes every leaf and node from the stored entries and checks them against the stored
+  // leaf hashes, tiles, tree size and range, and every stored checkpoint. Returns kDataLoss naming
+  // the first bad index on any changed, missing, extra or reordered byte.
+  StatusOr<VerifyReport> Verify(const ProgressFn& progress = nullptr) const;
+
+  // Reads the hashes of perfect nodes from tiles (used by proofs and the sequencer).
+  StatusOr<std::vector<merkle::Hash>> ReadNodes(const std::vector<merkle::NodeId>& nodes) const;
+  StatusOr<std::optional<merkle::Tile>> ReadTile(merkle::TileId id) const;
+
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* meta() const { return cfs_[0]; }
+  rocksdb::ColumnFamilyHandle* entries() const { return cfs_[1]; }
+  rocksdb::ColumnFamilyHandle* tiles() const { return cfs_[2]; }
+  rocksdb::ColumnFamilyHandle* event_index() const { return cfs_[3]; }
+  rocksdb::ColumnFamilyHandle* practice_index() const { return cfs_[4]; }
+  rocksdb::ColumnFamilyHandle* kind_index() const { return cfs_[5]; }
+  rocksdb::ColumnFamilyHandle* checkpoints() const { return cfs_[6]; }
+  rocksdb::ColumnFamilyHandle* deadletters() const { return cfs_[7]; }
+  const rocksdb::WriteOptions& write_options() const { return write_options_; }
+
+ private:
+  LogStore() = default;
+  StatusOr<uint64_t> ReadMetaU64(std::string_view key) const;
+  std::string path_;
+  bool read_only_ = false;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  rocksdb::WriteOptions write_options_;
+};
+
+// Maps a RocksDB status to ours.
+Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+}  // namespace probity::logstore

@@ -7,6 +7,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cmath>
@@ -623,6 +624,143 @@ Result CheckPaymentInstruction(const v1::PaymentInstruction& i, const Policy& p)
   return std::nullopt;
 }
 
+// ---- Duplicate keys in JSON. ----
+
+// Finds a field given twice in one JSON object ({"event_id":"a","eventId":"b"}). The protobuf
+// parser keeps the last value silently, while other JSON readers may keep the first, so the
+// stored bytes would not mean one thing; such input is rejected. REQUIRES: `json` has already
+// been accepted by the protobuf JSON parser (so it is well-formed and nested at most 100 deep).
+class DuplicateKeyFinder {
+ public:
+  explicit DuplicateKeyFinder(std::string_view json) : s_(json) {}
+
+  // Returns the path of the first duplicated field, or "" if there is none.
+  std::string Find(const pb::Descriptor* root) {
+    Value(root, "", 0);
+    return dup_;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 200;
+
+  void Ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;
+  }
+
+  // A string token; simple escapes and \u00XX are decoded, other \u escapes kept as written.
+  std::string String() {
+    std::string out;
+    ++i_;  // opening quote
+    while (i_ < s_.size() && s_[i_] != '"') {
+      char c = s_[i_++];
+      if (c != '\\' || i_ >= s_.size()) {
+        out += c;
+        continue;
+      }
+      char e = s_[i_++];
+      if (e == 'u' && i_ + 4 <= s_.size()) {
+        std::string_view hex = s_.substr(i_, 4);
+        if (hex[0] == '0' && hex[1] == '0') {
+          auto nibble = [](char h) {
+            return IsDigit(h) ? h - '0' : (Lower(h) >= 'a' && Lower(h) <= 'f') ? Lower(h) - 'a' + 10 : 0;
+          };
+          out += static_cast<char>(nibble(hex[2]) * 16 + nibble(hex[3]));
+        } else {
+          out += "\\u";
+          out += hex;
+        }
+        i_ += 4;
+      } else {
+        out += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b'
+               : e == 'f' ? '\f' : e;
+      }
+    }
+    ++i_;  // closing quote
+    return out;
+  }
+
+  static const pb::FieldDescriptor* Field(const pb::Descriptor* d, const std::string& key) {
+    if (d == nullptr) return nullptr;
+    for (int f = 0; f < d->field_count(); ++f) {
+      const pb::FieldDescriptor* fd = d->field(f);
+      if (fd->name() == key || fd->json_name() == key) return fd;
+    }
+    return nullptr;
+  }
+
+  static const pb::Descriptor* MessageOf(const pb::FieldDescriptor* fd) {
+    return fd != nullptr && fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE
+               ? fd->message_type()
+               : nullptr;
+  }
+
+  // Skips one value; `d` is the message type an object here would be (nullptr if unknown).
+  void Value(const pb::Descriptor* d, const std::string& path, int depth) {
+    Ws();
+    if (i_ >= s_.size() || !dup_.empty() || depth > kMaxDepth) return;
+    char c = s_[i_];
+    if (c == '{') {
+      Object(d, path, depth + 1);
+    } else if (c == '[') {
+      ++i_;
+      Ws();
+      if (i_ < s_.size() && s_[i_] == ']') {
+        ++i_;
+        return;
+      }
+      while (i_ < s_.size() && dup_.empty()) {
+        Value(d, path + "[]", depth + 1);
+        Ws();
+        if (i_ < s_.size() && s_[i_] == ',') {
+          ++i_;
+          continue;
+        }
+        ++i_;  // ']'
+        break;
+      }
+    } else if (c == '"') {
+      String();
+    } else {
+      while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']') ++i_;
+    }
+  }
+
+  void Object(const pb::Descriptor* d, const std::string& path, int depth) {
+    ++i_;  // '{'
+    std::vector<std::string> seen;  // field names (or raw keys outside the schema)
+    while (i_ < s_.size() && dup_.empty()) {
+      Ws();
+      if (i_ >= s_.size()) return;
+      if (s_[i_] == '}') {
+        ++i_;
+        return;
+      }
+      if (s_[i_] == ',') {
+        ++i_;
+        continue;
+      }
+      if (s_[i_] != '"') return;  // not reachable for JSON protobuf accepted
+      std::string key = String();
+      const pb::FieldDescriptor* fd = Field(d, key);
+      std::string identity = fd != nullptr ? fd->name() : key;
+      std::string field_path = path.empty() ? identity : path + "." + identity;
+      if (std::find(seen.begin(), seen.end(), identity) != seen.end()) {
+        dup_ = field_path;
+        return;
+      }
+      seen.push_back(identity);
+      Ws();
+      if (i_ < s_.size() && s_[i_] == ':') ++i_;
+      Value(MessageOf(fd), field_path, depth);
+    }
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+  std::string dup_;
+};
+
 std::string KindName(v1::EventKind k) {
   const pb::EnumValueDescriptor* d = v1::EventKind_descriptor()->FindValueByNumber(k);
   return d ? d->name() : std::to_string(static_cast<int>(k));
@@ -711,17 +849,25 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
         bool lenient_ok = pb::util::JsonStringToMessage(
                               pb::StringPiece(value.data(), value.size()), &scratch, lenient)
                               .ok();
-        if (lenient_ok && detail.find("enum") != std::string::npos) {
-          return Reject(reason::kUnknownEnumValue,
-                        "JSON has an enum value schema version 1 does not define: " + detail);
-        }
-        if (lenient_ok) {
+        // A lenient parse relaxes exactly two things: unknown field names ("Cannot find
+        // field") and unknown enum value names.
+        if (lenient_ok && detail.find("Cannot find field") != std::string::npos) {
           return Reject(reason::kUnknownField,
                         "JSON has a field schema version 1 does not define: " + detail);
+        }
+        if (lenient_ok) {
+          return Reject(reason::kUnknownEnumValue,
+                        "JSON has an enum value schema version 1 does not define: " + detail);
         }
         return Reject(reason::kMalformedJson,
                       "message value is not a probity.v1.Envelope in the protobuf JSON mapping: " +
                           detail);
+      }
+      std::string dup = DuplicateKeyFinder(value).Find(v1::Envelope::descriptor());
+      if (!dup.empty()) {
+        return Reject(reason::kMalformedJson,
+                      "JSON gives field " + Quote(dup) +
+                          " more than once in one object; each field may appear once");
       }
     } catch (...) {
       return Reject(reason::kMalformedJson, "message value could not be parsed as JSON");

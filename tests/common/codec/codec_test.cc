@@ -428,6 +428,11 @@ std::vector<ReasonCase> ReasonCases() {
   add("bad_wire_format", "MALFORMED_PROTOBUF", claims, "\xff\xff\xff", "not a binary protobuf");
   add("bad_json", "MALFORMED_JSON", claims, "{\"event_id\": ", "protobuf JSON mapping",
       json_ct);
+  add("json_duplicate_key", "MALFORMED_JSON", claims,
+      R"({"event_id":"a","claim":{"claim_id":"x","claimId":"y"},"event_id":"b"})",
+      "JSON gives field 'claim.claim_id' more than once", json_ct);
+  add("json_duplicate_key_escaped", "MALFORMED_JSON", claims,
+      R"({"event_id":"a","event\u005fid":"b"})", "'event_id' more than once", json_ct);
   add("json_wrong_type", "MALFORMED_JSON", claims, R"({"schema_version": "one"})", "", json_ct);
   add("binary_unknown_field", "UNKNOWN_FIELD", claims,
       Bin(ValidClaim()) + std::string("\x98\x06\x01", 3), "field number 99 (varint)");
@@ -480,7 +485,7 @@ std::vector<ReasonCase> ReasonCases() {
       Bin(With(ValidClaim(), [](auto& e) { SetEnumByNumber(e.mutable_claim(), "status", 9); })),
       "claim.status 9");
   add("json_unknown_enum_name", "UNKNOWN_ENUM_VALUE", claims,
-      R"({"event_id":"e1","kind":"EVENT_KIND_INVOICE"})", "", json_ct);
+      R"({"event_id":"e1","kind":"EVENT_KIND_INVOICE"})", "EVENT_KIND_INVOICE", json_ct);
   add("json_unknown_enum_number", "UNKNOWN_ENUM_VALUE", claims,
       R"({"event_id":"e1","kind":77,"schema_version":1})", "kind 77", json_ct);
   add("bad_ods", "INVALID_ODS_CODE", claims,

@@ -55,6 +55,42 @@ TEST(CheckpointGolden, RealSumGolangOrgCheckpointOpens) {
   EXPECT_EQ(c->size, 15368405u);
 }
 
+// Keeps docs/checkpoints.md honest: its example key, leaf hashes, roots and signed checkpoints.
+TEST(CheckpointGolden, DocsWorkedExample) {
+  auto signer = Signer::FromSignerKey(golden::kDocSignerKey);
+  auto verifier = Verifier::FromVerifierKey(golden::kDocVerifierKey);
+  ASSERT_TRUE(signer.ok() && verifier.ok());
+  EXPECT_EQ(signer->verifier_key(), golden::kDocVerifierKey);
+
+  auto sha = [](const std::string& s) {
+    Hash h;
+    SHA256(reinterpret_cast<const uint8_t*>(s.data()), s.size(), h.data());
+    return h;
+  };
+  auto str = [](const Hash& h) { return std::string(reinterpret_cast<const char*>(h.data()), 32); };
+  const Hash l0 = sha(std::string(1, '\0') + "entry 0");
+  const Hash l1 = sha(std::string(1, '\0') + "entry 1");
+  const Hash l2 = sha(std::string(1, '\0') + "entry 2");
+  const Hash r2 = sha("\x01" + str(l0) + str(l1));
+  const Hash r3 = sha("\x01" + str(r2) + str(l2));
+  EXPECT_EQ(internal::Base64Encode(str(l2)), "V8efTzGuApxdS9MLBzwnyU35NDiytGl+Hh7vW8A5SkE=");
+
+  const struct {
+    const char* msg;
+    uint64_t size;
+    Hash root;
+  } cases[] = {{golden::kDocCheckpoint2, 2, r2}, {golden::kDocCheckpoint3, 3, r3}};
+  for (const auto& tc : cases) {
+    auto c = OpenCheckpoint(tc.msg, {*verifier}, "probity.example/log");
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_EQ(c->size, tc.size);
+    EXPECT_EQ(c->root, tc.root);
+    auto again = SignCheckpoint(*c, *signer);  // Ed25519 is deterministic
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, tc.msg);
+  }
+}
+
 TEST(Checkpoint, RoundTripWithExtensions) {
   Checkpoint c{"probity.example/log", 18446744073709551615u, FilledHash(0xAB), {"ext one", "x"}};
   ASSERT_TRUE(ValidateCheckpoint(c).ok());

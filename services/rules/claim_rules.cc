@@ -1,0 +1,504 @@
+// Claim rules: duplicate_item_of_service, claim_exceeds_cohort, qof_points_over_maximum,
+// late_or_resubmitted_claim, payment_per_patient_outlier, claimed_value_shift.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "services/rules/internal.h"
+
+namespace probity::rules::internal {
+namespace {
+
+using probity::v1::Claim;
+
+bool Live(int32_t status) {
+  return status != probity::v1::CLAIM_STATUS_REJECTED && status != probity::v1::CLAIM_STATUS_WITHDRAWN;
+}
+EventRef RefOf(const LogEvent& ev) { return EventRef{ev.index, ev.envelope.event_id()}; }
+std::string Num(double v, int decimals = 1) {
+  char b[64];
+  std::snprintf(b, sizeof(b), "%.*f", decimals, v);
+  return b;
+}
+std::string FyName(int64_t fy) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%lld-%02lld", static_cast<long long>(fy), static_cast<long long>((fy + 1) % 100));
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+class DuplicateItemOfService final : public Rule {
+ public:
+  using Rule::Rule;
+  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c, const ClaimRec* prior) override {
+    if (prior != nullptr || !Live(c.status()) || c.patient_ref().empty() || c.service_code().empty()) return;
+    std::string interval;
+    if (!IntervalFor(c.service_code(), &interval)) return;
+    std::string key = c.service_code();
+    key.push_back('\0');
+    key += c.patient_ref();
+    auto it = p.patient_claims.find(key);
+    if (it == p.patient_claims.end()) return;
+    const int64_t t = ev.envelope.occurred_at().seconds();
+    const int64_t st = c.has_period_start() ? c.period_start().seconds() : t;
+    const bool fy = interval == "financial_year";
+    const int64_t days = fy ? 0 : std::stoll(interval.substr(0, interval.size() - 1));
+    for (const auto& pc : it->second) {
+      if (pc.claim_id == c.claim_id()) continue;
+      auto cit = p.claims.find(pc.claim_id);
+      if (cit != p.claims.end() && !Live(cit->second.status)) continue;
+      bool dup = fy ? FinancialYearOf(pc.service_time) == FinancialYearOf(st)
+                    : std::llabs(st - pc.service_time) < days * kSecondsPerDay;
+      if (!dup) continue;
+      FlagDraft d;
+      d.practice = &p;
+      if (fy) {
+        d.window_start = FinancialYearStartSeconds(FinancialYearOf(st));
+        d.window_end = FinancialYearStartSeconds(FinancialYearOf(st) + 1);
+      } else {
+        d.window_start = std::min(st, pc.service_time);
+        d.window_end = std::max(st, pc.service_time);
+      }
+      d.key = "duplicate:" + c.claim_id();
+      d.observed = 2;
+      d.expected = 1;
+      d.upper_limit = 1;
+      d.evidence = {pc.ref, RefOf(ev)};
+      d.claim_id = c.claim_id();
+      d.summary = "Practice " + p.code + " claimed " + c.service_code() + " for patient " + c.patient_ref() +
+                  " again (claim " + c.claim_id() + ") although claim " + pc.claim_id +
+                  " already covers that patient " +
+                  (fy ? "in financial year " + FyName(FinancialYearOf(st))
+                      : "within " + std::to_string(days) + " days") +
+                  ".";
+      env.Emit(spec_, std::move(d));
+      return;
+    }
+  }
+
+ private:
+  // Exact service code first, then the longest matching "PREFIX*" entry.
+  bool IntervalFor(const std::string& service, std::string* interval) const {
+    const auto& m = spec_.Map("intervals");
+    if (auto it = m.find(service); it != m.end()) {
+      *interval = it->second;
+      return true;
+    }
+    size_t best = 0;
+    bool found = false;
+    for (const auto& [k, v] : m) {
+      if (k.size() >= 1 && k.back() == '*' && service.compare(0, k.size() - 1, k, 0, k.size() - 1) == 0 &&
+          service.size() >= k.size() - 1 && (!found || k.size() > best)) {
+        best = k.size();
+        *interval = v;
+        found = true;
+      }
+    }
+    return found;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+class ClaimExceedsCohort final : public Rule {
+ public:
+  explicit ClaimExceedsCohort(const RuleSpec& spec) : Rule(spec) {
+    for (const auto& s : spec.List("list_size_streams")) {
+      probity::v1::PaymentStream ps;
+      if (ParsePaymentStream(s, &ps)) list_streams_.push_back(ps);
+    }
+  }
+  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c, const ClaimRec*) override {
+    if (!Live(c.status()) || c.quantity() <= 0) return;
+    FlagDraft d;
+    d.practice = &p;
+    d.window_start = c.period_start().seconds();
+    d.window_end = c.period_end().seconds();
+    d.claim_id = c.claim_id();
+    d.observed = static_cast<double>(c.quantity());
+    d.evidence = {RefOf(ev)};
+    const double cohort_limit = c.eligible_cohort() * (1 + spec_.Number("cohort_tolerance_pct") / 100.0);
+    if (c.eligible_cohort() > 0 && d.observed > cohort_limit) {
+      d.key = "cohort:" + c.claim_id();
+      d.expected = static_cast<double>(c.eligible_cohort());
+      d.upper_limit = cohort_limit;
+      d.summary = "Claim " + c.claim_id() + " from practice " + p.code + " is for " + std::to_string(c.quantity()) +
+                  " items of " + (c.service_code().empty() ? StreamName(c.stream()) : c.service_code()) +
+                  ", more than the " + std::to_string(c.eligible_cohort()) + " eligible patients.";
+      env.Emit(spec_, std::move(d));
+      return;
+    }
+    if (!spec_.Bool("check_list_size") || !p.has_reference || p.list_size <= 0) return;
+    if (std::find(list_streams_.begin(), list_streams_.end(), c.stream()) == list_streams_.end()) return;
+    const double list_limit = p.list_size * (1 + spec_.Number("list_size_tolerance_pct") / 100.0);
+    if (d.observed > list_limit) {
+      d.key = "list:" + c.claim_id();
+      d.expected = static_cast<double>(p.list_size);
+      d.upper_limit = list_limit;
+      d.evidence.push_back(p.reference_ref);
+      d.summary = "Claim " + c.claim_id() + " from practice " + p.code + " is for " + std::to_string(c.quantity()) +
+                  " patients, more than the " + std::to_string(p.list_size) + " patients on its list.";
+      env.Emit(spec_, std::move(d));
+    }
+  }
+
+ private:
+  std::vector<probity::v1::PaymentStream> list_streams_;
+};
+
+// ---------------------------------------------------------------------------------------------
+class QofPointsOverMaximum final : public Rule {
+ public:
+  using Rule::Rule;
+  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c, const ClaimRec*) override {
+    if (!Live(c.status())) return;
+    const double tol = spec_.Number("tolerance");
+    const int64_t t = ev.envelope.occurred_at().seconds();
+    const int64_t fy = FinancialYearOf(c.has_period_start() ? c.period_start().seconds() : t);
+    if (c.points_maximum() > 0 && c.points_claimed() > c.points_maximum() + tol) {
+      FlagDraft d;
+      d.practice = &p;
+      d.window_start = c.period_start().seconds();
+      d.window_end = c.period_end().seconds();
+      d.key = "indicator:" + c.claim_id();
+      d.observed = c.points_claimed();
+      d.expected = c.points_maximum();
+      d.upper_limit = c.points_maximum();
+      d.evidence = {RefOf(ev)};
+      d.claim_id = c.claim_id();
+      d.summary = "Practice " + p.code + " claimed " + Num(c.points_claimed(), 2) + " QOF points for indicator " +
+                  (c.indicator_code().empty() ? std::string("(unnamed)") : c.indicator_code()) +
+                  ", more than its maximum of " + Num(c.points_maximum(), 2) + " (claim " + c.claim_id() + ").";
+      env.Emit(spec_, std::move(d));
+    }
+    if (c.stream() != probity::v1::PAYMENT_STREAM_QOF_ACHIEVEMENT) return;
+    // Financial-year total with this claim replacing any earlier points for the same indicator.
+    double total = c.points_claimed();
+    std::vector<EventRef> evidence;
+    if (auto it = p.qof.find(fy); it != p.qof.end()) {
+      for (const auto& [ind, q] : it->second) {
+        if (ind == c.indicator_code()) continue;
+        total += q.points;
+        evidence.push_back(q.ref);
+      }
+    }
+    evidence.push_back(RefOf(ev));
+    const double max = spec_.Number("annual_maximum");
+    if (total > max + tol) {
+      FlagDraft d;
+      d.practice = &p;
+      d.window_start = FinancialYearStartSeconds(fy);
+      d.window_end = FinancialYearStartSeconds(fy + 1);
+      d.key = "total";
+      d.observed = total;
+      d.expected = max;
+      d.upper_limit = max;
+      d.evidence = std::move(evidence);
+      d.summary = "Practice " + p.code + " has claimed " + Num(total, 2) + " QOF achievement points for " +
+                  FyName(fy) + ", more than the " + Num(max, 0) + " points available in a year.";
+      env.Emit(spec_, std::move(d));
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+class LateOrResubmittedClaim final : public Rule {
+ public:
+  using Rule::Rule;
+  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c, const ClaimRec* prior) override {
+    const int64_t t = ev.envelope.occurred_at().seconds();
+    const int64_t late_days = static_cast<int64_t>(spec_.Number("late_days"));
+    if (c.has_period_end() && Live(c.status()) && t - c.period_end().seconds() > late_days * kSecondsPerDay) {
+      FlagDraft d;
+      d.practice = &p;
+      d.window_start = c.period_start().seconds();
+      d.window_end = c.period_end().seconds();
+      d.key = "late:" + c.claim_id();
+      d.observed = static_cast<double>((t - c.period_end().seconds()) / kSecondsPerDay);
+      d.expected = 0;
+      d.upper_limit = static_cast<double>(late_days);
+      d.evidence = {RefOf(ev)};
+      d.claim_id = c.claim_id();
+      d.summary = "Claim " + c.claim_id() + " from practice " + p.code + " was made " +
+                  std::to_string((t - c.period_end().seconds()) / kSecondsPerDay) +
+                  " days after the end of the period it claims for (" + FormatDate(c.period_end().seconds()) +
+                  "); the limit is " + std::to_string(late_days) + " days.";
+      env.Emit(spec_, std::move(d));
+    }
+    if (prior == nullptr) return;
+    const bool new_event = ev.envelope.event_id() != prior->last.event_id || ev.record.conflicting_resubmission();
+    if (!new_event) return;
+    const bool reclaim = spec_.Bool("flag_paid_reclaim") && prior->ever_paid && Live(c.status());
+    const int64_t delta = c.amount_pence() - prior->amount_pence;
+    const bool changed = spec_.Bool("flag_amount_change") && Live(c.status()) &&
+                         (delta > 0 || (delta < 0 && spec_.Bool("flag_amount_decrease")));
+    if (!reclaim && !changed) return;
+    FlagDraft d;
+    d.practice = &p;
+    d.window_start = c.period_start().seconds();
+    d.window_end = c.period_end().seconds();
+    d.key = "resubmission:" + ev.envelope.event_id() + "@" + std::to_string(ev.index);
+    d.observed = static_cast<double>(c.amount_pence());
+    d.expected = static_cast<double>(prior->amount_pence);
+    d.upper_limit = static_cast<double>(prior->amount_pence);
+    d.evidence = {prior->first, RefOf(ev)};
+    if (prior->last.index != prior->first.index) d.evidence.insert(d.evidence.begin() + 1, prior->last);
+    d.claim_id = c.claim_id();
+    std::string amounts = delta == 0 ? " for the same amount (" + FormatPounds(static_cast<double>(c.amount_pence())) + ")"
+                                     : " for " + FormatPounds(static_cast<double>(c.amount_pence())) + " instead of " +
+                                           FormatPounds(static_cast<double>(prior->amount_pence));
+    d.summary = "Claim " + c.claim_id() + " from practice " + p.code + " was submitted again" + amounts +
+                (reclaim ? " after it had already been paid." : ".") +
+                (ev.record.conflicting_resubmission() ? " The resubmission reuses the original event id with different content." : "");
+    env.Emit(spec_, std::move(d));
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Year-to-date pence per weighted patient against peers, at each month end of the financial year.
+class PaymentPerPatientOutlier final : public Rule {
+ public:
+  explicit PaymentPerPatientOutlier(const RuleSpec& spec) : Rule(spec) {
+    measures_.push_back({"total", -1});
+    for (const auto& s : spec.List("streams")) {
+      probity::v1::PaymentStream ps;
+      if (ParsePaymentStream(s, &ps)) measures_.push_back({s, static_cast<int>(ps)});
+    }
+  }
+  void OnActivity(probity::v1::EventKind kind, int64_t day) override {
+    if (kind == probity::v1::EVENT_KIND_CLAIM) cursor_.NoteData(MonthOf(day * kSecondsPerDay));
+  }
+  void OnTick(Env& env) override {
+    cursor_.Advance(env.watermark(), static_cast<int64_t>(spec_.Number("lateness_days")),
+                    [&](int64_t m) { Evaluate(env, m); });
+  }
+  void EncodeGlobal(Encoder* e) const override { cursor_.Encode(e); }
+  bool DecodeGlobal(Decoder* d) override { return cursor_.Decode(d); }
+
+ private:
+  struct Measure {
+    std::string name;
+    int stream;  // -1 = total
+  };
+  struct Entry {
+    const Practice* p;
+    double value;  // pence per weighted patient
+  };
+
+  void Evaluate(Env& env, int64_t month) {
+    const int64_t fy = FinancialYearOfMonth(month);
+    const int64_t start = FinancialYearStartMonth(fy);
+    if (month - start + 1 < static_cast<int64_t>(spec_.Number("min_months"))) return;
+    const bool icb = spec_.Text("peer_scope") == "icb";
+    const bool strat = spec_.Bool("stratify_dispensing");
+    const size_t min_peers = static_cast<size_t>(spec_.Number("min_peers"));
+    const double min_list = spec_.Number("min_list_size");
+    for (const auto& measure : measures_) {
+      // group -> entries, in practice-code order.
+      std::map<std::string, std::vector<Entry>> national, local;
+      for (const auto& [code, p] : env.practices()) {
+        if (!p.has_reference || p.closed || p.weighted_list_size <= 0 || p.list_size < min_list) continue;
+        int64_t pence = 0;
+        for (auto it = p.monthly.lower_bound(start); it != p.monthly.end() && it->first <= month; ++it) {
+          if (measure.stream < 0) {
+            for (int64_t v : it->second) pence += v;
+          } else {
+            pence += it->second[static_cast<size_t>(measure.stream)];
+          }
+        }
+        if (pence <= 0) continue;
+        std::string stratum = strat ? (p.dispensing ? "/dispensing" : "/non-dispensing") : "";
+        Entry e{&p, static_cast<double>(pence) / p.weighted_list_size};
+        national["national" + stratum].push_back(e);
+        if (icb) local["icb:" + p.icb_code + stratum].push_back(e);
+      }
+      auto judge = [&](const std::string& group, const std::vector<Entry>& entries,
+                       const std::vector<Entry>& peers) {
+        std::vector<double> logs;
+        logs.reserve(peers.size());
+        for (const auto& e : peers) logs.push_back(std::log(e.value));
+        std::sort(logs.begin(), logs.end());
+        const double med = Median(logs);
+        const double mad = Mad(logs, med);
+        double lo, hi;
+        if (spec_.Text("method") == "quantile") {
+          auto q = [&](double f) {
+            double pos = f * (logs.size() - 1);
+            size_t i = static_cast<size_t>(pos);
+            double frac = pos - i;
+            return i + 1 < logs.size() ? logs[i] * (1 - frac) + logs[i + 1] * frac : logs[i];
+          };
+          lo = q(spec_.Number("quantile"));
+          hi = q(1 - spec_.Number("quantile"));
+        } else {
+          const double half = std::max(spec_.Number("mad_k") * 1.4826 * mad, std::log(spec_.Number("min_ratio")));
+          lo = med - half;
+          hi = med + half;
+        }
+        const std::string& dir = spec_.Text("direction");
+        for (const auto& e : entries) {
+          const double lv = std::log(e.value);
+          const bool high = lv > hi && dir != "low";
+          const bool low = lv < lo && dir != "high";
+          if (!high && !low) continue;
+          FlagDraft d;
+          d.practice = e.p;
+          d.window_start = FinancialYearStartSeconds(fy);
+          d.window_end = FinancialYearStartSeconds(fy + 1);
+          d.key = "measure:" + measure.name;
+          d.observed = e.value / 100.0;
+          d.expected = std::exp(med) / 100.0;
+          d.lower_limit = std::exp(lo) / 100.0;
+          d.upper_limit = std::exp(hi) / 100.0;
+          d.has_baseline = true;
+          d.baseline.set_group(group);
+          d.baseline.set_peers(peers.size());
+          d.baseline.set_median(std::exp(med) / 100.0);
+          d.baseline.set_mad(mad);
+          d.evidence.push_back(e.p->reference_ref);
+          AddClaimEvidence(*e.p, start, month, measure.stream, &d.evidence);
+          d.summary = "Practice " + e.p->code + " claimed " + FormatPounds(e.value) + " per weighted patient" +
+                      (measure.stream < 0 ? "" : " in " + measure.name) + " from " +
+                      FormatDate(FinancialYearStartSeconds(fy)) + " to " + FormatDate(MonthStartSeconds(month + 1) - 1) +
+                      ", " + (high ? "above the upper limit of " + FormatPounds(std::exp(hi))
+                                   : "below the lower limit of " + FormatPounds(std::exp(lo))) +
+                      " set by " + std::to_string(peers.size()) + " peers (" + group + ", median " +
+                      FormatPounds(std::exp(med)) + ").";
+          env.Emit(spec_, std::move(d));
+        }
+      };
+      if (icb) {
+        for (const auto& [group, entries] : local) {
+          if (entries.size() >= min_peers) {
+            judge(group, entries, entries);
+            continue;
+          }
+          // Too few ICB peers: judge these practices against the national stratum.
+          std::string stratum = group.substr(group.find('/') == std::string::npos ? group.size() : group.find('/'));
+          auto nit = national.find("national" + stratum);
+          if (nit != national.end() && nit->second.size() >= min_peers) judge(nit->first, entries, nit->second);
+        }
+      } else {
+        for (const auto& [group, entries] : national) {
+          if (entries.size() >= min_peers) judge(group, entries, entries);
+        }
+      }
+    }
+  }
+
+  // The ten largest claims behind the figure, largest first.
+  static void AddClaimEvidence(const Practice& p, int64_t from_month, int64_t to_month, int stream,
+                               std::vector<EventRef>* out) {
+    std::vector<std::pair<int64_t, const ClaimRec*>> v;
+    for (const auto& [id, c] : p.claims) {
+      if (c.counted && c.month >= from_month && c.month <= to_month && (stream < 0 || c.stream == stream)) {
+        v.emplace_back(c.amount_pence, &c);
+      }
+    }
+    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = 0; i < v.size() && i < 10; ++i) out->push_back(v[i].second->last);
+  }
+
+  std::vector<Measure> measures_;
+  MonthCursor cursor_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Upper CUSUM of a practice's monthly claimed value (selected streams) against its own history.
+class ClaimedValueShift final : public Rule {
+ public:
+  explicit ClaimedValueShift(const RuleSpec& spec) : Rule(spec) {
+    for (const auto& s : spec.List("streams")) {
+      probity::v1::PaymentStream ps;
+      if (ParsePaymentStream(s, &ps)) streams_.push_back(static_cast<int>(ps));
+    }
+  }
+  void OnActivity(probity::v1::EventKind kind, int64_t day) override {
+    if (kind == probity::v1::EVENT_KIND_CLAIM) cursor_.NoteData(MonthOf(day * kSecondsPerDay));
+  }
+  void OnTick(Env& env) override {
+    cursor_.Advance(env.watermark(), static_cast<int64_t>(spec_.Number("lateness_days")),
+                    [&](int64_t m) { Evaluate(env, m); });
+  }
+  void EncodeGlobal(Encoder* e) const override { cursor_.Encode(e); }
+  bool DecodeGlobal(Decoder* d) override { return cursor_.Decode(d); }
+
+ private:
+  double ValueOf(const StreamSums& s) const {
+    int64_t v = 0;
+    for (int st : streams_) v += s[static_cast<size_t>(st)];
+    return static_cast<double>(v);
+  }
+
+  void Evaluate(Env& env, int64_t month) {
+    const int64_t min_hist = static_cast<int64_t>(spec_.Number("min_history_months"));
+    const int64_t max_hist = static_cast<int64_t>(spec_.Number("max_history_months"));
+    const double k = spec_.Number("k"), h = spec_.Number("h"), floor_frac = spec_.Number("min_sd_fraction");
+    std::vector<double> series, hist;
+    for (const auto& [code, p] : env.practices()) {
+      if (p.closed || p.monthly.empty()) continue;
+      // First month with value in the selected streams, within the history limit.
+      int64_t first = INT64_MAX;
+      for (auto it = p.monthly.lower_bound(month - max_hist); it != p.monthly.end() && it->first <= month; ++it) {
+        if (ValueOf(it->second) != 0) {
+          first = it->first;
+          break;
+        }
+      }
+      if (first == INT64_MAX || month - first < min_hist) continue;
+      series.assign(static_cast<size_t>(month - first + 1), 0.0);
+      for (auto it = p.monthly.lower_bound(first); it != p.monthly.end() && it->first <= month; ++it) {
+        series[static_cast<size_t>(it->first - first)] = ValueOf(it->second);
+      }
+      double s = 0, mu = 0, sd = 0;
+      for (size_t t = static_cast<size_t>(min_hist); t < series.size(); ++t) {
+        hist.assign(series.begin(), series.begin() + static_cast<std::ptrdiff_t>(t));
+        mu = Median(hist);
+        sd = std::max(1.4826 * Mad(hist, mu), floor_frac * std::fabs(mu));
+        if (sd <= 0) continue;
+        s = std::max(0.0, s + (series[t] - mu) / sd - k);
+      }
+      if (s <= h || sd <= 0) continue;
+      FlagDraft d;
+      d.practice = &p;
+      const int64_t fy = FinancialYearOfMonth(month);
+      d.window_start = FinancialYearStartSeconds(fy);
+      d.window_end = FinancialYearStartSeconds(fy + 1);
+      d.key = "shift";
+      d.observed = series.back() / 100.0;
+      d.expected = mu / 100.0;
+      d.upper_limit = (mu + (k + h) * sd) / 100.0;
+      d.has_baseline = true;
+      d.baseline.set_group("own-history");
+      d.baseline.set_peers(1);
+      d.baseline.set_median(mu / 100.0);
+      d.baseline.set_mad(sd / 1.4826 / 100.0);
+      for (const auto& [id, c] : p.claims) {
+        if (c.counted && c.month == month &&
+            std::find(streams_.begin(), streams_.end(), c.stream) != streams_.end() && d.evidence.size() < 20) {
+          d.evidence.push_back(c.last);
+        }
+      }
+      d.summary = "Practice " + p.code + "'s monthly claims rose to " + FormatPounds(series.back()) + " in the month to " +
+                  FormatDate(MonthStartSeconds(month + 1) - 1) + ", against a usual " + FormatPounds(mu) +
+                  " a month; the cumulative shift (CUSUM " + Num(s, 1) + ") passed its limit of " + Num(h, 1) + ".";
+      env.Emit(spec_, std::move(d));
+    }
+  }
+
+  std::vector<int> streams_;
+  MonthCursor cursor_;
+};
+
+}  // namespace
+
+std::unique_ptr<Rule> MakeClaimRule(const RuleSpec& spec) {
+  if (spec.kind == "duplicate_item_of_service") return std::make_unique<DuplicateItemOfService>(spec);
+  if (spec.kind == "claim_exceeds_cohort") return std::make_unique<ClaimExceedsCohort>(spec);
+  if (spec.kind == "qof_points_over_maximum") return std::make_unique<QofPointsOverMaximum>(spec);
+  if (spec.kind == "late_or_resubmitted_claim") return std::make_unique<LateOrResubmittedClaim>(spec);
+  if (spec.kind == "payment_per_patient_outlier") return std::make_unique<PaymentPerPatientOutlier>(spec);
+  if (spec.kind == "claimed_value_shift") return std::make_unique<ClaimedValueShift>(spec);
+  return nullptr;
+}
+
+}  // namespace probity::rules::internal

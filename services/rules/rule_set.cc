@@ -1,0 +1,353 @@
+#include "services/rules/rule_set.h"
+
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace probity::rules {
+namespace {
+
+enum class ParamType { kInt, kDouble, kBool, kString, kStringList, kStringMap };
+
+struct ParamSchema {
+  const char* name;
+  ParamType type;
+  const char* default_yaml;  // parsed with the same code as user input
+  double min = 0;
+  double max = 1e18;
+  std::vector<std::string> choices = {};  // for kString (and list items when set)
+};
+
+const std::vector<std::string> kStreams = {"GLOBAL_SUM",       "QOF_ACHIEVEMENT", "QOF_ASPIRATION",
+                                           "ENHANCED_SERVICE", "ITEM_OF_SERVICE", "LOCAL_INCENTIVE",
+                                           "PREMISES",         "OTHER"};
+
+std::vector<ParamSchema> FunnelParams(const char* measures_default) {
+  std::vector<ParamSchema> p = {
+      {"window_days", ParamType::kInt, "90", 7, 240},
+      {"lateness_days", ParamType::kInt, "2", 0, 60},
+      {"peer_scope", ParamType::kString, "national", 0, 0, {"national", "icb"}},
+      {"stratify_dispensing", ParamType::kBool, "false"},
+      {"min_peers", ParamType::kInt, "20", 3, 1e9},
+      {"min_expected", ParamType::kDouble, "20", 0, 1e12},
+      {"warning_z", ParamType::kDouble, "1.959964", 0.1, 10},
+      {"alarm_z", ParamType::kDouble, "3.090232", 0.1, 10},
+      {"overdispersion", ParamType::kString, "random_effects", 0, 0,
+       {"random_effects", "multiplicative", "none"}},
+      {"direction", ParamType::kString, "both", 0, 0, {"both", "high", "low"}},
+  };
+  if (measures_default != nullptr) {
+    p.push_back({"measures", ParamType::kStringList, measures_default, 0, 0, {"home_visit", "out_of_hours"}});
+  }
+  return p;
+}
+
+const std::map<std::string, std::vector<ParamSchema>>& Schemas() {
+  static const auto* schemas = new std::map<std::string, std::vector<ParamSchema>>{
+      {"duplicate_item_of_service",
+       {{"intervals", ParamType::kStringMap, "{LDHC: financial_year, 'FLU*': financial_year}"}}},
+      {"claim_exceeds_cohort",
+       {{"cohort_tolerance_pct", ParamType::kDouble, "0", 0, 1000},
+        {"check_list_size", ParamType::kBool, "true"},
+        {"list_size_tolerance_pct", ParamType::kDouble, "0", 0, 1000},
+        {"list_size_streams", ParamType::kStringList, "[ITEM_OF_SERVICE, ENHANCED_SERVICE]", 0, 0, kStreams}}},
+      {"qof_points_over_maximum",
+       {{"annual_maximum", ParamType::kDouble, "635", 1, 1e6},
+        {"tolerance", ParamType::kDouble, "0.001", 0, 1000}}},
+      {"late_or_resubmitted_claim",
+       {{"late_days", ParamType::kInt, "90", 1, 3650},
+        {"flag_paid_reclaim", ParamType::kBool, "true"},
+        {"flag_amount_change", ParamType::kBool, "true"},
+        {"flag_amount_decrease", ParamType::kBool, "false"}}},
+      {"payment_per_patient_outlier",
+       {{"peer_scope", ParamType::kString, "national", 0, 0, {"national", "icb"}},
+        {"stratify_dispensing", ParamType::kBool, "true"},
+        {"method", ParamType::kString, "mad", 0, 0, {"mad", "quantile"}},
+        {"mad_k", ParamType::kDouble, "7", 1, 100},
+        {"min_ratio", ParamType::kDouble, "2.0", 1, 100},
+        {"quantile", ParamType::kDouble, "0.001", 0.0001, 0.25},
+        {"min_list_size", ParamType::kInt, "1000", 0, 1e9},
+        {"min_peers", ParamType::kInt, "20", 3, 1e9},
+        {"min_months", ParamType::kInt, "6", 1, 12},
+        {"lateness_days", ParamType::kInt, "5", 0, 60},
+        {"streams", ParamType::kStringList, "[GLOBAL_SUM]", 0, 0, kStreams},
+        {"direction", ParamType::kString, "high", 0, 0, {"both", "high", "low"}}}},
+      {"referral_rate_outlier", FunnelParams(nullptr)},
+      {"contact_rate_outlier", FunnelParams("[home_visit, out_of_hours]")},
+      {"claimed_value_shift",
+       {{"streams", ParamType::kStringList, "[GLOBAL_SUM, PREMISES]", 0, 0, kStreams},
+        {"k", ParamType::kDouble, "0.5", 0, 20},
+        {"h", ParamType::kDouble, "5", 0.1, 100},
+        {"min_history_months", ParamType::kInt, "6", 2, 120},
+        {"max_history_months", ParamType::kInt, "24", 2, 120},
+        {"min_sd_fraction", ParamType::kDouble, "0.05", 0, 10},
+        {"lateness_days", ParamType::kInt, "5", 0, 60}}},
+      {"list_inflation",
+       {{"threshold_pct", ParamType::kDouble, "10", 0.1, 1000},
+        {"window_days", ParamType::kInt, "91", 1, 366},
+        {"min_list_size", ParamType::kInt, "1000", 0, 1e9}}},
+      {"monitoring_visit_overdue",
+       {{"max_months", ParamType::kInt, "24", 1, 240},
+        {"flag_never_visited", ParamType::kBool, "true"}}},
+      {"remedial_deadline_missed", {{"grace_days", ParamType::kInt, "14", 0, 3650}}},
+  };
+  return *schemas;
+}
+
+Status ParseValue(const std::string& where, const ParamSchema& s, const YAML::Node& node, ParamValue* out) {
+  auto bad = [&](const std::string& why) { return InvalidArgument(where + ": " + why); };
+  switch (s.type) {
+    case ParamType::kInt:
+    case ParamType::kDouble: {
+      if (!node.IsScalar()) return bad("must be a number");
+      double v = 0;
+      if (!YAML::convert<double>::decode(node, v)) return bad("must be a number, got '" + node.Scalar() + "'");
+      if (s.type == ParamType::kInt && v != static_cast<double>(static_cast<int64_t>(v))) {
+        return bad("must be a whole number, got '" + node.Scalar() + "'");
+      }
+      if (!(v >= s.min && v <= s.max)) {
+        std::ostringstream os;
+        os << "must be between " << s.min << " and " << s.max << ", got " << node.Scalar();
+        return bad(os.str());
+      }
+      out->number = v;
+      return Status::Ok();
+    }
+    case ParamType::kBool: {
+      bool b = false;
+      if (!node.IsScalar() || !YAML::convert<bool>::decode(node, b)) return bad("must be true or false");
+      out->boolean = b;
+      return Status::Ok();
+    }
+    case ParamType::kString: {
+      if (!node.IsScalar()) return bad("must be a string");
+      out->text = node.Scalar();
+      if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), out->text) == s.choices.end()) {
+        std::string c;
+        for (const auto& x : s.choices) c += (c.empty() ? "" : ", ") + x;
+        return bad("must be one of {" + c + "}, got '" + out->text + "'");
+      }
+      return Status::Ok();
+    }
+    case ParamType::kStringList: {
+      if (!node.IsSequence()) return bad("must be a list");
+      out->list.clear();
+      for (const auto& item : node) {
+        if (!item.IsScalar()) return bad("items must be strings");
+        std::string v = item.Scalar();
+        if (v.rfind("PAYMENT_STREAM_", 0) == 0) v = v.substr(15);
+        if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), v) == s.choices.end()) {
+          return bad("unknown item '" + item.Scalar() + "'");
+        }
+        out->list.push_back(v);
+      }
+      return Status::Ok();
+    }
+    case ParamType::kStringMap: {
+      if (!node.IsMap()) return bad("must be a mapping");
+      out->mapping.clear();
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar() || !kv.second.IsScalar()) return bad("keys and values must be strings");
+        out->mapping[kv.first.Scalar()] = kv.second.Scalar();
+      }
+      return Status::Ok();
+    }
+  }
+  return bad("unsupported type");
+}
+
+// Kind-specific checks beyond per-parameter schema.
+Status CrossCheck(const std::string& where, const RuleSpec& r) {
+  if (r.kind == "duplicate_item_of_service") {
+    for (const auto& [service, interval] : r.Map("intervals")) {
+      if (service.empty()) return InvalidArgument(where + ": params.intervals: empty service code");
+      if (interval == "financial_year") continue;
+      bool ok = interval.size() >= 2 && interval.back() == 'd';
+      for (size_t i = 0; ok && i + 1 < interval.size(); ++i) ok = std::isdigit(static_cast<unsigned char>(interval[i]));
+      if (!ok || std::stol(interval.substr(0, interval.size() - 1)) <= 0) {
+        return InvalidArgument(where + ": params.intervals." + service +
+                               ": must be 'financial_year' or a number of days like '365d', got '" + interval + "'");
+      }
+    }
+  }
+  if ((r.kind == "referral_rate_outlier" || r.kind == "contact_rate_outlier") &&
+      r.Number("warning_z") >= r.Number("alarm_z")) {
+    return InvalidArgument(where + ": params.warning_z must be below params.alarm_z");
+  }
+  if (r.kind == "claimed_value_shift" && r.Number("min_history_months") > r.Number("max_history_months")) {
+    return InvalidArgument(where + ": params.min_history_months must not exceed max_history_months");
+  }
+  if (r.kind == "contact_rate_outlier" && r.List("measures").empty()) {
+    return InvalidArgument(where + ": params.measures must not be empty");
+  }
+  return Status::Ok();
+}
+
+StatusOr<RuleSet> LoadImpl(std::string_view content) {
+  RuleSet set;
+  set.yaml_content = std::string(content);
+  set.sha256_hex = Sha256Hex(content);
+  YAML::Node root = YAML::Load(set.yaml_content);
+  if (!root.IsMap()) return InvalidArgument("rule set: top level must be a mapping with name, version, rules");
+  for (const auto& kv : root) {
+    std::string k = kv.first.Scalar();
+    if (k != "name" && k != "version" && k != "rules") return InvalidArgument("rule set: unknown key '" + k + "'");
+  }
+  if (!root["name"] || !root["name"].IsScalar() || root["name"].Scalar().empty()) {
+    return InvalidArgument("rule set: 'name' is required");
+  }
+  if (!root["version"] || !root["version"].IsScalar() || root["version"].Scalar().empty()) {
+    return InvalidArgument("rule set: 'version' is required");
+  }
+  set.name = root["name"].Scalar();
+  set.version = root["version"].Scalar();
+  const YAML::Node rules = root["rules"];
+  if (!rules || !rules.IsSequence() || rules.size() == 0) {
+    return InvalidArgument("rule set: 'rules' must be a non-empty list");
+  }
+  std::set<std::string> ids;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const YAML::Node r = rules[i];
+    std::string where = "rules[" + std::to_string(i) + "]";
+    if (!r.IsMap()) return InvalidArgument(where + ": must be a mapping");
+    for (const auto& kv : r) {
+      static const std::set<std::string> kKeys = {"id", "version", "kind", "severity", "description", "params"};
+      if (!kKeys.count(kv.first.Scalar())) return InvalidArgument(where + ": unknown key '" + kv.first.Scalar() + "'");
+    }
+    RuleSpec spec;
+    if (!r["id"] || !r["id"].IsScalar() || r["id"].Scalar().empty()) return InvalidArgument(where + ": 'id' is required");
+    spec.id = r["id"].Scalar();
+    where += " (" + spec.id + ")";
+    if (!ids.insert(spec.id).second) return InvalidArgument(where + ": duplicate rule id");
+    int64_t version = 0;
+    if (!r["version"] || !YAML::convert<int64_t>::decode(r["version"], version) || version <= 0 ||
+        version > UINT32_MAX) {
+      return InvalidArgument(where + ": 'version' must be a positive integer");
+    }
+    spec.version = static_cast<uint32_t>(version);
+    if (!r["kind"] || !r["kind"].IsScalar()) return InvalidArgument(where + ": 'kind' is required");
+    spec.kind = r["kind"].Scalar();
+    auto schema_it = Schemas().find(spec.kind);
+    if (schema_it == Schemas().end()) {
+      std::string kinds;
+      for (const auto& k : RuleKinds()) kinds += (kinds.empty() ? "" : ", ") + k;
+      return InvalidArgument(where + ": unknown kind '" + spec.kind + "' (known: " + kinds + ")");
+    }
+    std::string sev = r["severity"] && r["severity"].IsScalar() ? r["severity"].Scalar() : "";
+    if (sev == "info") spec.severity = probity::v1::SEVERITY_INFO;
+    else if (sev == "warning") spec.severity = probity::v1::SEVERITY_WARNING;
+    else if (sev == "critical") spec.severity = probity::v1::SEVERITY_CRITICAL;
+    else return InvalidArgument(where + ": 'severity' must be info, warning or critical");
+    if (!r["description"] || !r["description"].IsScalar() || r["description"].Scalar().empty()) {
+      return InvalidArgument(where + ": 'description' is required (plain English for a contract manager)");
+    }
+    spec.description = r["description"].Scalar();
+    const auto& schema = schema_it->second;
+    for (const auto& ps : schema) {
+      PROBITY_RETURN_IF_ERROR(ParseValue(where + ": default of " + ps.name, ps, YAML::Load(ps.default_yaml),
+                                         &spec.params[ps.name]));
+    }
+    const YAML::Node params = r["params"];
+    if (params && !params.IsNull()) {
+      if (!params.IsMap()) return InvalidArgument(where + ": 'params' must be a mapping");
+      for (const auto& kv : params) {
+        const std::string name = kv.first.Scalar();
+        auto it = std::find_if(schema.begin(), schema.end(), [&](const ParamSchema& p) { return name == p.name; });
+        if (it == schema.end()) {
+          std::string known;
+          for (const auto& p : schema) known += (known.empty() ? "" : ", ") + std::string(p.name);
+          return InvalidArgument(where + ": unknown parameter '" + name + "' for kind " + spec.kind +
+                                 " (known: " + known + ")");
+        }
+        PROBITY_RETURN_IF_ERROR(ParseValue(where + ": params." + name, *it, kv.second, &spec.params[name]));
+      }
+    }
+    PROBITY_RETURN_IF_ERROR(CrossCheck(where, spec));
+    set.rules.push_back(std::move(spec));
+  }
+  return set;
+}
+
+}  // namespace
+
+double RuleSpec::Number(std::string_view name) const { return params.at(std::string(name)).number; }
+bool RuleSpec::Bool(std::string_view name) const { return params.at(std::string(name)).boolean; }
+const std::string& RuleSpec::Text(std::string_view name) const { return params.at(std::string(name)).text; }
+const std::vector<std::string>& RuleSpec::List(std::string_view name) const {
+  return params.at(std::string(name)).list;
+}
+const std::map<std::string, std::string>& RuleSpec::Map(std::string_view name) const {
+  return params.at(std::string(name)).mapping;
+}
+
+const std::vector<std::string>& RuleKinds() {
+  static const auto* kinds = new std::vector<std::string>{
+      "duplicate_item_of_service", "claim_exceeds_cohort",   "qof_points_over_maximum",
+      "late_or_resubmitted_claim", "payment_per_patient_outlier", "referral_rate_outlier",
+      "contact_rate_outlier",      "claimed_value_shift",    "list_inflation",
+      "monitoring_visit_overdue",  "remedial_deadline_missed"};
+  return *kinds;
+}
+
+StatusOr<RuleSet> LoadRuleSet(std::string_view yaml_content) {
+  try {
+    return LoadImpl(yaml_content);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(std::string("rule set: YAML error: ") + e.what());
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("rule set: ") + e.what());
+  }
+}
+
+StatusOr<RuleSet> LoadRuleSetFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError("cannot read rule set file " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in.good() && !in.eof()) return IoError("error reading rule set file " + path);
+  auto loaded = LoadRuleSet(ss.str());
+  if (!loaded.ok()) return Status(loaded.status().code(), path + ": " + loaded.status().message());
+  return loaded;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out(len * 2, '0');
+  for (unsigned i = 0; i < len; ++i) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 15];
+  }
+  return out;
+}
+
+probity::v1::Envelope MakeRuleSetEnvelope(const RuleSet& rule_set, int64_t published_at_micros) {
+  probity::v1::Envelope env;
+  env.set_event_id("ruleset-" + rule_set.sha256_hex);
+  env.set_kind(probity::v1::EVENT_KIND_RULE_SET);
+  env.set_schema_version(1);
+  env.set_source_system("probity-rules");
+  int64_t secs = published_at_micros / 1000000 - (published_at_micros % 1000000 < 0 ? 1 : 0);
+  env.mutable_occurred_at()->set_seconds(secs);
+  env.mutable_occurred_at()->set_nanos(static_cast<int32_t>((published_at_micros - secs * 1000000) * 1000));
+  *env.mutable_recorded_at() = env.occurred_at();
+  auto* rs = env.mutable_rule_set();
+  rs->set_name(rule_set.name);
+  rs->set_version(rule_set.version);
+  rs->set_sha256_hex(rule_set.sha256_hex);
+  rs->set_yaml_content(rule_set.yaml_content);
+  return env;
+}
+
+bool ParsePaymentStream(std::string_view name, probity::v1::PaymentStream* out) {
+  std::string full = std::string(name).rfind("PAYMENT_STREAM_", 0) == 0 ? std::string(name)
+                                                                         : "PAYMENT_STREAM_" + std::string(name);
+  return probity::v1::PaymentStream_Parse(full, out);
+}
+
+}  // namespace probity::rules

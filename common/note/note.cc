@@ -121,8 +121,12 @@ StatusOr<KeyPair> GenerateKey(std::string_view name) {
   std::string seed64 = Base64Encode(std::string_view(reinterpret_cast<char*>(seed), sizeof(seed)));
   KeyPair kp;
   kp.signer_key.reserve(kPrivatePrefix.size() + name.size() + 1 + hash.size() + 1 + seed64.size());
-  kp.signer_key.append(kPrivatePrefix).append(name).append("+").append(hash).append("+").append(
-      seed64);
+  kp.signer_key.append(kPrivatePrefix)
+      .append(name)
+      .append("+")
+      .append(hash)
+      .append("+")
+      .append(seed64);
   WipeString(seed64);
   kp.verifier_key = std::string(name) + "+" + hash + "+" + Base64Encode(pubkey);
   return kp;

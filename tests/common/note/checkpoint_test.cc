@@ -95,8 +95,9 @@ TEST(Checkpoint, RoundTripWithExtensions) {
   Checkpoint c{"probity.example/log", 18446744073709551615u, FilledHash(0xAB), {"ext one", "x"}};
   ASSERT_TRUE(ValidateCheckpoint(c).ok());
   const std::string text = FormatCheckpoint(c);
-  EXPECT_EQ(text, "probity.example/log\n18446744073709551615\n"
-                  "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=\next one\nx\n");
+  EXPECT_EQ(text,
+            "probity.example/log\n18446744073709551615\n"
+            "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=\next one\nx\n");
   auto back = ParseCheckpoint(text);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(*back, c);

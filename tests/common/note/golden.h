@@ -28,12 +28,14 @@ inline constexpr char kPeterSigBase64[] =
     "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=";
 inline constexpr char kPeterSigLine[] =
     "\xE2\x80\x94 PeterNeumann "
-    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+    "x08go/ZJkuBS9UG/"
+    "SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
 inline constexpr char kEnochSigBase64[] =
     "rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=";
 inline constexpr char kEnochSigLine[] =
     "\xE2\x80\x94 EnochRoot "
-    "rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
+    "rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/"
+    "5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
 
 inline constexpr char kSumGolangOrgKey[] =
     "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8";
@@ -43,14 +45,16 @@ inline constexpr char kSumGolangOrgNote1[] =
     "/g9am3I6YWNKaZX/jkne1fqd9zEyjss+JXyPXG0WfkY=\n"
     "\n"
     "\xE2\x80\x94 sum.golang.org "
-    "Az3grqJGUaSGukG9p8nI2vKgiFn7qGHxn0W+mrwyI6Gz3F0t1J3LzmWk/p96Ybf295EjwdSwlzgijq5WA9d1Ded7owM=\n";
+    "Az3grqJGUaSGukG9p8nI2vKgiFn7qGHxn0W+mrwyI6Gz3F0t1J3LzmWk/"
+    "p96Ybf295EjwdSwlzgijq5WA9d1Ded7owM=\n";
 inline constexpr char kSumGolangOrgNote2[] =
     "go.sum database tree\n"
     "63512409\n"
     "F7eHRPqN/cqPtqti14NKdGGaI1Giw8coWP3KxihFZbg=\n"
     "\n"
     "\xE2\x80\x94 sum.golang.org "
-    "Az3gri1OBHKT87Xj8UXU8zjoHGy/X+7Nl94f8TZkELVaasolmGApUsWqwVG9vE6hgqYb/ph/w2vdkLIVRH7bMB/FPQ4=\n";
+    "Az3gri1OBHKT87Xj8UXU8zjoHGy/X+7Nl94f8TZkELVaasolmGApUsWqwVG9vE6hgqYb/ph/w2vdkLIVRH7bMB/"
+    "FPQ4=\n";
 
 }  // namespace probity::note::golden
 
@@ -71,13 +75,15 @@ inline constexpr char kDocCheckpoint2[] =
     "WkdmL9ijF9lgSaP59HxV3GfKZgUbqjaD27GbL+CaB7A=\n"
     "\n"
     "\xE2\x80\x94 probity.example/log "
-    "B4mM8TmWAcvRl0H6vuZvpSJmvni6IL/Ozb40nMWYHhu856cnBYEtTxqPgY+c6+FE//zmycPW88DJQlhuNynmFX0c4ww=\n";
+    "B4mM8TmWAcvRl0H6vuZvpSJmvni6IL/Ozb40nMWYHhu856cnBYEtTxqPgY+c6+FE//"
+    "zmycPW88DJQlhuNynmFX0c4ww=\n";
 inline constexpr char kDocCheckpoint3[] =
     "probity.example/log\n"
     "3\n"
     "lPvQ3YNvUDAWkubQ6t5yjuGexSv/8WBu2AfIV11aqhk=\n"
     "\n"
     "\xE2\x80\x94 probity.example/log "
-    "B4mM8YnVEadNSow6NilntBIu4STyiXTfFTZwKHG1gZjcRR+fcfO7wjnKpTYu4vu9Fs/vlVdqKLSGf8td9k+KP39dxg0=\n";
+    "B4mM8YnVEadNSow6NilntBIu4STyiXTfFTZwKHG1gZjcRR+fcfO7wjnKpTYu4vu9Fs/"
+    "vlVdqKLSGf8td9k+KP39dxg0=\n";
 
 }  // namespace probity::note::golden

@@ -35,8 +35,9 @@ const Fixture& GetFixture() {
     if (!v.ok() || !s.ok()) std::abort();
     auto* fx = new Fixture{*v, {}};
     fx->genuine[probity::note::golden::kNeumannText] = probity::note::golden::kPeterSigLine;
-    for (const char* text : {"PeterNeumann\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
-                             "PeterNeumann\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\next\n"}) {
+    for (const char* text :
+         {"PeterNeumann\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+          "PeterNeumann\n7\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\next\n"}) {
       auto msg = s->Sign(text);
       if (!msg.ok()) std::abort();
       fx->genuine[text] = msg->substr(std::string_view(text).size() + 1);

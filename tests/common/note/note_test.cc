@@ -121,8 +121,7 @@ TEST(NoteGolden, GoTestOpenInvalidSignature) {
                 {MustVerifier(golden::kPeterVerifierKey)});
   ASSERT_FALSE(n.ok());
   EXPECT_EQ(n.status().code(), Code::kDataLoss);
-  EXPECT_EQ(n.status().message(),
-            "signed note: invalid signature for key PeterNeumann+c74f20a3");
+  EXPECT_EQ(n.status().message(), "signed note: invalid signature for key PeterNeumann+c74f20a3");
 }
 
 // Go TestOpen "Duplicated verified and unverified signatures".
@@ -168,8 +167,8 @@ TEST(NoteGolden, MalformedLineMessageNamesTheLine) {
 // Go TestNewVerifier / TestNewSigner: every proper substring and every single-byte increment
 // of a valid key is rejected.
 TEST(NoteGolden, GoKeyManglingsRejected) {
-  for (const std::string& key : {std::string(golden::kPeterVerifierKey),
-                                std::string(golden::kPeterSignerKey)}) {
+  for (const std::string& key :
+       {std::string(golden::kPeterVerifierKey), std::string(golden::kPeterSignerKey)}) {
     const bool is_signer = key.rfind("PRIVATE", 0) == 0;
     auto parses = [&](const std::string& k) {
       return is_signer ? Signer::FromSignerKey(k).ok() : Verifier::FromVerifierKey(k).ok();
@@ -247,9 +246,12 @@ TEST(NoteRoundTrip, VerifierRawApi) {
 }
 
 TEST(NoteRoundTrip, InvalidNamesRejected) {
-  for (const char* name :
-       {"", "a+b", "a b", "a\tb", "a\nb", "a\xC2\xA0" "b", "a\xE2\x80\x83" "b", "a\xE3\x80\x80",
-        "\xff", "\xC0\xAF"}) {
+  for (const char* name : {"", "a+b", "a b", "a\tb", "a\nb",
+                           "a\xC2\xA0"
+                           "b",
+                           "a\xE2\x80\x83"
+                           "b",
+                           "a\xE3\x80\x80", "\xff", "\xC0\xAF"}) {
     auto kp = GenerateKey(name);
     ASSERT_FALSE(kp.ok()) << name;
     EXPECT_EQ(kp.status().code(), Code::kInvalidArgument);
@@ -259,9 +261,9 @@ TEST(NoteRoundTrip, InvalidNamesRejected) {
 
 TEST(NoteRoundTrip, SignRejectsTextOpenCannotRead) {
   Signer s = MustSigner(golden::kPeterSignerKey);
-  for (const std::string& text : {std::string(""), std::string("abc"), std::string("a\rb\n"),
-                                 std::string("a\x01\n"), std::string("\xff\n"),
-                                 std::string("nul\0byte\n", 9)}) {
+  for (const std::string& text :
+       {std::string(""), std::string("abc"), std::string("a\rb\n"), std::string("a\x01\n"),
+        std::string("\xff\n"), std::string("nul\0byte\n", 9)}) {
     auto msg = s.Sign(text);
     ASSERT_FALSE(msg.ok());
     EXPECT_EQ(msg.status().code(), Code::kInvalidArgument);
@@ -306,7 +308,8 @@ TEST(NoteReject, FlippedTextByteIsInvalidSignature) {
 TEST(NoteReject, FlippedSignatureByteIsInvalidSignature) {
   std::string raw = *internal::Base64DecodeStrict(golden::kPeterSigBase64);
   raw[40] ^= 0x20;
-  const std::string msg = kText + "\n\xE2\x80\x94 PeterNeumann " + internal::Base64Encode(raw) + "\n";
+  const std::string msg =
+      kText + "\n\xE2\x80\x94 PeterNeumann " + internal::Base64Encode(raw) + "\n";
   auto n = Open(msg, {MustVerifier(golden::kPeterVerifierKey)});
   ASSERT_FALSE(n.ok());
   EXPECT_EQ(n.status().code(), Code::kDataLoss);
@@ -328,13 +331,13 @@ TEST(NoteReject, BadBase64) {
   const std::string b64 = golden::kPeterSigBase64;
   const std::string prefix = kText + "\n\xE2\x80\x94 PeterNeumann ";
   const std::vector<std::string> bad = {
-      b64.substr(0, b64.size() - 1),         // missing padding
-      b64 + "=",                             // extra padding
-      "!" + b64.substr(1),                   // not in the alphabet
+      b64.substr(0, b64.size() - 1),             // missing padding
+      b64 + "=",                                 // extra padding
+      "!" + b64.substr(1),                       // not in the alphabet
       b64.substr(0, 20) + "=" + b64.substr(21),  // '=' in the middle
       b64.substr(0, 20) + " " + b64.substr(21),  // space inside
-      "",                                    // empty
-      "AAAAAA==",                            // 4 bytes: shorter than 5
+      "",                                        // empty
+      "AAAAAA==",                                // 4 bytes: shorter than 5
   };
   for (const auto& s : bad) {
     auto n = Open(prefix + s + "\n", {v});

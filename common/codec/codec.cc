@@ -37,8 +37,8 @@ constexpr size_t kMaxCodeLength = 32;    // service / indicator codes
 constexpr size_t kMaxNameLength = 256;   // names, specialties, peer groups, decided_by
 constexpr size_t kMaxTextLength = 4096;  // free text: reasons, summaries
 
-constexpr int64_t kMinSeconds = -62135596800;  // 0001-01-01T00:00:00Z, Timestamp's own range
-constexpr int64_t kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+constexpr int64_t kMinSeconds = -62135596800;    // 0001-01-01T00:00:00Z, Timestamp's own range
+constexpr int64_t kMaxSeconds = 253402300799;    // 9999-12-31T23:59:59Z
 constexpr int64_t kEarliestSeconds = 946684800;  // 2000-01-01T00:00:00Z
 constexpr int64_t kMicrosPerSecond = 1000000;
 
@@ -100,10 +100,9 @@ std::string_view Trim(std::string_view s) {
 
 Result CheckLength(std::string_view field, std::string_view value, size_t max_len) {
   if (value.size() > max_len) {
-    return Reject(reason::kFieldTooLong, std::string(field) + " is " +
-                                             std::to_string(value.size()) +
-                                             " bytes, over the limit of " +
-                                             std::to_string(max_len));
+    return Reject(reason::kFieldTooLong,
+                  std::string(field) + " is " + std::to_string(value.size()) +
+                      " bytes, over the limit of " + std::to_string(max_len));
   }
   return std::nullopt;
 }
@@ -221,10 +220,9 @@ Result CheckDoubleRange(std::string_view field, double value, double lo, double 
   CODEC_RETURN_IF_REJECTED(CheckFinite(field, value));
   bool below = lo_exclusive ? value <= lo : value < lo;
   if (below || value > hi) {
-    return Reject(reason::kValueOutOfRange,
-                  std::string(field) + " " + FormatDouble(value) + " is outside " +
-                      (lo_exclusive ? "(" : "[") + FormatDouble(lo) + ", " + FormatDouble(hi) +
-                      "]");
+    return Reject(reason::kValueOutOfRange, std::string(field) + " " + FormatDouble(value) +
+                                                " is outside " + (lo_exclusive ? "(" : "[") +
+                                                FormatDouble(lo) + ", " + FormatDouble(hi) + "]");
   }
   return std::nullopt;
 }
@@ -298,11 +296,16 @@ Result CheckOrder(std::string_view earlier_field, Micros earlier, std::string_vi
 
 std::string WireTypeName(pb::UnknownField::Type t) {
   switch (t) {
-    case pb::UnknownField::TYPE_VARINT: return "varint";
-    case pb::UnknownField::TYPE_FIXED32: return "fixed32";
-    case pb::UnknownField::TYPE_FIXED64: return "fixed64";
-    case pb::UnknownField::TYPE_LENGTH_DELIMITED: return "length-delimited";
-    case pb::UnknownField::TYPE_GROUP: return "group";
+    case pb::UnknownField::TYPE_VARINT:
+      return "varint";
+    case pb::UnknownField::TYPE_FIXED32:
+      return "fixed32";
+    case pb::UnknownField::TYPE_FIXED64:
+      return "fixed64";
+    case pb::UnknownField::TYPE_LENGTH_DELIMITED:
+      return "length-delimited";
+    case pb::UnknownField::TYPE_GROUP:
+      return "group";
   }
   return "unknown";
 }
@@ -319,10 +322,10 @@ Result CheckUnknown(const pb::Message& msg, const std::string& path) {
   const pb::UnknownFieldSet& unknown = r->GetUnknownFields(msg);
   if (!unknown.empty()) {
     const pb::UnknownField& f = unknown.field(0);
-    return Reject(reason::kUnknownField,
-                  (path.empty() ? std::string("envelope") : path) + " has field number " +
-                      std::to_string(f.number()) + " (" + WireTypeName(f.type()) +
-                      "), which schema version 1 does not define");
+    return Reject(reason::kUnknownField, (path.empty() ? std::string("envelope") : path) +
+                                             " has field number " + std::to_string(f.number()) +
+                                             " (" + WireTypeName(f.type()) +
+                                             "), which schema version 1 does not define");
   }
   std::vector<const pb::FieldDescriptor*> fields;
   r->ListFields(msg, &fields);
@@ -334,9 +337,9 @@ Result CheckUnknown(const pb::Message& msg, const std::string& path) {
       for (int i = 0; i < n; ++i) {
         int v = fd->is_repeated() ? r->GetRepeatedEnumValue(msg, fd, i) : r->GetEnumValue(msg, fd);
         if (type->FindValueByNumber(v) == nullptr) {
-          return Reject(reason::kUnknownEnumValue, name + " " + std::to_string(v) +
-                                                       " is not a known " + type->name() +
-                                                       " value");
+          return Reject(
+              reason::kUnknownEnumValue,
+              name + " " + std::to_string(v) + " is not a known " + type->name() + " value");
         }
       }
     } else if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
@@ -381,16 +384,26 @@ const TopicKinds* FindTopic(std::string_view topic) {
 
 v1::Envelope::PayloadCase PayloadFor(v1::EventKind kind) {
   switch (kind) {
-    case v1::EVENT_KIND_CLAIM: return v1::Envelope::kClaim;
-    case v1::EVENT_KIND_REFERRAL: return v1::Envelope::kReferral;
-    case v1::EVENT_KIND_PATIENT_CONTACT: return v1::Envelope::kPatientContact;
-    case v1::EVENT_KIND_MONITORING_VISIT: return v1::Envelope::kMonitoringVisit;
-    case v1::EVENT_KIND_PRACTICE_UPDATE: return v1::Envelope::kPracticeUpdate;
-    case v1::EVENT_KIND_RULE_SET: return v1::Envelope::kRuleSet;
-    case v1::EVENT_KIND_FLAG: return v1::Envelope::kFlag;
-    case v1::EVENT_KIND_FLAG_DECISION: return v1::Envelope::kFlagDecision;
-    case v1::EVENT_KIND_PAYMENT_INSTRUCTION: return v1::Envelope::kPaymentInstruction;
-    default: return v1::Envelope::PAYLOAD_NOT_SET;
+    case v1::EVENT_KIND_CLAIM:
+      return v1::Envelope::kClaim;
+    case v1::EVENT_KIND_REFERRAL:
+      return v1::Envelope::kReferral;
+    case v1::EVENT_KIND_PATIENT_CONTACT:
+      return v1::Envelope::kPatientContact;
+    case v1::EVENT_KIND_MONITORING_VISIT:
+      return v1::Envelope::kMonitoringVisit;
+    case v1::EVENT_KIND_PRACTICE_UPDATE:
+      return v1::Envelope::kPracticeUpdate;
+    case v1::EVENT_KIND_RULE_SET:
+      return v1::Envelope::kRuleSet;
+    case v1::EVENT_KIND_FLAG:
+      return v1::Envelope::kFlag;
+    case v1::EVENT_KIND_FLAG_DECISION:
+      return v1::Envelope::kFlagDecision;
+    case v1::EVENT_KIND_PAYMENT_INSTRUCTION:
+      return v1::Envelope::kPaymentInstruction;
+    default:
+      return v1::Envelope::PAYLOAD_NOT_SET;
   }
 }
 
@@ -439,8 +452,7 @@ Result CheckClaim(const v1::Claim& c, const Policy& p, Micros now) {
                         " by more than 1p per unit");
     }
   }
-  CODEC_RETURN_IF_REJECTED(CheckDoubleRange("claim.points_claimed", c.points_claimed(), 0.0,
-                                            1e6));
+  CODEC_RETURN_IF_REJECTED(CheckDoubleRange("claim.points_claimed", c.points_claimed(), 0.0, 1e6));
   CODEC_RETURN_IF_REJECTED(CheckDoubleRange("claim.points_maximum", c.points_maximum(), 0.0, 1e6,
                                             /*lo_exclusive=*/IsQof(c.stream())));
   CODEC_RETURN_IF_REJECTED(
@@ -460,8 +472,8 @@ Result CheckReferral(const v1::Referral& r) {
   CODEC_RETURN_IF_REJECTED(
       CheckText("referral.specialty_code", r.specialty_code(), false, kMaxNameLength));
   const std::string& tfc = r.treatment_function_code();
-  if (!tfc.empty() && (tfc.size() != 3 || !IsDigit(tfc[0]) || !IsDigit(tfc[1]) ||
-                       !IsDigit(tfc[2]))) {
+  if (!tfc.empty() &&
+      (tfc.size() != 3 || !IsDigit(tfc[0]) || !IsDigit(tfc[1]) || !IsDigit(tfc[2]))) {
     return Reject(reason::kInvalidTreatmentFunctionCode,
                   "referral.treatment_function_code " + Quote(tfc) +
                       " is not a treatment function code (3 digits, e.g. 320)");
@@ -477,10 +489,9 @@ Result CheckPatientContact(const v1::PatientContact& c, const Policy& p) {
   CODEC_RETURN_IF_REJECTED(CheckId("patient_contact.contact_id", c.contact_id(), false));
   CODEC_RETURN_IF_REJECTED(
       CheckEnumSet("patient_contact.mode", c.mode(), v1::ContactMode_descriptor()));
-  CODEC_RETURN_IF_REJECTED(CheckEnumSet("patient_contact.attendance", c.attendance(),
-                                        v1::Attendance_descriptor()));
   CODEC_RETURN_IF_REJECTED(
-      CheckRange("patient_contact.count", c.count(), 0, p.max_contact_count));
+      CheckEnumSet("patient_contact.attendance", c.attendance(), v1::Attendance_descriptor()));
+  CODEC_RETURN_IF_REJECTED(CheckRange("patient_contact.count", c.count(), 0, p.max_contact_count));
   CODEC_RETURN_IF_REJECTED(CheckId("patient_contact.patient_ref", c.patient_ref(), false));
   return std::nullopt;
 }
@@ -489,8 +500,8 @@ Result CheckMonitoringVisit(const v1::MonitoringVisit& v, const Policy& p, Micro
   CODEC_RETURN_IF_REJECTED(CheckId("monitoring_visit.visit_id", v.visit_id(), true));
   CODEC_RETURN_IF_REJECTED(
       CheckEnumSet("monitoring_visit.type", v.type(), v1::MonitoringVisitType_descriptor()));
-  CODEC_RETURN_IF_REJECTED(CheckEnumSet("monitoring_visit.outcome", v.outcome(),
-                                        v1::MonitoringOutcome_descriptor()));
+  CODEC_RETURN_IF_REJECTED(
+      CheckEnumSet("monitoring_visit.outcome", v.outcome(), v1::MonitoringOutcome_descriptor()));
   bool notice = v.outcome() == v1::MONITORING_OUTCOME_REMEDIAL_NOTICE ||
                 v.outcome() == v1::MONITORING_OUTCOME_BREACH_NOTICE;
   Micros issued = 0, due = 0;
@@ -514,13 +525,12 @@ Result CheckPracticeUpdate(const v1::PracticeUpdate& u, std::string_view practic
   CODEC_RETURN_IF_REJECTED(
       CheckRange("practice_update.list_size", u.list_size(), 0, p.max_list_size));
   CODEC_RETURN_IF_REJECTED(CheckDoubleRange("practice_update.weighted_list_size",
-                                            u.weighted_list_size(), 0.0,
-                                            p.max_weighted_list_size));
+                                            u.weighted_list_size(), 0.0, p.max_weighted_list_size));
   CODEC_RETURN_IF_REJECTED(CheckOrgCode("practice_update.region_code", u.region_code()));
   CODEC_RETURN_IF_REJECTED(CheckOrgCode("practice_update.icb_code", u.icb_code()));
   CODEC_RETURN_IF_REJECTED(CheckOrgCode("practice_update.sub_icb_code", u.sub_icb_code()));
-  CODEC_RETURN_IF_REJECTED(CheckOds("practice_update.merged_from_practice_code",
-                                    u.merged_from_practice_code(), false));
+  CODEC_RETURN_IF_REJECTED(
+      CheckOds("practice_update.merged_from_practice_code", u.merged_from_practice_code(), false));
   if (!u.merged_from_practice_code().empty() && u.merged_from_practice_code() == practice_code) {
     return Reject(reason::kMergedFromSelf,
                   "practice_update.merged_from_practice_code " +
@@ -602,8 +612,8 @@ Result CheckFlag(const v1::Flag& f, const Policy& p, Micros now) {
 
 Result CheckFlagDecision(const v1::FlagDecision& d) {
   CODEC_RETURN_IF_REJECTED(CheckHexDigest("flag_decision.flag_id", d.flag_id(), true));
-  CODEC_RETURN_IF_REJECTED(CheckEnumSet("flag_decision.outcome", d.outcome(),
-                                        v1::DecisionOutcome_descriptor()));
+  CODEC_RETURN_IF_REJECTED(
+      CheckEnumSet("flag_decision.outcome", d.outcome(), v1::DecisionOutcome_descriptor()));
   CODEC_RETURN_IF_REJECTED(CheckText("flag_decision.reason", d.reason(), true, kMaxTextLength));
   CODEC_RETURN_IF_REJECTED(
       CheckText("flag_decision.decided_by", d.decided_by(), false, kMaxNameLength));
@@ -611,11 +621,10 @@ Result CheckFlagDecision(const v1::FlagDecision& d) {
 }
 
 Result CheckPaymentInstruction(const v1::PaymentInstruction& i, const Policy& p) {
-  CODEC_RETURN_IF_REJECTED(
-      CheckId("payment_instruction.instruction_id", i.instruction_id(), true));
+  CODEC_RETURN_IF_REJECTED(CheckId("payment_instruction.instruction_id", i.instruction_id(), true));
   CODEC_RETURN_IF_REJECTED(CheckId("payment_instruction.claim_id", i.claim_id(), true));
-  CODEC_RETURN_IF_REJECTED(CheckEnumSet("payment_instruction.action", i.action(),
-                                        v1::PaymentAction_descriptor()));
+  CODEC_RETURN_IF_REJECTED(
+      CheckEnumSet("payment_instruction.action", i.action(), v1::PaymentAction_descriptor()));
   CODEC_RETURN_IF_REJECTED(CheckHexDigest("payment_instruction.flag_id", i.flag_id(), false));
   CODEC_RETURN_IF_REJECTED(
       CheckRange("payment_instruction.amount_pence", i.amount_pence(), 0, p.max_amount_pence));
@@ -663,7 +672,9 @@ class DuplicateKeyFinder {
         std::string_view hex = s_.substr(i_, 4);
         if (hex[0] == '0' && hex[1] == '0') {
           auto nibble = [](char h) {
-            return IsDigit(h) ? h - '0' : (Lower(h) >= 'a' && Lower(h) <= 'f') ? Lower(h) - 'a' + 10 : 0;
+            return IsDigit(h)                             ? h - '0'
+                   : (Lower(h) >= 'a' && Lower(h) <= 'f') ? Lower(h) - 'a' + 10
+                                                          : 0;
           };
           out += static_cast<char>(nibble(hex[2]) * 16 + nibble(hex[3]));
         } else {
@@ -672,8 +683,12 @@ class DuplicateKeyFinder {
         }
         i_ += 4;
       } else {
-        out += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b'
-               : e == 'f' ? '\f' : e;
+        out += e == 'n'   ? '\n'
+               : e == 't' ? '\t'
+               : e == 'r' ? '\r'
+               : e == 'b' ? '\b'
+               : e == 'f' ? '\f'
+                          : e;
       }
     }
     ++i_;  // closing quote
@@ -727,7 +742,7 @@ class DuplicateKeyFinder {
   }
 
   void Object(const pb::Descriptor* d, const std::string& path, int depth) {
-    ++i_;  // '{'
+    ++i_;                           // '{'
     std::vector<std::string> seen;  // field names (or raw keys outside the schema)
     while (i_ < s_.size() && dup_.empty()) {
       Ws();
@@ -811,9 +826,9 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
                                         std::optional<std::string_view> content_type_header,
                                         const Policy& policy, Micros now) {
   if (value.size() > policy.max_message_bytes || value.size() > static_cast<size_t>(INT_MAX)) {
-    return Reject(reason::kMessageTooLarge,
-                  "message is " + std::to_string(value.size()) + " bytes, over the limit of " +
-                      std::to_string(policy.max_message_bytes));
+    return Reject(reason::kMessageTooLarge, "message is " + std::to_string(value.size()) +
+                                                " bytes, over the limit of " +
+                                                std::to_string(policy.max_message_bytes));
   }
   std::variant<ContentType, Rejection> ct = ParseContentType(content_type_header);
   if (auto* r = std::get_if<Rejection>(&ct)) return std::move(*r);
@@ -836,9 +851,8 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
   } else {
     try {
       pb::util::JsonParseOptions strict;  // ignore_unknown_fields = false
-      pb::util::Status st =
-          pb::util::JsonStringToMessage(pb::StringPiece(value.data(), value.size()),
-                                        &out.envelope, strict);
+      pb::util::Status st = pb::util::JsonStringToMessage(
+          pb::StringPiece(value.data(), value.size()), &out.envelope, strict);
       if (!st.ok()) {
         std::string detail = Sanitize(std::string(st.message()));
         // The parser reports unknown fields and unknown enum names in its message only; tell
@@ -846,8 +860,8 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
         v1::Envelope scratch;
         pb::util::JsonParseOptions lenient;
         lenient.ignore_unknown_fields = true;
-        bool lenient_ok = pb::util::JsonStringToMessage(
-                              pb::StringPiece(value.data(), value.size()), &scratch, lenient)
+        bool lenient_ok = pb::util::JsonStringToMessage(pb::StringPiece(value.data(), value.size()),
+                                                        &scratch, lenient)
                               .ok();
         // A lenient parse relaxes exactly two things: unknown field names ("Cannot find
         // field") and unknown enum value names.
@@ -859,9 +873,9 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
           return Reject(reason::kUnknownEnumValue,
                         "JSON has an enum value schema version 1 does not define: " + detail);
         }
-        return Reject(reason::kMalformedJson,
-                      "message value is not a probity.v1.Envelope in the protobuf JSON mapping: " +
-                          detail);
+        return Reject(
+            reason::kMalformedJson,
+            "message value is not a probity.v1.Envelope in the protobuf JSON mapping: " + detail);
       }
       std::string dup = DuplicateKeyFinder(value).Find(v1::Envelope::descriptor());
       if (!dup.empty()) {
@@ -896,9 +910,9 @@ std::optional<Rejection> Validate(std::string_view topic, const v1::Envelope& en
   }
   CODEC_RETURN_IF_REJECTED(CheckEnumSet("kind", env.kind(), v1::EventKind_descriptor()));
   if (env.payload_case() != PayloadFor(env.kind())) {
-    return Reject(reason::kKindPayloadMismatch, "kind " + KindName(env.kind()) +
-                                                    " does not match the payload (" +
-                                                    PayloadName(env) + ")");
+    return Reject(
+        reason::kKindPayloadMismatch,
+        "kind " + KindName(env.kind()) + " does not match the payload (" + PayloadName(env) + ")");
   }
   if (env.kind() != topic_kinds->kinds[0] && env.kind() != topic_kinds->kinds[1]) {
     std::string expected = KindName(topic_kinds->kinds[0]);
@@ -913,17 +927,15 @@ std::optional<Rejection> Validate(std::string_view topic, const v1::Envelope& en
   CODEC_RETURN_IF_REJECTED(CheckId("source_system", env.source_system(), false));
   CODEC_RETURN_IF_REJECTED(CheckId("supersedes_event_id", env.supersedes_event_id(), false));
   if (!env.supersedes_event_id().empty() && env.supersedes_event_id() == env.event_id()) {
-    return Reject(reason::kSupersedesItself,
-                  "supersedes_event_id " + Quote(env.supersedes_event_id()) +
-                      " is the event's own event_id");
+    return Reject(
+        reason::kSupersedesItself,
+        "supersedes_event_id " + Quote(env.supersedes_event_id()) + " is the event's own event_id");
   }
   Micros occurred = 0, recorded = 0;
-  CODEC_RETURN_IF_REJECTED(CheckTimestamp("occurred_at", env.has_occurred_at(),
-                                          env.occurred_at(), true, Future::kBounded, policy, now,
-                                          &occurred));
-  CODEC_RETURN_IF_REJECTED(CheckTimestamp("recorded_at", env.has_recorded_at(),
-                                          env.recorded_at(), false, Future::kBounded, policy,
-                                          now, &recorded));
+  CODEC_RETURN_IF_REJECTED(CheckTimestamp("occurred_at", env.has_occurred_at(), env.occurred_at(),
+                                          true, Future::kBounded, policy, now, &occurred));
+  CODEC_RETURN_IF_REJECTED(CheckTimestamp("recorded_at", env.has_recorded_at(), env.recorded_at(),
+                                          false, Future::kBounded, policy, now, &recorded));
   // Both are within 0001..9999 in micros, so the difference cannot overflow.
   if (env.has_recorded_at() && occurred - recorded > policy.max_future_skew) {
     return Reject(reason::kRecordedBeforeOccurred,
@@ -932,19 +944,26 @@ std::optional<Rejection> Validate(std::string_view topic, const v1::Envelope& en
                       " s before occurred_at " + FormatMicros(occurred));
   }
   switch (env.payload_case()) {
-    case v1::Envelope::kClaim: return CheckClaim(env.claim(), policy, now);
-    case v1::Envelope::kReferral: return CheckReferral(env.referral());
-    case v1::Envelope::kPatientContact: return CheckPatientContact(env.patient_contact(), policy);
+    case v1::Envelope::kClaim:
+      return CheckClaim(env.claim(), policy, now);
+    case v1::Envelope::kReferral:
+      return CheckReferral(env.referral());
+    case v1::Envelope::kPatientContact:
+      return CheckPatientContact(env.patient_contact(), policy);
     case v1::Envelope::kMonitoringVisit:
       return CheckMonitoringVisit(env.monitoring_visit(), policy, now);
     case v1::Envelope::kPracticeUpdate:
       return CheckPracticeUpdate(env.practice_update(), env.practice_code(), policy);
-    case v1::Envelope::kRuleSet: return CheckRuleSet(env.rule_set(), policy);
-    case v1::Envelope::kFlag: return CheckFlag(env.flag(), policy, now);
-    case v1::Envelope::kFlagDecision: return CheckFlagDecision(env.flag_decision());
+    case v1::Envelope::kRuleSet:
+      return CheckRuleSet(env.rule_set(), policy);
+    case v1::Envelope::kFlag:
+      return CheckFlag(env.flag(), policy, now);
+    case v1::Envelope::kFlagDecision:
+      return CheckFlagDecision(env.flag_decision());
     case v1::Envelope::kPaymentInstruction:
       return CheckPaymentInstruction(env.payment_instruction(), policy);
-    case v1::Envelope::PAYLOAD_NOT_SET: break;  // ruled out by the kind check above
+    case v1::Envelope::PAYLOAD_NOT_SET:
+      break;  // ruled out by the kind check above
   }
   return std::nullopt;
 }

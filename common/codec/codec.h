@@ -46,15 +46,15 @@ struct Rejection {
 // Limits. The defaults are the production values; config may override them. All bounds are
 // inclusive unless the field says otherwise.
 struct Policy {
-  size_t max_message_bytes = 1 << 20;                    // whole Kafka value
-  Micros max_future_skew = 24LL * 3600 * 1000000;        // timestamps may be this far after now
-  int64_t max_amount_pence = 1'000'000'000;              // £10,000,000 (claims, instructions)
-  int64_t max_quantity = 10'000'000;                     // claim quantity and eligible cohort
-  int64_t max_list_size = 1'000'000;                     // practice list size
-  double max_weighted_list_size = 2'000'000.0;           // Carr-Hill weighted list size
-  uint32_t max_contact_count = 100'000;                  // PatientContact.count
-  size_t max_rule_set_bytes = 512 * 1024;                // RuleSetPublished.yaml_content
-  size_t max_flag_evidence = 10'000;                     // Flag.evidence entries
+  size_t max_message_bytes = 1 << 20;              // whole Kafka value
+  Micros max_future_skew = 24LL * 3600 * 1000000;  // timestamps may be this far after now
+  int64_t max_amount_pence = 1'000'000'000;        // £10,000,000 (claims, instructions)
+  int64_t max_quantity = 10'000'000;               // claim quantity and eligible cohort
+  int64_t max_list_size = 1'000'000;               // practice list size
+  double max_weighted_list_size = 2'000'000.0;     // Carr-Hill weighted list size
+  uint32_t max_contact_count = 100'000;            // PatientContact.count
+  size_t max_rule_set_bytes = 512 * 1024;          // RuleSetPublished.yaml_content
+  size_t max_flag_evidence = 10'000;               // Flag.evidence entries
 };
 
 // A successfully decoded and validated envelope.

@@ -32,14 +32,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (Validate(in.topic, d->envelope, policy, fuzz::kNow).has_value()) std::abort();
     // The decoded envelope must survive re-encoding in both encodings.
     std::string binary = d->envelope.SerializeAsString();
-    if (!std::holds_alternative<Decoded>(Decode(in.topic, binary, std::nullopt, policy,
-                                                fuzz::kNow))) {
+    if (!std::holds_alternative<Decoded>(
+            Decode(in.topic, binary, std::nullopt, policy, fuzz::kNow))) {
       std::abort();
     }
     std::string json = ToJson(d->envelope);
     if (json.empty()) std::abort();
-    if (!std::holds_alternative<Decoded>(Decode(in.topic, json, "application/json", policy,
-                                                fuzz::kNow))) {
+    if (!std::holds_alternative<Decoded>(
+            Decode(in.topic, json, "application/json", policy, fuzz::kNow))) {
       std::abort();
     }
     return 0;

@@ -346,10 +346,29 @@ TEST(CodecContentType, RejectsEverythingElse) {
 TEST(CodecContentType, HeaderChoosesTheParser) {
   // Valid binary labelled JSON, and valid JSON labelled binary, are both rejected.
   std::string binary = ValidClaim().SerializeAsString();
-  EXPECT_EQ(Rejected(bus::kClaimsTopic, binary, "application/json").reason_code,
-            "MALFORMED_JSON");
+  EXPECT_EQ(Rejected(bus::kClaimsTopic, binary, "application/json").reason_code, "MALFORMED_JSON");
   std::string json = ToJson(ValidClaim());
   EXPECT_EQ(Rejected(bus::kClaimsTopic, json, std::nullopt).reason_code, "MALFORMED_PROTOBUF");
+}
+
+TEST(CodecDecode, JsonDuplicateKeyCheckHasNoFalsePositives) {
+  // The same name in different objects, and braces, quotes and keys inside string values, are
+  // not duplicates.
+  v1::Envelope e = ValidFlag();
+  v1::Evidence* ev = e.mutable_flag()->add_evidence();
+  ev->set_log_index(18);
+  ev->set_event_id("claim-0002");
+  e.mutable_flag()->set_summary(R"(odd "text" {"event_id":"x","event_id":"y"} \ [])");
+  std::string json = ToJson(e);
+  auto r = Decode(bus::kFlagsTopic, json, "application/json", Policy(), kNow);
+  ASSERT_TRUE(std::holds_alternative<Decoded>(r)) << std::get<Rejection>(r).message;
+  EXPECT_EQ(std::get<Decoded>(r).envelope.flag().evidence_size(), 2);
+  // A duplicate inside one element of a repeated field is found, with its path.
+  std::string dup = R"({"event_id":"f","flag":{"evidence":[{"log_index":1},)"
+                    R"({"event_id":"a","eventId":"b"}]}})";
+  Rejection rej = Rejected(bus::kFlagsTopic, dup, "application/json");
+  EXPECT_EQ(rej.reason_code, "MALFORMED_JSON");
+  EXPECT_THAT(rej.message, HasSubstr("'flag.evidence[].event_id'"));
 }
 
 // ---- Garbage ----
@@ -357,10 +376,10 @@ TEST(CodecContentType, HeaderChoosesTheParser) {
 TEST(CodecDecode, GarbageBytesAreRejectedCleanly) {
   const std::string inputs[] = {
       std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11),
-      std::string("\x0a\xff\x01", 3),        // length-delimited field longer than the input
-      std::string("\x0a\x02\xc3\x28", 4),    // event_id with invalid UTF-8
-      std::string("\x00", 1),                // field number 0
-      std::string("\x0b", 1),                // start group with no end
+      std::string("\x0a\xff\x01", 3),      // length-delimited field longer than the input
+      std::string("\x0a\x02\xc3\x28", 4),  // event_id with invalid UTF-8
+      std::string("\x00", 1),              // field number 0
+      std::string("\x0b", 1),              // start group with no end
       "hello world",
   };
   for (const std::string& in : inputs) {
@@ -426,8 +445,7 @@ std::vector<ReasonCase> ReasonCases() {
   add("empty_value", "EMPTY_MESSAGE", claims, "", "empty");
   add("empty_json_object", "EMPTY_MESSAGE", claims, "{}", "empty envelope", json_ct);
   add("bad_wire_format", "MALFORMED_PROTOBUF", claims, "\xff\xff\xff", "not a binary protobuf");
-  add("bad_json", "MALFORMED_JSON", claims, "{\"event_id\": ", "protobuf JSON mapping",
-      json_ct);
+  add("bad_json", "MALFORMED_JSON", claims, "{\"event_id\": ", "protobuf JSON mapping", json_ct);
   add("json_duplicate_key", "MALFORMED_JSON", claims,
       R"({"event_id":"a","claim":{"claim_id":"x","claimId":"y"},"event_id":"b"})",
       "JSON gives field 'claim.claim_id' more than once", json_ct);
@@ -507,26 +525,31 @@ std::vector<ReasonCase> ReasonCases() {
       Bin(With(ValidClaim(), [](auto& e) { e.mutable_occurred_at()->set_nanos(-1); })),
       "occurred_at {seconds: 1714555800, nanos: -1}");
   add("year_10000", "INVALID_TIMESTAMP", claims,
-      Bin(With(ValidClaim(),
-               [](auto& e) { e.mutable_claim()->mutable_period_end()->set_seconds(253402300800); })),
+      Bin(With(
+          ValidClaim(),
+          [](auto& e) { e.mutable_claim()->mutable_period_end()->set_seconds(253402300800); })),
       "claim.period_end");
   add("before_2000", "TIMESTAMP_TOO_EARLY", claims,
       Bin(With(ValidClaim(),
                [](auto& e) { *e.mutable_occurred_at() = At("1999-12-31T23:59:59Z"); })),
       "occurred_at 1999-12-31T23:59:59Z is before 2000-01-01T00:00:00Z");
   add("in_future", "TIMESTAMP_IN_FUTURE", claims,
-      Bin(With(ValidClaim(), [](auto& e) { *e.mutable_occurred_at() = FromMicros(kNow + 25 * kHour); })),
+      Bin(With(ValidClaim(),
+               [](auto& e) { *e.mutable_occurred_at() = FromMicros(kNow + 25 * kHour); })),
       "occurred_at 2024-06-02T01:00:00Z is more than 86400 s after the time of ingest");
   add("recorded_in_future", "TIMESTAMP_IN_FUTURE", claims,
-      Bin(With(ValidClaim(), [](auto& e) { *e.mutable_recorded_at() = At("2030-01-01T00:00:00Z"); })),
+      Bin(With(ValidClaim(),
+               [](auto& e) { *e.mutable_recorded_at() = At("2030-01-01T00:00:00Z"); })),
       "recorded_at");
   add("recorded_before_occurred", "RECORDED_BEFORE_OCCURRED", claims,
-      Bin(With(ValidClaim(), [](auto& e) { *e.mutable_recorded_at() = At("2024-04-29T09:29:59Z"); })),
+      Bin(With(ValidClaim(),
+               [](auto& e) { *e.mutable_recorded_at() = At("2024-04-29T09:29:59Z"); })),
       "recorded_at 2024-04-29T09:29:59Z is more than 86400 s before occurred_at "
       "2024-05-01T09:30:00Z");
   add("empty_period", "TIMESTAMPS_OUT_OF_ORDER", claims,
-      Bin(With(ValidClaim(),
-               [](auto& e) { *e.mutable_claim()->mutable_period_end() = e.claim().period_start(); })),
+      Bin(With(
+          ValidClaim(),
+          [](auto& e) { *e.mutable_claim()->mutable_period_end() = e.claim().period_start(); })),
       "claim.period_end 2024-04-01T00:00:00Z must be after claim.period_start "
       "2024-04-01T00:00:00Z");
   add("remedy_before_notice", "TIMESTAMPS_OUT_OF_ORDER", std::string(bus::kVisitsTopic),
@@ -562,12 +585,12 @@ std::vector<ReasonCase> ReasonCases() {
                [](auto& e) { e.mutable_referral()->set_treatment_function_code("32"); })),
       "referral.treatment_function_code '32'");
   add("merged_from_self", "MERGED_FROM_SELF", std::string(bus::kPracticesTopic),
-      Bin(With(ValidPractice(),
-               [](auto& e) { e.mutable_practice_update()->set_merged_from_practice_code("A81001"); })),
+      Bin(With(
+          ValidPractice(),
+          [](auto& e) { e.mutable_practice_update()->set_merged_from_practice_code("A81001"); })),
       "'A81001' is the practice itself");
   add("uppercase_flag_id", "INVALID_HEX_DIGEST", std::string(bus::kFlagsTopic),
-      Bin(With(ValidFlag(),
-               [](auto& e) { e.mutable_flag()->set_flag_id(std::string(64, 'A')); })),
+      Bin(With(ValidFlag(), [](auto& e) { e.mutable_flag()->set_flag_id(std::string(64, 'A')); })),
       "flag.flag_id");
   add("short_rule_set_hash", "INVALID_HEX_DIGEST", std::string(bus::kRuleSetsTopic),
       Bin(With(ValidRuleSet(), [](auto& e) { e.mutable_rule_set()->set_sha256_hex("abc"); })),
@@ -813,8 +836,7 @@ TEST(CodecFuzzCorpus, SeedsAreAccepted) {
     SCOPED_TRACE(entry.path().string());
     std::string bytes = ReadFile(entry.path());
     ASSERT_FALSE(bytes.empty());
-    fuzz::Input in =
-        fuzz::Split(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    fuzz::Input in = fuzz::Split(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     auto r = Decode(in.topic, in.value, in.header, Policy(), fuzz::kNow);
     EXPECT_TRUE(std::holds_alternative<Decoded>(r)) << std::get<Rejection>(r).message;
     ++n;

@@ -18,9 +18,11 @@ namespace probity::codec::fuzz {
 inline constexpr Micros kNow = 1717200000LL * 1000000;
 
 inline constexpr std::array<std::string_view, 9> kTopics = {
-    bus::kClaimsTopic,    bus::kReferralsTopic,  bus::kVisitsTopic,
-    bus::kPracticesTopic, bus::kRuleSetsTopic,   bus::kFlagsTopic,
-    bus::kDecisionsTopic, bus::kPaymentInstructionsTopic, "probity.not-an-input.v1",
+    bus::kClaimsTopic,         bus::kReferralsTopic,
+    bus::kVisitsTopic,         bus::kPracticesTopic,
+    bus::kRuleSetsTopic,       bus::kFlagsTopic,
+    bus::kDecisionsTopic,      bus::kPaymentInstructionsTopic,
+    "probity.not-an-input.v1",
 };
 
 inline constexpr std::array<std::optional<std::string_view>, 4> kHeaders = {

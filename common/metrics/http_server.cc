@@ -1,0 +1,49 @@
+#include "common/metrics/http_server.h"
+
+#include <httplib.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace probity::metrics {
+
+HttpServer::HttpServer(std::shared_ptr<prometheus::Registry> registry, HealthFn health)
+    : registry_(std::move(registry)), health_(std::move(health)),
+      server_(std::make_unique<httplib::Server>()) {
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, registry_->Collect());
+    res.set_content(out.str(), "text/plain; version=0.0.4");
+  });
+  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    Health h = health_ ? health_() : Health{true, "{}"};
+    res.status = h.ready ? 200 : 503;
+    res.set_content(h.detail_json, "application/json");
+  });
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start(const std::string& host, int port) {
+  if (port == 0) {
+    port_ = server_->bind_to_any_port(host);
+    if (port_ <= 0) return Unavailable("http: cannot bind " + host);
+  } else {
+    if (!server_->bind_to_port(host, port)) {
+      return Unavailable("http: cannot listen on " + host + ":" + std::to_string(port) +
+                         " (in use? choose another --http-port)");
+    }
+    port_ = port;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (thread_.joinable()) {
+    server_->stop();
+    thread_.join();
+  }
+}
+
+}  // namespace probity::metrics

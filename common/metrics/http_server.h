@@ -1,0 +1,46 @@
+// The HTTP face every target serves: /metrics (Prometheus text format, from the registry the
+// entry point created and injected into components) and /healthz (readiness as JSON). Further
+// routes (the api target's) can be added before Start().
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/status/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace probity::metrics {
+
+struct Health {
+  bool ready = false;
+  std::string detail_json = "{}";  // a JSON object with whatever the service reports
+};
+
+class HttpServer {
+ public:
+  using HealthFn = std::function<Health()>;
+  // REQUIRES: registry outlives the server.
+  HttpServer(std::shared_ptr<prometheus::Registry> registry, HealthFn health);
+  ~HttpServer();
+
+  // Binds host:port (port 0 picks one; see port()) and serves on a background thread.
+  Status Start(const std::string& host, int port);
+  int port() const { return port_; }
+  void Stop();
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  HealthFn health_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace probity::metrics

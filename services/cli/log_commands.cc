@@ -1,0 +1,228 @@
+// `probity log ...`: read-only views of the audit log.
+#include <cstdio>
+#include <iostream>
+
+#include "common/codec/codec.h"
+#include "common/logstore/store.h"
+#include "common/merkle/hasher.h"
+#include "services/cli/commands.h"
+
+namespace probity::cli {
+namespace {
+
+std::unique_ptr<logstore::LogStore> OpenReadOnly(const LogFlags& f, const char* cmd) {
+  auto store = logstore::LogStore::Open(f.data_dir + "/log", {.read_only = true});
+  if (!store.ok()) {
+    std::cerr << "probity log " << cmd << ": " << store.status().message() << "\n";
+    return nullptr;
+  }
+  return std::move(store).value();
+}
+
+int Fail(const char* cmd, const Status& st) {
+  std::cerr << "probity log " << cmd << ": " << st.message() << "\n";
+  return st.code() == Code::kDataLoss ? 2 : 1;
+}
+
+std::string Iso(const google::protobuf::Timestamp& ts) {
+  time_t t = ts.seconds();
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string HashesJson(const std::vector<merkle::Hash>& hs) {
+  std::string s = "[";
+  for (size_t i = 0; i < hs.size(); ++i) {
+    if (i) s += ",";
+    s += "\"" + merkle::ToHex(hs[i]) + "\"";
+  }
+  return s + "]";
+}
+
+// An entry as JSON: the stored record, its leaf hash, and the decoded event when it decodes.
+std::string EntryJson(const logstore::Entry& e) {
+  v1::LogRecord r;
+  r.ParseFromString(e.record_bytes);
+  std::string s = "{\"index\":" + std::to_string(e.index) + ",\"leaf_hash\":\"" +
+                  merkle::ToHex(e.leaf_hash) + "\",\"record\":" + codec::ToJson(r);
+  std::optional<std::string_view> ct;
+  if (r.content_type() == v1::CONTENT_TYPE_JSON) ct = "application/json";
+  // It was validated when it was received; only decode it again here (no clock check).
+  auto d = codec::Decode(r.topic(), r.payload(), ct, codec::Policy{}, INT64_MAX / 4);
+  if (auto* ok = std::get_if<codec::Decoded>(&d)) s += ",\"event\":" + codec::ToJson(ok->envelope);
+  return s + "}";
+}
+
+}  // namespace
+
+int LogList(const LogFlags& f, uint64_t from, uint64_t limit) {
+  auto store = OpenReadOnly(f, "list");
+  if (!store) return 1;
+  auto size = store->TreeSize();
+  if (!size.ok()) return Fail("list", size.status());
+  uint64_t to = std::min(*size, from + limit);
+  if (!f.json) {
+    std::printf("%-8s %-34s %-20s %-7s %-20s %s\n", "INDEX", "EVENT ID", "KIND", "PRACTICE",
+                "OCCURRED", "SOURCE");
+  }
+  Status st = store->Scan(from, to, [&](const logstore::Entry& e) -> Status {
+    if (f.json) {
+      std::cout << EntryJson(e) << "\n";
+      return Status::Ok();
+    }
+    v1::LogRecord r;
+    if (!r.ParseFromString(e.record_bytes)) return DataLoss("entry " + std::to_string(e.index) + " does not parse");
+    std::string kind = v1::EventKind_Name(r.kind());
+    if (kind.rfind("EVENT_KIND_", 0) == 0) kind = kind.substr(11);
+    std::printf("%-8llu %-34s %-20s %-7s %-20s %s/%d@%lld%s\n",
+                static_cast<unsigned long long>(e.index), r.event_id().c_str(), kind.c_str(),
+                r.practice_code().c_str(), Iso(r.occurred_at()).c_str(), r.topic().c_str(),
+                r.partition(), static_cast<long long>(r.offset()),
+                r.conflicting_resubmission() ? "  CONFLICTING RESUBMISSION" : "");
+    return Status::Ok();
+  });
+  if (!st.ok()) return Fail("list", st);
+  if (!f.json) std::printf("(%llu of %llu entries)\n", static_cast<unsigned long long>(to - std::min(from, to)),
+                           static_cast<unsigned long long>(*size));
+  return 0;
+}
+
+int LogGet(const LogFlags& f, std::optional<uint64_t> index, const std::string& event_id) {
+  auto store = OpenReadOnly(f, "get");
+  if (!store) return 1;
+  std::vector<uint64_t> indexes;
+  if (index) {
+    indexes.push_back(*index);
+  } else {
+    auto found = store->FindByEventId(event_id);
+    if (!found.ok()) return Fail("get", found.status());
+    if (found->empty()) return Fail("get", NotFound("no entry with event id '" + event_id + "'"));
+    indexes = *found;
+  }
+  for (uint64_t i : indexes) {
+    auto e = store->Get(i);
+    if (!e.ok()) return Fail("get", e.status());
+    std::cout << EntryJson(*e) << "\n";
+  }
+  return 0;
+}
+
+int LogVerify(const LogFlags& f) {
+  auto store = OpenReadOnly(f, "verify");
+  if (!store) return 1;
+  auto size = store->TreeSize();
+  if (!size.ok()) return Fail("verify", size.status());
+  auto start = std::chrono::steady_clock::now();
+  auto report = store->Verify([&](uint64_t done, uint64_t total) {
+    if (!f.json && total > 1000000 && isatty(2)) {
+      std::fprintf(stderr, "\rverifying: %llu / %llu entries", static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total));
+    }
+  });
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!report.ok()) {
+    if (f.json) std::cout << "{\"ok\":false,\"error\":\"" << report.status().message() << "\"}\n";
+    return Fail("verify", report.status());
+  }
+  if (f.json) {
+    std::cout << "{\"ok\":true,\"entries\":" << report->entries_checked
+              << ",\"checkpoints\":" << report->checkpoints_checked << ",\"root\":\""
+              << merkle::ToHex(report->root) << "\",\"seconds\":" << secs << "}\n";
+  } else {
+    std::printf("OK: %llu entries and %llu checkpoints verified in %.2f s; root %s\n",
+                static_cast<unsigned long long>(report->entries_checked),
+                static_cast<unsigned long long>(report->checkpoints_checked), secs,
+                merkle::ToHex(report->root).c_str());
+  }
+  return 0;
+}
+
+int LogInclusionProof(const LogFlags& f, uint64_t index, std::optional<uint64_t> size_opt) {
+  auto store = OpenReadOnly(f, "proof inclusion");
+  if (!store) return 1;
+  auto tree = store->TreeSize();
+  if (!tree.ok()) return Fail("proof inclusion", tree.status());
+  uint64_t size = size_opt.value_or(*tree);
+  auto proof = store->InclusionProof(index, size);
+  if (!proof.ok()) return Fail("proof inclusion", proof.status());
+  auto entry = store->Get(index);
+  auto root = store->Root(size);
+  if (!entry.ok() || !root.ok()) return Fail("proof inclusion", entry.ok() ? root.status() : entry.status());
+  if (f.json) {
+    std::cout << "{\"index\":" << index << ",\"tree_size\":" << size << ",\"leaf_hash\":\""
+              << merkle::ToHex(entry->leaf_hash) << "\",\"root\":\"" << merkle::ToHex(*root)
+              << "\",\"proof\":" << HashesJson(*proof) << "}\n";
+  } else {
+    std::printf("inclusion of index %llu in tree of %llu\nleaf hash %s\nroot      %s\n",
+                static_cast<unsigned long long>(index), static_cast<unsigned long long>(size),
+                merkle::ToHex(entry->leaf_hash).c_str(), merkle::ToHex(*root).c_str());
+    for (const auto& h : *proof) std::printf("  %s\n", merkle::ToHex(h).c_str());
+  }
+  return 0;
+}
+
+int LogConsistencyProof(const LogFlags& f, uint64_t from, std::optional<uint64_t> to_opt) {
+  auto store = OpenReadOnly(f, "proof consistency");
+  if (!store) return 1;
+  auto tree = store->TreeSize();
+  if (!tree.ok()) return Fail("proof consistency", tree.status());
+  uint64_t to = to_opt.value_or(*tree);
+  auto proof = store->ConsistencyProof(from, to);
+  if (!proof.ok()) return Fail("proof consistency", proof.status());
+  auto r1 = store->Root(from);
+  auto r2 = store->Root(to);
+  if (!r1.ok() || !r2.ok()) return Fail("proof consistency", r1.ok() ? r2.status() : r1.status());
+  if (f.json) {
+    std::cout << "{\"from\":" << from << ",\"to\":" << to << ",\"from_root\":\""
+              << merkle::ToHex(*r1) << "\",\"to_root\":\"" << merkle::ToHex(*r2)
+              << "\",\"proof\":" << HashesJson(*proof) << "}\n";
+  } else {
+    std::printf("consistency of %llu -> %llu\nroot %llu: %s\nroot %llu: %s\n",
+                static_cast<unsigned long long>(from), static_cast<unsigned long long>(to),
+                static_cast<unsigned long long>(from), merkle::ToHex(*r1).c_str(),
+                static_cast<unsigned long long>(to), merkle::ToHex(*r2).c_str());
+    for (const auto& h : *proof) std::printf("  %s\n", merkle::ToHex(h).c_str());
+  }
+  return 0;
+}
+
+int LogCheckpoint(const LogFlags& f) {
+  auto store = OpenReadOnly(f, "checkpoint");
+  if (!store) return 1;
+  auto cp = store->LatestCheckpoint();
+  if (!cp.ok()) return Fail("checkpoint", cp.status());
+  if (!*cp) return Fail("checkpoint", NotFound("no checkpoint has been made yet"));
+  if (f.json) {
+    std::cout << codec::ToJson(**cp) << "\n";
+  } else {
+    std::cout << (*cp)->signed_note();
+  }
+  return 0;
+}
+
+int LogDeadLetters(const LogFlags& f, uint64_t from, uint64_t limit) {
+  auto store = OpenReadOnly(f, "deadletters");
+  if (!store) return 1;
+  auto n = store->DeadLetterCount();
+  if (!n.ok()) return Fail("deadletters", n.status());
+  for (uint64_t i = from; i < *n && i < from + limit; ++i) {
+    auto raw = store->GetDeadLetter(i);
+    if (!raw.ok()) return Fail("deadletters", raw.status());
+    v1::DeadLetter d;
+    d.ParseFromString(*raw);
+    if (f.json) {
+      std::cout << codec::ToJson(d) << "\n";
+    } else {
+      std::printf("%-6llu %s/%d@%lld  %-28s %s\n", static_cast<unsigned long long>(i),
+                  d.source_topic().c_str(), d.source_partition(),
+                  static_cast<long long>(d.source_offset()), d.reason_code().c_str(),
+                  d.message().c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace probity::cli

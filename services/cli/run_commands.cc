@@ -1,0 +1,182 @@
+// `probity bus`, `probity ingest`, `probity up`, `probity keygen`: the long-running targets.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "common/bus/embedded_cluster.h"
+#include "common/bus/topics.h"
+#include "common/logstore/store.h"
+#include "common/metrics/http_server.h"
+#include "common/note/key_files.h"
+#include "common/note/note.h"
+#include "services/cli/commands.h"
+#include "services/cli/demo.h"
+#include "services/ingest/ingest.h"
+
+namespace probity::cli {
+
+std::atomic<bool>& StopFlag() {
+  static std::atomic<bool> stop{false};
+  return stop;
+}
+
+namespace {
+
+int Fail(const std::string& cmd, const Status& st) {
+  std::cerr << "probity " << cmd << ": " << st.message() << "\n";
+  return 1;
+}
+
+void WaitForStop() {
+  while (!StopFlag().load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+// Loads the checkpoint signing key, creating a key pair first when asked to.
+StatusOr<note::Signer> LoadSigner(const ServeFlags& f) {
+  std::string path = f.signing_key.empty() ? f.data_dir + "/keys/probity.key" : f.signing_key;
+  if (!std::filesystem::exists(path)) {
+    if (!f.generate_key_if_missing) {
+      return NotFound("no checkpoint signing key at " + path +
+                      " (create one with `probity keygen --out-dir DIR` and pass --signing-key)");
+    }
+    std::string dir = std::filesystem::path(path).parent_path().string();
+    std::filesystem::create_directories(dir);
+    std::string name = f.origin;
+    PROBITY_ASSIGN_OR_RETURN(note::KeyPair kp, note::GenerateKey(name));
+    PROBITY_RETURN_IF_ERROR(note::WriteKeyFiles(kp, dir));
+    std::cerr << "probity: created checkpoint signing key " << dir << "/probity.key (verifier key: "
+              << kp.verifier_key << ")\n";
+  }
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string key = ss.str();
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  return note::Signer::FromSignerKey(key);
+}
+
+// Everything ingest needs, started together; stopped in reverse order by the destructor.
+struct IngestStack {
+  std::unique_ptr<logstore::LogStore> store;
+  std::optional<note::Signer> signer;
+  SystemClock clock;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<ingest::IngestService> service;
+  std::unique_ptr<metrics::HttpServer> http;
+  std::thread thread;
+  Status result;
+
+  Status Start(const bus::ClientConfig& bus, const ServeFlags& f) {
+    std::filesystem::create_directories(f.data_dir);
+    PROBITY_ASSIGN_OR_RETURN(store, logstore::LogStore::Open(f.data_dir + "/log", {.sync = f.sync}));
+    PROBITY_ASSIGN_OR_RETURN(note::Signer s, LoadSigner(f));
+    signer = std::move(s);
+    ingest::IngestOptions o;
+    o.checkpoint_origin = f.origin;
+    o.checkpoint_interval_ms = f.checkpoint_interval_ms;
+    o.checkpoint_every_entries = f.checkpoint_every_entries;
+    o.max_batch = f.max_batch;
+    o.max_batch_latency_ms = f.max_batch_latency_ms;
+    service = std::make_unique<ingest::IngestService>(o, bus, store.get(), &clock, registry.get(),
+                                                      &*signer);
+    http = std::make_unique<metrics::HttpServer>(registry, [this] { return service->health(); });
+    PROBITY_RETURN_IF_ERROR(http->Start(f.http_host, f.http_port));
+    PROBITY_RETURN_IF_ERROR(service->Start());
+    thread = std::thread([this] {
+      result = service->Run(&StopFlag());
+      if (!result.ok()) StopFlag() = true;
+    });
+    return Status::Ok();
+  }
+  Status Stop() {
+    StopFlag() = true;
+    if (thread.joinable()) thread.join();
+    if (http) http->Stop();
+    return result;
+  }
+};
+
+}  // namespace
+
+int RunBus(int port, int brokers) {
+  auto cluster = bus::EmbeddedCluster::Start({.brokers = brokers, .bootstrap_port = port});
+  if (!cluster.ok()) return Fail("bus", cluster.status());
+  std::cout << "probity bus: Kafka-protocol bus (in memory) at " << (*cluster)->bootstrap_servers()
+            << "\n  brokers: " << (*cluster)->broker_addresses() << "\n  topics:";
+  for (const auto& t : bus::kTopics) std::cout << " " << t.name << "(" << t.partitions << ")";
+  std::cout << "\n  try: kcat -b " << (*cluster)->bootstrap_servers() << " -L\n"
+            << "Serving until Ctrl-C or SIGTERM." << std::endl;
+  WaitForStop();
+  std::cout << "probity bus: stopped" << std::endl;
+  return 0;
+}
+
+int RunIngest(const BusFlags& bus, const ServeFlags& serve) {
+  IngestStack stack;
+  Status st = stack.Start({bus.bootstrap_servers, bus.kafka_properties}, serve);
+  if (!st.ok()) return Fail("ingest", st);
+  std::cout << "probity ingest: consuming from " << bus.bootstrap_servers << " into "
+            << serve.data_dir << "/log; metrics and health on http://" << serve.http_host << ":"
+            << stack.http->port() << "/metrics and /healthz" << std::endl;
+  WaitForStop();
+  st = stack.Stop();
+  if (!st.ok()) return Fail("ingest", st);
+  auto s = stack.service->stats();
+  std::cout << "probity ingest: drained; log has " << s.log_size << " entries, "
+            << s.dead_letters << " dead letters" << std::endl;
+  return 0;
+}
+
+int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules_file) {
+  auto cluster = bus::EmbeddedCluster::Start({.brokers = 1, .bootstrap_port = port});
+  if (!cluster.ok()) return Fail("up", cluster.status());
+  bus::ClientConfig cfg{(*cluster)->bootstrap_servers(), {}};
+  ServeFlags f = serve;
+  f.generate_key_if_missing = true;
+  IngestStack stack;
+  Status st = stack.Start(cfg, f);
+  if (!st.ok()) return Fail("up", st);
+  std::cout << "probity up: embedded bus at " << cfg.bootstrap_servers << " (in memory)\n"
+            << "  audit log:   " << f.data_dir << "/log\n"
+            << "  metrics:     http://" << f.http_host << ":" << stack.http->port() << "/metrics\n"
+            << "  health:      http://" << f.http_host << ":" << stack.http->port() << "/healthz\n"
+            << "  look inside: probity log list --data-dir " << f.data_dir
+            << "   (while running: add --json; stop with Ctrl-C first for a consistent view)\n"
+            << "  produce:     kcat -b " << cfg.bootstrap_servers
+            << " -P -t probity.claims.v1 -H content-type=application/json\n"
+            << std::endl;
+  std::thread feeder;
+  if (demo) {
+    feeder = std::thread([&] {
+      Status ds = RunDemoFeed(cfg, f, *stack.service, StopFlag());
+      if (!ds.ok()) std::cerr << "probity up: demo feed: " << ds.message() << "\n";
+    });
+  }
+  WaitForStop();
+  if (feeder.joinable()) feeder.join();
+  st = stack.Stop();
+  if (!st.ok()) return Fail("up", st);
+  auto s = stack.service->stats();
+  std::cout << "\nprobity up: stopped cleanly; log has " << s.log_size << " entries ("
+            << s.dead_letters << " dead letters). Inspect with: probity log verify --data-dir "
+            << f.data_dir << std::endl;
+  return 0;
+}
+
+int RunKeygen(const std::string& name, const std::string& out_dir) {
+  auto kp = note::GenerateKey(name);
+  if (!kp.ok()) return Fail("keygen", kp.status());
+  std::filesystem::create_directories(out_dir);
+  Status st = note::WriteKeyFiles(*kp, out_dir);
+  if (!st.ok()) return Fail("keygen", st);
+  std::cout << "wrote " << out_dir << "/probity.key (signer key, keep secret) and " << out_dir
+            << "/probity.pub\nverifier key: " << kp->verifier_key << "\n";
+  return 0;
+}
+
+}  // namespace probity::cli

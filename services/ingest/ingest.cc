@@ -1,0 +1,452 @@
+#include "services/ingest/ingest.h"
+
+#include <chrono>
+#include <thread>
+
+#include "common/bus/topics.h"
+#include "common/logstore/keys.h"
+#include "common/merkle/hasher.h"
+#include "common/note/checkpoint.h"
+
+namespace probity::ingest {
+namespace {
+
+constexpr uint64_t kTagLog = uint64_t{1} << 62;
+constexpr uint64_t kTagDeadLetter = uint64_t{2} << 62;
+constexpr uint64_t kTagCheckpoint = uint64_t{3} << 62;
+constexpr uint64_t kTagMask = (uint64_t{1} << 62) - 1;
+
+void SetTimestamp(google::protobuf::Timestamp* ts, Micros t) {
+  ts->set_seconds(t / 1000000);
+  ts->set_nanos(static_cast<int32_t>((t % 1000000) * 1000));
+}
+
+const char* KindLabel(v1::EventKind k) {
+  switch (k) {
+    case v1::EVENT_KIND_CLAIM: return "claim";
+    case v1::EVENT_KIND_REFERRAL: return "referral";
+    case v1::EVENT_KIND_PATIENT_CONTACT: return "patient_contact";
+    case v1::EVENT_KIND_MONITORING_VISIT: return "monitoring_visit";
+    case v1::EVENT_KIND_PRACTICE_UPDATE: return "practice_update";
+    case v1::EVENT_KIND_RULE_SET: return "rule_set";
+    case v1::EVENT_KIND_FLAG: return "flag";
+    case v1::EVENT_KIND_FLAG_DECISION: return "flag_decision";
+    case v1::EVENT_KIND_PAYMENT_INSTRUCTION: return "payment_instruction";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+IngestMetrics::IngestMetrics(prometheus::Registry& r)
+    : accepted(prometheus::BuildCounter()
+                   .Name("probity_ingest_accepted_total")
+                   .Help("Messages appended to the audit log, by event kind")
+                   .Register(r)),
+      rejected(prometheus::BuildCounter()
+                   .Name("probity_ingest_rejected_total")
+                   .Help("Messages sent to the dead-letter topic, by reason code")
+                   .Register(r)),
+      duplicates(prometheus::BuildCounter()
+                     .Name("probity_ingest_duplicates_total")
+                     .Help("Exact redeliveries dropped (same event id, same bytes)")
+                     .Register(r)
+                     .Add({})),
+      conflicts(prometheus::BuildCounter()
+                    .Name("probity_ingest_conflicting_resubmissions_total")
+                    .Help("Same event id with other bytes: appended and marked")
+                    .Register(r)
+                    .Add({})),
+      log_size(prometheus::BuildGauge()
+                   .Name("probity_log_size")
+                   .Help("Entries in the audit log")
+                   .Register(r)
+                   .Add({})),
+      lag(prometheus::BuildGauge()
+              .Name("probity_ingest_consumer_lag")
+              .Help("Messages on the input topics not yet read (sum over partitions)")
+              .Register(r)
+              .Add({})),
+      unconfirmed(prometheus::BuildGauge()
+                      .Name("probity_ingest_unconfirmed_publications")
+                      .Help("Entries sent on probity.log.v1 not yet confirmed by the bus")
+                      .Register(r)
+                      .Add({})),
+      checkpoints(prometheus::BuildCounter()
+                      .Name("probity_checkpoints_total")
+                      .Help("Signed checkpoints made")
+                      .Register(r)
+                      .Add({})),
+      append_seconds(prometheus::BuildHistogram()
+                         .Name("probity_ingest_append_batch_seconds")
+                         .Help("Time to append one batch to the log (one RocksDB write)")
+                         .Register(r)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{
+                                      0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25,
+                                      0.5, 1})),
+      bus_errors(prometheus::BuildCounter()
+                     .Name("probity_ingest_bus_transient_errors_total")
+                     .Help("Bus errors librdkafka recovered from by itself")
+                     .Register(r)
+                     .Add({})) {}
+
+v1::DeadLetter MakeDeadLetter(const bus::Message& m, const codec::Rejection& why, Micros now) {
+  v1::DeadLetter d;
+  d.set_original_key(m.key);
+  d.set_original_value(m.value);
+  for (const auto& [k, v] : m.headers) {
+    v1::Header* h = d.add_original_headers();
+    h->set_key(k);
+    h->set_value(v);
+  }
+  d.set_source_topic(m.topic);
+  d.set_source_partition(m.partition);
+  d.set_source_offset(m.offset);
+  d.set_reason_code(why.reason_code);
+  d.set_message(why.message);
+  SetTimestamp(d.mutable_rejected_at(), now);
+  return d;
+}
+
+IngestService::IngestService(IngestOptions options, bus::ClientConfig bus,
+                             logstore::LogStore* store, const Clock* clock,
+                             prometheus::Registry* registry, const note::Signer* signer)
+    : options_(std::move(options)), bus_config_(std::move(bus)), store_(store), clock_(clock),
+      signer_(signer), metrics_(*registry) {}
+
+IngestService::~IngestService() = default;
+
+Status IngestService::Start() {
+  PROBITY_ASSIGN_OR_RETURN(sequencer_, logstore::Sequencer::Create(store_));
+  PROBITY_ASSIGN_OR_RETURN(consumer_, bus::Consumer::Create(bus_config_));
+  PROBITY_ASSIGN_OR_RETURN(
+      producer_, bus::Producer::Create(bus_config_, [this](const bus::DeliveryReport& r) {
+        if (!r.status.ok()) {
+          std::lock_guard<std::mutex> l(publish_mu_);
+          if (!publish_failed_) publish_error_ = r.status.message();
+          publish_failed_ = true;
+          return;
+        }
+        uint64_t n = (r.tag & kTagMask) + 1;
+        switch (r.tag & ~kTagMask) {
+          case kTagLog:
+            if (n > log_confirmed_) log_confirmed_ = n;
+            break;
+          case kTagDeadLetter:
+            if (n > dl_confirmed_) dl_confirmed_ = n;
+            break;
+          default:
+            break;
+        }
+      }));
+
+  PROBITY_ASSIGN_OR_RETURN(auto stored, store_->ConsumerOffsets());
+  std::vector<bus::TopicPartitionOffset> assignment;
+  for (const bus::TopicSpec& t : bus::kTopics) {
+    if (!t.ingested) continue;
+    std::string topic(t.name);
+    StatusOr<int> parts = Status();
+    for (int attempt = 0; attempt < 30; ++attempt) {
+      parts = consumer_->PartitionCount(topic, 2000);
+      if (parts.ok()) break;
+    }
+    if (!parts.ok()) {
+      return Unavailable("ingest: cannot read metadata of " + topic + ": " + parts.status().message() +
+                         " (is the bus at " + bus_config_.bootstrap_servers +
+                         " up, and were Probity's topics created?)");
+    }
+    for (int p = 0; p < *parts; ++p) {
+      auto it = stored.find({topic, p});
+      int64_t offset = it == stored.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second;
+      assignment.push_back({topic, p, offset});
+      partitions_.emplace_back(topic, p);
+    }
+  }
+  PROBITY_RETURN_IF_ERROR(consumer_->Assign(assignment));
+
+  PROBITY_ASSIGN_OR_RETURN(uint64_t published, store_->LogPublishedUpTo());
+  PROBITY_ASSIGN_OR_RETURN(uint64_t dl_published, store_->DeadLettersPublishedUpTo());
+  log_confirmed_ = log_sent_ = log_persisted_ = published;
+  dl_confirmed_ = dl_sent_ = dl_persisted_ = dl_published;
+  PROBITY_ASSIGN_OR_RETURN(auto latest, store_->LatestCheckpoint());
+  if (latest) last_checkpoint_size_ = latest->tree_size();
+  last_checkpoint_at_ = clock_->NowMicros();
+  PROBITY_RETURN_IF_ERROR(CatchUpPublications());
+  {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    stats_.ready = true;
+    stats_.log_size = sequencer_->size();
+  }
+  metrics_.log_size.Set(static_cast<double>(sequencer_->size()));
+  return Status::Ok();
+}
+
+Status IngestService::CatchUpPublications() {
+  // Entries appended before a restart but not confirmed on the bus: send them again from the
+  // store, in order. Followers drop repeats by index.
+  if (options_.publish_log) {
+    PROBITY_RETURN_IF_ERROR(PublishEntries(log_sent_, nullptr, 0, nullptr));
+  }
+  for (; dl_sent_ < sequencer_->dead_letter_count(); ++dl_sent_) {
+    PROBITY_ASSIGN_OR_RETURN(std::string d, store_->GetDeadLetter(dl_sent_));
+    v1::DeadLetter dl;
+    dl.ParseFromString(d);
+    PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kDeadLetterTopic, 0, dl.original_key(), d,
+                                               {{"probity-deadletter-seq", std::to_string(dl_sent_)}},
+                                               kTagDeadLetter | dl_sent_));
+  }
+  return Status::Ok();
+}
+
+Status IngestService::PublishEntries(uint64_t from, const std::vector<v1::LogRecord>* fresh,
+                                     uint64_t fresh_first, const logstore::BatchResult* result) {
+  const uint64_t to = sequencer_->size();
+  v1::SequencedEntry se;
+  std::string value;
+  // Entries not in this batch come from the store (catch-up after restart).
+  uint64_t store_until = fresh != nullptr ? fresh_first : to;
+  if (from < store_until) {
+    PROBITY_RETURN_IF_ERROR(store_->Scan(from, store_until, [&](const logstore::Entry& e) -> Status {
+      se.set_index(e.index);
+      se.set_leaf_hash(std::string(merkle::AsBytes(e.leaf_hash)));
+      se.set_record(e.record_bytes);
+      value.clear();
+      se.SerializeToString(&value);
+      return producer_->Produce(bus::kLogTopic, 0, logstore::keys::Be64(e.index), value, {},
+                                kTagLog | e.index);
+    }));
+    from = store_until;
+  }
+  if (fresh != nullptr) {
+    for (size_t i = 0; i < fresh->size(); ++i) {
+      uint64_t index = result->indexes[i];
+      if (index == UINT64_MAX || index < from) continue;
+      std::string record = (*fresh)[i].SerializeAsString();
+      se.set_index(index);
+      se.set_leaf_hash(std::string(merkle::AsBytes(merkle::HashLeaf(record))));
+      se.set_record(std::move(record));
+      value.clear();
+      se.SerializeToString(&value);
+      PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kLogTopic, 0, logstore::keys::Be64(index),
+                                                 value, {}, kTagLog | index));
+    }
+  }
+  log_sent_ = to;
+  return Status::Ok();
+}
+
+Status IngestService::AppendBatch(std::vector<bus::Message>& batch) {
+  const Micros now = clock_->NowMicros();
+  std::vector<v1::LogRecord> records;
+  records.reserve(batch.size());
+  std::vector<std::string> dead_letters;
+  std::vector<std::string> dead_reasons;
+  std::vector<std::string> batch_keys;  // original keys of the dead letters
+  std::vector<v1::EventKind> kinds;
+  logstore::OffsetMap offsets;
+  for (bus::Message& m : batch) {
+    int64_t& next = offsets[{m.topic, m.partition}];
+    next = std::max(next, m.offset + 1);
+    auto decoded = codec::Decode(m.topic, m.value, m.Header("content-type"), options_.policy, now);
+    if (auto* rej = std::get_if<codec::Rejection>(&decoded)) {
+      dead_letters.push_back(MakeDeadLetter(m, *rej, now).SerializeAsString());
+      batch_keys.push_back(m.key);
+      dead_reasons.push_back(rej->reason_code);
+      continue;
+    }
+    auto& d = std::get<codec::Decoded>(decoded);
+    const v1::Envelope& env = d.envelope;
+    v1::LogRecord& r = records.emplace_back();
+    r.set_payload(std::move(m.value));
+    r.set_content_type(d.content_type == codec::ContentType::kJson ? v1::CONTENT_TYPE_JSON
+                                                                    : v1::CONTENT_TYPE_PROTOBUF);
+    r.set_topic(m.topic);
+    r.set_partition(m.partition);
+    r.set_offset(m.offset);
+    SetTimestamp(r.mutable_received_at(), now);
+    r.set_event_id(env.event_id());
+    r.set_kind(env.kind());
+    r.set_practice_code(env.practice_code());
+    *r.mutable_occurred_at() = env.occurred_at();
+    if (!m.key.empty()) r.set_message_key(std::move(m.key));
+    kinds.push_back(env.kind());
+  }
+
+  auto t0 = std::chrono::steady_clock::now();
+  const uint64_t first = sequencer_->size();
+  PROBITY_ASSIGN_OR_RETURN(logstore::BatchResult result,
+                           sequencer_->Append(&records, offsets, dead_letters));
+  metrics_.append_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+
+  if (options_.publish_log) {
+    PROBITY_RETURN_IF_ERROR(PublishEntries(log_sent_, &records, first, &result));
+  }
+  const uint64_t first_dead_letter = sequencer_->dead_letter_count() - dead_letters.size();
+  for (size_t i = 0; i < dead_letters.size(); ++i) {
+    const uint64_t seq = first_dead_letter + i;
+    if (seq < dl_sent_) continue;
+    PROBITY_RETURN_IF_ERROR(producer_->Produce(
+        bus::kDeadLetterTopic, 0, batch_keys[i], dead_letters[i],
+        {{"probity-deadletter-seq", std::to_string(seq)}}, kTagDeadLetter | seq));
+    dl_sent_ = seq + 1;
+  }
+  std::lock_guard<std::mutex> l(stats_mu_);
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (result.outcomes[i] != logstore::AppendOutcome::kDuplicate) {
+      metrics_.accepted.Add({{"kind", KindLabel(kinds[i])}}).Increment();
+      ++stats_.accepted_by_kind[KindLabel(kinds[i])];
+    }
+  }
+  for (const auto& reason : dead_reasons) {
+    metrics_.rejected.Add({{"reason", reason}}).Increment();
+    ++stats_.rejected_by_reason[reason];
+  }
+  metrics_.duplicates.Increment(static_cast<double>(result.duplicates));
+  metrics_.conflicts.Increment(static_cast<double>(result.conflicts));
+  metrics_.log_size.Set(static_cast<double>(result.tree_size));
+
+  stats_.consumed += batch.size();
+  stats_.appended += result.appended;
+  stats_.duplicates += result.duplicates;
+  stats_.rejected += dead_letters.size();
+  stats_.log_size = result.tree_size;
+  stats_.dead_letters = sequencer_->dead_letter_count();
+  return Status::Ok();
+}
+
+Status IngestService::PersistCursors() {
+  producer_->Poll(0);
+  if (publish_failed_) {
+    std::lock_guard<std::mutex> l(publish_mu_);
+    return Unavailable("publishing failed: " + publish_error_);
+  }
+  uint64_t log_c = options_.publish_log ? log_confirmed_.load() : 0;
+  uint64_t dl_c = dl_confirmed_.load();
+  if (options_.publish_log && log_c > log_persisted_) {
+    PROBITY_RETURN_IF_ERROR(sequencer_->SetLogPublished(log_c));
+    log_persisted_ = log_c;
+  }
+  if (dl_c > dl_persisted_) {
+    PROBITY_RETURN_IF_ERROR(sequencer_->SetDeadLettersPublished(dl_c));
+    dl_persisted_ = dl_c;
+  }
+  metrics_.unconfirmed.Set(static_cast<double>(log_sent_ - std::min(log_sent_, log_c)));
+  std::lock_guard<std::mutex> l(stats_mu_);
+  stats_.log_published = log_c;
+  return Status::Ok();
+}
+
+Status IngestService::MaybeCheckpoint(bool force) {
+  if (signer_ == nullptr) return Status::Ok();
+  const uint64_t size = sequencer_->size();
+  const Micros now = clock_->NowMicros();
+  if (size == last_checkpoint_size_) return Status::Ok();
+  bool due = force || now - last_checkpoint_at_ >= Micros{options_.checkpoint_interval_ms} * 1000 ||
+             size - last_checkpoint_size_ >= options_.checkpoint_every_entries;
+  if (!due) return Status::Ok();
+  note::Checkpoint cp;
+  cp.origin = options_.checkpoint_origin;
+  cp.size = size;
+  cp.root = sequencer_->root();
+  PROBITY_ASSIGN_OR_RETURN(std::string signed_note, note::SignCheckpoint(cp, *signer_));
+  v1::CheckpointRecord rec;
+  rec.set_tree_size(size);
+  rec.set_root_hash(std::string(merkle::AsBytes(cp.root)));
+  rec.set_signed_note(signed_note);
+  SetTimestamp(rec.mutable_created_at(), now);
+  PROBITY_RETURN_IF_ERROR(sequencer_->AddCheckpoint(rec));
+  PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kCheckpointsTopic, 0,
+                                             logstore::keys::Be64(size), rec.SerializeAsString(),
+                                             {}, kTagCheckpoint | size));
+  last_checkpoint_size_ = size;
+  last_checkpoint_at_ = now;
+  metrics_.checkpoints.Increment();
+  std::lock_guard<std::mutex> l(stats_mu_);
+  stats_.checkpoint_size = size;
+  return Status::Ok();
+}
+
+void IngestService::UpdateLag() {
+  int64_t lag = 0;
+  bool known = true;
+  auto stored = store_->ConsumerOffsets();
+  if (!stored.ok()) return;
+  for (const auto& [topic, p] : partitions_) {
+    int64_t hi = consumer_->HighWatermark(topic, p);
+    if (hi < 0) {
+      known = false;
+      continue;
+    }
+    auto it = stored->find({topic, p});
+    int64_t next = it == stored->end() ? 0 : it->second;
+    lag += std::max<int64_t>(0, hi - next);
+  }
+  metrics_.lag.Set(static_cast<double>(lag));
+  std::lock_guard<std::mutex> l(stats_mu_);
+  stats_.lag = known ? lag : -1;
+}
+
+Status IngestService::RunOnce() {
+  // Backpressure: while the bus has not confirmed enough of what was published, do not read more.
+  while (options_.publish_log && log_sent_ - std::min(log_sent_, log_confirmed_.load()) >
+                                     options_.max_unconfirmed) {
+    producer_->Poll(10);
+    PROBITY_RETURN_IF_ERROR(PersistCursors());
+  }
+  std::vector<bus::Message> batch;
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(options_.max_batch_latency_ms);
+  while (batch.size() < options_.max_batch) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) break;
+    Status st = consumer_->Poll(options_.max_batch - batch.size(), static_cast<int>(left), &batch);
+    if (!st.ok()) return st;
+    if (batch.empty()) break;  // nothing arrived in the whole window
+  }
+  metrics_.bus_errors.Increment(0);
+  if (!batch.empty()) PROBITY_RETURN_IF_ERROR(AppendBatch(batch));
+  PROBITY_RETURN_IF_ERROR(MaybeCheckpoint(false));
+  PROBITY_RETURN_IF_ERROR(PersistCursors());
+  if (++rounds_ % 10 == 0) UpdateLag();
+  return Status::Ok();
+}
+
+Status IngestService::Run(const std::atomic<bool>* stop) {
+  while (!stop->load()) {
+    Status st = RunOnce();
+    if (!st.ok()) return st;
+  }
+  return Drain();
+}
+
+Status IngestService::Drain() {
+  PROBITY_RETURN_IF_ERROR(MaybeCheckpoint(true));
+  Status flushed = producer_->Flush(10000);
+  PROBITY_RETURN_IF_ERROR(PersistCursors());
+  {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    stats_.ready = false;
+  }
+  return flushed;
+}
+
+IngestStats IngestService::stats() const {
+  std::lock_guard<std::mutex> l(stats_mu_);
+  return stats_;
+}
+
+metrics::Health IngestService::health() const {
+  IngestStats s = stats();
+  std::string json = "{\"ready\":" + std::string(s.ready ? "true" : "false") +
+                     ",\"log_size\":" + std::to_string(s.log_size) +
+                     ",\"log_published\":" + std::to_string(s.log_published) +
+                     ",\"dead_letters\":" + std::to_string(s.dead_letters) +
+                     ",\"consumer_lag\":" + std::to_string(s.lag) +
+                     ",\"latest_checkpoint_size\":" + std::to_string(s.checkpoint_size) + "}";
+  return {s.ready, json};
+}
+
+}  // namespace probity::ingest

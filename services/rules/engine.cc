@@ -342,7 +342,13 @@ class Engine::Impl final : public internal::Env {
     if (rec.counted) p.monthly[rec.month][static_cast<size_t>(rec.stream)] -= rec.amount_pence;
     rec.amount_pence = c.amount_pence();
     rec.stream = std::clamp<int32_t>(c.stream(), 0, internal::kStreams - 1);
-    if (!rec.counted) rec.month = MonthOf(t);  // a claim stays in the month first counted
+    // A claim counts in the month its period ends in (the month it pays for); occurred_at when it
+    // has no period. It stays in the month first counted.
+    if (!rec.counted) {
+      rec.month = c.has_period_end() && c.period_end().seconds() > c.period_start().seconds()
+                      ? MonthOf(c.period_end().seconds() - 1)
+                      : MonthOf(t);
+    }
     rec.status = c.status();
     rec.ever_paid = rec.ever_paid || c.status() == probity::v1::CLAIM_STATUS_PAID;
     rec.last = RefOf(ev);

@@ -1,0 +1,108 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tests/services/rules/test_util.h"
+
+namespace probity::rules::testing {
+namespace {
+
+std::string Code(int i) {
+  char code[8];
+  std::snprintf(code, sizeof(code), "R8%04d", i);
+  return code;
+}
+
+// `n` practices of 10,000 weighted patients whose referral rates vary by a factor of ~2.5 from
+// lowest to highest; practice `outlier` at `factor` times its own baseline. Daily counts from
+// 2023-01-01 for `days` days.
+LogBuilder ReferralLog(int n, int outlier, double factor, int days = 100, double small_weighted = 0) {
+  LogBuilder log;
+  for (int i = 0; i < n; ++i) log.Practice(Code(i), T(2023, 1, 1), 9000, 10000);
+  if (small_weighted > 0) log.Practice("S00001", T(2023, 1, 1), 100, small_weighted);
+  for (int d = 0; d < days; ++d) {
+    int64_t t = T(2023, 1, 1, 9) + d * kSecondsPerDay;
+    for (int i = 0; i < n; ++i) {
+      double f = std::exp(0.28 * (2.0 * i / (n - 1) - 1) * 1.6);
+      if (i == outlier) f *= factor;
+      // ~7 referrals a day per 10,000 weighted patients (44,000 a day for 62.5M patients).
+      int count = static_cast<int>(std::lround(7.0 * f * (1 + 0.1 * ((d + i) % 3 - 1))));
+      log.Referrals(Code(i), t, count);
+    }
+    if (small_weighted > 0) log.Referrals("S00001", t, d % 3 == 0 ? 1 : 0);
+  }
+  return log;
+}
+
+TEST(ReferralFunnelTest, FlagsFourTimesBaselineOnly) {
+  auto log = ReferralLog(40, 7, 4.0);
+  auto flags = RunRules(OneRule("referral_rate_outlier"), log.entries());
+  ASSERT_EQ(flags.size(), 1u);
+  const auto& f = flags[0].flag();
+  EXPECT_EQ(flags[0].practice_code(), Code(7));
+  EXPECT_EQ(f.rule_kind(), "referral_rate_outlier");
+  // Window: the 90 days to 2023-04-01 (first month end with a fully covered window).
+  EXPECT_EQ(f.window_start().seconds(), T(2023, 1, 1));
+  EXPECT_EQ(f.window_end().seconds(), T(2023, 4, 1));
+  EXPECT_GT(f.observed(), f.upper_limit());
+  EXPECT_EQ(f.baseline().group(), "national");
+  EXPECT_EQ(f.baseline().peers(), 40u);
+  EXPECT_GT(f.baseline().rate(), 0);
+}
+
+TEST(ReferralFunnelTest, CleanOverdispersedVariationStaysInside) {
+  auto log = ReferralLog(40, -1, 1.0);
+  EXPECT_TRUE(RunRules(OneRule("referral_rate_outlier"), log.entries()).empty());
+  // Without the overdispersion adjustment the same clean spread would be flagged: the test can fail.
+  EXPECT_FALSE(RunRules(OneRule("referral_rate_outlier", "{overdispersion: none}"), log.entries()).empty());
+}
+
+TEST(ReferralFunnelTest, WindowNotCoveredOrMinimumExpectedNotMet) {
+  auto short_log = ReferralLog(40, 7, 4.0, 85);  // stream shorter than one window
+  EXPECT_TRUE(RunRules(OneRule("referral_rate_outlier"), short_log.entries()).empty());
+  auto log = ReferralLog(40, -1, 1.0, 100, 100);  // a tiny practice referring at ~5x
+  auto flags = RunRules(OneRule("referral_rate_outlier"), log.entries());
+  EXPECT_EQ(CountFor(flags, "S00001"), 0u);
+  auto low = RunRules(OneRule("referral_rate_outlier", "{min_expected: 1}"), log.entries());
+  EXPECT_EQ(CountFor(low, "S00001"), 1u);
+}
+
+TEST(ReferralFunnelTest, MultiplicativeMethodAlsoCatchesOutlier) {
+  auto log = ReferralLog(40, 7, 4.0);
+  auto flags = RunRules(OneRule("referral_rate_outlier", "{overdispersion: multiplicative}"), log.entries());
+  ASSERT_GE(flags.size(), 1u);
+  EXPECT_EQ(CountFor(flags, Code(7)), flags.size());
+}
+
+LogBuilder ContactLog(int n, int outlier, bool home, double factor) {
+  LogBuilder log;
+  for (int i = 0; i < n; ++i) log.Practice(Code(i), T(2023, 1, 1), 9000, 10000);
+  for (int d = 0; d < 100; ++d) {
+    int64_t t = T(2023, 1, 1, 18) + d * kSecondsPerDay;
+    for (int i = 0; i < n; ++i) {
+      double f = std::exp(0.25 * (2.0 * i / (n - 1) - 1) * 1.6);
+      double hv = 3 * f, ooh = 8 * f;
+      if (i == outlier) (home ? hv : ooh) *= factor;
+      log.Contact(Code(i), t, v1::CONTACT_MODE_FACE_TO_FACE, false, static_cast<uint32_t>(150 * f));
+      log.Contact(Code(i), t, v1::CONTACT_MODE_HOME_VISIT, false, static_cast<uint32_t>(std::lround(hv)));
+      log.Contact(Code(i), t + 5 * 3600, v1::CONTACT_MODE_TELEPHONE, true, static_cast<uint32_t>(std::lround(ooh)));
+    }
+  }
+  return log;
+}
+
+TEST(ContactFunnelTest, HomeVisitsAndOutOfHoursMeasuredSeparately) {
+  auto hv = RunRules(OneRule("contact_rate_outlier"), ContactLog(40, 5, true, 4.0).entries());
+  ASSERT_EQ(hv.size(), 1u);
+  EXPECT_EQ(hv[0].practice_code(), Code(5));
+  EXPECT_NE(hv[0].flag().summary().find("home visits"), std::string::npos);
+  auto ooh = RunRules(OneRule("contact_rate_outlier"), ContactLog(40, 5, false, 4.0).entries());
+  ASSERT_EQ(ooh.size(), 1u);
+  EXPECT_NE(ooh[0].flag().summary().find("out-of-hours"), std::string::npos);
+  auto only_hv = RunRules(OneRule("contact_rate_outlier", "{measures: [home_visit]}"), ContactLog(40, 5, false, 4.0).entries());
+  EXPECT_TRUE(only_hv.empty());
+  EXPECT_TRUE(RunRules(OneRule("contact_rate_outlier"), ContactLog(40, -1, true, 1.0).entries()).empty());
+}
+
+}  // namespace
+}  // namespace probity::rules::testing

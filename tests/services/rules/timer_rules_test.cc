@@ -1,0 +1,87 @@
+#include <gtest/gtest.h>
+
+#include "tests/services/rules/test_util.h"
+
+namespace probity::rules::testing {
+namespace {
+
+// ---- list_inflation ----
+TEST(ListInflationTest, FifteenPercentInAQuarterWithoutMerger) {
+  LogBuilder log;
+  log.Practice("A81001", T(2022, 4, 1), 10000, 11000);
+  log.Practice("A81001", T(2022, 6, 1), 11500, 12650);
+  auto flags = RunRules(OneRule("list_inflation"), log.entries());
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_DOUBLE_EQ(flags[0].flag().observed(), 11500);
+  EXPECT_DOUBLE_EQ(flags[0].flag().expected(), 10000);
+  EXPECT_EQ(flags[0].flag().evidence_size(), 2);
+}
+
+TEST(ListInflationTest, SilentOnDriftMergerSlowGrowthAndOtherPractice) {
+  LogBuilder log;
+  log.Practice("A81001", T(2022, 4, 1), 10000, 11000);
+  log.Practice("A81001", T(2022, 6, 1), 10900, 11000);  // +9%
+  log.Practice("B81001", T(2022, 4, 1), 10000, 11000);
+  log.Practice("B81001", T(2022, 6, 1), 13000, 14000, "QHM", false, "C81001");  // merger
+  log.Practice("D81001", T(2022, 4, 1), 10000, 11000);
+  log.Practice("D81001", T(2022, 8, 1), 10800, 11000);  // +8%
+  log.Practice("D81001", T(2022, 12, 1), 11700, 11000);  // +8.3% on the point 4 months before
+  log.Practice("E81001", T(2022, 4, 1), 500, 600);       // under the minimum list size
+  log.Practice("E81001", T(2022, 5, 1), 800, 900);
+  EXPECT_TRUE(RunRules(OneRule("list_inflation"), log.entries()).empty());
+}
+
+// ---- monitoring_visit_overdue ----
+TEST(OverdueTest, FiresWhenWatermarkPassesDueDate) {
+  LogBuilder log;
+  log.Visit("A81001", T(2020, 1, 10), v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW);  // 30 months before
+  log.Visit("B81001", T(2021, 1, 10), v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW);  // 18 months before
+  log.Tick(T(2022, 7, 10));
+  auto flags = RunRules(OneRule("monitoring_visit_overdue"), log.entries());
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].practice_code(), "A81001");
+  EXPECT_EQ(flags[0].flag().window_end().seconds(), T(2022, 1, 10));
+  EXPECT_EQ(flags[0].occurred_at().seconds(), T(2022, 7, 10));  // event time, not a clock
+  EXPECT_EQ(flags[0].flag().judged_at_tree_size(), 3u);
+}
+
+TEST(OverdueTest, BoundaryAndNewVisitResetsTimer) {
+  LogBuilder log;
+  log.Visit("A81001", T(2020, 1, 10), v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW);
+  log.Tick(T(2022, 1, 10));  // exactly 24 months: not yet overdue
+  log.Visit("A81001", T(2022, 1, 10, 12), v1::MONITORING_VISIT_TYPE_QOF_PPV);
+  log.Tick(T(2023, 1, 11));
+  EXPECT_TRUE(RunRules(OneRule("monitoring_visit_overdue"), log.entries()).empty());
+}
+
+// ---- remedial_deadline_missed ----
+TEST(RemedialTest, FiresWithoutFollowUpAfterGrace) {
+  LogBuilder log;
+  auto& v = log.Visit("A81001", T(2022, 5, 1), v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW,
+                      v1::MONITORING_OUTCOME_REMEDIAL_NOTICE);
+  v.mutable_notice_issued_at()->set_seconds(T(2022, 5, 1));
+  v.mutable_remedy_due_at()->set_seconds(T(2022, 7, 1));
+  log.Tick(T(2022, 7, 15));  // due + 14 days exactly: not yet
+  EXPECT_TRUE(RunRules(OneRule("remedial_deadline_missed"), log.entries()).empty());
+  log.Tick(T(2022, 7, 16));
+  auto flags = RunRules(OneRule("remedial_deadline_missed"), log.entries());
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].flag().evidence(0).log_index(), 0u);
+}
+
+TEST(RemedialTest, SilentWithFollowUpInTimeButNotForOtherPractice) {
+  LogBuilder log;
+  for (const char* code : {"A81001", "B81001"}) {
+    auto& v = log.Visit(code, T(2022, 5, 1), v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW,
+                        v1::MONITORING_OUTCOME_BREACH_NOTICE);
+    v.mutable_remedy_due_at()->set_seconds(T(2022, 7, 1));
+  }
+  log.Visit("A81001", T(2022, 7, 10), v1::MONITORING_VISIT_TYPE_REMEDIAL_FOLLOW_UP);  // within grace
+  log.Tick(T(2022, 9, 1));
+  auto flags = RunRules(OneRule("remedial_deadline_missed"), log.entries());
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].practice_code(), "B81001");
+}
+
+}  // namespace
+}  // namespace probity::rules::testing

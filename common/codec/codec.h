@@ -9,6 +9,7 @@
 //
 // Everything here is a pure function of its arguments: time comes in as `now`, nothing reads the
 // wall clock, nothing throws, and no input bytes can crash it (tests/common/codec/codec_fuzz.cc).
+// All functions are thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -44,7 +45,7 @@ struct Rejection {
 };
 
 // Limits. The defaults are the production values; config may override them. All bounds are
-// inclusive unless the field says otherwise.
+// inclusive. REQUIRES: every limit >= 0.
 struct Policy {
   size_t max_message_bytes = 1 << 20;              // whole Kafka value
   Micros max_future_skew = 24LL * 3600 * 1000000;  // timestamps may be this far after now

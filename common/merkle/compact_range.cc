@@ -9,8 +9,7 @@ StatusOr<CompactRange> CompactRange::Create(uint64_t size, std::vector<Hash> has
   const size_t want = static_cast<size_t>(std::popcount(size));
   if (hashes.size() != want) {
     return InvalidArgument("compact range of size " + std::to_string(size) + " has " +
-                           std::to_string(hashes.size()) + " hashes, want " +
-                           std::to_string(want));
+                           std::to_string(hashes.size()) + " hashes, want " + std::to_string(want));
   }
   CompactRange range;
   range.size_ = size;

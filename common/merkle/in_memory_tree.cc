@@ -46,9 +46,8 @@ void InMemoryTree::Path(uint64_t index, uint64_t begin, uint64_t end,
 
 StatusOr<std::vector<Hash>> InMemoryTree::InclusionProof(uint64_t index, uint64_t size) const {
   if (index >= size || size > leaves_.size()) {
-    return InvalidArgument("no inclusion proof for index " + std::to_string(index) +
-                           " in size " + std::to_string(size) + " of tree of " +
-                           std::to_string(leaves_.size()));
+    return InvalidArgument("no inclusion proof for index " + std::to_string(index) + " in size " +
+                           std::to_string(size) + " of tree of " + std::to_string(leaves_.size()));
   }
   std::vector<Hash> out;
   Path(index, 0, size, out);
@@ -72,12 +71,10 @@ void InMemoryTree::SubProof(uint64_t m, uint64_t begin, uint64_t end, bool whole
   }
 }
 
-StatusOr<std::vector<Hash>> InMemoryTree::ConsistencyProof(uint64_t size1,
-                                                           uint64_t size2) const {
+StatusOr<std::vector<Hash>> InMemoryTree::ConsistencyProof(uint64_t size1, uint64_t size2) const {
   if (size1 > size2 || size2 > leaves_.size()) {
     return InvalidArgument("no consistency proof from " + std::to_string(size1) + " to " +
-                           std::to_string(size2) + " in tree of " +
-                           std::to_string(leaves_.size()));
+                           std::to_string(size2) + " in tree of " + std::to_string(leaves_.size()));
   }
   std::vector<Hash> out;
   if (size1 == 0 || size1 == size2) return out;

@@ -38,8 +38,7 @@ class InMemoryTree {
  private:
   Hash Mth(uint64_t begin, uint64_t end) const;
   void Path(uint64_t index, uint64_t begin, uint64_t end, std::vector<Hash>& out) const;
-  void SubProof(uint64_t m, uint64_t begin, uint64_t end, bool whole,
-                std::vector<Hash>& out) const;
+  void SubProof(uint64_t m, uint64_t begin, uint64_t end, bool whole, std::vector<Hash>& out) const;
 
   std::vector<Hash> leaves_;
 };

@@ -6,10 +6,11 @@
 
 namespace probity::merkle {
 
-// The perfect subtree at `level` (0 = a leaf) covering leaves [index << level, (index + 1) << level).
-// A NodeId names a node that exists in every tree of size >= (index + 1) << level; the ephemeral
-// nodes of a non-perfect tree's right edge have no NodeId (they are folds of several nodes).
-// REQUIRES: level <= 63 and (index + 1) << level does not overflow, for the coverage helpers.
+// The perfect subtree at `level` (0 = a leaf) covering leaves [index << level, (index + 1) <<
+// level). A NodeId names a node that exists in every tree of size >= (index + 1) << level; the
+// ephemeral nodes of a non-perfect tree's right edge have no NodeId (they are folds of several
+// nodes). REQUIRES: level <= 63 and (index + 1) << level does not overflow, for the coverage
+// helpers.
 struct NodeId {
   uint32_t level = 0;
   uint64_t index = 0;

@@ -235,9 +235,8 @@ Status VerifyInclusionBytes(uint64_t index, uint64_t size, std::string_view leaf
   return VerifyInclusion(index, size, leaf, hashes, want);
 }
 
-Status VerifyConsistencyBytes(uint64_t size1, uint64_t size2,
-                              const std::vector<std::string>& proof, std::string_view root1,
-                              std::string_view root2) {
+Status VerifyConsistencyBytes(uint64_t size1, uint64_t size2, const std::vector<std::string>& proof,
+                              std::string_view root1, std::string_view root2) {
   if (size1 > size2 || size1 == 0) {
     // The typed verifier rejects these sizes before it looks at the proof or the roots.
     return VerifyConsistency(size1, size2, {}, Hash{}, Hash{});

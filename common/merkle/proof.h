@@ -73,8 +73,7 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2, const std::vector<Hash>
 // for size1 == size2 with an empty proof the roots are compared bytewise.
 Status VerifyInclusionBytes(uint64_t index, uint64_t size, std::string_view leaf_hash,
                             const std::vector<std::string>& proof, std::string_view root);
-Status VerifyConsistencyBytes(uint64_t size1, uint64_t size2,
-                              const std::vector<std::string>& proof, std::string_view root1,
-                              std::string_view root2);
+Status VerifyConsistencyBytes(uint64_t size1, uint64_t size2, const std::vector<std::string>& proof,
+                              std::string_view root1, std::string_view root2);
 
 }  // namespace probity::merkle

@@ -27,8 +27,7 @@ TileId TileOf(NodeId node) {
 }
 
 NodeId TileNode(TileId id, uint32_t row, uint32_t offset) {
-  return NodeId{id.level * kTileHeight + row,
-                (id.index << (kTileHeight - row)) + offset};
+  return NodeId{id.level * kTileHeight + row, (id.index << (kTileHeight - row)) + offset};
 }
 
 Status Tile::Set(NodeId node, const Hash& h) {
@@ -40,8 +39,8 @@ Status Tile::Set(NodeId node, const Hash& h) {
   auto& cells = rows_[row];
   if (offset != cells.size()) {
     return InvalidArgument("node " + NodeName(node) + " set out of order in " + TileName(id_) +
-                           ": row " + std::to_string(row) + " has " +
-                           std::to_string(cells.size()) + " nodes");
+                           ": row " + std::to_string(row) + " has " + std::to_string(cells.size()) +
+                           " nodes");
   }
   if (row > 0 && rows_[row - 1].size() < 2 * size_t{offset} + 2) {
     return InvalidArgument("node " + NodeName(node) + " set before its children in " +

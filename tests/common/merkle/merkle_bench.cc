@@ -1,5 +1,6 @@
-// Benchmarks for common/merkle. Not a test: run it by hand (build-*/tests/common/merkle/merkle_bench)
-// and compare with the figures in the comment at the top of common/merkle/hasher.cc.
+// Benchmarks for common/merkle. Not a test: run it by hand
+// (build-*/tests/common/merkle/merkle_bench) and compare with the figures in the comment at the top
+// of common/merkle/hasher.cc.
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 

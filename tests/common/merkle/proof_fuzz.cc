@@ -56,9 +56,12 @@ class Reader {
   uint64_t Number() {
     const uint8_t b = U8();
     switch (b >> 6) {
-      case 3: return U64();
-      case 2: return UINT64_MAX - (b & 7);
-      default: return b % (kLeaves + 2);
+      case 3:
+        return U64();
+      case 2:
+        return UINT64_MAX - (b & 7);
+      default:
+        return b % (kLeaves + 2);
     }
   }
   std::string Bytes(size_t max) {
@@ -241,8 +244,8 @@ void FuzzConsistency(Reader& in) {
     Fail();
   }
   if (All32(proof) && root1.size() == kHashSize && root2.size() == kHashSize) {
-    const Status typed = VerifyConsistency(claim1, claim2, ToHashes(proof),
-                                           *HashFromBytes(root1), *HashFromBytes(root2));
+    const Status typed = VerifyConsistency(claim1, claim2, ToHashes(proof), *HashFromBytes(root1),
+                                           *HashFromBytes(root2));
     if (typed.ok() != st.ok()) Fail();
   }
 }

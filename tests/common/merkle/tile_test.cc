@@ -89,8 +89,8 @@ TEST(TileTest, SetRejectsOutOfOrderAndForeignNodes) {
   const TileId id{0, 0};
   Tile tile(id);
   Hash h = HashLeaf("x");
-  EXPECT_EQ(tile.Set({0, 1}, h).code(), Code::kInvalidArgument);  // skips offset 0
-  EXPECT_EQ(tile.Set({1, 0}, h).code(), Code::kInvalidArgument);  // parent before children
+  EXPECT_EQ(tile.Set({0, 1}, h).code(), Code::kInvalidArgument);    // skips offset 0
+  EXPECT_EQ(tile.Set({1, 0}, h).code(), Code::kInvalidArgument);    // parent before children
   EXPECT_EQ(tile.Set({0, 256}, h).code(), Code::kInvalidArgument);  // tile (0, 1)
   EXPECT_EQ(tile.Set({8, 0}, h).code(), Code::kInvalidArgument);    // tile (1, 0)
   ASSERT_TRUE(tile.Set({0, 0}, h).ok());
@@ -142,7 +142,7 @@ TEST(TileTest, ParseIsStrict) {
   too_wide[1] = 1;  // 257
   EXPECT_FALSE(Tile::Parse(id, too_wide).ok());
   std::string full(2 + 32 * 510, '\0');  // 256 + 128 + ... + 2 hashes
-  full[0] = 1;  // 256
+  full[0] = 1;                           // 256
   EXPECT_TRUE(Tile::Parse(id, full).ok());
 }
 

@@ -69,8 +69,8 @@ TEST_F(ReferenceTreeTest, ConsistencyPaths) {
     EXPECT_EQ(*built, want);
     EXPECT_EQ(ref_.ConsistencyProof(c.a, c.b).value(), want);
     EXPECT_EQ(ConsistencyProofSize(c.a, c.b), want.size());
-    Status st = VerifyConsistency(c.a, c.b, want, ref_.RootAt(c.a).value(),
-                                  ref_.RootAt(c.b).value());
+    Status st =
+        VerifyConsistency(c.a, c.b, want, ref_.RootAt(c.a).value(), ref_.RootAt(c.b).value());
     EXPECT_TRUE(st.ok()) << st.ToString();
   }
 }

@@ -449,15 +449,18 @@ class ClaimedValueShift final : public Rule {
       for (auto it = p.monthly.lower_bound(first); it != p.monthly.end() && it->first <= month; ++it) {
         series[static_cast<size_t>(it->first - first)] = ValueOf(it->second);
       }
-      double s = 0, mu = 0, sd = 0;
+      double s = 0, mu = 0, sd = 0, z = 0;
       for (size_t t = static_cast<size_t>(min_hist); t < series.size(); ++t) {
         hist.assign(series.begin(), series.begin() + static_cast<std::ptrdiff_t>(t));
         mu = Median(hist);
         sd = std::max(1.4826 * Mad(hist, mu), floor_frac * std::fabs(mu));
         if (sd <= 0) continue;
-        s = std::max(0.0, s + (series[t] - mu) / sd - k);
+        z = (series[t] - mu) / sd;
+        s = std::max(0.0, s + z - k);
       }
-      if (s <= h || sd <= 0) continue;
+      // Alarm only while the month being closed is itself raised: a run that has ended (or a
+      // month whose claims have not arrived) does not raise again.
+      if (s <= h || sd <= 0 || z <= k) continue;
       FlagDraft d;
       d.practice = &p;
       const int64_t fy = FinancialYearOfMonth(month);

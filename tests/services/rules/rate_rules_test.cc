@@ -1,11 +1,28 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tests/services/rules/test_util.h"
 
 namespace probity::rules::testing {
 namespace {
+
+// Normal quantile by bisection on erfc (test helper only).
+double NormalQuantile(double p) {
+  double lo = -10, hi = 10;
+  for (int i = 0; i < 100; ++i) {
+    double mid = (lo + hi) / 2;
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+// Practice i's baseline factor: lognormal with p95/p5 = 2.5 (sigma 0.28) spread over n practices,
+// clamped to [0.5, 2], as the generator draws them.
+double Factor(int i, int n) {
+  return std::clamp(std::exp(0.279 * NormalQuantile((i + 0.5) / n)), 0.5, 2.0);
+}
 
 std::string Code(int i) {
   char code[8];
@@ -23,13 +40,13 @@ LogBuilder ReferralLog(int n, int outlier, double factor, int days = 100, double
   for (int d = 0; d < days; ++d) {
     int64_t t = T(2023, 1, 1, 9) + d * kSecondsPerDay;
     for (int i = 0; i < n; ++i) {
-      double f = std::exp(0.28 * (2.0 * i / (n - 1) - 1) * 1.6);
+      double f = Factor(i, n);
       if (i == outlier) f *= factor;
       // ~7 referrals a day per 10,000 weighted patients (44,000 a day for 62.5M patients).
       int count = static_cast<int>(std::lround(7.0 * f * (1 + 0.1 * ((d + i) % 3 - 1))));
       log.Referrals(Code(i), t, count);
     }
-    if (small_weighted > 0) log.Referrals("S00001", t, d % 3 == 0 ? 1 : 0);
+    if (small_weighted > 0) log.Referrals("S00001", t, 1);
   }
   return log;
 }
@@ -74,14 +91,15 @@ TEST(ReferralFunnelTest, MultiplicativeMethodAlsoCatchesOutlier) {
   EXPECT_EQ(CountFor(flags, Code(7)), flags.size());
 }
 
+}  // namespace
 LogBuilder ContactLog(int n, int outlier, bool home, double factor) {
   LogBuilder log;
   for (int i = 0; i < n; ++i) log.Practice(Code(i), T(2023, 1, 1), 9000, 10000);
   for (int d = 0; d < 100; ++d) {
     int64_t t = T(2023, 1, 1, 18) + d * kSecondsPerDay;
     for (int i = 0; i < n; ++i) {
-      double f = std::exp(0.25 * (2.0 * i / (n - 1) - 1) * 1.6);
-      double hv = 3 * f, ooh = 8 * f;
+      double f = Factor(i, n);
+      double hv = 30 * f, ooh = 80 * f;  // large enough that rounding adds no spread
       if (i == outlier) (home ? hv : ooh) *= factor;
       log.Contact(Code(i), t, v1::CONTACT_MODE_FACE_TO_FACE, false, static_cast<uint32_t>(150 * f));
       log.Contact(Code(i), t, v1::CONTACT_MODE_HOME_VISIT, false, static_cast<uint32_t>(std::lround(hv)));
@@ -91,6 +109,7 @@ LogBuilder ContactLog(int n, int outlier, bool home, double factor) {
   return log;
 }
 
+namespace {
 TEST(ContactFunnelTest, HomeVisitsAndOutOfHoursMeasuredSeparately) {
   auto hv = RunRules(OneRule("contact_rate_outlier"), ContactLog(40, 5, true, 4.0).entries());
   ASSERT_EQ(hv.size(), 1u);

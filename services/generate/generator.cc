@@ -694,10 +694,11 @@ void Generator::Impl::PlanAnomaly(Practice& p, int ordinal) {
         if (s->indicator == kQofIndicators[i].code) p.qof_indicator = i;
       }
       p.qof_fy = fp.fy_start;
-      t.detail = "QOF indicator " + s->indicator + " claimed at " +
-                 std::to_string(kQofOverMax * s->points_max) + " points against a maximum of " +
-                 std::to_string(s->points_max) + " (1.5x), claim CLM-" + code + "-QOF-" +
-                 Yyyymm(fp.fy_start) + s->id_suffix;
+      char points[64];
+      std::snprintf(points, sizeof(points), "%.2f points against a maximum of %.2f",
+                    kQofOverMax * s->points_max, s->points_max);
+      t.detail = "QOF indicator " + s->indicator + " claimed at " + points + " (1.5x), claim CLM-" +
+                 code + "-QOF-" + Yyyymm(fp.fy_start) + s->id_suffix;
       t.window_start = s->period_start;
       t.window_end = s->period_end;
       break;

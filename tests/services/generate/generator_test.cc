@@ -192,7 +192,7 @@ TEST(Generator, StreamShape) {
   // Every UBRN is unique.
   std::set<std::string> ubrns;
   for (const auto& r : recs) {
-    if (r.envelope.has_referral()) EXPECT_TRUE(ubrns.insert(r.envelope.referral().ubrn()).second);
+    if (r.envelope.has_referral()) { EXPECT_TRUE(ubrns.insert(r.envelope.referral().ubrn()).second); }
   }
 }
 
@@ -469,9 +469,9 @@ TEST(Generator, EveryAnomalyKindIsInTruthAndInTheStream) {
     const auto& recs = run.by_practice.at(t.practice_code);
     const std::string& k = t.rule_kind;
     SCOPED_TRACE(t.practice_code + " " + k + ": " + t.detail);
-    if (k == kDuplicateItemOfService) EXPECT_TRUE(HasDuplicateLdhc(recs));
-    if (k == kClaimExceedsCohort) EXPECT_TRUE(HasClaimOverCohort(recs));
-    if (k == kQofPointsOverMaximum) EXPECT_TRUE(HasQofOverMax(recs));
+    if (k == kDuplicateItemOfService) { EXPECT_TRUE(HasDuplicateLdhc(recs)); }
+    if (k == kClaimExceedsCohort) { EXPECT_TRUE(HasClaimOverCohort(recs)); }
+    if (k == kQofPointsOverMaximum) { EXPECT_TRUE(HasQofOverMax(recs)); }
     if (k == kLateOrResubmittedClaim) {
       const int v = LateOrResubmitted(recs);
       EXPECT_NE(v, 0);
@@ -486,10 +486,10 @@ TEST(Generator, EveryAnomalyKindIsInTruthAndInTheStream) {
       const double ooh = static_cast<double>(c.ooh) / c.total;
       EXPECT_TRUE(home > 0.04 || ooh > 0.07) << home << " " << ooh;
     }
-    if (k == kClaimedValueShift) EXPECT_NEAR(ShiftRatio(recs), 1.8, 0.1);
-    if (k == kListInflation) EXPECT_NEAR(MaxListStep(recs), 0.15, 0.01);
-    if (k == kMonitoringVisitOverdue) EXPECT_GT(LongestVisitGapDays(recs), 900 + 365);
-    if (k == kRemedialDeadlineMissed) EXPECT_TRUE(RemedialMissed(recs));
+    if (k == kClaimedValueShift) { EXPECT_NEAR(ShiftRatio(recs), 1.8, 0.1); }
+    if (k == kListInflation) { EXPECT_NEAR(MaxListStep(recs), 0.15, 0.01); }
+    if (k == kMonitoringVisitOverdue) { EXPECT_GT(LongestVisitGapDays(recs), 900 + 365); }
+    if (k == kRemedialDeadlineMissed) { EXPECT_TRUE(RemedialMissed(recs)); }
   }
   EXPECT_EQ(late_variants, (std::set<int>{1, 2}));
 }
@@ -510,7 +510,7 @@ TEST(Generator, CleanPracticesAreFreeOfEveryPattern) {
     EXPECT_LE(LongestVisitGapDays(recs), 671);
     EXPECT_FALSE(RemedialMissed(recs));
     const double shift = ShiftRatio(recs);
-    if (shift > 0) EXPECT_NEAR(shift, 1.0, 0.1);
+    if (shift > 0) { EXPECT_NEAR(shift, 1.0, 0.1); }
     ContactTally c = Tally(recs);
     EXPECT_LT(static_cast<double>(c.by_mode[v1::CONTACT_MODE_HOME_VISIT]) / c.total, 0.025);
     EXPECT_LT(static_cast<double>(c.ooh) / c.total, 0.04);

@@ -45,8 +45,8 @@ const std::vector<VectorEventSource::Entry>& SyntheticLog() {
           .mutable_monitoring_visit()
           ->set_type(v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW);
     }
-    // 200 days: per practice per day ~2.5 referrals and 2 aggregated contact returns.
-    for (int d = 0; d < 200; ++d) {
+    // 222 days (~1M events): per practice per day ~2.5 referrals and 2 aggregated contact returns.
+    for (int d = 0; d < 222; ++d) {
       const int64_t day = start + d * kSecondsPerDay;
       for (int i = 0; i < kPractices; ++i) {
         for (int r = 0; r < 2 + (d + i) % 2; ++r) {

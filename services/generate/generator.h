@@ -88,9 +88,8 @@ class Generator {
   // Counts of the last Run.
   const RunStats& stats() const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit Generator(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

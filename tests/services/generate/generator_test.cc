@@ -149,7 +149,9 @@ TEST(Generator, StreamShape) {
   ASSERT_GT(recs.size(), 10000u);
   const size_t n = run.gen->practice_codes().size();
   EXPECT_GE(n, 30u);
-  if (std::getenv("PROBITY_GENERATE_TEST_FRACTION") == nullptr) EXPECT_LE(n, 60u);
+  if (std::getenv("PROBITY_GENERATE_TEST_FRACTION") == nullptr) {
+    EXPECT_LE(n, 60u);
+  }
   const Micros start = MicrosFromCivil(2022, 4, 1);
   std::set<std::string> ids;
   size_t preamble_registers = 0;

@@ -47,6 +47,13 @@ inline void PutBe64(std::string* out, uint64_t v) {
 inline void PutBe32(std::string* out, uint32_t v) {
   for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
+// Writes v big-endian into out[0..8) (resp. [0..4)). REQUIRES: out has room.
+inline void EncodeBe64(char* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * (7 - i))) & 0xff);
+}
+inline void EncodeBe32(char* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((v >> (8 * (3 - i))) & 0xff);
+}
 // REQUIRES: s.size() >= 8 (resp. 4).
 inline uint64_t GetBe64(std::string_view s) {
   uint64_t v = 0;
@@ -73,12 +80,19 @@ inline std::string TileKey(uint32_t level, uint64_t index) {
   return s;
 }
 
+// Appends the idx_practice key to *out.
+inline void AppendPracticeIndexKey(std::string* out, std::string_view practice,
+                                   int64_t occurred_micros, uint64_t index) {
+  out->append(practice);
+  out->push_back('\0');
+  PutBe64(out, static_cast<uint64_t>(occurred_micros) ^ (uint64_t{1} << 63));
+  PutBe64(out, index);
+}
+
 inline std::string PracticeIndexKey(std::string_view practice, int64_t occurred_micros,
                                     uint64_t index) {
-  std::string s(practice);
-  s.push_back('\0');
-  PutBe64(&s, static_cast<uint64_t>(occurred_micros) ^ (uint64_t{1} << 63));
-  PutBe64(&s, index);
+  std::string s;
+  AppendPracticeIndexKey(&s, practice, occurred_micros, index);
   return s;
 }
 

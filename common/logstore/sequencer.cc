@@ -2,6 +2,9 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+#include <array>
+#include <cstring>
 #include <unordered_map>
 
 #include "common/logstore/keys.h"
@@ -49,26 +52,38 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
     store_->db()->MultiGet(rocksdb::ReadOptions(), store_->event_index(), n, ids.data(),
                            found.data(), statuses.data());
   }
-  // event id -> indexes appended so far for it (committed and in this batch)
-  std::unordered_map<std::string_view, std::vector<uint64_t>> in_batch;
+  // event id -> every index logged for it so far (committed, then this batch's), in log order.
+  std::unordered_map<std::string_view, std::vector<uint64_t>> known;
+  known.reserve(n);
 
-  rocksdb::WriteBatch batch;
+  // The index puts are collected and added to the batch sorted by key, per column family: the
+  // memtable skiplist then inserts them as runs of neighbours instead of n random inserts
+  // (measured: this is where most of an append's time went). Stable order keeps a later put of
+  // the same key after an earlier one, so the batch means exactly what it did unsorted.
+  std::vector<std::pair<std::string_view, std::string>> event_puts;  // id -> be64 indexes
+  event_puts.reserve(n);
+  std::string practice_arena;  // practice keys, back to back
+  practice_arena.reserve(n * 32);
+  std::vector<std::pair<uint32_t, uint32_t>> practice_keys;  // (offset, length) in the arena
+  practice_keys.reserve(n);
+  std::vector<std::array<char, 12>> kind_keys;
+  kind_keys.reserve(n);
+
+  rocksdb::WriteBatch batch(n * 512 + (256 << 10));
   std::vector<merkle::Hash> leaves;
   leaves.reserve(n);
   uint64_t next = tree_.size();
   for (size_t i = 0; i < n; ++i) {
     v1::LogRecord& rec = (*records)[i];
-    std::vector<uint64_t> prior;
-    auto bit = in_batch.find(rec.event_id());
-    if (bit != in_batch.end()) {
-      prior = bit->second;
-    } else if (statuses[i].ok()) {
+    auto [kit, first_seen] = known.try_emplace(rec.event_id());
+    std::vector<uint64_t>& prior = kit->second;
+    if (first_seen && statuses[i].ok()) {
       std::string_view v(found[i].data(), found[i].size());
       if (v.size() % keys::kEventIndexItemSize != 0 || v.empty()) {
         return DataLoss("event index entry for '" + rec.event_id() + "' is malformed");
       }
       for (size_t off = 0; off < v.size(); off += 8) prior.push_back(keys::GetBe64(v.substr(off, 8)));
-    } else if (!statuses[i].IsNotFound()) {
+    } else if (first_seen && !statuses[i].IsNotFound()) {
       return FromRocks(statuses[i], "look up event id");
     }
     if (!prior.empty()) {
@@ -102,28 +117,53 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
     result.indexes[i] = index;
     ++result.appended;
     prior.push_back(index);
-    in_batch[rec.event_id()] = prior;
 
-    // Sequencing: the entry and its indexes.
-    scratch_.clear();
-    rec.SerializeToString(&scratch_);
-    merkle::Hash leaf = merkle::HashLeaf(scratch_);
+    // Sequencing: the entry (leaf hash || record bytes, built in place in scratch_) ...
+    scratch_.assign(keys::kLeafHashSize, '\0');
+    rec.AppendToString(&scratch_);
+    const merkle::Hash leaf =
+        merkle::HashLeaf(std::string_view(scratch_).substr(keys::kLeafHashSize));
+    std::memcpy(scratch_.data(), leaf.data(), keys::kLeafHashSize);
     leaves.push_back(leaf);
-    std::string value;
-    value.reserve(keys::kLeafHashSize + scratch_.size());
-    value.append(merkle::AsBytes(leaf));
-    value.append(scratch_);
-    batch.Put(store_->entries(), keys::EntryKey(index), value);
-    std::string idx_value;
+    char entry_key[8];
+    keys::EncodeBe64(entry_key, index);
+    batch.Put(store_->entries(), rocksdb::Slice(entry_key, sizeof(entry_key)), scratch_);
+
+    // ... and its indexes.
+    std::string& idx_value = event_puts.emplace_back(rec.event_id(), std::string()).second;
     for (uint64_t p : prior) keys::PutBe64(&idx_value, p);
-    batch.Put(store_->event_index(), rec.event_id(), idx_value);
-    int64_t occurred = rec.occurred_at().seconds() * 1000000 + rec.occurred_at().nanos() / 1000;
     if (!rec.practice_code().empty()) {
-      batch.Put(store_->practice_index(), keys::PracticeIndexKey(rec.practice_code(), occurred, index),
-                rocksdb::Slice());
+      const int64_t occurred =
+          rec.occurred_at().seconds() * 1000000 + rec.occurred_at().nanos() / 1000;
+      const size_t off = practice_arena.size();
+      keys::AppendPracticeIndexKey(&practice_arena, rec.practice_code(), occurred, index);
+      practice_keys.emplace_back(static_cast<uint32_t>(off),
+                                 static_cast<uint32_t>(practice_arena.size() - off));
     }
-    batch.Put(store_->kind_index(), keys::KindIndexKey(static_cast<uint32_t>(rec.kind()), index),
-              rocksdb::Slice());
+    std::array<char, 12>& kk = kind_keys.emplace_back();
+    keys::EncodeBe32(kk.data(), static_cast<uint32_t>(rec.kind()));
+    keys::EncodeBe64(kk.data() + 4, index);
+  }
+
+  std::stable_sort(event_puts.begin(), event_puts.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [id, value] : event_puts) {
+    batch.Put(store_->event_index(), rocksdb::Slice(id.data(), id.size()), value);
+  }
+  auto practice_key = [&](const std::pair<uint32_t, uint32_t>& k) {
+    return std::string_view(practice_arena).substr(k.first, k.second);
+  };
+  std::sort(practice_keys.begin(), practice_keys.end(),
+            [&](const auto& a, const auto& b) { return practice_key(a) < practice_key(b); });
+  for (const auto& k : practice_keys) {
+    const std::string_view key = practice_key(k);
+    batch.Put(store_->practice_index(), rocksdb::Slice(key.data(), key.size()), rocksdb::Slice());
+  }
+  std::sort(kind_keys.begin(), kind_keys.end(), [](const auto& a, const auto& b) {
+    return std::memcmp(a.data(), b.data(), a.size()) < 0;  // bytewise, as RocksDB orders keys
+  });
+  for (const auto& k : kind_keys) {
+    batch.Put(store_->kind_index(), rocksdb::Slice(k.data(), k.size()), rocksdb::Slice());
   }
 
   // Integration: the tree nodes the new leaves complete.

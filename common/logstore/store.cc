@@ -1,6 +1,7 @@
 #include "common/logstore/store.h"
 
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
 #include <algorithm>
@@ -30,11 +31,30 @@ rocksdb::ColumnFamilyOptions CfOptions(bool bloom, rocksdb::CompressionType comp
   o.compression = compression;
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = cache;
-  if (bloom) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  if (bloom) {
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    // The sequencer looks up every new event id, and nearly all are absent: a whole-key bloom
+    // filter on the memtable answers those without walking the skiplist.
+    o.memtable_prefix_bloom_size_ratio = 0.02;
+    o.memtable_whole_key_filtering = true;
+  }
   t.cache_index_and_filter_blocks = true;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   return o;
 }
+
+// The practice code of an idx_practice key (everything up to and including its '\0').
+class PracticePrefix : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "probity.PracticePrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    const void* nul = std::memchr(key.data(), '\0', key.size());
+    return rocksdb::Slice(key.data(), static_cast<const char*>(nul) - key.data() + 1);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return std::memchr(key.data(), '\0', key.size()) != nullptr;
+  }
+};
 
 }  // namespace
 
@@ -57,6 +77,9 @@ StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& path,
   dbo.create_missing_column_families = !options.read_only;
   dbo.max_background_jobs = 2;
   dbo.max_open_files = 512;
+  // One writer (the Sequencer) writes one batch at a time, so parallel memtable inserts would
+  // never happen; the hash memtable of idx_event (below) does not support them.
+  dbo.allow_concurrent_memtable_write = false;
   auto cache = rocksdb::NewLRUCache(256 << 20);
   std::vector<rocksdb::ColumnFamilyDescriptor> cfds = {
       {rocksdb::kDefaultColumnFamilyName, CfOptions(false, rocksdb::kNoCompression, cache)},
@@ -70,6 +93,17 @@ StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& path,
       {keys::kCheckpointsCf, CfOptions(false, rocksdb::kNoCompression, cache)},
       {keys::kDeadLettersCf, CfOptions(false, rocksdb::kLZ4Compression, cache)},
   };
+  // Memtable insert hints (in-memory only; nothing on disk depends on them): the sequencer's keys
+  // of one practice, resp. one kind, arrive in nearly ascending order, so each insert starts
+  // from where the last one of its practice (kind) went instead of searching the whole skiplist.
+  cfds[4].options.memtable_insert_with_hint_prefix_extractor = std::make_shared<PracticePrefix>();
+  cfds[5].options.memtable_insert_with_hint_prefix_extractor.reset(
+      rocksdb::NewFixedPrefixTransform(4));
+  // idx_event is read by point lookups only (MultiGet, Get), and event ids are random: a hash
+  // memtable makes each insert and lookup O(1) instead of a skiplist walk. An iterator over
+  // idx_event MUST set ReadOptions::total_order_seek (the prefix extractor is the whole key).
+  cfds[3].options.prefix_extractor.reset(rocksdb::NewNoopTransform());
+  cfds[3].options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory());
   rocksdb::DB* raw = nullptr;
   rocksdb::Status rs;
   if (options.read_only) {

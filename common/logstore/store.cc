@@ -176,21 +176,33 @@ StatusOr<std::vector<merkle::Hash>> LogStore::ReadNodes(
     const std::vector<merkle::NodeId>& nodes) const {
   std::vector<merkle::Hash> out;
   out.reserve(nodes.size());
-  std::optional<merkle::Tile> tile;  // proofs read nodes of one tile together; keep the last
+  // Proofs read nodes of one tile together: keep the last tile pinned (no copy of its 16 KB) and
+  // read each hash in place rather than parsing the whole tile.
+  rocksdb::PinnableSlice tile;
+  std::optional<merkle::TileId> pinned;
   for (const merkle::NodeId& n : nodes) {
-    merkle::TileId tid = merkle::TileOf(n);
-    if (!tile || tile->id().level != tid.level || tile->id().index != tid.index) {
-      PROBITY_ASSIGN_OR_RETURN(tile, ReadTile(tid));
-      if (!tile) {
+    const merkle::TileId tid = merkle::TileOf(n);
+    if (!pinned || *pinned != tid) {
+      tile.Reset();
+      pinned.reset();
+      const std::string key = keys::TileKey(tid.level, tid.index);
+      rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), tiles(), key, &tile);
+      if (rs.IsNotFound()) {
         return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
                         " is missing: no tile " + std::to_string(tid.level) + "/" +
                         std::to_string(tid.index));
       }
+      PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read tile"));
+      pinned = tid;
     }
-    std::optional<merkle::Hash> h = tile->Get(n);
-    if (!h) {
-      return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
-                      " is missing from its tile");
+    auto h = merkle::Tile::GetFromSerialized(tid, std::string_view(tile.data(), tile.size()), n);
+    if (!h.ok()) {
+      if (h.status().code() == Code::kNotFound) {
+        return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
+                        " is missing from its tile");
+      }
+      return DataLoss("tile " + std::to_string(tid.level) + "/" + std::to_string(tid.index) +
+                      ": " + h.status().message());
     }
     out.push_back(*h);
   }

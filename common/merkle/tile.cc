@@ -75,7 +75,10 @@ std::string Tile::Serialize() const {
   return out;
 }
 
-StatusOr<Tile> Tile::Parse(TileId id, std::string_view bytes) {
+namespace {
+
+// The width of a serialized tile after checking its header and length as Parse does.
+StatusOr<uint32_t> CheckedWidth(TileId id, std::string_view bytes) {
   if (bytes.size() < 2) {
     return InvalidArgument(TileName(id) + " is " + std::to_string(bytes.size()) +
                            " bytes, too short for its width");
@@ -90,6 +93,32 @@ StatusOr<Tile> Tile::Parse(TileId id, std::string_view bytes) {
                            std::to_string(bytes.size()) + " bytes, want " +
                            std::to_string(SerializedSize(w)));
   }
+  return w;
+}
+
+}  // namespace
+
+StatusOr<Hash> Tile::GetFromSerialized(TileId id, std::string_view bytes, NodeId node) {
+  PROBITY_ASSIGN_OR_RETURN(const uint32_t w, CheckedWidth(id, bytes));
+  if (TileOf(node) != id) {
+    return NotFound("node " + NodeName(node) + " is not in " + TileName(id));
+  }
+  const uint32_t row = TileRow(node);
+  const uint32_t offset = TileOffset(node);
+  if (offset >= (w >> row)) {
+    return NotFound("node " + NodeName(node) + " is not set in " + TileName(id) + " of width " +
+                    std::to_string(w));
+  }
+  size_t pos = 2;
+  for (uint32_t r = 0; r < row; ++r) pos += size_t{w >> r} * kHashSize;
+  pos += size_t{offset} * kHashSize;
+  Hash h;
+  std::memcpy(h.data(), bytes.data() + pos, kHashSize);
+  return h;
+}
+
+StatusOr<Tile> Tile::Parse(TileId id, std::string_view bytes) {
+  PROBITY_ASSIGN_OR_RETURN(const uint32_t w, CheckedWidth(id, bytes));
   Tile tile(id);
   size_t pos = 2;
   for (uint32_t r = 0; r < kTileHeight; ++r) {

@@ -77,6 +77,13 @@ class Tile {
   // hashes (see Verify).
   static StatusOr<Tile> Parse(TileId id, std::string_view bytes);
 
+  // Reads the hash of `node` straight out of a serialized tile `bytes` of tile `id`, without
+  // parsing the rest (a proof needs one or two hashes of a 16 KB tile). Checks exactly what Parse
+  // checks about the header and length, so it accepts and rejects the same byte strings:
+  // kInvalidArgument if `bytes` is not a well-formed serialized tile, kNotFound if `node` is not
+  // in tile `id` or the tile is not wide enough to hold it. Does not check hashes (see Verify).
+  static StatusOr<Hash> GetFromSerialized(TileId id, std::string_view bytes, NodeId node);
+
   // Checks every node in rows 1..7 equals HashChildren of its two children. kDataLoss naming
   // the first bad node otherwise.
   Status Verify() const;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+
 #include "common/merkle/compact_range.h"
 #include "tests/common/merkle/test_util.h"
 
@@ -144,6 +147,57 @@ TEST(TileTest, ParseIsStrict) {
   std::string full(2 + 32 * 510, '\0');  // 256 + 128 + ... + 2 hashes
   full[0] = 1;                           // 256
   EXPECT_TRUE(Tile::Parse(id, full).ok());
+}
+
+// GetFromSerialized reads one hash in place: it must agree with Parse + Get on every node of every
+// width, and accept and reject exactly the byte strings Parse does.
+TEST(TileTest, GetFromSerializedAgreesWithParseAndGet) {
+  const TileId id{1, 2};  // a higher tile, so levels and indexes are not trivially small
+  for (uint32_t w : {0u, 1u, 2u, 3u, 127u, 128u, 200u, 255u, 256u}) {
+    SCOPED_TRACE(w);
+    Tile tile(id);
+    // Fill row 0 with w distinct hashes and every parent they complete, in append order.
+    for (uint32_t j = 0; j < w; ++j) {
+      ASSERT_TRUE(tile.Set(TileNode(id, 0, j), HashLeaf("n" + std::to_string(j))).ok());
+      for (uint32_t r = 1, k = j; r < kTileHeight && (k & 1); ++r, k >>= 1) {
+        ASSERT_TRUE(tile.Set(TileNode(id, r, k >> 1), HashLeaf(std::to_string(r) + "/" +
+                                                               std::to_string(k >> 1)))
+                        .ok());
+      }
+    }
+    const std::string bytes = tile.Serialize();
+    auto parsed = Tile::Parse(id, bytes);
+    ASSERT_TRUE(parsed.ok());
+    for (uint32_t r = 0; r < kTileHeight; ++r) {
+      for (uint32_t j = 0; j < (kTileWidth >> r); ++j) {
+        const NodeId node = TileNode(id, r, j);
+        auto got = Tile::GetFromSerialized(id, bytes, node);
+        std::optional<Hash> want = parsed->Get(node);
+        ASSERT_EQ(got.ok(), want.has_value()) << r << "/" << j;
+        if (want) {
+          EXPECT_EQ(*got, *want) << r << "/" << j;
+        } else {
+          EXPECT_EQ(got.status().code(), Code::kNotFound) << r << "/" << j;
+        }
+      }
+    }
+    // A node of another tile, even at the same row and offset, is not found.
+    EXPECT_EQ(Tile::GetFromSerialized(id, bytes, TileNode({1, 3}, 0, 0)).status().code(),
+              Code::kNotFound);
+    EXPECT_EQ(Tile::GetFromSerialized(id, bytes, TileNode({0, 2}, 0, 0)).status().code(),
+              Code::kNotFound);
+  }
+  // Malformed bytes: rejected with Parse's own error, whatever node is asked for.
+  const Tile tile = Grow(TileId{0, 3}, 3 * 256 + 10);
+  const std::string good = tile.Serialize();
+  const NodeId first = TileNode({0, 3}, 0, 0);
+  EXPECT_EQ(*Tile::GetFromSerialized({0, 3}, good, first), *tile.Get(first));
+  for (const std::string& bad : {std::string(), std::string(1, '\0'), good.substr(0, good.size() - 1),
+                                 good + "x", good.substr(0, good.size() - 32)}) {
+    auto st = Tile::GetFromSerialized({0, 3}, bad, first).status();
+    EXPECT_EQ(st.code(), Code::kInvalidArgument) << bad.size();
+    EXPECT_EQ(st.message(), Tile::Parse({0, 3}, bad).status().message()) << bad.size();
+  }
 }
 
 }  // namespace

@@ -425,8 +425,11 @@ Result CheckClaim(const v1::Claim& c, const Policy& p, Micros now) {
   CODEC_RETURN_IF_REJECTED(
       CheckEnumSet("claim.stream", c.stream(), v1::PaymentStream_descriptor()));
   CODEC_RETURN_IF_REJECTED(CheckId("claim.service_code", c.service_code(), false, kMaxCodeLength));
-  CODEC_RETURN_IF_REJECTED(
-      CheckId("claim.indicator_code", c.indicator_code(), IsQof(c.stream()), kMaxCodeLength));
+  // Achievement is claimed per indicator; aspiration is a monthly payment on account of the
+  // year's expected points and carries no indicator.
+  CODEC_RETURN_IF_REJECTED(CheckId("claim.indicator_code", c.indicator_code(),
+                                   c.stream() == v1::PAYMENT_STREAM_QOF_ACHIEVEMENT,
+                                   kMaxCodeLength));
   Micros start = 0, end = 0;
   CODEC_RETURN_IF_REJECTED(CheckTimestamp("claim.period_start", c.has_period_start(),
                                           c.period_start(), true, Future::kAllowed, p, now,

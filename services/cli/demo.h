@@ -1,17 +1,28 @@
-// The demo feed of `probity up --demo` and its one-screen live summary.
+// The demo of `probity up --demo`: a generated slice of the national feed produced onto the
+// embedded bus, and a one-screen live summary.
 #pragma once
 
 #include <atomic>
 
 #include "common/bus/kafka.h"
 #include "common/status/status.h"
-#include "services/cli/commands.h"
+#include "services/cli/rules_runner.h"
 #include "services/ingest/ingest.h"
 
 namespace probity::cli {
 
-// Produces the demo stream onto the bus and prints a live summary until *stop.
-Status RunDemoFeed(const bus::ClientConfig& bus, const ServeFlags& flags,
-                   const ingest::IngestService& ingest, const std::atomic<bool>& stop);
+struct DemoOptions {
+  double practice_fraction = 0.03;  // about 200 real practices
+  double volume_fraction = 0.05;
+  double anomaly_share = 0.05;
+  uint64_t seed = 1;
+  std::string truth_file;           // where the ground truth goes
+};
+
+// Produces the demo stream onto the bus (in a background thread) and prints a live summary every
+// two seconds until *stop.
+Status RunDemo(const bus::ClientConfig& bus, const DemoOptions& options,
+               const ingest::IngestService& ingest, const RulesRunner* rules,
+               const std::string& links, const std::atomic<bool>& stop);
 
 }  // namespace probity::cli

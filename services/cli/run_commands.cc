@@ -15,7 +15,10 @@
 #include "common/note/key_files.h"
 #include "common/note/note.h"
 #include "services/cli/commands.h"
+#include "services/cli/analysis_commands.h"
 #include "services/cli/demo.h"
+#include "services/cli/rules_runner.h"
+#include "services/rules/rule_set.h"
 #include "services/ingest/ingest.h"
 
 namespace probity::cli {
@@ -69,9 +72,10 @@ struct IngestStack {
   std::unique_ptr<ingest::IngestService> service;
   std::unique_ptr<metrics::HttpServer> http;
   std::thread thread;
+  std::atomic<bool> stop{false};
   Status result;
 
-  Status Start(const bus::ClientConfig& bus, const ServeFlags& f) {
+  Status Start(const bus::ClientConfig& bus, const ServeFlags& f, bool embedded_bus = false) {
     std::filesystem::create_directories(f.data_dir);
     PROBITY_ASSIGN_OR_RETURN(store, logstore::LogStore::Open(f.data_dir + "/log", {.sync = f.sync}));
     PROBITY_ASSIGN_OR_RETURN(note::Signer s, LoadSigner(f));
@@ -82,19 +86,34 @@ struct IngestStack {
     o.checkpoint_every_entries = f.checkpoint_every_entries;
     o.max_batch = f.max_batch;
     o.max_batch_latency_ms = f.max_batch_latency_ms;
+    // An embedded bus starts empty every time: offsets stored against an earlier one mean nothing.
+    o.ignore_stored_offsets = embedded_bus;
     service = std::make_unique<ingest::IngestService>(o, bus, store.get(), &clock, registry.get(),
                                                       &*signer);
     http = std::make_unique<metrics::HttpServer>(registry, [this] { return service->health(); });
     PROBITY_RETURN_IF_ERROR(http->Start(f.http_host, f.http_port));
     PROBITY_RETURN_IF_ERROR(service->Start());
     thread = std::thread([this] {
-      result = service->Run(&StopFlag());
-      if (!result.ok()) StopFlag() = true;
+      result = service->Run(&stop);
+      if (!result.ok()) StopFlag() = true;  // bring the rest of the process down too
     });
     return Status::Ok();
   }
+  // Waits (up to max_ms) until ingest has read everything on the bus: nothing new consumed for
+  // half a second.
+  void Settle(int max_ms) {
+    uint64_t last = service->stats().consumed;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
+    int quiet_ms = 0;
+    while (quiet_ms < 500 && std::chrono::steady_clock::now() < deadline && result.ok()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      uint64_t now = service->stats().consumed;
+      quiet_ms = now == last ? quiet_ms + 50 : 0;
+      last = now;
+    }
+  }
   Status Stop() {
-    StopFlag() = true;
+    stop = true;
     if (thread.joinable()) thread.join();
     if (http) http->Stop();
     return result;
@@ -133,38 +152,60 @@ int RunIngest(const BusFlags& bus, const ServeFlags& serve) {
 }
 
 int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules_file) {
+  auto rule_set = rules::LoadRuleSetFile(rules_file.empty() ? DefaultRulesFile() : rules_file);
+  if (!rule_set.ok()) return Fail("up", rule_set.status());
   auto cluster = bus::EmbeddedCluster::Start({.brokers = 1, .bootstrap_port = port});
   if (!cluster.ok()) return Fail("up", cluster.status());
   bus::ClientConfig cfg{(*cluster)->bootstrap_servers(), {}};
   ServeFlags f = serve;
   f.generate_key_if_missing = true;
   IngestStack stack;
-  Status st = stack.Start(cfg, f);
+  Status st = stack.Start(cfg, f, /*embedded_bus=*/true);
   if (!st.ok()) return Fail("up", st);
-  std::cout << "probity up: embedded bus at " << cfg.bootstrap_servers << " (in memory)\n"
-            << "  audit log:   " << f.data_dir << "/log\n"
-            << "  metrics:     http://" << f.http_host << ":" << stack.http->port() << "/metrics\n"
-            << "  health:      http://" << f.http_host << ":" << stack.http->port() << "/healthz\n"
-            << "  look inside: probity log list --data-dir " << f.data_dir
-            << "   (while running: add --json; stop with Ctrl-C first for a consistent view)\n"
-            << "  produce:     kcat -b " << cfg.bootstrap_servers
-            << " -P -t probity.claims.v1 -H content-type=application/json\n"
-            << std::endl;
-  std::thread feeder;
+
+  // The rules target reads the log in this process directly; its flags go back through ingest.
+  auto rules_producer = bus::Producer::Create(cfg);
+  if (!rules_producer.ok()) return Fail("up", rules_producer.status());
+  StoreSource source(stack.store.get());
+  RulesRunner rules({.state_dir = f.data_dir + "/rules"}, *rule_set, &source, rules_producer->get());
+  st = rules.Start(stack.clock.NowMicros());
+  if (!st.ok()) return Fail("up", st);
+  Status rules_status;
+  std::thread rules_thread([&] {
+    rules_status = rules.Run(&StopFlag());
+    if (!rules_status.ok()) StopFlag() = true;
+  });
+
+  std::ostringstream links;
+  links << "  bus          " << cfg.bootstrap_servers << " (embedded, in memory; kcat -b "
+        << cfg.bootstrap_servers << " -L)\n"
+        << "  audit log    " << f.data_dir << "/log   (probity log list|verify|checkpoint --data-dir "
+        << f.data_dir << ")\n"
+        << "  metrics      http://" << f.http_host << ":" << stack.http->port() << "/metrics\n"
+        << "  health       http://" << f.http_host << ":" << stack.http->port() << "/healthz\n"
+        << "  rules        " << rule_set->name << " " << rule_set->version << " ("
+        << rule_set->rules.size() << " rules)\n"
+        << "Ctrl-C stops everything cleanly.\n";
   if (demo) {
-    feeder = std::thread([&] {
-      Status ds = RunDemoFeed(cfg, f, *stack.service, StopFlag());
-      if (!ds.ok()) std::cerr << "probity up: demo feed: " << ds.message() << "\n";
-    });
+    DemoOptions d;
+    d.truth_file = f.data_dir + "/demo-truth.jsonl";
+    st = RunDemo(cfg, d, *stack.service, &rules, links.str(), StopFlag());
+    if (!st.ok()) std::cerr << "probity up: demo feed: " << st.message() << "\n";
+  } else {
+    std::cout << "probity up: running\n" << links.str() << std::flush;
+    WaitForStop();
   }
-  WaitForStop();
-  if (feeder.joinable()) feeder.join();
-  st = stack.Stop();
-  if (!st.ok()) return Fail("up", st);
+  StopFlag() = true;
+  rules_thread.join();    // its last flags are confirmed on the bus
+  stack.Settle(5000);     // ... and read into the log before ingest stops
+  Status ingest_status = stack.Stop();
+  if (!rules_status.ok()) return Fail("up", rules_status);
+  if (!ingest_status.ok()) return Fail("up", ingest_status);
   auto s = stack.service->stats();
   std::cout << "\nprobity up: stopped cleanly; log has " << s.log_size << " entries ("
-            << s.dead_letters << " dead letters). Inspect with: probity log verify --data-dir "
-            << f.data_dir << std::endl;
+            << s.dead_letters << " dead letters), " << rules.stats().flags
+            << " flags raised. Verify with: probity log verify --data-dir " << f.data_dir
+            << std::endl;
   return 0;
 }
 

@@ -179,11 +179,14 @@ std::string IcbCodeFromName(std::string_view name) {
       w.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     }
   }
-  if (words.empty()) return "UNK";
-  if (words.size() == 1) return words[0].substr(0, 3);
-  std::string code;
+  // "Q" and the initials (ICB ODS codes start with Q), 3 to 6 characters: a valid organisation
+  // code shape, though not the ICB's real ODS code (the register file does not carry it).
+  if (words.empty()) return "QUNK";
+  std::string code = "Q";
+  if (words.size() == 1) return code + words[0].substr(0, 3);
   for (const auto& word : words) code.push_back(word[0]);
-  return code;
+  if (code.size() < 3) code += words.back().substr(1, 3 - code.size());
+  return code.substr(0, 6);
 }
 
 namespace {

@@ -157,7 +157,9 @@ Status IngestService::Start() {
     }
     for (int p = 0; p < *parts; ++p) {
       auto it = stored.find({topic, p});
-      int64_t offset = it == stored.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second;
+      int64_t offset = it == stored.end() || options_.ignore_stored_offsets
+                           ? RD_KAFKA_OFFSET_BEGINNING
+                           : it->second;
       assignment.push_back({topic, p, offset});
       partitions_.emplace_back(topic, p);
     }

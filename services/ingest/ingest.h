@@ -44,6 +44,10 @@ struct IngestOptions {
   std::string checkpoint_origin = "probity.example/log";
   int checkpoint_interval_ms = 1000; // sign a checkpoint this often when the tree grew
   uint64_t checkpoint_every_entries = 100000;  // ... or after this many new entries
+  // Start every partition from its beginning whatever offsets the log holds: for a bus that is
+  // known to be new (the embedded bus starts empty on every run). Event-id deduplication still
+  // drops exact redeliveries.
+  bool ignore_stored_offsets = false;
   codec::Policy policy;
 };
 

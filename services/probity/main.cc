@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 
+#include "services/cli/analysis_commands.h"
 #include "services/cli/commands.h"
 
 namespace {
@@ -135,6 +136,63 @@ int main(int argc, char** argv) {
   dl->add_option("--from", from, "First dead letter")->capture_default_str();
   dl->add_option("--limit", limit, "Most to list")->capture_default_str();
   dl->callback([&] { rc = LogDeadLetters(logf, from, limit); });
+
+  // probity rules [rebuild|backtest]
+  RulesFlags rulesf;
+  auto* rules = app.add_subcommand(
+      "rules", "Run the rules target: follow probity.log.v1, evaluate the rule set, publish flags");
+  rules->require_subcommand(0, 1);
+  rules->add_option("--bootstrap-servers", busf.bootstrap_servers, "Kafka bootstrap servers")->capture_default_str();
+  rules->add_option("--data-dir", rulesf.data_dir, "Rules state goes in DATA_DIR/rules")->capture_default_str();
+  rules->add_option("--rules", rulesf.rules_file, "Rule set file (default deploy/rules/default.yaml)");
+  int rules_http_port = 9465;
+  std::string rules_http_host = "127.0.0.1";
+  rules->add_option("--http-port", rules_http_port, "Port for /metrics and /healthz")->capture_default_str();
+  rules->add_option("--http-host", rules_http_host, "Address for /metrics and /healthz")->capture_default_str();
+  auto* rebuild = rules->add_subcommand("rebuild", "Rebuild the rules state from the audit log (publishes nothing)");
+  rebuild->add_option("--data-dir", rulesf.data_dir, "Probity data directory")->capture_default_str();
+  rebuild->add_option("--rules", rulesf.rules_file, "Rule set file");
+  rebuild->callback([&] { rc = RulesRebuild(rulesf); });
+  std::string candidate, bt_from, bt_to;
+  bool bt_json = false;
+  auto* backtest = rules->add_subcommand(
+      "backtest", "Evaluate a candidate rule set over the log without publishing; compare with what the active rules raised");
+  backtest->add_option("--rules", candidate, "Candidate rule set file")->required();
+  backtest->add_option("--data-dir", rulesf.data_dir, "Probity data directory")->capture_default_str();
+  backtest->add_option("--from", bt_from, "First event date, YYYY-MM-DD (event time)");
+  backtest->add_option("--to", bt_to, "Date after the last, YYYY-MM-DD (event time)");
+  backtest->add_flag("--json", bt_json, "One JSON object per rule and practice");
+  backtest->callback([&] { rc = RulesBacktest(rulesf, candidate, bt_from, bt_to, bt_json); });
+  rules->callback([&] {
+    if (rules->get_subcommands().empty()) rc = RunRules(busf, rulesf, rules_http_port, rules_http_host);
+  });
+
+  // probity generate
+  GenerateFlags genf;
+  auto* gen = app.add_subcommand(
+      "generate", "Generate a synthetic national feed on the real 2022-23 practice register, with injected anomalies");
+  gen->add_option("--bootstrap-servers", busf.bootstrap_servers, "Produce to this Kafka")->capture_default_str();
+  gen->add_option("--out", genf.out, "Write a replayable file instead of producing");
+  gen->add_option("--replay", genf.replay, "Produce a file written earlier with --out");
+  gen->add_option("--register", genf.register_csv, "Practice register CSV (default: deploy/reference copy)");
+  gen->add_option("--from", genf.from, "First day, YYYY-MM-DD")->capture_default_str();
+  gen->add_option("--to", genf.to, "Day after the last, YYYY-MM-DD")->capture_default_str();
+  gen->add_option("--scale", genf.scale, "Share of practices (0-1]")->capture_default_str();
+  gen->add_option("--volume", genf.volume, "Share of per-practice volumes (0-1]")->capture_default_str();
+  gen->add_option("--anomalies", genf.anomaly_share, "Share of practices with an injected anomaly")->capture_default_str();
+  gen->add_option("--seed", genf.seed, "Random seed (same seed, same stream)")->capture_default_str();
+  gen->add_option("--rate", genf.rate, "Events per second (0 = as fast as possible)")->capture_default_str();
+  gen->add_option("--truth", genf.truth, "Ground-truth file of injected anomalies (JSON lines)")->capture_default_str();
+  gen->callback([&] { rc = RunGenerate(busf, genf, genf.out.empty()); });
+
+  // probity score
+  std::string truth_file, score_dir = "./probity-data";
+  bool score_json = false;
+  auto* score = app.add_subcommand("score", "Compare the flags in the log with a generator's ground truth");
+  score->add_option("--truth", truth_file, "Ground-truth file from probity generate")->required();
+  score->add_option("--data-dir", score_dir, "Probity data directory")->capture_default_str();
+  score->add_flag("--json", score_json, "JSON report");
+  score->callback([&] { rc = RunScore(score_dir, truth_file, score_json); });
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);

@@ -44,10 +44,10 @@ TEST(ParsePence, ExactForTwoDecimals) {
 }
 
 TEST(IcbCodeFromName, Initials) {
-  EXPECT_EQ(IcbCodeFromName("NHS NORTH EAST AND NORTH CUMBRIA ICB"), "NENC");
-  EXPECT_EQ(IcbCodeFromName("NHS BATH AND NORTH EAST SOMERSET, SWINDON AND WILTSHIRE ICB"), "BNESSW");
-  EXPECT_EQ(IcbCodeFromName("NHS STAFFORDSHIRE AND STOKE-ON-TRENT ICB"), "SSOT");
-  EXPECT_EQ(IcbCodeFromName("NHS DEVON ICB"), "DEV");
+  EXPECT_EQ(IcbCodeFromName("NHS NORTH EAST AND NORTH CUMBRIA ICB"), "QNENC");
+  EXPECT_EQ(IcbCodeFromName("NHS BATH AND NORTH EAST SOMERSET, SWINDON AND WILTSHIRE ICB"), "QBNESS");
+  EXPECT_EQ(IcbCodeFromName("NHS STAFFORDSHIRE AND STOKE-ON-TRENT ICB"), "QSSOT");
+  EXPECT_EQ(IcbCodeFromName("NHS DEVON ICB"), "QDEV");
 }
 
 TEST(ParseReference, QuotedHeaderAndRows) {
@@ -66,7 +66,7 @@ TEST(ParseReference, QuotedHeaderAndRows) {
   const auto& a = (*recs)[0];
   EXPECT_EQ(a.practice_code, "A81001");
   EXPECT_EQ(a.practice_name, "THE SURGERY, HIGH ST");
-  EXPECT_EQ(a.icb_code, "NENC");
+  EXPECT_EQ(a.icb_code, "QNENC");
   EXPECT_EQ(a.sub_icb_code, "16C");
   EXPECT_EQ(a.contract_type, v1::CONTRACT_TYPE_GMS);
   EXPECT_FALSE(a.dispensing);

@@ -1,0 +1,172 @@
+#include "services/cli/rules_runner.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/bus/topics.h"
+#include "common/codec/codec.h"
+#include "common/logstore/keys.h"
+#include "common/merkle/hasher.h"
+
+namespace probity::cli {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+StatusOr<v1::Envelope> DecodeRecordEnvelope(const v1::LogRecord& record) {
+  std::optional<std::string_view> ct;
+  if (record.content_type() == v1::CONTENT_TYPE_JSON) ct = "application/json";
+  // No clock check: the entry was judged when it arrived; here it is only read back.
+  auto d = codec::Decode(record.topic(), record.payload(), ct, codec::Policy{}, INT64_MAX / 4);
+  if (auto* rej = std::get_if<codec::Rejection>(&d)) {
+    return DataLoss("logged payload no longer decodes: " + rej->reason_code + ": " + rej->message);
+  }
+  return std::move(std::get<codec::Decoded>(d).envelope);
+}
+
+Status StoreSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {
+  PROBITY_ASSIGN_OR_RETURN(uint64_t size, store_->TreeSize());
+  if (next >= size) return Status::Ok();
+  return store_->Scan(next, std::min<uint64_t>(size, next + max), [&](const logstore::Entry& e) {
+    out->push_back(e);
+    return Status::Ok();
+  });
+}
+
+StatusOr<std::unique_ptr<LogTopicSource>> LogTopicSource::Create(const bus::ClientConfig& cfg) {
+  std::unique_ptr<LogTopicSource> s(new LogTopicSource());
+  PROBITY_ASSIGN_OR_RETURN(s->consumer_, bus::Consumer::Create(cfg));
+  return s;
+}
+
+Status LogTopicSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {
+  if (!assigned_) {
+    // The topic key is the index; start from the beginning and skip what was evaluated. (A
+    // deployment with retention shorter than the log rebuilds from the store instead.)
+    PROBITY_RETURN_IF_ERROR(
+        consumer_->Assign({{std::string(bus::kLogTopic), 0, RD_KAFKA_OFFSET_BEGINNING}}));
+    assigned_ = true;
+  }
+  std::vector<bus::Message> msgs;
+  PROBITY_RETURN_IF_ERROR(consumer_->Poll(max, 100, &msgs));
+  uint64_t want = next;
+  for (const auto& m : msgs) {
+    v1::SequencedEntry se;
+    if (!se.ParseFromString(m.value)) {
+      return DataLoss("probity.log.v1 offset " + std::to_string(m.offset) + " is not a SequencedEntry");
+    }
+    if (se.index() < want) continue;  // a repeat after a sequencer restart
+    if (se.index() > want) {
+      return DataLoss("probity.log.v1 skipped from index " + std::to_string(want) + " to " +
+                      std::to_string(se.index()));
+    }
+    merkle::Hash h = merkle::HashLeaf(se.record());
+    if (se.leaf_hash() != merkle::AsBytes(h)) {
+      return DataLoss("probity.log.v1 entry " + std::to_string(se.index()) +
+                      " does not match its leaf hash");
+    }
+    logstore::Entry e;
+    e.index = se.index();
+    e.leaf_hash = h;
+    e.record_bytes = se.record();
+    out->push_back(std::move(e));
+    ++want;
+  }
+  return Status::Ok();
+}
+
+RulesRunner::RulesRunner(Options options, rules::RuleSet rule_set, EntrySource* source,
+                         bus::Producer* producer)
+    : options_(std::move(options)), rule_set_(std::move(rule_set)), source_(source),
+      producer_(producer) {}
+
+Status RulesRunner::Start(Micros now) {
+  std::filesystem::create_directories(options_.state_dir);
+  PROBITY_ASSIGN_OR_RETURN(state_, rules::StateStore::Open(options_.state_dir + "/state"));
+  PROBITY_ASSIGN_OR_RETURN(engine_, rules::Engine::Create(rule_set_));
+  Status loaded = state_->Load(engine_.get());
+  if (!loaded.ok() && loaded.code() != Code::kNotFound) {
+    // Saved state of another rule set (or none usable): evaluate the whole log again.
+    PROBITY_ASSIGN_OR_RETURN(engine_, rules::Engine::Create(rule_set_));
+  }
+  next_ = engine_->has_processed() ? engine_->last_index() + 1 : 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.next_index = next_;
+  }
+  // Publish the rule set once: a marker beside the state records that the bus confirmed it.
+  std::string marker = options_.state_dir + "/published-" + rule_set_.sha256_hex;
+  if (!std::filesystem::exists(marker)) {
+    v1::Envelope env = rules::MakeRuleSetEnvelope(rule_set_, now);
+    PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kRuleSetsTopic, 0, rule_set_.sha256_hex,
+                                               env.SerializeAsString()));
+    PROBITY_RETURN_IF_ERROR(producer_->Flush(30000));
+    std::ofstream(marker) << now << "\n";
+  }
+  last_save_ms_ = SteadyMs();
+  return Status::Ok();
+}
+
+StatusOr<size_t> RulesRunner::RunOnce() {
+  std::vector<logstore::Entry> entries;
+  PROBITY_RETURN_IF_ERROR(source_->Read(next_, options_.max_batch, &entries));
+  std::vector<v1::Envelope> flags;
+  v1::LogRecord record;
+  std::map<std::string, uint64_t> raised;
+  for (const logstore::Entry& e : entries) {
+    if (!record.ParseFromString(e.record_bytes)) {
+      return DataLoss("entry " + std::to_string(e.index) + " does not parse as a LogRecord");
+    }
+    PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, DecodeRecordEnvelope(record));
+    flags.clear();
+    PROBITY_RETURN_IF_ERROR(engine_->Process(rules::LogEvent{e.index, record, env}, &flags));
+    for (const v1::Envelope& f : flags) {
+      PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kFlagsTopic, 0, f.practice_code(),
+                                                 rules::SerializeDeterministic(f)));
+      ++raised[f.flag().rule_kind()];
+    }
+    next_ = e.index + 1;
+  }
+  producer_->Poll(0);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.processed += entries.size();
+    stats_.next_index = next_;
+    for (const auto& [k, n] : raised) {
+      stats_.flags_by_kind[k] += n;
+      stats_.flags += n;
+    }
+  }
+  if (SteadyMs() - last_save_ms_ >= options_.save_every_ms) PROBITY_RETURN_IF_ERROR(Checkpoint());
+  return entries.size();
+}
+
+Status RulesRunner::Checkpoint() {
+  PROBITY_RETURN_IF_ERROR(producer_->Flush(30000));
+  if (engine_->has_processed()) PROBITY_RETURN_IF_ERROR(state_->Save(*engine_));
+  last_save_ms_ = SteadyMs();
+  return Status::Ok();
+}
+
+Status RulesRunner::Run(const std::atomic<bool>* stop) {
+  while (!stop->load()) {
+    PROBITY_ASSIGN_OR_RETURN(size_t n, RunOnce());
+    if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Checkpoint();
+}
+
+RulesStats RulesRunner::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stats_;
+}
+
+}  // namespace probity::cli

@@ -416,10 +416,6 @@ std::string PayloadName(const v1::Envelope& env) {
 
 // ---- Payloads. ----
 
-bool IsQof(v1::PaymentStream s) {
-  return s == v1::PAYMENT_STREAM_QOF_ACHIEVEMENT || s == v1::PAYMENT_STREAM_QOF_ASPIRATION;
-}
-
 Result CheckClaim(const v1::Claim& c, const Policy& p, Micros now) {
   CODEC_RETURN_IF_REJECTED(CheckId("claim.claim_id", c.claim_id(), true));
   CODEC_RETURN_IF_REJECTED(
@@ -457,7 +453,8 @@ Result CheckClaim(const v1::Claim& c, const Policy& p, Micros now) {
   }
   CODEC_RETURN_IF_REJECTED(CheckDoubleRange("claim.points_claimed", c.points_claimed(), 0.0, 1e6));
   CODEC_RETURN_IF_REJECTED(CheckDoubleRange("claim.points_maximum", c.points_maximum(), 0.0, 1e6,
-                                            /*lo_exclusive=*/IsQof(c.stream())));
+                                            /*lo_exclusive=*/c.stream() ==
+                                                v1::PAYMENT_STREAM_QOF_ACHIEVEMENT));
   CODEC_RETURN_IF_REJECTED(
       CheckRange("claim.eligible_cohort", c.eligible_cohort(), 0, p.max_quantity));
   CODEC_RETURN_IF_REJECTED(CheckId("claim.patient_ref", c.patient_ref(), false));

@@ -133,6 +133,9 @@ StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ClientConfig& config)
                                              {"enable.auto.commit", "false"},
                                              {"enable.auto.offset.store", "false"},
                                              {"enable.partition.eof", "false"},
+                                             // Never skip silently: a stored offset the bus no
+                                             // longer has is an error, not a reset.
+                                             {"auto.offset.reset", "error"},
                                              {"fetch.wait.max.ms", "10"},
                                              {"queued.min.messages", "100000"}}));
   char err[512];
@@ -198,7 +201,9 @@ Status Consumer::Poll(size_t max, int timeout_ms, std::vector<Message>* out) {
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         // not enabled; ignore
-      } else if (m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE && st.ok()) {
+      } else if ((m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ||
+                  m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) &&
+                 st.ok()) {
         // The stored offset is no longer on the bus: data was lost upstream. Never skip silently.
         st = DataLoss(std::string("offset out of range on ") + rd_kafka_topic_name(m->rkt) + "/" +
                       std::to_string(m->partition) + ": " + rd_kafka_message_errstr(m));

@@ -5,6 +5,7 @@
 #include <rocksdb/table.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cstring>
 
 #include "common/logstore/keys.h"
@@ -106,6 +107,10 @@ StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& path,
   cfds[3].options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory());
   rocksdb::DB* raw = nullptr;
   rocksdb::Status rs;
+  if (!options.read_only && options.create_if_missing) {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);  // RocksDB creates the last level only
+  }
   if (options.read_only) {
     rs = rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &s->cfs_, &raw);
   } else {

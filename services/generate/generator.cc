@@ -1142,6 +1142,30 @@ std::vector<std::string> Generator::practice_codes() const {
 
 const RunStats& Generator::stats() const { return impl_->stats; }
 
+std::string Generator::DescribePractice(const std::string& code) const {
+  auto it = std::lower_bound(impl_->practices.begin(), impl_->practices.end(), code,
+                             [](const Practice& p, const std::string& c) { return p.rec.practice_code < c; });
+  if (it == impl_->practices.end() || it->rec.practice_code != code) return "";
+  const Practice& p = *it;
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "list %lld weighted %.0f %s icb %s; referral factor %.2f contact factor %.2f",
+                static_cast<long long>(p.initial_list), p.rec.weighted_list_size,
+                p.rec.dispensing ? "dispensing" : "non-dispensing", p.rec.icb_code.c_str(), p.referral_factor,
+                p.contact_factor);
+  std::string out = buf;
+  out += p.kind == kNone ? "; clean" : "; anomaly " + std::string(kRuleKinds[p.kind]) + " variant " +
+                                           std::to_string(p.variant);
+  out += "; visits:";
+  for (const auto& v : p.visits) {
+    out += " " + FormatYmd(v.at) + " " + v1::MonitoringVisitType_Name(v.type).substr(22) + "/" +
+           v1::MonitoringOutcome_Name(v.outcome).substr(19);
+    if (v.due != 0) out += " due " + FormatYmd(v.due);
+  }
+  out += "; list:";
+  for (const auto& u : p.list_updates) out += " " + FormatYmd(u.at) + "=" + std::to_string(u.list);
+  return out;
+}
+
 StatusOr<std::vector<TruthEntry>> GenerateFromCsv(const std::string& csv_path,
                                                   const GeneratorParams& params, Sink* sink,
                                                   const ProgressFn& progress) {

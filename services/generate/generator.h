@@ -87,6 +87,10 @@ class Generator {
   std::vector<std::string> practice_codes() const;
   // Counts of the last Run.
   const RunStats& stats() const;
+  // What the plan holds for one practice of the run, in plain English, for diagnosing detection
+  // results: list sizes, dispensing, the referral and contact factors, the anomaly if any, the
+  // planned monitoring visits and register updates. Empty when `code` is not in the run.
+  std::string DescribePractice(const std::string& code) const;
 
  private:
   struct Impl;

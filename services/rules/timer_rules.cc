@@ -22,12 +22,22 @@ class ListInflation final : public Rule {
     const int64_t t = ev.envelope.occurred_at().seconds();
     const int64_t list = ev.envelope.practice_update().list_size();
     const int64_t from = t - static_cast<int64_t>(spec_.Number("window_days")) * kSecondsPerDay;
+    // The base is the smallest list in force at any time in the window: the list reported at or
+    // before its start (the latest such point: register snapshots are a step function, so that
+    // is the list at the window's start) and every point reported inside it. Quarterly
+    // snapshots fall 90-92 days apart, so a 91-day window must reach back to the point before it.
     const ListPoint* base = nullptr;
+    const ListPoint* in_force = nullptr;
     for (const auto& lp : p.list_history) {
-      if (lp.time < from || lp.time > t) continue;
+      if (lp.time > t) break;
+      if (lp.time <= from) {
+        in_force = &lp;
+        continue;
+      }
       if (lp.merger) return;  // a merger in the window explains growth
       if (lp.time < t && (base == nullptr || lp.list_size < base->list_size)) base = &lp;
     }
+    if (in_force != nullptr && (base == nullptr || in_force->list_size < base->list_size)) base = in_force;
     if (base == nullptr || base->list_size <= 0 || base->list_size < spec_.Number("min_list_size")) return;
     const double growth = 100.0 * static_cast<double>(list - base->list_size) / static_cast<double>(base->list_size);
     const double threshold = spec_.Number("threshold_pct");

@@ -31,6 +31,30 @@ TEST(ListInflationTest, SilentOnDriftMergerSlowGrowthAndOtherPractice) {
   EXPECT_TRUE(RunRules(OneRule("list_inflation"), log.entries()).empty());
 }
 
+// Regression: quarterly register snapshots on 1 Jul and 1 Oct are 92 days apart, one more than
+// the 91-day window, so growth between them was never compared (the generator's list_inflation
+// anomaly went undetected). The list in force at the window's start is now the base.
+TEST(ListInflationTest, GrowthBetweenQuarterlySnapshots92DaysApart) {
+  LogBuilder log;
+  log.Practice("A81001", T(2022, 4, 1), 10000, 11000);
+  log.Practice("A81001", T(2022, 7, 1, 6), 10030, 11030);
+  log.Practice("A81001", T(2022, 10, 1, 6), 11535, 12690);  // +15.0% on 1 Jul, 92 days before
+  log.Practice("A81001", T(2023, 1, 1, 6), 11560, 12700);   // stays inflated: no second flag
+  auto flags = RunRules(OneRule("list_inflation"), log.entries());
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_DOUBLE_EQ(flags[0].flag().observed(), 11535);
+  EXPECT_DOUBLE_EQ(flags[0].flag().expected(), 10030);
+  EXPECT_EQ(flags[0].flag().evidence(0).event_id(), "ev-1");
+}
+
+TEST(ListInflationTest, MergerInsideWindowStillExplainsGrowthFromPointBefore) {
+  LogBuilder log;
+  log.Practice("A81001", T(2022, 7, 1), 10000, 11000);
+  log.Practice("A81001", T(2022, 8, 15), 10100, 11100, "QHM", false, "C81001");  // merger
+  log.Practice("A81001", T(2022, 10, 1), 13000, 14000);
+  EXPECT_TRUE(RunRules(OneRule("list_inflation"), log.entries()).empty());
+}
+
 // ---- monitoring_visit_overdue ----
 TEST(OverdueTest, FiresWhenWatermarkPassesDueDate) {
   LogBuilder log;

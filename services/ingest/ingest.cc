@@ -1,5 +1,6 @@
 #include "services/ingest/ingest.h"
 
+#include <array>
 #include <chrono>
 #include <thread>
 
@@ -33,6 +34,33 @@ const char* KindLabel(v1::EventKind k) {
     case v1::EVENT_KIND_FLAG_DECISION: return "flag_decision";
     case v1::EVENT_KIND_PAYMENT_INSTRUCTION: return "payment_instruction";
     default: return "unknown";
+  }
+}
+
+void AppendVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+// Appends the wire form of v1::SequencedEntry{index, leaf_hash, record}: byte for byte what
+// SerializeToString gives (fields in number order, a zero index omitted as proto3 does), without
+// copying the record into a message first. Tested against SerializeToString.
+void AppendSequencedEntry(uint64_t index, const merkle::Hash& leaf, std::string_view record,
+                          std::string* out) {
+  if (index != 0) {
+    out->push_back(0x08);  // field 1, varint
+    AppendVarint(index, out);
+  }
+  out->push_back(0x12);  // field 2, length-delimited
+  AppendVarint(leaf.size(), out);
+  out->append(merkle::AsBytes(leaf));
+  if (!record.empty()) {
+    out->push_back(0x1a);  // field 3, length-delimited
+    AppendVarint(record.size(), out);
+    out->append(record);
   }
 }
 
@@ -177,7 +205,11 @@ Status IngestService::Start() {
   {
     std::lock_guard<std::mutex> l(stats_mu_);
     stats_.ready = true;
+    // What the store already holds, so /healthz tells the truth before the first new batch.
     stats_.log_size = sequencer_->size();
+    stats_.dead_letters = sequencer_->dead_letter_count();
+    stats_.checkpoint_size = last_checkpoint_size_;
+    stats_.log_published = log_confirmed_.load();
   }
   metrics_.log_size.Set(static_cast<double>(sequencer_->size()));
   return Status::Ok();
@@ -220,16 +252,19 @@ Status IngestService::PublishEntries(uint64_t from, const std::vector<v1::LogRec
     from = store_until;
   }
   if (fresh != nullptr) {
+    // The records as the sequencer completed them (conflict marks set), serialized again: the
+    // same deterministic bytes it stored. One buffer each for the record and the value, reused.
+    std::string record;
+    char key[8];
     for (size_t i = 0; i < fresh->size(); ++i) {
       uint64_t index = result->indexes[i];
       if (index == UINT64_MAX || index < from) continue;
-      std::string record = (*fresh)[i].SerializeAsString();
-      se.set_index(index);
-      se.set_leaf_hash(std::string(merkle::AsBytes(merkle::HashLeaf(record))));
-      se.set_record(std::move(record));
+      record.clear();
+      (*fresh)[i].AppendToString(&record);
       value.clear();
-      se.SerializeToString(&value);
-      PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kLogTopic, 0, logstore::keys::Be64(index),
+      AppendSequencedEntry(index, merkle::HashLeaf(record), record, &value);
+      logstore::keys::EncodeBe64(key, index);
+      PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kLogTopic, 0, std::string_view(key, 8),
                                                  value, {}, kTagLog | index));
     }
   }
@@ -293,16 +328,27 @@ Status IngestService::AppendBatch(std::vector<bus::Message>& batch) {
         {{"probity-deadletter-seq", std::to_string(seq)}}, kTagDeadLetter | seq));
     dl_sent_ = seq + 1;
   }
-  std::lock_guard<std::mutex> l(stats_mu_);
+  // Counted per batch, then one labelled-counter lookup per kind and reason present (a lookup
+  // builds a label map and takes the family's lock: too dear per message).
+  std::array<uint64_t, v1::EventKind_ARRAYSIZE> accepted_by_kind{};
   for (size_t i = 0; i < records.size(); ++i) {
-    if (result.outcomes[i] != logstore::AppendOutcome::kDuplicate) {
-      metrics_.accepted.Add({{"kind", KindLabel(kinds[i])}}).Increment();
-      ++stats_.accepted_by_kind[KindLabel(kinds[i])];
-    }
+    if (result.outcomes[i] == logstore::AppendOutcome::kDuplicate) continue;
+    // Validation rejects kinds outside the enum; "unknown" (0) would still count, not crash.
+    const size_t k = static_cast<size_t>(kinds[i]);
+    ++accepted_by_kind[k < accepted_by_kind.size() ? k : 0];
   }
-  for (const auto& reason : dead_reasons) {
-    metrics_.rejected.Add({{"reason", reason}}).Increment();
-    ++stats_.rejected_by_reason[reason];
+  std::map<std::string_view, uint64_t> rejected_by_reason;
+  for (const auto& reason : dead_reasons) ++rejected_by_reason[reason];
+  std::lock_guard<std::mutex> l(stats_mu_);
+  for (size_t k = 0; k < accepted_by_kind.size(); ++k) {
+    if (accepted_by_kind[k] == 0) continue;
+    const char* kind = KindLabel(static_cast<v1::EventKind>(k));
+    metrics_.accepted.Add({{"kind", kind}}).Increment(static_cast<double>(accepted_by_kind[k]));
+    stats_.accepted_by_kind[kind] += accepted_by_kind[k];
+  }
+  for (const auto& [reason, count] : rejected_by_reason) {
+    metrics_.rejected.Add({{"reason", std::string(reason)}}).Increment(static_cast<double>(count));
+    stats_.rejected_by_reason[std::string(reason)] += count;
   }
   metrics_.duplicates.Increment(static_cast<double>(result.duplicates));
   metrics_.conflicts.Increment(static_cast<double>(result.conflicts));

@@ -146,7 +146,8 @@ def main():
         reader_err = open(os.path.join(c.dir, "kcat.err"), "wb")
         reader = subprocess.Popen([KCAT, "-b", c.bootstrap, "-C", "-q", "-u", "-t", "probity.log.v1",
                                    "-p", "0", "-o", "beginning", "-f", "%k",
-                                   "-X", "auto.offset.reset=error"],
+                                   "-X", "auto.offset.reset=error", "-X", "fetch.wait.max.ms=10",
+                                   "-X", "queued.min.messages=1000000"],
                                   stdout=keys_file, stderr=reader_err,
                                   preexec_fn=e2e._child_setup)
         try:
@@ -163,7 +164,10 @@ def main():
 def run(c, args, messages, valid, invalid, keys_path, reader, t0):
     rng = random.Random(args.seed ^ 0x5EED)
     streamer = Streamer(c.bootstrap, messages, args.rate)
-    c.start_ingest()
+    # Ingest runs niced: the kcat reader above must never fall ~5 MB behind it (the embedded bus
+    # would drop what it has not read yet), also when the machine is busy with other work.
+    start_ingest = lambda: c.start_ingest(prefix=("nice", "-n", "10"))  # noqa: E731
+    start_ingest()
     streamer.start()
     for k in range(args.kills):
         # Mostly mid-stream, sometimes while ingest is still starting up (catch-up, assignment).
@@ -176,7 +180,7 @@ def run(c, args, messages, valid, invalid, keys_path, reader, t0):
         c.ingest.p.wait()
         c.ingest.log.close()
         print("  kill %d after %.2f s (t=%.1f s)" % (k + 1, delay, time.monotonic() - t0), flush=True)
-        c.start_ingest()
+        start_ingest()
     streamer.done.wait(300)
     if streamer.error is not None or not streamer.done.is_set():
         raise AssertionError("producer failed: %s" % streamer.error)
@@ -255,7 +259,10 @@ def run(c, args, messages, valid, invalid, keys_path, reader, t0):
     if reader.poll() is not None:
         with open(os.path.join(c.dir, "kcat.err"), "rb") as f:
             err = f.read().decode(errors="replace")
-        failures.append("kcat stopped following probity.log.v1 (%s): %s" % (reader.returncode, err))
+        failures.append("kcat stopped following probity.log.v1 (%s): %s(an offset out of range means the "
+                        "reader fell more than the embedded bus's ~5 MB retention behind ingest: the "
+                        "machine is too busy for this test, not necessarily an ingest fault)"
+                        % (reader.returncode, err))
     deadline = time.monotonic() + 30
     while True:
         with open(keys_path, "rb") as f:

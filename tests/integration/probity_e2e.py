@@ -293,10 +293,10 @@ class Cluster:
                        check=True, stdout=subprocess.DEVNULL)
         self.key = os.path.join(key_dir, "probity.key")
 
-    def start_ingest(self, extra=()):
+    def start_ingest(self, extra=(), prefix=()):
         self.ingest_runs += 1
         log = os.path.join(self.dir, "ingest.%d.log" % self.ingest_runs)
-        self.ingest = Proc([self.probity, "ingest", "--bootstrap-servers", self.bootstrap,
+        self.ingest = Proc([*prefix, self.probity, "ingest", "--bootstrap-servers", self.bootstrap,
                             "--data-dir", self.data_dir, "--signing-key", self.key,
                             "--origin", "probity.test/log", "--http-port", "0",
                             "--checkpoint-interval-ms", "200", *extra], log)

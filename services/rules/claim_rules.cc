@@ -20,6 +20,15 @@ std::string Num(double v, int decimals = 1) {
   std::snprintf(b, sizeof(b), "%.*f", decimals, v);
   return b;
 }
+// Peer-group label of a contract type: GMS, PMS, APMS, or "other" (unspecified or unknown).
+std::string ContractName(int32_t contract_type) {
+  switch (contract_type) {
+    case probity::v1::CONTRACT_TYPE_GMS: return "GMS";
+    case probity::v1::CONTRACT_TYPE_PMS: return "PMS";
+    case probity::v1::CONTRACT_TYPE_APMS: return "APMS";
+    default: return "other";
+  }
+}
 std::string FyName(int64_t fy) {
   char b[32];
   std::snprintf(b, sizeof(b), "%lld-%02lld", static_cast<long long>(fy), static_cast<long long>((fy + 1) % 100));
@@ -290,11 +299,12 @@ class PaymentPerPatientOutlier final : public Rule {
     if (month - start + 1 < static_cast<int64_t>(spec_.Number("min_months"))) return;
     const bool icb = spec_.Text("peer_scope") == "icb";
     const bool strat = spec_.Bool("stratify_dispensing");
+    const bool by_contract = spec_.Bool("stratify_contract_type");
     const size_t min_peers = static_cast<size_t>(spec_.Number("min_peers"));
     const double min_list = spec_.Number("min_list_size");
     for (const auto& measure : measures_) {
       // group -> entries, in practice-code order.
-      std::map<std::string, std::vector<Entry>> national, local;
+      std::map<std::string, std::vector<Entry>> national, local, coarse_national;
       for (const auto& [code, p] : env.practices()) {
         if (!p.has_reference || p.closed || p.weighted_list_size <= 0 || p.list_size < min_list) continue;
         int64_t pence = 0;
@@ -306,9 +316,13 @@ class PaymentPerPatientOutlier final : public Rule {
           }
         }
         if (pence <= 0) continue;
-        std::string stratum = strat ? (p.dispensing ? "/dispensing" : "/non-dispensing") : "";
+        const std::string coarse = strat ? (p.dispensing ? "/dispensing" : "/non-dispensing") : "";
+        const std::string stratum = by_contract ? coarse + "/" + ContractName(p.contract_type) : coarse;
         Entry e{&p, static_cast<double>(pence) / p.weighted_list_size};
+        // The finest group partitions the practices; coarser groups are fallbacks for a fine
+        // group with fewer than min_peers practices.
         national["national" + stratum].push_back(e);
+        if (by_contract) coarse_national["national" + coarse].push_back(e);
         if (icb) local["icb:" + p.icb_code + stratum].push_back(e);
       }
       auto judge = [&](const std::string& group, const std::vector<Entry>& entries,
@@ -366,20 +380,28 @@ class PaymentPerPatientOutlier final : public Rule {
           env.Emit(spec_, std::move(d));
         }
       };
-      if (icb) {
-        for (const auto& [group, entries] : local) {
-          if (entries.size() >= min_peers) {
-            judge(group, entries, entries);
-            continue;
-          }
-          // Too few ICB peers: judge these practices against the national stratum.
-          std::string stratum = group.substr(group.find('/') == std::string::npos ? group.size() : group.find('/'));
-          auto nit = national.find("national" + stratum);
-          if (nit != national.end() && nit->second.size() >= min_peers) judge(nit->first, entries, nit->second);
+      // National peers for practices of `group` (national or ICB, fine stratum): the national
+      // fine stratum, else the national stratum without contract type; nullptr when both are
+      // smaller than min_peers.
+      auto national_peers = [&](const std::string& group) -> const std::pair<const std::string, std::vector<Entry>>* {
+        const size_t slash = group.find('/');
+        const std::string stratum = slash == std::string::npos ? "" : group.substr(slash);
+        auto nit = national.find("national" + stratum);
+        if (nit != national.end() && nit->second.size() >= min_peers) return &*nit;
+        if (!by_contract) return nullptr;
+        const size_t last = stratum.rfind('/');
+        auto cit = coarse_national.find("national" + stratum.substr(0, last));
+        if (cit != coarse_national.end() && cit->second.size() >= min_peers) return &*cit;
+        return nullptr;
+      };
+      for (const auto& [group, entries] : icb ? local : national) {
+        if (entries.size() >= min_peers) {
+          judge(group, entries, entries);
+          continue;
         }
-      } else {
-        for (const auto& [group, entries] : national) {
-          if (entries.size() >= min_peers) judge(group, entries, entries);
+        // Too few peers in the group: judge these practices against a wider national group.
+        if (const auto* peers = national_peers(group); peers != nullptr && &peers->second != &entries) {
+          judge(peers->first, entries, peers->second);
         }
       }
     }

@@ -311,6 +311,7 @@ class Engine::Impl final : public internal::Env {
         p.weighted_list_size = u.weighted_list_size();
         if (!u.icb_code().empty()) p.icb_code = u.icb_code();
         p.dispensing = u.dispensing();
+        p.contract_type = u.contract_type();
         p.closed = u.closed();
         p.reference_ref = RefOf(ev);
         internal::ListPoint lp{t, u.list_size(), !u.merged_from_practice_code().empty(), RefOf(ev)};

@@ -189,6 +189,7 @@ struct Practice {
   double weighted_list_size = 0;
   std::string icb_code;
   bool dispensing = false;
+  int32_t contract_type = 0;  // probity.v1.ContractType
   bool closed = false;
   EventRef reference_ref;
   int64_t first_seen = INT64_MAX;

@@ -120,6 +120,25 @@ class FunnelRule final : public Rule {
     }
   }
 
+  // The funnel limit at z (negative: lower) for expected count ex and between-practice variance
+  // tau2 on the log scale: the Poisson part by Byar's approximation to the exact Poisson limits
+  // (as in PHE's funnel-plot tools; the plain log-normal approximation puts the lower 99.8% limit
+  // of a count near 25 at ~0.9% instead of 0.1%), combined in quadrature on the log scale with
+  // z * tau. Reduces to E * exp(z * sqrt(1/E + tau2)) when E is large. Lower limits are >= 0.
+  static double RandomEffectsLimit(double ex, double tau2, double z) {
+    double poisson_log;  // log(limit / ex) of the Poisson part
+    if (z < 0) {
+      const double b = 1.0 - 1.0 / (9.0 * ex) + z / (3.0 * std::sqrt(ex));
+      if (b <= 0) return 0;
+      poisson_log = 3.0 * std::log(b);
+    } else {
+      const double e1 = ex + 1.0;
+      poisson_log = std::log(e1 / ex) + 3.0 * std::log(1.0 - 1.0 / (9.0 * e1) + z / (3.0 * std::sqrt(e1)));
+    }
+    const double half = std::sqrt(poisson_log * poisson_log + z * z * tau2);
+    return ex * std::exp(z < 0 ? -half : half);
+  }
+
   void Judge(Env& env, Measure m, const std::string& group, const std::vector<Entry>& entries,
              const std::vector<Entry>& peers, int64_t start_day, int64_t end_day) {
     double sum_o = 0, sum_w = 0;
@@ -171,8 +190,13 @@ class FunnelRule final : public Rule {
         hi = ex + za * std::sqrt(phi * ex);
         wlo = ex - zw * std::sqrt(phi * ex);
         whi = ex + zw * std::sqrt(phi * ex);
+      } else if (method == "random_effects") {
+        lo = RandomEffectsLimit(ex, tau2, -za);
+        hi = RandomEffectsLimit(ex, tau2, za);
+        wlo = RandomEffectsLimit(ex, tau2, -zw);
+        whi = RandomEffectsLimit(ex, tau2, zw);
       } else {
-        const double sd = std::sqrt(1.0 / ex + tau2);
+        const double sd = std::sqrt(1.0 / ex);
         lo = ex * std::exp(-za * sd);
         hi = ex * std::exp(za * sd);
         wlo = ex * std::exp(-zw * sd);

@@ -25,7 +25,7 @@ const std::vector<std::string> kStreams = {"GLOBAL_SUM",       "QOF_ACHIEVEMENT"
                                            "ENHANCED_SERVICE", "ITEM_OF_SERVICE", "LOCAL_INCENTIVE",
                                            "PREMISES",         "OTHER"};
 
-std::vector<ParamSchema> FunnelParams(const char* measures_default) {
+std::vector<ParamSchema> FunnelParams(const char* measures_default, const char* direction_default) {
   std::vector<ParamSchema> p = {
       {"window_days", ParamType::kInt, "90", 7, 240},
       {"lateness_days", ParamType::kInt, "2", 0, 60},
@@ -37,7 +37,7 @@ std::vector<ParamSchema> FunnelParams(const char* measures_default) {
       {"alarm_z", ParamType::kDouble, "3.090232", 0.1, 10},
       {"overdispersion", ParamType::kString, "random_effects", 0, 0,
        {"random_effects", "multiplicative", "none"}},
-      {"direction", ParamType::kString, "both", 0, 0, {"both", "high", "low"}},
+      {"direction", ParamType::kString, direction_default, 0, 0, {"both", "high", "low"}},
   };
   if (measures_default != nullptr) {
     p.push_back({"measures", ParamType::kStringList, measures_default, 0, 0, {"home_visit", "out_of_hours"}});
@@ -65,6 +65,7 @@ const std::map<std::string, std::vector<ParamSchema>>& Schemas() {
       {"payment_per_patient_outlier",
        {{"peer_scope", ParamType::kString, "national", 0, 0, {"national", "icb"}},
         {"stratify_dispensing", ParamType::kBool, "true"},
+        {"stratify_contract_type", ParamType::kBool, "true"},
         {"method", ParamType::kString, "mad", 0, 0, {"mad", "quantile"}},
         {"mad_k", ParamType::kDouble, "7", 1, 100},
         {"min_ratio", ParamType::kDouble, "2.0", 1, 100},
@@ -75,8 +76,9 @@ const std::map<std::string, std::vector<ParamSchema>>& Schemas() {
         {"lateness_days", ParamType::kInt, "31", 0, 90},
         {"streams", ParamType::kStringList, "[GLOBAL_SUM]", 0, 0, kStreams},
         {"direction", ParamType::kString, "high", 0, 0, {"both", "high", "low"}}}},
-      {"referral_rate_outlier", FunnelParams(nullptr)},
-      {"contact_rate_outlier", FunnelParams("[home_visit, out_of_hours]")},
+      {"referral_rate_outlier", FunnelParams(nullptr, "both")},
+      // Contacts are judged high only by default: the concern is cost (docs/rules.md, rule 7).
+      {"contact_rate_outlier", FunnelParams("[home_visit, out_of_hours]", "high")},
       {"claimed_value_shift",
        {{"streams", ParamType::kStringList, "[GLOBAL_SUM, QOF_ASPIRATION, PREMISES]", 0, 0, kStreams},
         {"k", ParamType::kDouble, "0.5", 0, 20},

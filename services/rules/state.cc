@@ -7,7 +7,8 @@
 
 namespace probity::rules::internal {
 namespace {
-constexpr uint64_t kPracticeFormat = 1;
+// Format 2 appends contract_type; format 1 (no contract type) still decodes, as unspecified.
+constexpr uint64_t kPracticeFormat = 2;
 
 void Ref(Encoder* e, const EventRef& r) {
   e->U64(r.index);
@@ -101,11 +102,12 @@ void Practice::Encode(Encoder* e) const {
   }
   e->U64(follow_ups.size());
   for (int64_t f : follow_ups) e->I64(f);
+  e->I64(contract_type);
 }
 
 bool Practice::Decode(Decoder* d) {
   uint64_t format = 0, n = 0;
-  if (!d->U64(&format) || format != kPracticeFormat) return false;
+  if (!d->U64(&format) || format < 1 || format > kPracticeFormat) return false;
   if (!d->Str(&code) || !d->Bool(&has_reference) || !d->I64(&list_size) || !d->F64(&weighted_list_size) ||
       !d->Str(&icb_code) || !d->Bool(&dispensing) || !d->Bool(&closed) || !Ref(d, &reference_ref) ||
       !d->I64(&first_seen) || !d->Count(&n)) {
@@ -176,6 +178,11 @@ bool Practice::Decode(Decoder* d) {
   follow_ups.resize(n);
   for (auto& f : follow_ups) {
     if (!d->I64(&f)) return false;
+  }
+  if (format >= 2) {
+    int64_t ct = 0;
+    if (!d->I64(&ct) || ct < INT32_MIN || ct > INT32_MAX) return false;
+    contract_type = static_cast<int32_t>(ct);
   }
   return true;
 }

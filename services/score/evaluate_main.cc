@@ -2,7 +2,9 @@
 // detection scores (docs/generator.md, "Detection scores"). Only wires flags to Evaluate().
 //
 //   probity_evaluate [--practice_fraction F] [--volume_fraction F] [--anomaly_share F] [--seed N]
-//                    [--rules deploy/rules/default.yaml] [--diagnose] [--json]
+//                    [--rules deploy/rules/default.yaml] [--diagnose] [--json] [--truth_only]
+//
+// --truth_only prints the planned ground truth (JSON lines) and exits without generating.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,7 +18,7 @@ int main(int argc, char** argv) {
   using namespace probity;
   generate::GeneratorParams params;
   std::string rules_path = std::string(PROBITY_SOURCE_DIR) + "/deploy/rules/default.yaml";
-  bool diagnose = false, json = false;
+  bool diagnose = false, json = false, truth_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
     else if (a == "--rules") rules_path = next();
     else if (a == "--diagnose") diagnose = true;
     else if (a == "--json") json = true;
+    else if (a == "--truth_only") truth_only = true;
     else {
       std::cerr << "probity_evaluate: unknown argument " << a << "\n";
       return 2;
@@ -47,6 +50,17 @@ int main(int argc, char** argv) {
   if (!reference.ok()) {
     std::cerr << "probity_evaluate: " << reference.status().ToString() << "\n";
     return 1;
+  }
+  if (truth_only) {
+    auto gen = generate::Generator::Create(*reference, params);
+    if (!gen.ok()) {
+      std::cerr << "probity_evaluate: " << gen.status().ToString() << "\n";
+      return 1;
+    }
+    for (const auto& t : (*gen)->truth()) {
+      std::cout << generate::TruthToJsonLine(t) << "  # " << (*gen)->DescribePractice(t.practice_code) << "\n";
+    }
+    return 0;
   }
   const auto t0 = std::chrono::steady_clock::now();
   score::EvaluateOptions options;

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "tests/services/rules/test_util.h"
 
 namespace probity::rules::testing {
@@ -186,11 +188,19 @@ TEST(LateTest, ConflictingResubmissionWithSameEventId) {
 
 // ---- payment_per_patient_outlier ----
 // 30 practices, monthly global-sum claims for a financial year; one at 2.5x.
-void PaymentYear(LogBuilder* log, int practices, int outlier, double factor, int64_t list = 5000) {
+// `contract(i)` gives practice i's contract type (unspecified when null); `scale(i)` multiplies
+// its claims on top of `factor` for the outlier.
+void PaymentYear(LogBuilder* log, int practices, int outlier, double factor, int64_t list = 5000,
+                 const std::function<v1::ContractType(int)>& contract = nullptr,
+                 const std::function<double(int)>& scale = nullptr) {
   for (int i = 0; i < practices; ++i) {
     char code[8];
     std::snprintf(code, sizeof(code), "A8%04d", i);
-    log->Practice(code, T(2022, 4, 1), list, list * 1.1, "QHM", false);
+    auto* u = log->Add(v1::EVENT_KIND_PRACTICE_UPDATE, code, T(2022, 4, 1)).mutable_practice_update();
+    u->set_list_size(list);
+    u->set_weighted_list_size(list * 1.1);
+    u->set_icb_code("QHM");
+    if (contract) u->set_contract_type(contract(i));
   }
   for (int m = 0; m < 12; ++m) {
     int64_t ps = MonthStartSeconds(2022 * 12 + 3 + m), pe = MonthStartSeconds(2022 * 12 + 4 + m);
@@ -199,6 +209,7 @@ void PaymentYear(LogBuilder* log, int practices, int outlier, double factor, int
       std::snprintf(code, sizeof(code), "A8%04d", i);
       double per_patient = 950 * (1 + 0.01 * (i % 7));  // pence a month per weighted patient
       if (i == outlier) per_patient *= factor;
+      if (scale) per_patient *= scale(i);
       auto& c = log->Claim(code, pe + 3600 * (i + 1), std::string(code) + "-gs-" + std::to_string(m),
                            v1::PAYMENT_STREAM_GLOBAL_SUM, static_cast<int64_t>(per_patient * list * 1.1));
       SetPeriod(c, ps, pe);
@@ -215,9 +226,41 @@ TEST(PaymentTest, FlagsPracticeAtTwoAndAHalfTimesPeersOnce) {
   ASSERT_EQ(flags.size(), 2u);
   for (const auto& f : flags) {
     EXPECT_EQ(f.practice_code(), "A80003");
-    EXPECT_EQ(f.flag().baseline().group(), "national/non-dispensing");
+    // No contract type on the register: the "other" contract stratum.
+    EXPECT_EQ(f.flag().baseline().group(), "national/non-dispensing/other");
     EXPECT_EQ(f.flag().baseline().peers(), 30u);
     EXPECT_GT(f.flag().observed(), f.flag().upper_limit());
+  }
+}
+
+// Regression: APMS contracts are priced locally and run at up to ~3x the GMS figure per weighted
+// patient in the real 2022-23 file; judged against GMS peers, atypical APMS practices were
+// flagged every month (most of the payment false positives at full scale). Peers now share the
+// contract type.
+TEST(PaymentTest, ApmsPracticesAreJudgedAgainstApmsPeers) {
+  auto contract = [](int i) { return i < 30 ? v1::CONTRACT_TYPE_GMS : v1::CONTRACT_TYPE_APMS; };
+  auto scale = [](int i) { return i < 30 ? 1.0 : (i % 2 ? 2.2 : 1.6); };
+  LogBuilder log;
+  PaymentYear(&log, 55, -1, 1, 5000, contract, scale);
+  EXPECT_TRUE(RunRules(OneRule("payment_per_patient_outlier"), log.entries()).empty());
+  // The same year judged without the contract stratum flags the dearer APMS practices.
+  auto flags = RunRules(OneRule("payment_per_patient_outlier", "{stratify_contract_type: false}"), log.entries());
+  ASSERT_FALSE(flags.empty());
+  for (const auto& f : flags) EXPECT_EQ(f.flag().baseline().group(), "national/non-dispensing");
+}
+
+TEST(PaymentTest, SmallContractStratumFallsBackToDispensingStratum) {
+  // 30 GMS practices and 5 APMS: the APMS stratum is under min_peers, so its practices are
+  // judged against all 35 non-dispensing practices (and an APMS outlier is still caught).
+  auto contract = [](int i) { return i < 30 ? v1::CONTRACT_TYPE_GMS : v1::CONTRACT_TYPE_APMS; };
+  LogBuilder log;
+  PaymentYear(&log, 35, 32, 2.5, 5000, contract);
+  auto flags = RunRules(OneRule("payment_per_patient_outlier"), log.entries());
+  ASSERT_EQ(flags.size(), 2u);
+  for (const auto& f : flags) {
+    EXPECT_EQ(f.practice_code(), "A80032");
+    EXPECT_EQ(f.flag().baseline().group(), "national/non-dispensing");
+    EXPECT_EQ(f.flag().baseline().peers(), 35u);
   }
 }
 

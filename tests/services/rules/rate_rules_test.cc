@@ -84,6 +84,30 @@ TEST(ReferralFunnelTest, WindowNotCoveredOrMinimumExpectedNotMet) {
   EXPECT_EQ(CountFor(low, "S00001"), 1u);
 }
 
+// Regression: with a log-normal approximation the lower 99.8% limit for a small expected count
+// was far too high (P(O <= limit) ~0.9% for E ~ 25), so practices with small lists were flagged
+// for referring a little less than peers by chance. With Byar's limits, a count at the exact
+// Poisson 0.5% quantile stays inside, and a count at half the lower limit is still flagged.
+TEST(ReferralFunnelTest, SmallExpectedCountLowerLimitIsExactPoisson) {
+  // 40 practices referring exactly at the pooled rate (no spread: tau = 0), and one small
+  // practice whose expected count over the window is 25.
+  auto build = [](int small_count) {
+    LogBuilder log;
+    for (int i = 0; i < 40; ++i) log.Practice(Code(i), T(2023, 1, 1), 9000, 10000);
+    log.Practice("S00001", T(2023, 1, 1), 3000, 10000.0 * 25 / (7 * 90));
+    for (int d = 0; d < 100; ++d) {
+      int64_t t = T(2023, 1, 1, 9) + d * kSecondsPerDay;
+      for (int i = 0; i < 40; ++i) log.Referrals(Code(i), t, 7);
+      if (d >= 10 && d - 10 < small_count) log.Referrals("S00001", t, 1);  // inside the window
+    }
+    return log;
+  };
+  // P(Poisson(25) <= 13) = 0.0086: inside the 99.8% funnel (the old limit, 13.5, flagged it).
+  EXPECT_EQ(CountFor(RunRules(OneRule("referral_rate_outlier"), build(13).entries()), "S00001"), 0u);
+  // P(Poisson(25) <= 6) < 0.0001: outside.
+  EXPECT_EQ(CountFor(RunRules(OneRule("referral_rate_outlier"), build(6).entries()), "S00001"), 1u);
+}
+
 TEST(ReferralFunnelTest, MultiplicativeMethodAlsoCatchesOutlier) {
   auto log = ReferralLog(40, 7, 4.0);
   auto flags = RunRules(OneRule("referral_rate_outlier", "{overdispersion: multiplicative}"), log.entries());
@@ -121,6 +145,16 @@ TEST(ContactFunnelTest, HomeVisitsAndOutOfHoursMeasuredSeparately) {
   auto only_hv = RunRules(OneRule("contact_rate_outlier", "{measures: [home_visit]}"), ContactLog(40, 5, false, 4.0).entries());
   EXPECT_TRUE(only_hv.empty());
   EXPECT_TRUE(RunRules(OneRule("contact_rate_outlier"), ContactLog(40, -1, true, 1.0).entries()).empty());
+}
+
+// Regression: contacts were judged on both sides, and at national scale ~1.5% of clean practices
+// were flagged for few home visits, which is no contract concern (the rule exists for cost).
+TEST(ContactFunnelTest, LowSideOnlyWhenAskedFor) {
+  auto log = ContactLog(40, 5, true, 0.2);
+  EXPECT_TRUE(RunRules(OneRule("contact_rate_outlier"), log.entries()).empty());
+  auto both = RunRules(OneRule("contact_rate_outlier", "{direction: both}"), log.entries());
+  ASSERT_EQ(both.size(), 1u);
+  EXPECT_LT(both[0].flag().observed(), both[0].flag().lower_limit());
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // ingest_bench: end-to-end ingest throughput, from the embedded bus into the Merkle log, set
 // beside the bus's own rate measured in the same run, plus produce-to-append latency.
 //
-//   ingest_bench [--n=500000] [--latency_n=200000] [--latency_rate=100000] [benchmark flags]
+//   ingest_bench [--n=500000] [--latency_n=200000] [--latency_rate=R] [benchmark flags]
 //
 // One run (Iterations(1)) does, in one process on one embedded bus:
 //  1. bus bound: a librdkafka producer writes N claims (~200 bytes, the very bytes ingest will
@@ -12,8 +12,10 @@
 //  2. ingest: the same N claims pre-produced to probity.claims.v1, then IngestService (RocksDB on
 //     disk, checkpoints signed, probity.log.v1 published) is timed from Start() until the log
 //     holds N entries. The log is then verified (not timed).
-//  3. latency: with ingest running, latency_n claims are produced at latency_rate per second; the
-//     time from each Produce() call to the moment the log's size covered its index gives p50/p99.
+//  3. latency: with ingest running, latency_n claims are produced at latency_rate per second (by
+//     default a quarter of the rate measured in 2: on a busy 2-core machine half was already
+//     more than ingest sustains while a producer shares the CPU, and a queue built up); the time from
+//     each Produce() call to the moment the log's size covered its index gives p50/p99.
 //
 // The embedded bus keeps only ~5 MB per partition (common/bus/embedded_cluster.h), so the input
 // topic is created here with 48 partitions instead of 4: N pre-produced messages must all still
@@ -27,6 +29,7 @@
 #include <cstring>
 #include <filesystem>
 #include <thread>
+#include <map>
 #include <unordered_map>
 
 #include "common/bus/embedded_cluster.h"
@@ -45,7 +48,7 @@ using Clock = std::chrono::steady_clock;
 
 size_t g_n = 500000;
 size_t g_latency_n = 200000;
-double g_latency_rate = 100000;
+double g_latency_rate = 0;  // 0: a quarter of the ingest rate just measured
 constexpr int kInputPartitions = 48;
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
@@ -208,6 +211,7 @@ void BM_IngestEndToEnd(benchmark::State& state) {
     state.SetIterationTime(ingest_s);
 
     // 3. Latency at a steady rate, ingest still running.
+    const double latency_rate = g_latency_rate > 0 ? g_latency_rate : 0.25 * n / ingest_s;
     std::vector<std::string> lvalues = MakeClaims("lat", g_latency_n);
     std::unordered_map<std::string, Clock::time_point> produced_at;
     produced_at.reserve(g_latency_n);
@@ -227,7 +231,7 @@ void BM_IngestEndToEnd(benchmark::State& state) {
       char id[64];
       for (size_t i = 0; i < lvalues.size(); ++i) {
         auto due = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(i / g_latency_rate));
+                               std::chrono::duration<double>(i / latency_rate));
         if (Clock::now() < due) std::this_thread::sleep_until(due);
         std::snprintf(id, sizeof(id), "lat-%09zu", i);
         produced_at.emplace(id, Clock::now());
@@ -251,6 +255,11 @@ void BM_IngestEndToEnd(benchmark::State& state) {
 
     std::vector<double> lat_ms;
     lat_ms.reserve(g_latency_n);
+    // Where the slow ones were: produce time (s after the first) of every event above 100 ms, by
+    // 0.25 s bucket, so a stall shows as one bucket and a queue as a ramp.
+    std::map<int, int> slow_at;
+    Clock::time_point first_produced = Clock::time_point::max();
+    for (const auto& [id, t] : produced_at) first_produced = std::min(first_produced, t);
     Check((*store)->Scan(n, n + g_latency_n, [&](const logstore::Entry& e) -> Status {
       v1::LogRecord r;
       r.ParseFromString(e.record_bytes);
@@ -261,6 +270,7 @@ void BM_IngestEndToEnd(benchmark::State& state) {
                                 [](const auto& a, uint64_t v) { return a.second < v; });
       if (s == sizes.end()) return Internal("entry appended after sampling stopped");
       lat_ms.push_back(std::chrono::duration<double, std::milli>(s->first - it->second).count());
+      if (lat_ms.back() > 100) ++slow_at[static_cast<int>(4 * Seconds(first_produced, it->second))];
       return Status::Ok();
     }), "scan latency entries");
     std::sort(lat_ms.begin(), lat_ms.end());
@@ -277,6 +287,11 @@ void BM_IngestEndToEnd(benchmark::State& state) {
     }
 
     const double rate = n / ingest_s;
+    if (!slow_at.empty()) {
+      std::printf("events over 100 ms, by produce time:");
+      for (const auto& [q, count] : slow_at) std::printf(" %.2fs:%d", q / 4.0, count);
+      std::printf("\n");
+    }
     state.counters["events_per_s"] = rate;
     state.counters["published_per_s"] = n / published_s;
     state.counters["bus_produce_per_s"] = bus_rates.produce_per_s;
@@ -286,13 +301,14 @@ void BM_IngestEndToEnd(benchmark::State& state) {
     state.counters["p50_ms"] = pct(0.50);
     state.counters["p99_ms"] = pct(0.99);
     state.counters["lat_n"] = static_cast<double>(lat_ms.size());
+    state.counters["lat_rate_per_s"] = latency_rate;
     std::printf(
         "ingest: %zu events in %.2f s = %.0f events/s (all published: %.0f/s); bus alone: produce "
         "%.0f/s, consume %.0f/s, consume+republish %.0f/s; ingest / bus pipe = %.2f\n"
         "latency at %.0f events/s (%zu events): p50 %.1f ms, p99 %.1f ms, max %.1f ms; log verified "
         "(%llu entries)\n",
         n, ingest_s, rate, n / published_s, bus_rates.produce_per_s, bus_rates.consume_per_s,
-        bus_rates.pipe_per_s, rate / bus_rates.pipe_per_s, g_latency_rate, lat_ms.size(),
+        bus_rates.pipe_per_s, rate / bus_rates.pipe_per_s, latency_rate, lat_ms.size(),
         pct(0.5), pct(0.99), lat_ms.empty() ? -1.0 : lat_ms.back(),
         static_cast<unsigned long long>(verify->entries_checked));
     service_ptr.reset();

@@ -14,6 +14,7 @@ covers the final tree; `probity log verify` passes; ingest stops cleanly on SIGT
 """
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -219,7 +220,6 @@ class IngestEndToEnd(unittest.TestCase):
 
             self.assertEqual(c.ingest.terminate(30), 0, c.ingest.output())
             got = c.cli("log", "get", "--event-id", "kcat-claim-1").stdout.decode()
-            import json
             e = json.loads(got.splitlines()[0])
             self.assertEqual(e["index"], 0)
             self.assertEqual(e["record"]["payload"], e2e.b64(claim))  # kcat strips the newline

@@ -21,68 +21,6 @@ int64_t SteadyMs() {
 
 }  // namespace
 
-StatusOr<v1::Envelope> DecodeRecordEnvelope(const v1::LogRecord& record) {
-  std::optional<std::string_view> ct;
-  if (record.content_type() == v1::CONTENT_TYPE_JSON) ct = "application/json";
-  // No clock check: the entry was judged when it arrived; here it is only read back.
-  auto d = codec::Decode(record.topic(), record.payload(), ct, codec::Policy{}, INT64_MAX / 4);
-  if (auto* rej = std::get_if<codec::Rejection>(&d)) {
-    return DataLoss("logged payload no longer decodes: " + rej->reason_code + ": " + rej->message);
-  }
-  return std::move(std::get<codec::Decoded>(d).envelope);
-}
-
-Status StoreSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {
-  PROBITY_ASSIGN_OR_RETURN(uint64_t size, store_->TreeSize());
-  if (next >= size) return Status::Ok();
-  return store_->Scan(next, std::min<uint64_t>(size, next + max), [&](const logstore::Entry& e) {
-    out->push_back(e);
-    return Status::Ok();
-  });
-}
-
-StatusOr<std::unique_ptr<LogTopicSource>> LogTopicSource::Create(const bus::ClientConfig& cfg) {
-  std::unique_ptr<LogTopicSource> s(new LogTopicSource());
-  PROBITY_ASSIGN_OR_RETURN(s->consumer_, bus::Consumer::Create(cfg));
-  return s;
-}
-
-Status LogTopicSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {
-  if (!assigned_) {
-    // The topic key is the index; start from the beginning and skip what was evaluated. (A
-    // deployment with retention shorter than the log rebuilds from the store instead.)
-    PROBITY_RETURN_IF_ERROR(
-        consumer_->Assign({{std::string(bus::kLogTopic), 0, RD_KAFKA_OFFSET_BEGINNING}}));
-    assigned_ = true;
-  }
-  std::vector<bus::Message> msgs;
-  PROBITY_RETURN_IF_ERROR(consumer_->Poll(max, 100, &msgs));
-  uint64_t want = next;
-  for (const auto& m : msgs) {
-    v1::SequencedEntry se;
-    if (!se.ParseFromString(m.value)) {
-      return DataLoss("probity.log.v1 offset " + std::to_string(m.offset) + " is not a SequencedEntry");
-    }
-    if (se.index() < want) continue;  // a repeat after a sequencer restart
-    if (se.index() > want) {
-      return DataLoss("probity.log.v1 skipped from index " + std::to_string(want) + " to " +
-                      std::to_string(se.index()));
-    }
-    merkle::Hash h = merkle::HashLeaf(se.record());
-    if (se.leaf_hash() != merkle::AsBytes(h)) {
-      return DataLoss("probity.log.v1 entry " + std::to_string(se.index()) +
-                      " does not match its leaf hash");
-    }
-    logstore::Entry e;
-    e.index = se.index();
-    e.leaf_hash = h;
-    e.record_bytes = se.record();
-    out->push_back(std::move(e));
-    ++want;
-  }
-  return Status::Ok();
-}
-
 RulesRunner::RulesRunner(Options options, rules::RuleSet rule_set, EntrySource* source,
                          bus::Producer* producer)
     : options_(std::move(options)), rule_set_(std::move(rule_set)), source_(source),

@@ -1,0 +1,95 @@
+// The alerts target: turns flags in the log into alerts for contract managers, delivered to
+// Prometheus Alertmanager's API (POST /api/v2/alerts), the convention its users already run for
+// routing, grouping and silences.
+//
+// Delivery state (the next log index to deliver, and the open alerts) is kept in RocksDB and
+// advanced only after Alertmanager accepted a batch: a restart neither loses an alert nor sends
+// one twice (a retry after a failed send repeats the same label set, which Alertmanager merges).
+// A decision on a flag (uphold or dismiss) resolves its alert. Open alerts are re-sent every
+// resend interval, as Alertmanager expects of a client, so that they do not time out.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/follow/entry_source.h"
+#include "common/status/status.h"
+#include "common/time/clock.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace probity::alerts {
+
+struct Alert {
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::string starts_at;  // RFC 3339
+  std::string ends_at;    // RFC 3339; empty while firing
+};
+
+// Alertmanager's v2 JSON for a batch of alerts.
+std::string AlertsJson(const std::vector<Alert>& alerts);
+
+class AlertSink {
+ public:
+  virtual ~AlertSink() = default;
+  virtual Status Send(const std::vector<Alert>& alerts) = 0;
+};
+
+// Posts to a real Alertmanager, e.g. "http://127.0.0.1:9093".
+class AlertmanagerClient final : public AlertSink {
+ public:
+  static StatusOr<std::unique_ptr<AlertmanagerClient>> Create(const std::string& url);
+  Status Send(const std::vector<Alert>& alerts) override;
+
+ private:
+  std::string host_;
+  int port_ = 0;
+};
+
+// The alert for a flag: labels alertname="ProbityFlag", flag_id, rule_id, rule_kind, practice,
+// icb, severity; annotations summary, observed, expected, limits, evidence.
+Alert AlertForFlag(const v1::Envelope& flag_envelope);
+
+struct AlertsStats {
+  uint64_t next_index = 0;
+  uint64_t fired = 0;
+  uint64_t resolved = 0;
+  uint64_t open = 0;
+};
+
+class AlertsRunner {
+ public:
+  struct Options {
+    std::string state_dir;
+    size_t max_batch = 5000;
+    int64_t resend_every_micros = 60LL * 1000000;
+  };
+  // REQUIRES: source, sink and clock outlive the runner.
+  AlertsRunner(Options options, follow::EntrySource* source, AlertSink* sink, const Clock* clock);
+  ~AlertsRunner();
+
+  Status Start();
+  // Delivers the alerts of the entries the source has; re-sends open alerts when due. Returns the
+  // number of entries consumed.
+  StatusOr<size_t> RunOnce();
+  Status Run(const std::atomic<bool>* stop);
+  AlertsStats stats() const;
+
+ private:
+  Options options_;
+  follow::EntrySource* source_;
+  AlertSink* sink_;
+  const Clock* clock_;
+  std::unique_ptr<rocksdb::DB> db_;
+  uint64_t next_ = 0;
+  std::map<std::string, Alert> open_;  // flag id -> its firing alert
+  Micros last_resend_ = 0;
+  AlertsStats stats_;
+};
+
+}  // namespace probity::alerts

@@ -35,7 +35,10 @@ struct ServeFlags {
 
 int RunBus(int port, int brokers);
 int RunIngest(const BusFlags& bus, const ServeFlags& serve);
-int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules_file);
+int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules_file,
+          const std::string& alertmanager_url);
+// Follows probity.log.v1 and delivers flags as alerts to Alertmanager.
+int RunAlerts(const BusFlags& bus, const std::string& data_dir, const std::string& alertmanager_url);
 int RunKeygen(const std::string& name, const std::string& out_dir);
 
 struct LogFlags {

@@ -74,7 +74,10 @@ Status RunDemo(const bus::ClientConfig& bus, const DemoOptions& options,
   FeedState feed;
   std::thread feeder([&] {
     KafkaSink kafka(producer.get());
-    StoppableSink sink(&kafka, stop);
+    SystemClock clock;
+    generate::RealSleeper sleeper;
+    generate::RateLimitedSink paced(&kafka, options.events_per_second, &clock, &sleeper);
+    StoppableSink sink(&paced, stop);
     generate::GeneratorParams p;
     p.practice_fraction = options.practice_fraction;
     p.volume_fraction = options.volume_fraction;

@@ -12,9 +12,14 @@
 namespace probity::cli {
 
 struct DemoOptions {
-  double practice_fraction = 0.03;  // about 200 real practices
-  double volume_fraction = 0.05;
+  // About 350 real practices with half the national per-practice volumes: enough events for the
+  // rate rules' minimum expected counts, so every anomaly kind is detectable (docs/generator.md).
+  double practice_fraction = 0.05;
+  double volume_fraction = 0.5;
   double anomaly_share = 0.05;
+  // The embedded bus keeps about 5 MB per partition: the feed is paced so ingest never falls
+  // that far behind. About 1.2 M events: the simulated year takes about a minute.
+  double events_per_second = 20000;
   uint64_t seed = 1;
   std::string truth_file;           // where the ground truth goes
 };

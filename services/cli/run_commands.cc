@@ -19,6 +19,7 @@
 #include "services/cli/demo.h"
 #include "services/cli/rules_runner.h"
 #include "services/rules/rule_set.h"
+#include "services/alerts/alerts.h"
 #include "services/ingest/ingest.h"
 
 namespace probity::cli {
@@ -151,7 +152,8 @@ int RunIngest(const BusFlags& bus, const ServeFlags& serve) {
   return 0;
 }
 
-int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules_file) {
+int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules_file,
+          const std::string& alertmanager_url) {
   auto rule_set = rules::LoadRuleSetFile(rules_file.empty() ? DefaultRulesFile() : rules_file);
   if (!rule_set.ok()) return Fail("up", rule_set.status());
   auto cluster = bus::EmbeddedCluster::Start({.brokers = 1, .bootstrap_port = port});
@@ -176,6 +178,24 @@ int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules
     if (!rules_status.ok()) StopFlag() = true;
   });
 
+  // Alerts, when an Alertmanager is given: a third follower of the same store.
+  std::unique_ptr<alerts::AlertmanagerClient> am;
+  std::unique_ptr<alerts::AlertsRunner> alerter;
+  StoreSource alert_source(stack.store.get());
+  std::thread alerts_thread;
+  Status alerts_status;
+  if (!alertmanager_url.empty()) {
+    auto client = alerts::AlertmanagerClient::Create(alertmanager_url);
+    if (!client.ok()) return Fail("up", client.status());
+    am = std::move(client).value();
+    alerter = std::make_unique<alerts::AlertsRunner>(
+        alerts::AlertsRunner::Options{.state_dir = f.data_dir + "/alerts"}, &alert_source, am.get(),
+        &stack.clock);
+    st = alerter->Start();
+    if (!st.ok()) return Fail("up", st);
+    alerts_thread = std::thread([&] { alerts_status = alerter->Run(&StopFlag()); });
+  }
+
   std::ostringstream links;
   links << "  bus          " << cfg.bootstrap_servers << " (embedded, in memory; kcat -b "
         << cfg.bootstrap_servers << " -L)\n"
@@ -185,6 +205,8 @@ int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules
         << "  health       http://" << f.http_host << ":" << stack.http->port() << "/healthz\n"
         << "  rules        " << rule_set->name << " " << rule_set->version << " ("
         << rule_set->rules.size() << " rules)\n"
+        << (alertmanager_url.empty() ? std::string()
+                                     : "  alerts       " + alertmanager_url + "\n")
         << "Ctrl-C stops everything cleanly.\n";
   if (demo) {
     DemoOptions d;
@@ -197,6 +219,7 @@ int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules
   }
   StopFlag() = true;
   rules_thread.join();    // its last flags are confirmed on the bus
+  if (alerts_thread.joinable()) alerts_thread.join();
   stack.Settle(5000);     // ... and read into the log before ingest stops
   Status ingest_status = stack.Stop();
   if (!rules_status.ok()) return Fail("up", rules_status);
@@ -206,6 +229,26 @@ int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules
             << s.dead_letters << " dead letters), " << rules.stats().flags
             << " flags raised. Verify with: probity log verify --data-dir " << f.data_dir
             << std::endl;
+  return 0;
+}
+
+int RunAlerts(const BusFlags& bus, const std::string& data_dir, const std::string& alertmanager_url) {
+  bus::ClientConfig cfg{bus.bootstrap_servers, bus.kafka_properties};
+  auto client = alerts::AlertmanagerClient::Create(alertmanager_url);
+  if (!client.ok()) return Fail("alerts", client.status());
+  auto source = LogTopicSource::Create(cfg);
+  if (!source.ok()) return Fail("alerts", source.status());
+  SystemClock clock;
+  alerts::AlertsRunner runner({.state_dir = data_dir + "/alerts"}, source->get(), client->get(), &clock);
+  Status st = runner.Start();
+  if (!st.ok()) return Fail("alerts", st);
+  std::cout << "probity alerts: following probity.log.v1 on " << bus.bootstrap_servers
+            << ", delivering to " << alertmanager_url << std::endl;
+  st = runner.Run(&StopFlag());
+  if (!st.ok()) return Fail("alerts", st);
+  auto s = runner.stats();
+  std::cout << "probity alerts: stopped at index " << s.next_index << "; " << s.fired << " fired, "
+            << s.resolved << " resolved, " << s.open << " open" << std::endl;
   return 0;
 }
 

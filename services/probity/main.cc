@@ -74,8 +74,17 @@ int main(int argc, char** argv) {
   up->add_option("--port", up_port, "Embedded bus bootstrap port")->capture_default_str();
   up->add_flag("--demo", demo, "Feed a built-in demo stream and show a live summary");
   up->add_option("--rules", rules_file, "Rule set file (default deploy/rules/default.yaml)");
+  std::string am_url;
+  up->add_option("--alertmanager-url", am_url, "Deliver flags as alerts to this Alertmanager, e.g. http://127.0.0.1:9093");
   add_serve(up);
-  up->callback([&] { rc = RunUp(up_port, serve, demo, rules_file); });
+  up->callback([&] { rc = RunUp(up_port, serve, demo, rules_file, am_url); });
+
+  std::string alerts_url, alerts_dir = "./probity-alerts";
+  auto* alerts = app.add_subcommand("alerts", "Run the alerts target: follow probity.log.v1, deliver flags to Alertmanager");
+  alerts->add_option("--bootstrap-servers", busf.bootstrap_servers, "Kafka bootstrap servers")->capture_default_str();
+  alerts->add_option("--alertmanager-url", alerts_url, "Alertmanager base URL, e.g. http://127.0.0.1:9093")->required();
+  alerts->add_option("--data-dir", alerts_dir, "Delivery state goes in DATA_DIR/alerts")->capture_default_str();
+  alerts->callback([&] { rc = RunAlerts(busf, alerts_dir, alerts_url); });
 
   // probity keygen
   std::string key_name = "probity.example/log";

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/logstore/keys.h"
+#include "common/time/civil.h"
 
 namespace probity::alerts {
 namespace {
@@ -49,12 +50,7 @@ std::string MapJson(const std::map<std::string, std::string>& m) {
 }
 
 std::string Rfc3339(const google::protobuf::Timestamp& ts) {
-  time_t t = ts.seconds();
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[32];
-  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return civil::FormatRfc3339(ts.seconds() * 1000000);
 }
 
 std::string Num(double v) {

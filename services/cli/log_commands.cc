@@ -5,6 +5,7 @@
 #include "common/codec/codec.h"
 #include "common/logstore/store.h"
 #include "common/merkle/hasher.h"
+#include "common/time/civil.h"
 #include "services/cli/commands.h"
 
 namespace probity::cli {
@@ -25,12 +26,7 @@ int Fail(const char* cmd, const Status& st) {
 }
 
 std::string Iso(const google::protobuf::Timestamp& ts) {
-  time_t t = ts.seconds();
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[32];
-  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return civil::FormatRfc3339(ts.seconds() * 1000000);
 }
 
 std::string HashesJson(const std::vector<merkle::Hash>& hs) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "common/time/civil.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace probity::rules {
@@ -11,39 +12,12 @@ inline constexpr int64_t kSecondsPerDay = 86400;
 
 inline int64_t ToSeconds(const google::protobuf::Timestamp& t) { return t.seconds(); }
 
-// Floor division (days before 1970 stay correct).
-inline int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+using civil::Civil;
+using civil::CivilFromDays;
+using civil::DaysFromCivil;
+using civil::FloorDiv;
 
 inline int64_t DayOf(int64_t secs) { return FloorDiv(secs, kSecondsPerDay); }
-
-// Howard Hinnant's days_from_civil / civil_from_days.
-inline int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-struct Civil {
-  int64_t year;
-  unsigned month;  // 1..12
-  unsigned day;    // 1..31
-};
-
-inline Civil CivilFromDays(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {y + (m <= 2), m, d};
-}
 
 // Month number: year * 12 + (month - 1).
 inline int64_t MonthOf(int64_t secs) {

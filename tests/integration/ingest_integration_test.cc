@@ -144,7 +144,9 @@ TEST_F(IngestIntegrationTest, ClaimsInBothEncodingsAreLoggedAndMalformedOnesDead
   ASSERT_TRUE(rec.ParseFromString(e->record_bytes));
   EXPECT_EQ(rec.payload(), a.SerializeAsString());  // the exact bytes received
   EXPECT_EQ(rec.topic(), "probity.claims.v1");
-  EXPECT_EQ(rec.partition(), 0);
+  // a was sent on partition 0 and redelivered on partition 3: whichever ingest read first is
+  // logged, the other dropped as an exact redelivery.
+  EXPECT_TRUE(rec.partition() == 0 || rec.partition() == 3) << rec.partition();
   auto json_entry = store_->Get((*store_->FindByEventId("it-2"))[0]);
   ASSERT_TRUE(rec.ParseFromString(json_entry->record_bytes));
   EXPECT_EQ(rec.content_type(), v1::CONTENT_TYPE_JSON);

@@ -122,6 +122,18 @@ Status Producer::Flush(int timeout_ms) {
 
 int Producer::OutQueueLength() const { return rd_kafka_outq_len(rk_); }
 
+Status Producer::WarmUp(const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Unavailable("metadata for " + topic + ": " + rd_kafka_err2str(err));
+  }
+  return Status::Ok();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Consumer
 

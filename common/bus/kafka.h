@@ -64,6 +64,9 @@ class Producer {
   // Waits until everything enqueued is delivered or failed. Unavailable on timeout.
   Status Flush(int timeout_ms);
   int OutQueueLength() const;
+  // Fetches the topic's metadata now, so that the first message to it does not wait for the
+  // leader lookup (about a second after start-up otherwise).
+  Status WarmUp(const std::string& topic, int timeout_ms);
   rd_kafka_t* handle() { return rk_; }
 
  private:

@@ -86,7 +86,9 @@ int RunRules(const BusFlags& bus, const RulesFlags& f, int http_port, const std:
   auto rs = rules::LoadRuleSetFile(f.rules_file.empty() ? DefaultRulesFile() : f.rules_file);
   if (!rs.ok()) return Fail("rules", rs.status());
   bus::ClientConfig cfg{bus.bootstrap_servers, bus.kafka_properties};
-  auto producer = bus::Producer::Create(cfg);
+  bus::ClientConfig rules_cfg = cfg;
+  rules_cfg.properties.emplace("linger.ms", "0");  // flags are few; their latency matters
+  auto producer = bus::Producer::Create(rules_cfg);
   if (!producer.ok()) return Fail("rules", producer.status());
   auto source = LogTopicSource::Create(cfg);
   if (!source.ok()) return Fail("rules", source.status());

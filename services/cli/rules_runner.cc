@@ -21,6 +21,10 @@ int64_t SteadyMs() {
 
 }  // namespace
 
+RulesRunner::~RulesRunner() {
+  if (saver_.joinable()) saver_.join();
+}
+
 RulesRunner::RulesRunner(Options options, rules::RuleSet rule_set, EntrySource* source,
                          bus::Producer* producer)
     : options_(std::move(options)), rule_set_(std::move(rule_set)), source_(source),
@@ -49,6 +53,8 @@ Status RulesRunner::Start(Micros now) {
     PROBITY_RETURN_IF_ERROR(producer_->Flush(30000));
     std::ofstream(marker) << now << "\n";
   }
+  // The first flag must not wait for a leader lookup.
+  PROBITY_RETURN_IF_ERROR(producer_->WarmUp(std::string(bus::kFlagsTopic), 10000));
   last_save_ms_ = SteadyMs();
   return Status::Ok();
 }
@@ -83,14 +89,26 @@ StatusOr<size_t> RulesRunner::RunOnce() {
       stats_.flags += n;
     }
   }
-  if (SteadyMs() - last_save_ms_ >= options_.save_every_ms) PROBITY_RETURN_IF_ERROR(Checkpoint());
+  if (SteadyMs() - last_save_ms_ >= options_.save_every_ms) {
+    PROBITY_RETURN_IF_ERROR(Checkpoint(/*wait=*/false));
+  }
   return entries.size();
 }
 
-Status RulesRunner::Checkpoint() {
+Status RulesRunner::Checkpoint(bool wait) {
+  // Flags first: a state that says "evaluated up to i" MUST NOT be saved before every flag raised
+  // up to i is confirmed on the bus.
   PROBITY_RETURN_IF_ERROR(producer_->Flush(30000));
-  if (engine_->has_processed()) PROBITY_RETURN_IF_ERROR(state_->Save(*engine_));
+  if (saver_.joinable()) saver_.join();
+  PROBITY_RETURN_IF_ERROR(save_status_);
   last_save_ms_ = SteadyMs();
+  if (!engine_->has_processed()) return Status::Ok();
+  auto snap = std::make_shared<rules::EngineSnapshot>(engine_->Snapshot());
+  if (wait) {
+    save_status_ = state_->SaveSnapshot(*snap);
+    return save_status_;
+  }
+  saver_ = std::thread([this, snap] { save_status_ = state_->SaveSnapshot(*snap); });
   return Status::Ok();
 }
 

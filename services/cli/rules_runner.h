@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/bus/kafka.h"
@@ -41,11 +42,14 @@ class RulesRunner {
  public:
   struct Options {
     std::string state_dir;
-    int save_every_ms = 1000;
+    // State is saved this often, written on a background thread; only the in-memory snapshot is
+    // taken on the evaluation thread (tens of ms for a large state).
+    int save_every_ms = 10000;
     size_t max_batch = 10000;
   };
   // REQUIRES: source and producer outlive the runner.
   RulesRunner(Options options, rules::RuleSet rule_set, EntrySource* source, bus::Producer* producer);
+  ~RulesRunner();
 
   // Opens the state, restores the engine (when the saved state is for the same rule set), and
   // publishes the rule set so that it is sequenced into the log.
@@ -53,8 +57,9 @@ class RulesRunner {
   // Evaluates what the source has (up to max_batch entries). Returns how many were evaluated.
   StatusOr<size_t> RunOnce();
   Status Run(const std::atomic<bool>* stop);
-  // Waits for the bus to confirm the flags, then saves the state.
-  Status Checkpoint();
+  // Waits for the bus to confirm the flags, then saves the state (in the background unless
+  // `wait`, which also waits for an earlier background save).
+  Status Checkpoint(bool wait = true);
   RulesStats stats() const;
 
  private:
@@ -65,6 +70,8 @@ class RulesRunner {
   std::unique_ptr<rules::Engine> engine_;
   std::unique_ptr<rules::StateStore> state_;
   uint64_t next_ = 0;
+  std::thread saver_;
+  Status save_status_;
   int64_t last_save_ms_ = 0;
   mutable std::mutex mu_;
   RulesStats stats_;

@@ -166,7 +166,10 @@ int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules
   if (!st.ok()) return Fail("up", st);
 
   // The rules target reads the log in this process directly; its flags go back through ingest.
-  auto rules_producer = bus::Producer::Create(cfg);
+  // Flags are few and their latency matters: the rules producer does not linger.
+  bus::ClientConfig rules_cfg = cfg;
+  rules_cfg.properties["linger.ms"] = "0";
+  auto rules_producer = bus::Producer::Create(rules_cfg);
   if (!rules_producer.ok()) return Fail("up", rules_producer.status());
   StoreSource source(stack.store.get());
   RulesRunner rules({.state_dir = f.data_dir + "/rules"}, *rule_set, &source, rules_producer->get());

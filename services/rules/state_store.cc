@@ -28,7 +28,11 @@ StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) 
 
 Status StateStore::Save(const Engine& engine) {
   if (!engine.has_processed()) return FailedPrecondition("rules state store: nothing processed yet");
-  EngineSnapshot snap = engine.Snapshot();
+  return SaveSnapshot(engine.Snapshot());
+}
+
+Status StateStore::SaveSnapshot(const EngineSnapshot& snap) {
+  if (!snap.has_last_index) return FailedPrecondition("rules state store: nothing processed yet");
   internal::Encoder meta;
   meta.U64(kMetaFormat);
   meta.Str(snap.rule_set_hash);
@@ -38,8 +42,7 @@ Status StateStore::Save(const Engine& engine) {
   batch.Put(kMetaKey, meta.out());
   batch.Put(kGlobalKey, snap.global);
   for (const auto& [code, blob] : snap.practices) batch.Put(std::string(kPracticePrefix) + code, blob);
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
+  rocksdb::WriteOptions wo;  // the WAL makes the batch atomic; no fsync (see the header)
   rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) return IoError("rules state store: save failed: " + s.ToString());
   return Status::Ok();

@@ -26,6 +26,10 @@ class StateStore {
   // Atomically replaces the stored state with engine.Snapshot() (which carries the last
   // processed index). REQUIRES: engine.has_processed().
   Status Save(const Engine& engine);
+  // The same, from a snapshot taken earlier (so that the write can happen off the engine's
+  // thread). Not fsynced: the state is a cache of a deterministic function of the log, and an
+  // older state only means a longer replay.
+  Status SaveSnapshot(const EngineSnapshot& snap);
   // Restores the stored state into a fresh engine. NotFound when nothing was saved;
   // FailedPrecondition when it was saved under another rule set; DataLoss when corrupt.
   // On failure `engine` is unchanged. After success, resume at engine->last_index() + 1.

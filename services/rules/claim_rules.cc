@@ -15,11 +15,6 @@ bool Live(int32_t status) {
   return status != probity::v1::CLAIM_STATUS_REJECTED && status != probity::v1::CLAIM_STATUS_WITHDRAWN;
 }
 EventRef RefOf(const LogEvent& ev) { return EventRef{ev.index, ev.envelope.event_id()}; }
-std::string Num(double v, int decimals = 1) {
-  char b[64];
-  std::snprintf(b, sizeof(b), "%.*f", decimals, v);
-  return b;
-}
 // Peer-group label of a contract type: GMS, PMS, APMS, or "other" (unspecified or unknown).
 std::string ContractName(int32_t contract_type) {
   switch (contract_type) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -17,6 +18,13 @@
 #include "services/rules/time_util.h"
 
 namespace probity::rules::internal {
+
+// A number as flags print it: fixed, `decimals` places.
+inline std::string Num(double v, int decimals = 1) {
+  char b[64];
+  std::snprintf(b, sizeof(b), "%.*f", decimals, v);
+  return b;
+}
 
 // ---- Codec: little-endian fixed and varint fields. Format documented in docs/rules.md. ----
 class Encoder {

@@ -10,12 +10,6 @@
 namespace probity::rules::internal {
 namespace {
 
-std::string Num(double v, int decimals = 1) {
-  char b[64];
-  std::snprintf(b, sizeof(b), "%.*f", decimals, v);
-  return b;
-}
-
 class FunnelRule final : public Rule {
  public:
   explicit FunnelRule(const RuleSpec& spec) : Rule(spec) {

@@ -9,12 +9,6 @@
 namespace probity::rules::internal {
 namespace {
 
-std::string Num(double v, int decimals = 1) {
-  char b[64];
-  std::snprintf(b, sizeof(b), "%.*f", decimals, v);
-  return b;
-}
-
 class ListInflation final : public Rule {
  public:
   using Rule::Rule;

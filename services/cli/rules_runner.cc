@@ -44,14 +44,24 @@ Status RulesRunner::Start(Micros now) {
     std::lock_guard<std::mutex> l(mu_);
     stats_.next_index = next_;
   }
-  // Publish the rule set once: a marker beside the state records that the bus confirmed it.
+  // Publish the rule set at every start, with the time of its first publication (kept in a file
+  // beside the state) so that the bytes are the same each time: ingest logs it once and drops
+  // the repeats as exact redeliveries. Publishing only once would lose it if the bus lost the
+  // message before ingest read it (an embedded bus that stopped, say).
   std::string marker = options_.state_dir + "/published-" + rule_set_.sha256_hex;
-  if (!std::filesystem::exists(marker)) {
-    v1::Envelope env = rules::MakeRuleSetEnvelope(rule_set_, now);
-    PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kRuleSetsTopic, 0, rule_set_.sha256_hex,
-                                               env.SerializeAsString()));
-    PROBITY_RETURN_IF_ERROR(producer_->Flush(30000));
-    std::ofstream(marker) << now << "\n";
+  Micros published_at = now;
+  if (std::ifstream in(marker); in) {
+    in >> published_at;
+    if (!in) return DataLoss("unreadable rule-set publication time in " + marker);
+  }
+  v1::Envelope env = rules::MakeRuleSetEnvelope(rule_set_, published_at);
+  PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kRuleSetsTopic, 0, rule_set_.sha256_hex,
+                                             env.SerializeAsString()));
+  PROBITY_RETURN_IF_ERROR(producer_->Flush(30000));
+  if (published_at == now) {
+    std::ofstream out(marker);
+    out << published_at << "\n";
+    if (!out) return IoError("cannot write " + marker);
   }
   // The first flag must not wait for a leader lookup.
   PROBITY_RETURN_IF_ERROR(producer_->WarmUp(std::string(bus::kFlagsTopic), 10000));

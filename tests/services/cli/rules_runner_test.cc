@@ -139,6 +139,9 @@ TEST_F(RulesIntegrationTest, DuplicateClaimBecomesOneLoggedFlagAcrossRestarts) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(CountKind(v1::EVENT_KIND_FLAG), 1u);
   EXPECT_EQ(store_->FindByEventId(env->event_id())->size(), 1u);
+  // The rule set is published at every start, byte for byte the same: logged once.
+  EXPECT_EQ(CountKind(v1::EVENT_KIND_RULE_SET), 1u);
+  EXPECT_EQ(store_->FindByEventId("ruleset-" + rule_set_.sha256_hex)->size(), 1u);
   EXPECT_GE(ingest_->stats().duplicates, 1u);
 }
 

@@ -10,6 +10,10 @@
 
 namespace probity::rules {
 
+namespace {
+constexpr std::string_view kVisitsTopic = "probity.visits.v1";
+}  // namespace
+
 using internal::ClaimRec;
 using internal::Decoder;
 using internal::Encoder;
@@ -20,7 +24,8 @@ using internal::PracticeMap;
 using probity::v1::Envelope;
 
 namespace {
-constexpr uint64_t kGlobalFormat = 1;
+// 2 adds the visits feed's per-partition watermarks; 1 still loads (with none).
+constexpr uint64_t kGlobalFormat = 2;
 
 bool IsInputKind(probity::v1::EventKind k) {
   return k == probity::v1::EVENT_KIND_CLAIM || k == probity::v1::EVENT_KIND_REFERRAL ||
@@ -88,11 +93,21 @@ class Engine::Impl final : public internal::Env {
         watermark_ = wm;
         has_watermark_ = true;
       }
+      const bool from_visits_feed =
+          ev.record.topic() == kVisitsTopic ||
+          (ev.record.topic().empty() && (kind == probity::v1::EVENT_KIND_PATIENT_CONTACT ||
+                                         kind == probity::v1::EVENT_KIND_MONITORING_VISIT));
+      if (from_visits_feed) {
+        auto [it, fresh] = visits_feed_.try_emplace(ev.record.partition(), wm);
+        if (!fresh && wm > it->second) it->second = wm;
+      }
       Apply(p, ev);
-      int64_t day = DayOf(watermark_);
-      if (!has_tick_ || day > last_tick_day_) {
+      // Tick when either the watermark or the visits feed's watermark enters a new day.
+      const int64_t vday = DayOf(visits_watermark());
+      if (!has_tick_ || DayOf(watermark_) > last_tick_day_ || vday > last_visits_tick_day_) {
         has_tick_ = true;
-        last_tick_day_ = day;
+        last_tick_day_ = DayOf(watermark_);
+        last_visits_tick_day_ = vday;
         for (auto& r : rules_) r->OnTick(*this);
       }
     }
@@ -104,6 +119,12 @@ class Engine::Impl final : public internal::Env {
 
   // ---- Env ----
   int64_t watermark() const override { return watermark_; }
+  int64_t visits_watermark() const override {
+    if (visits_feed_.empty()) return INT64_MIN / 4;  // no visit data read yet: no visit timer is due
+    int64_t lo = INT64_MAX;
+    for (const auto& [partition, wm] : visits_feed_) lo = std::min(lo, wm);
+    return lo;
+  }
   const PracticeMap& practices() const override { return practices_; }
 
   void Emit(const RuleSpec& spec, FlagDraft d) override {
@@ -164,6 +185,12 @@ class Engine::Impl final : public internal::Env {
     e.I64(watermark_);
     e.Bool(has_tick_);
     e.I64(last_tick_day_);
+    e.I64(last_visits_tick_day_);
+    e.U64(visits_feed_.size());
+    for (const auto& [partition, wm] : visits_feed_) {
+      e.I64(partition);
+      e.I64(wm);
+    }
     std::vector<std::string_view> ids(known_flags_.begin(), known_flags_.end());
     std::sort(ids.begin(), ids.end());
     e.U64(ids.size());
@@ -194,10 +221,24 @@ class Engine::Impl final : public internal::Env {
     uint64_t format = 0, n = 0;
     bool has_wm = false, has_tick = false;
     int64_t wm = 0, tick = 0;
-    if (!d.U64(&format) || format != kGlobalFormat) return DataLoss("rules state: unknown global format");
-    if (!d.Bool(&has_wm) || !d.I64(&wm) || !d.Bool(&has_tick) || !d.I64(&tick) || !d.Count(&n)) {
+    if (!d.U64(&format) || (format != 1 && format != kGlobalFormat)) {
+      return DataLoss("rules state: unknown global format");
+    }
+    if (!d.Bool(&has_wm) || !d.I64(&wm) || !d.Bool(&has_tick) || !d.I64(&tick)) {
       return DataLoss("rules state: global state truncated");
     }
+    int64_t vtick = INT64_MIN / 4;
+    std::map<int32_t, int64_t> visits_feed;
+    if (format >= 2) {
+      uint64_t parts = 0;
+      if (!d.I64(&vtick) || !d.Count(&parts)) return DataLoss("rules state: global state truncated");
+      for (uint64_t i = 0; i < parts; ++i) {
+        int64_t partition = 0, pwm = 0;
+        if (!d.I64(&partition) || !d.I64(&pwm)) return DataLoss("rules state: visits feed truncated");
+        visits_feed[static_cast<int32_t>(partition)] = pwm;
+      }
+    }
+    if (!d.Count(&n)) return DataLoss("rules state: global state truncated");
     std::unordered_set<std::string> known;
     for (uint64_t i = 0; i < n; ++i) {
       std::string id;
@@ -236,6 +277,8 @@ class Engine::Impl final : public internal::Env {
     watermark_ = wm;
     has_tick_ = has_tick;
     last_tick_day_ = tick;
+    last_visits_tick_day_ = vtick;
+    visits_feed_ = std::move(visits_feed);
     has_last_index_ = s.has_last_index;
     last_index_ = s.last_index;
     return Status::Ok();
@@ -379,6 +422,11 @@ class Engine::Impl final : public internal::Env {
   int64_t watermark_ = 0;
   bool has_tick_ = false;
   int64_t last_tick_day_ = 0;
+  // The visits feed (probity.visits.v1): each partition's watermark. Timers that judge the
+  // absence of a visit use the lowest, so a partition read behind the others cannot make a visit
+  // look missing (docs/rules.md).
+  std::map<int32_t, int64_t> visits_feed_;
+  int64_t last_visits_tick_day_ = INT64_MIN / 4;
   uint64_t current_index_ = 0;
   std::vector<Envelope>* out_ = nullptr;
 };

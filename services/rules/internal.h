@@ -241,6 +241,9 @@ class Env {
  public:
   virtual ~Env() = default;
   virtual int64_t watermark() const = 0;
+  // The watermark of the visits feed alone (the lowest of its partitions'): what timers that
+  // judge a missing visit compare with.
+  virtual int64_t visits_watermark() const = 0;
   virtual const PracticeMap& practices() const = 0;
   // Emits unless a flag with the same id was already emitted or seen in the log.
   virtual void Emit(const RuleSpec& spec, FlagDraft draft) = 0;

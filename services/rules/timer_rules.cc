@@ -64,13 +64,13 @@ class MonitoringVisitOverdue final : public Rule {
       if (p.closed || (!p.has_visit && (!never || p.first_seen == INT64_MAX))) continue;
       const int64_t since = p.has_visit ? p.last_visit : p.first_seen;
       const int64_t due = AddMonths(since, months);
-      if (env.watermark() <= due) continue;
+      if (env.visits_watermark() <= due) continue;
       FlagDraft d;
       d.practice = &p;
       d.window_start = since;
       d.window_end = due;
       d.key = p.has_visit ? "overdue" : "never-visited";
-      d.observed = static_cast<double>(env.watermark() - since) / kSecondsPerDay / 30.4375;
+      d.observed = static_cast<double>(env.visits_watermark() - since) / kSecondsPerDay / 30.4375;
       d.upper_limit = static_cast<double>(months);
       if (p.has_visit) d.evidence = {p.last_visit_ref};
       d.summary = p.has_visit ? "Practice " + p.code + " has had no contract-monitoring visit since " +
@@ -91,7 +91,7 @@ class RemedialDeadlineMissed final : public Rule {
     for (const auto& [code, p] : env.practices()) {
       for (const auto& n : p.notices) {
         const int64_t deadline = n.due + grace;
-        if (env.watermark() <= deadline) continue;
+        if (env.visits_watermark() <= deadline) continue;
         auto it = std::lower_bound(p.follow_ups.begin(), p.follow_ups.end(), n.notice_time);
         if (it != p.follow_ups.end() && *it <= deadline) continue;
         FlagDraft d;
@@ -99,7 +99,7 @@ class RemedialDeadlineMissed final : public Rule {
         d.window_start = n.notice_time;
         d.window_end = deadline;
         d.key = "notice:" + n.visit_id;
-        d.observed = static_cast<double>(env.watermark() - n.due) / kSecondsPerDay;
+        d.observed = static_cast<double>(env.visits_watermark() - n.due) / kSecondsPerDay;
         d.upper_limit = static_cast<double>(grace / kSecondsPerDay);
         d.evidence = {n.ref};
         d.summary = "Practice " + p.code + " had a remedy due by " + FormatDate(n.due) + " (notice from visit " +

@@ -91,8 +91,12 @@ class LogBuilder {
     return *v;
   }
   // Any input event that only moves the watermark (a referral from an unrelated practice).
+  // Moves event time (the watermark and the visits feed's) with an event of a practice no test
+  // uses: a patient contact, which is on the visits feed.
   LogBuilder& Tick(int64_t t) {
-    Add(v1::EVENT_KIND_REFERRAL, "Z99999", t);
+    auto* c = Add(v1::EVENT_KIND_PATIENT_CONTACT, "Z99999", t).mutable_patient_contact();
+    c->set_mode(v1::CONTACT_MODE_TELEPHONE);
+    c->set_attendance(v1::ATTENDANCE_ATTENDED);
     return *this;
   }
 

@@ -69,6 +69,37 @@ TEST(OverdueTest, FiresWhenWatermarkPassesDueDate) {
   EXPECT_EQ(flags[0].flag().judged_at_tree_size(), 3u);
 }
 
+// Regression (first bus run of the demo): claims and referrals read months ahead of the visits
+// topic must not make a visit look missing. Timers judge by the visits feed's own watermark, the
+// lowest of its partitions'.
+TEST(OverdueTest, WaitsForTheVisitsFeedNotOtherTopics) {
+  LogBuilder log;
+  log.Visit("A81001", T(2021, 1, 10), v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW);
+  log.last_record().set_topic("probity.visits.v1");
+  log.last_record().set_partition(0);
+  log.Add(v1::EVENT_KIND_REFERRAL, "Z99999", T(2023, 3, 1));  // another topic, far ahead
+  log.last_record().set_topic("probity.referrals.v1");
+  EXPECT_TRUE(RunRules(OneRule("monitoring_visit_overdue"), log.entries()).empty());
+  // One visits partition far ahead, another still behind: still not due.
+  log.Tick(T(2023, 3, 2));
+  log.last_record().set_topic("probity.visits.v1");
+  log.last_record().set_partition(1);
+  log.Tick(T(2022, 6, 1));
+  log.last_record().set_topic("probity.visits.v1");
+  log.last_record().set_partition(2);
+  EXPECT_TRUE(RunRules(OneRule("monitoring_visit_overdue"), log.entries()).empty());
+  // Every partition seen past the due date (2023-01-10): now it fires.
+  log.Tick(T(2023, 2, 1));
+  log.last_record().set_topic("probity.visits.v1");
+  log.last_record().set_partition(0);
+  log.Tick(T(2023, 2, 1));
+  log.last_record().set_topic("probity.visits.v1");
+  log.last_record().set_partition(2);
+  auto flags = RunRules(OneRule("monitoring_visit_overdue"), log.entries());
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].practice_code(), "A81001");
+}
+
 TEST(OverdueTest, BoundaryAndNewVisitResetsTimer) {
   LogBuilder log;
   log.Visit("A81001", T(2020, 1, 10), v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW);

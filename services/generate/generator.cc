@@ -286,6 +286,14 @@ FyPlan PlanFy(const Practice& p, Micros fy, uint64_t seed) {
       return s;
     };
     auto add = [&](int end_month, ClaimSpec s) { plan.by_end_month[end_month].push_back(std::move(s)); };
+    // The pence an item price leaves over, claimed in March so that the year adds up exactly.
+    auto add_adjustment = [&](int64_t rem) {
+      if (rem <= 0) return;
+      ClaimSpec s = base(month_start(11), month_start(12));
+      s.id_suffix = "-ADJ";
+      s.unit_price = rem;
+      add(11, std::move(s));
+    };
     switch (col.schedule) {
       case Schedule::kMonthly:
       case Schedule::kFluSeason: {
@@ -320,12 +328,7 @@ FyPlan PlanFy(const Practice& p, Micros fy, uint64_t seed) {
             s.cohort = cohort;
             add(mi, std::move(s));
           }
-          if (rem > 0) {
-            ClaimSpec s = base(month_start(11), month_start(12));
-            s.id_suffix = "-ADJ";
-            s.unit_price = rem;
-            add(11, std::move(s));
-          }
+          add_adjustment(rem);
         }
         break;
       }
@@ -361,12 +364,7 @@ FyPlan PlanFy(const Practice& p, Micros fy, uint64_t seed) {
             add(mi, std::move(s));
           }
         }
-        if (rem > 0) {
-          ClaimSpec s = base(month_start(11), month_start(12));
-          s.id_suffix = "-ADJ";
-          s.unit_price = rem;
-          add(11, std::move(s));
-        }
+        add_adjustment(rem);
         break;
       }
       case Schedule::kQof: {

@@ -258,16 +258,11 @@ class LateOrResubmittedClaim final : public Rule {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Year-to-date pence per weighted patient against peers, at each month end of the financial year.
-class PaymentPerPatientOutlier final : public Rule {
+// A claim rule evaluated at month ends: closes month M once the watermark is `lateness_days` past
+// its end, and only for months that had claims.
+class MonthEndClaimRule : public Rule {
  public:
-  explicit PaymentPerPatientOutlier(const RuleSpec& spec) : Rule(spec) {
-    measures_.push_back({"total", -1});
-    for (const auto& s : spec.List("streams")) {
-      probity::v1::PaymentStream ps;
-      if (ParsePaymentStream(s, &ps)) measures_.push_back({s, static_cast<int>(ps)});
-    }
-  }
+  using Rule::Rule;
   void OnActivity(probity::v1::EventKind kind, int64_t day) override {
     if (kind == probity::v1::EVENT_KIND_CLAIM) cursor_.NoteData(MonthOf(day * kSecondsPerDay));
   }
@@ -277,6 +272,25 @@ class PaymentPerPatientOutlier final : public Rule {
   }
   void EncodeGlobal(Encoder* e) const override { cursor_.Encode(e); }
   bool DecodeGlobal(Decoder* d) override { return cursor_.Decode(d); }
+
+ protected:
+  virtual void Evaluate(Env& env, int64_t month) = 0;
+
+ private:
+  MonthCursor cursor_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Year-to-date pence per weighted patient against peers, at each month end of the financial year.
+class PaymentPerPatientOutlier final : public MonthEndClaimRule {
+ public:
+  explicit PaymentPerPatientOutlier(const RuleSpec& spec) : MonthEndClaimRule(spec) {
+    measures_.push_back({"total", -1});
+    for (const auto& s : spec.List("streams")) {
+      probity::v1::PaymentStream ps;
+      if (ParsePaymentStream(s, &ps)) measures_.push_back({s, static_cast<int>(ps)});
+    }
+  }
 
  private:
   struct Measure {
@@ -288,7 +302,7 @@ class PaymentPerPatientOutlier final : public Rule {
     double value;  // pence per weighted patient
   };
 
-  void Evaluate(Env& env, int64_t month) {
+  void Evaluate(Env& env, int64_t month) override {
     const int64_t fy = FinancialYearOfMonth(month);
     const int64_t start = FinancialYearStartMonth(fy);
     if (month - start + 1 < static_cast<int64_t>(spec_.Number("min_months"))) return;
@@ -416,28 +430,18 @@ class PaymentPerPatientOutlier final : public Rule {
   }
 
   std::vector<Measure> measures_;
-  MonthCursor cursor_;
 };
 
 // ---------------------------------------------------------------------------------------------
 // Upper CUSUM of a practice's monthly claimed value (selected streams) against its own history.
-class ClaimedValueShift final : public Rule {
+class ClaimedValueShift final : public MonthEndClaimRule {
  public:
-  explicit ClaimedValueShift(const RuleSpec& spec) : Rule(spec) {
+  explicit ClaimedValueShift(const RuleSpec& spec) : MonthEndClaimRule(spec) {
     for (const auto& s : spec.List("streams")) {
       probity::v1::PaymentStream ps;
       if (ParsePaymentStream(s, &ps)) streams_.push_back(static_cast<int>(ps));
     }
   }
-  void OnActivity(probity::v1::EventKind kind, int64_t day) override {
-    if (kind == probity::v1::EVENT_KIND_CLAIM) cursor_.NoteData(MonthOf(day * kSecondsPerDay));
-  }
-  void OnTick(Env& env) override {
-    cursor_.Advance(env.watermark(), static_cast<int64_t>(spec_.Number("lateness_days")),
-                    [&](int64_t m) { Evaluate(env, m); });
-  }
-  void EncodeGlobal(Encoder* e) const override { cursor_.Encode(e); }
-  bool DecodeGlobal(Decoder* d) override { return cursor_.Decode(d); }
 
  private:
   double ValueOf(const StreamSums& s) const {
@@ -446,7 +450,7 @@ class ClaimedValueShift final : public Rule {
     return static_cast<double>(v);
   }
 
-  void Evaluate(Env& env, int64_t month) {
+  void Evaluate(Env& env, int64_t month) override {
     const int64_t min_hist = static_cast<int64_t>(spec_.Number("min_history_months"));
     const int64_t max_hist = static_cast<int64_t>(spec_.Number("max_history_months"));
     const double k = spec_.Number("k"), h = spec_.Number("h"), floor_frac = spec_.Number("min_sd_fraction");
@@ -506,7 +510,6 @@ class ClaimedValueShift final : public Rule {
   }
 
   std::vector<int> streams_;
-  MonthCursor cursor_;
 };
 
 }  // namespace

@@ -60,7 +60,7 @@ class Engine::Impl final : public internal::Env {
   Status Init() {
     for (const auto& spec : rule_set_.rules) {
       auto rule = internal::MakeRule(spec);
-      if (!rule) return InvalidArgument("rule " + spec.id + ": kind " + spec.kind + " is not implemented");
+      if (!rule) return InvalidArgument("rule " + spec.id + ": unknown kind " + spec.kind);
       rules_.push_back(std::move(rule));
     }
     return Status::Ok();

@@ -10,7 +10,8 @@
 //   "idx_event"    event id -> repeated be64(index), in log order (more than one only for
 //                  conflicting resubmissions: same event id, other bytes)
 //   "idx_practice" practice code || '\0' || be64(occurred_at µs + 2^63) || be64(index) -> ""
-//   "idx_kind"     be32(kind) || be64(index) -> ""
+//   "idx_kind"     be32(kind) || be64(first index) -> repeated be64(index), ascending: one key per
+//                  kind per appended batch, listing that batch's entries of the kind
 //   "checkpoints"  be64(tree size) -> CheckpointRecord bytes
 //   "deadletters"  be64(sequence) -> DeadLetter bytes (the outbox for probity.deadletter.v1)
 #pragma once
@@ -30,7 +31,7 @@ inline constexpr const char* kCheckpointsCf = "checkpoints";
 inline constexpr const char* kDeadLettersCf = "deadletters";
 
 inline constexpr std::string_view kMetaFormat = "format";            // -> kFormatVersion
-inline constexpr std::string_view kFormatVersion = "probity-log-1";
+inline constexpr std::string_view kFormatVersion = "probity-log-2";
 inline constexpr std::string_view kMetaTreeSize = "tree/size";       // -> be64
 inline constexpr std::string_view kMetaTreeRange = "tree/range";     // -> compact range hashes, 32 bytes each
 inline constexpr std::string_view kMetaLogPublished = "publish/log"; // -> be64: entries below it are confirmed on probity.log.v1
@@ -96,6 +97,7 @@ inline std::string PracticeIndexKey(std::string_view practice, int64_t occurred_
   return s;
 }
 
+// The key of an idx_kind group whose first entry is `index`.
 inline std::string KindIndexKey(uint32_t kind, uint64_t index) {
   std::string s;
   PutBe32(&s, kind);

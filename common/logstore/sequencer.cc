@@ -66,12 +66,16 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
   practice_arena.reserve(n * 32);
   std::vector<std::pair<uint32_t, uint32_t>> practice_keys;  // (offset, length) in the arena
   practice_keys.reserve(n);
-  std::vector<std::array<char, 12>> kind_keys;
-  kind_keys.reserve(n);
+  // idx_kind: one group per kind present, its indexes ascending (records are taken in order).
+  std::map<uint32_t, std::string> kind_groups;  // kind -> be64 indexes
 
   rocksdb::WriteBatch batch(n * 512 + (256 << 10));
-  std::vector<merkle::Hash> leaves;
+  std::vector<merkle::Hash>& leaves = result.leaf_hashes;
   leaves.reserve(n);
+  result.leaf_ends.reserve(n);
+  std::string& leaf_bytes = result.leaf_bytes;
+  leaf_bytes.reserve(n * 320);
+  std::string entry;  // leaf hash || record bytes, the stored value
   uint64_t next = tree_.size();
   for (size_t i = 0; i < n; ++i) {
     v1::LogRecord& rec = (*records)[i];
@@ -118,16 +122,18 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
     ++result.appended;
     prior.push_back(index);
 
-    // Sequencing: the entry (leaf hash || record bytes, built in place in scratch_) ...
-    scratch_.assign(keys::kLeafHashSize, '\0');
-    rec.AppendToString(&scratch_);
-    const merkle::Hash leaf =
-        merkle::HashLeaf(std::string_view(scratch_).substr(keys::kLeafHashSize));
-    std::memcpy(scratch_.data(), leaf.data(), keys::kLeafHashSize);
+    // Sequencing: the entry (leaf hash || record bytes) ...
+    const size_t begin = leaf_bytes.size();
+    rec.AppendToString(&leaf_bytes);
+    const std::string_view data = std::string_view(leaf_bytes).substr(begin);
+    const merkle::Hash leaf = merkle::HashLeaf(data);
     leaves.push_back(leaf);
+    result.leaf_ends.push_back(static_cast<uint32_t>(leaf_bytes.size()));
+    entry.assign(merkle::AsBytes(leaf));
+    entry.append(data);
     char entry_key[8];
     keys::EncodeBe64(entry_key, index);
-    batch.Put(store_->entries(), rocksdb::Slice(entry_key, sizeof(entry_key)), scratch_);
+    batch.Put(store_->entries(), rocksdb::Slice(entry_key, sizeof(entry_key)), entry);
 
     // ... and its indexes.
     std::string& idx_value = event_puts.emplace_back(rec.event_id(), std::string()).second;
@@ -140,9 +146,7 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
       practice_keys.emplace_back(static_cast<uint32_t>(off),
                                  static_cast<uint32_t>(practice_arena.size() - off));
     }
-    std::array<char, 12>& kk = kind_keys.emplace_back();
-    keys::EncodeBe32(kk.data(), static_cast<uint32_t>(rec.kind()));
-    keys::EncodeBe64(kk.data() + 4, index);
+    keys::PutBe64(&kind_groups[static_cast<uint32_t>(rec.kind())], index);
   }
 
   std::stable_sort(event_puts.begin(), event_puts.end(),
@@ -159,11 +163,8 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
     const std::string_view key = practice_key(k);
     batch.Put(store_->practice_index(), rocksdb::Slice(key.data(), key.size()), rocksdb::Slice());
   }
-  std::sort(kind_keys.begin(), kind_keys.end(), [](const auto& a, const auto& b) {
-    return std::memcmp(a.data(), b.data(), a.size()) < 0;  // bytewise, as RocksDB orders keys
-  });
-  for (const auto& k : kind_keys) {
-    batch.Put(store_->kind_index(), rocksdb::Slice(k.data(), k.size()), rocksdb::Slice());
+  for (const auto& [kind, indexes] : kind_groups) {
+    batch.Put(store_->kind_index(), keys::KindIndexKey(kind, keys::GetBe64(indexes)), indexes);
   }
 
   // Integration: the tree nodes the new leaves complete.

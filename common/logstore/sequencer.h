@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -33,6 +34,16 @@ struct BatchResult {
   uint64_t duplicates = 0;
   uint64_t conflicts = 0;
   uint64_t tree_size = 0;  // after the batch
+  // The appended entries, in index order from tree_size - appended: each one's leaf data (the
+  // serialized LogRecord, exactly the stored bytes) and leaf hash, so that publishers need not
+  // serialize and hash them again. leaf_data(k) is entry tree_size - appended + k.
+  std::string leaf_bytes;
+  std::vector<uint32_t> leaf_ends;  // end offset of each entry's bytes in leaf_bytes
+  std::vector<merkle::Hash> leaf_hashes;
+  std::string_view leaf_data(size_t k) const {
+    const uint32_t begin = k == 0 ? 0 : leaf_ends[k - 1];
+    return std::string_view(leaf_bytes).substr(begin, leaf_ends[k] - begin);
+  }
 };
 
 class Sequencer {
@@ -65,7 +76,6 @@ class Sequencer {
   LogStore* store_;
   TreeWriter tree_;
   uint64_t dead_letter_next_ = 0;
-  std::string scratch_;
 };
 
 }  // namespace probity::logstore

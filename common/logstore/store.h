@@ -67,6 +67,7 @@ class LogStore {
   // Indices of a practice's entries with occurred_at in [from, to) µs, in event-time order.
   StatusOr<std::vector<uint64_t>> FindByPractice(const std::string& practice, int64_t from_micros,
                                                  int64_t to_micros, size_t limit) const;
+  // Indices of entries of this kind at or after from_index, ascending, at most `limit`.
   StatusOr<std::vector<uint64_t>> FindByKind(uint32_t kind, uint64_t from_index, size_t limit) const;
 
   // Calls fn for entries [begin, end) in index order; stops at the first non-ok status it returns.

@@ -219,7 +219,7 @@ Status IngestService::CatchUpPublications() {
   // Entries appended before a restart but not confirmed on the bus: send them again from the
   // store, in order. Followers drop repeats by index.
   if (options_.publish_log) {
-    PROBITY_RETURN_IF_ERROR(PublishEntries(log_sent_, nullptr, 0, nullptr));
+    PROBITY_RETURN_IF_ERROR(PublishEntries(log_sent_, nullptr));
   }
   for (; dl_sent_ < sequencer_->dead_letter_count(); ++dl_sent_) {
     PROBITY_ASSIGN_OR_RETURN(std::string d, store_->GetDeadLetter(dl_sent_));
@@ -232,37 +232,28 @@ Status IngestService::CatchUpPublications() {
   return Status::Ok();
 }
 
-Status IngestService::PublishEntries(uint64_t from, const std::vector<v1::LogRecord>* fresh,
-                                     uint64_t fresh_first, const logstore::BatchResult* result) {
+Status IngestService::PublishEntries(uint64_t from, const logstore::BatchResult* fresh) {
   const uint64_t to = sequencer_->size();
-  v1::SequencedEntry se;
   std::string value;
   // Entries not in this batch come from the store (catch-up after restart).
-  uint64_t store_until = fresh != nullptr ? fresh_first : to;
+  uint64_t store_until = fresh != nullptr ? fresh->tree_size - fresh->appended : to;
   if (from < store_until) {
     PROBITY_RETURN_IF_ERROR(store_->Scan(from, store_until, [&](const logstore::Entry& e) -> Status {
-      se.set_index(e.index);
-      se.set_leaf_hash(std::string(merkle::AsBytes(e.leaf_hash)));
-      se.set_record(e.record_bytes);
       value.clear();
-      se.SerializeToString(&value);
+      AppendSequencedEntry(e.index, e.leaf_hash, e.record_bytes, &value);
       return producer_->Produce(bus::kLogTopic, 0, logstore::keys::Be64(e.index), value, {},
                                 kTagLog | e.index);
     }));
     from = store_until;
   }
   if (fresh != nullptr) {
-    // The records as the sequencer completed them (conflict marks set), serialized again: the
-    // same deterministic bytes it stored. One buffer each for the record and the value, reused.
-    std::string record;
+    // The entries as the sequencer stored them: their bytes and leaf hashes come with the result.
     char key[8];
-    for (size_t i = 0; i < fresh->size(); ++i) {
-      uint64_t index = result->indexes[i];
-      if (index == UINT64_MAX || index < from) continue;
-      record.clear();
-      (*fresh)[i].AppendToString(&record);
+    for (size_t k = 0; k < fresh->appended; ++k) {
+      const uint64_t index = store_until + k;
+      if (index < from) continue;
       value.clear();
-      AppendSequencedEntry(index, merkle::HashLeaf(record), record, &value);
+      AppendSequencedEntry(index, fresh->leaf_hashes[k], fresh->leaf_data(k), &value);
       logstore::keys::EncodeBe64(key, index);
       PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kLogTopic, 0, std::string_view(key, 8),
                                                  value, {}, kTagLog | index));
@@ -310,14 +301,13 @@ Status IngestService::AppendBatch(std::vector<bus::Message>& batch) {
   }
 
   auto t0 = std::chrono::steady_clock::now();
-  const uint64_t first = sequencer_->size();
   PROBITY_ASSIGN_OR_RETURN(logstore::BatchResult result,
                            sequencer_->Append(&records, offsets, dead_letters));
   metrics_.append_seconds.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
   if (options_.publish_log) {
-    PROBITY_RETURN_IF_ERROR(PublishEntries(log_sent_, &records, first, &result));
+    PROBITY_RETURN_IF_ERROR(PublishEntries(log_sent_, &result));
   }
   const uint64_t first_dead_letter = sequencer_->dead_letter_count() - dead_letters.size();
   for (size_t i = 0; i < dead_letters.size(); ++i) {

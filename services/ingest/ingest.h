@@ -103,8 +103,9 @@ class IngestService {
 
  private:
   Status AppendBatch(std::vector<bus::Message>& batch);
-  Status PublishEntries(uint64_t from, const std::vector<v1::LogRecord>* fresh, uint64_t fresh_first,
-                        const logstore::BatchResult* result);
+  // Publishes entries [from, size) on probity.log.v1: those of `fresh` (the batch just appended)
+  // from the append result, any earlier ones from the store.
+  Status PublishEntries(uint64_t from, const logstore::BatchResult* fresh);
   Status CatchUpPublications();
   Status MaybeCheckpoint(bool force);
   Status PersistCursors();

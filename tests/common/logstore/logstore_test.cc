@@ -101,6 +101,61 @@ TEST_F(LogStoreTest, AppendsAndServesEntriesRootsAndProofs) {
   EXPECT_EQ(report->entries_checked, 1000u);
 }
 
+// idx_kind holds one group per kind per batch; FindByKind must read across groups and start
+// inside one. idx_practice is read in event-time order.
+TEST_F(LogStoreTest, KindAndPracticeIndexesAcrossBatches) {
+  auto store = OpenRw();
+  auto seq = Sequencer::Create(store.get());
+  std::vector<uint64_t> claims, referrals;
+  uint64_t index = 0;
+  for (int b = 0; b < 5; ++b) {
+    std::vector<v1::LogRecord> recs;
+    for (int j = 0; j < 7; ++j, ++index) {
+      v1::LogRecord r = Record("k" + std::to_string(index), "p" + std::to_string(index),
+                               static_cast<int64_t>(1000 - index));  // later index, earlier time
+      r.set_kind(j % 3 == 0 ? v1::EVENT_KIND_REFERRAL : v1::EVENT_KIND_CLAIM);
+      (j % 3 == 0 ? referrals : claims).push_back(index);
+      recs.push_back(r);
+    }
+    ASSERT_TRUE((*seq)->Append(&recs, {}, {}).ok());
+  }
+  EXPECT_EQ(*store->FindByKind(v1::EVENT_KIND_CLAIM, 0, 1000), claims);
+  EXPECT_EQ(*store->FindByKind(v1::EVENT_KIND_REFERRAL, 0, 1000), referrals);
+  // From inside a group (batch 2 is 7..13; referrals are 7, 10, 13) and with a limit.
+  EXPECT_EQ(*store->FindByKind(v1::EVENT_KIND_CLAIM, 9, 3), (std::vector<uint64_t>{9, 11, 12}));
+  EXPECT_EQ(*store->FindByKind(v1::EVENT_KIND_REFERRAL, 8, 2), (std::vector<uint64_t>{10, 13}));
+  EXPECT_TRUE(store->FindByKind(v1::EVENT_KIND_CLAIM, 35, 10)->empty());
+  EXPECT_TRUE(store->FindByKind(v1::EVENT_KIND_PRACTICE_UPDATE, 0, 10)->empty());
+  // Practice index: every entry, ordered by occurred_at (reverse of index here), bounded by time.
+  auto all = *store->FindByPractice("A81001", INT64_MIN, INT64_MAX, 1000);
+  ASSERT_EQ(all.size(), 35u);
+  EXPECT_EQ(all.front(), 34u);
+  EXPECT_EQ(all.back(), 0u);
+  const int64_t t = (1650000000 + 1000 - 10) * int64_t{1000000};  // occurred_at of index 10
+  EXPECT_EQ(*store->FindByPractice("A81001", t, t + 1, 10), std::vector<uint64_t>{10});
+  EXPECT_TRUE(store->FindByPractice("A81002", INT64_MIN, INT64_MAX, 10)->empty());
+}
+
+// The append result carries each appended entry's stored bytes and leaf hash.
+TEST_F(LogStoreTest, AppendResultCarriesStoredBytesAndLeafHashes) {
+  auto store = OpenRw();
+  auto seq = Sequencer::Create(store.get());
+  std::vector<v1::LogRecord> first = {Record("a", "1"), Record("b", "2")};
+  ASSERT_TRUE((*seq)->Append(&first, {}, {}).ok());
+  std::vector<v1::LogRecord> second = {Record("a", "1"), Record("c", "3"), Record("b", "X")};
+  auto r = (*seq)->Append(&second, {}, {});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->appended, 2u);
+  ASSERT_EQ(r->leaf_hashes.size(), 2u);
+  for (size_t k = 0; k < 2; ++k) {
+    auto e = store->Get(2 + k);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(r->leaf_data(k), e->record_bytes);
+    EXPECT_EQ(r->leaf_hashes[k], e->leaf_hash);
+    EXPECT_EQ(r->leaf_hashes[k], merkle::HashLeaf(e->record_bytes));
+  }
+}
+
 TEST_F(LogStoreTest, ExactRedeliveryAppendsNothingAndConflictIsMarked) {
   auto store = OpenRw();
   auto seq = Sequencer::Create(store.get());

@@ -3,8 +3,12 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/stubs/logging.h>
+#include <google/protobuf/timestamp.pb.h>
+#include <google/protobuf/type.pb.h>
 #include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver.h>
+#include <google/protobuf/util/type_resolver_util.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -12,9 +16,14 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <deque>
+#include <iterator>
+#include <map>
+#include <memory>
 #include <utility>
 
 #include "common/bus/topics.h"
+#include "common/codec/codec_internal.h"
 #include "common/codec/reason_codes.h"
 
 namespace probity::codec {
@@ -317,6 +326,10 @@ std::string Join(const std::string& prefix, const std::string& name) {
 // Rejects fields this schema does not define (kept by the binary parser) and enum numbers
 // outside their enum (kept by proto3's open enums), anywhere in the message. `path` names the
 // message for the reason message ("" for the envelope).
+//
+// This is the reference check, by reflection. It is slow (ListFields, a path string per field), so
+// Validate() first runs WholeMessageIsClean() below and calls this only when that finds a problem,
+// to name the first one; the rejection is therefore always exactly this function's.
 Result CheckUnknown(const pb::Message& msg, const std::string& path) {
   const pb::Reflection* r = msg.GetReflection();
   const pb::UnknownFieldSet& unknown = r->GetUnknownFields(msg);
@@ -330,19 +343,19 @@ Result CheckUnknown(const pb::Message& msg, const std::string& path) {
   std::vector<const pb::FieldDescriptor*> fields;
   r->ListFields(msg, &fields);
   for (const pb::FieldDescriptor* fd : fields) {
-    std::string name = Join(path, fd->name());
     if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_ENUM) {
       const pb::EnumDescriptor* type = fd->enum_type();
       int n = fd->is_repeated() ? r->FieldSize(msg, fd) : 1;
       for (int i = 0; i < n; ++i) {
         int v = fd->is_repeated() ? r->GetRepeatedEnumValue(msg, fd, i) : r->GetEnumValue(msg, fd);
         if (type->FindValueByNumber(v) == nullptr) {
-          return Reject(
-              reason::kUnknownEnumValue,
-              name + " " + std::to_string(v) + " is not a known " + type->name() + " value");
+          return Reject(reason::kUnknownEnumValue, Join(path, fd->name()) + " " +
+                                                       std::to_string(v) + " is not a known " +
+                                                       type->name() + " value");
         }
       }
     } else if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      std::string name = Join(path, fd->name());
       if (fd->is_repeated()) {
         for (int i = 0; i < r->FieldSize(msg, fd); ++i) {
           CODEC_RETURN_IF_REJECTED(CheckUnknown(r->GetRepeatedMessage(msg, fd, i),
@@ -354,6 +367,187 @@ Result CheckUnknown(const pb::Message& msg, const std::string& path) {
     }
   }
   return std::nullopt;
+}
+
+// ---- The same check, fast, with the generated code. ----
+//
+// WholeMessageIsClean(envelope) is true iff CheckUnknown(envelope, "") finds nothing: no message
+// of the envelope has unknown fields and every enum field holds a number of its enum. It reads
+// each message that exists once, through generated accessors and generated *_IsValid(), with one
+// reflection call per message for its unknown fields, no allocation and no strings.
+//
+// It is written out for schema version 1 (the messages and fields below). kFastCheckedFields lists
+// every enum- and message-typed field it looks at; FastCheckCoversSchema() compares that list
+// with the schema compiled in, and if a field was added without being handled here, Validate()
+// uses CheckUnknown() alone (correct, only slower) and codec_test fails.
+
+constexpr std::string_view kFastCheckedFields[] = {
+    "probity.v1.Envelope.kind",
+    "probity.v1.Envelope.occurred_at",
+    "probity.v1.Envelope.recorded_at",
+    "probity.v1.Envelope.claim",
+    "probity.v1.Envelope.referral",
+    "probity.v1.Envelope.patient_contact",
+    "probity.v1.Envelope.monitoring_visit",
+    "probity.v1.Envelope.practice_update",
+    "probity.v1.Envelope.rule_set",
+    "probity.v1.Envelope.flag",
+    "probity.v1.Envelope.flag_decision",
+    "probity.v1.Envelope.payment_instruction",
+    "probity.v1.Claim.stream",
+    "probity.v1.Claim.period_start",
+    "probity.v1.Claim.period_end",
+    "probity.v1.Claim.status",
+    "probity.v1.Referral.priority",
+    "probity.v1.PatientContact.mode",
+    "probity.v1.PatientContact.attendance",
+    "probity.v1.MonitoringVisit.type",
+    "probity.v1.MonitoringVisit.outcome",
+    "probity.v1.MonitoringVisit.notice_issued_at",
+    "probity.v1.MonitoringVisit.remedy_due_at",
+    "probity.v1.PracticeUpdate.contract_type",
+    "probity.v1.PracticeUpdate.rurality",
+    "probity.v1.Flag.severity",
+    "probity.v1.Flag.window_start",
+    "probity.v1.Flag.window_end",
+    "probity.v1.Flag.baseline",
+    "probity.v1.Flag.evidence",
+    "probity.v1.FlagDecision.outcome",
+    "probity.v1.PaymentInstruction.action",
+};
+
+// Every enum- or message-typed field of every message type reachable from the envelope, by full
+// name, sorted.
+std::vector<std::string> SchemaCheckedFields() {
+  std::vector<std::string> out;
+  std::vector<const pb::Descriptor*> todo = {v1::Envelope::descriptor()};
+  std::vector<const pb::Descriptor*> seen = todo;
+  while (!todo.empty()) {
+    const pb::Descriptor* d = todo.back();
+    todo.pop_back();
+    for (int i = 0; i < d->field_count(); ++i) {
+      const pb::FieldDescriptor* fd = d->field(i);
+      if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_ENUM) {
+        out.push_back(fd->full_name());
+      } else if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+        out.push_back(fd->full_name());
+        const pb::Descriptor* m = fd->message_type();
+        if (std::find(seen.begin(), seen.end(), m) == seen.end()) {
+          seen.push_back(m);
+          todo.push_back(m);
+        }
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool ComputeFastCheckCoversSchema() {
+  std::vector<std::string> handled(std::begin(kFastCheckedFields), std::end(kFastCheckedFields));
+  std::sort(handled.begin(), handled.end());
+  // Timestamp must still be the well-known type with only scalar fields.
+  const pb::Descriptor* ts = pb::Timestamp::descriptor();
+  for (int i = 0; i < ts->field_count(); ++i) {
+    pb::FieldDescriptor::CppType t = ts->field(i)->cpp_type();
+    if (t == pb::FieldDescriptor::CPPTYPE_ENUM || t == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      return false;
+    }
+  }
+  return handled == SchemaCheckedFields();
+}
+
+// No unknown fields in `m` itself (one reflection call; the Reflection is looked up once per type).
+template <typename M>
+bool NoUnknownFields(const M& m) {
+  static const pb::Reflection* const r = M::GetReflection();
+  return r->GetUnknownFields(m).empty();
+}
+
+bool IsClean(const pb::Timestamp& t) { return NoUnknownFields(t); }
+
+bool IsClean(const v1::Claim& c) {
+  return NoUnknownFields(c) && v1::PaymentStream_IsValid(c.stream()) &&
+         v1::ClaimStatus_IsValid(c.status()) &&
+         (!c.has_period_start() || IsClean(c.period_start())) &&
+         (!c.has_period_end() || IsClean(c.period_end()));
+}
+
+bool IsClean(const v1::Referral& r) {
+  return NoUnknownFields(r) && v1::ReferralPriority_IsValid(r.priority());
+}
+
+bool IsClean(const v1::PatientContact& c) {
+  return NoUnknownFields(c) && v1::ContactMode_IsValid(c.mode()) &&
+         v1::Attendance_IsValid(c.attendance());
+}
+
+bool IsClean(const v1::MonitoringVisit& v) {
+  return NoUnknownFields(v) && v1::MonitoringVisitType_IsValid(v.type()) &&
+         v1::MonitoringOutcome_IsValid(v.outcome()) &&
+         (!v.has_notice_issued_at() || IsClean(v.notice_issued_at())) &&
+         (!v.has_remedy_due_at() || IsClean(v.remedy_due_at()));
+}
+
+bool IsClean(const v1::PracticeUpdate& u) {
+  return NoUnknownFields(u) && v1::ContractType_IsValid(u.contract_type()) &&
+         v1::Rurality_IsValid(u.rurality());
+}
+
+bool IsClean(const v1::RuleSetPublished& r) { return NoUnknownFields(r); }
+
+bool IsClean(const v1::Flag& f) {
+  if (!NoUnknownFields(f) || !v1::Severity_IsValid(f.severity())) return false;
+  if (f.has_window_start() && !IsClean(f.window_start())) return false;
+  if (f.has_window_end() && !IsClean(f.window_end())) return false;
+  if (f.has_baseline() && !NoUnknownFields(f.baseline())) return false;
+  for (const v1::Evidence& e : f.evidence()) {
+    if (!NoUnknownFields(e)) return false;
+  }
+  return true;
+}
+
+bool IsClean(const v1::FlagDecision& d) {
+  return NoUnknownFields(d) && v1::DecisionOutcome_IsValid(d.outcome());
+}
+
+bool IsClean(const v1::PaymentInstruction& i) {
+  return NoUnknownFields(i) && v1::PaymentAction_IsValid(i.action());
+}
+
+bool WholeMessageIsClean(const v1::Envelope& e) {
+  if (!NoUnknownFields(e) || !v1::EventKind_IsValid(e.kind())) return false;
+  if (e.has_occurred_at() && !IsClean(e.occurred_at())) return false;
+  if (e.has_recorded_at() && !IsClean(e.recorded_at())) return false;
+  switch (e.payload_case()) {
+    case v1::Envelope::kClaim:
+      return IsClean(e.claim());
+    case v1::Envelope::kReferral:
+      return IsClean(e.referral());
+    case v1::Envelope::kPatientContact:
+      return IsClean(e.patient_contact());
+    case v1::Envelope::kMonitoringVisit:
+      return IsClean(e.monitoring_visit());
+    case v1::Envelope::kPracticeUpdate:
+      return IsClean(e.practice_update());
+    case v1::Envelope::kRuleSet:
+      return IsClean(e.rule_set());
+    case v1::Envelope::kFlag:
+      return IsClean(e.flag());
+    case v1::Envelope::kFlagDecision:
+      return IsClean(e.flag_decision());
+    case v1::Envelope::kPaymentInstruction:
+      return IsClean(e.payment_instruction());
+    case v1::Envelope::PAYLOAD_NOT_SET:
+      return true;
+  }
+  return false;  // a payload this code does not know: let CheckUnknown decide
+}
+
+// CheckUnknown(envelope, ""), computed fast when the envelope is clean.
+Result CheckWholeMessage(const v1::Envelope& env) {
+  if (internal::FastCheckCoversSchema() && WholeMessageIsClean(env)) return std::nullopt;
+  return CheckUnknown(env, "");
 }
 
 // ---- Topics and kinds. ----
@@ -645,12 +839,28 @@ class DuplicateKeyFinder {
 
   // Returns the path of the first duplicated field, or "" if there is none.
   std::string Find(const pb::Descriptor* root) {
-    Value(root, "", 0);
+    Value(root, nullptr, 0);
     return dup_;
   }
 
  private:
   static constexpr int kMaxDepth = 200;
+
+  // Where a value is, as a chain up to the root (nullptr): a field of an object (`name`, the
+  // field's proto name or the raw key) or an element of an array. The path string is built only
+  // for a duplicate: fields joined by ".", "[]" appended for an array element.
+  struct Path {
+    const Path* parent;
+    std::string_view name;  // empty for an array element
+    bool element;
+  };
+
+  static std::string PathString(const Path* p) {
+    if (p == nullptr) return "";
+    std::string prefix = PathString(p->parent);
+    if (p->element) return prefix + "[]";
+    return prefix.empty() ? std::string(p->name) : prefix + "." + std::string(p->name);
+  }
 
   void Ws() {
     while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
@@ -658,9 +868,18 @@ class DuplicateKeyFinder {
   }
 
   // A string token; simple escapes and \u00XX are decoded, other \u escapes kept as written.
-  std::string String() {
-    std::string out;
+  // Without escapes (the usual case) the result is a view of the input; otherwise it is decoded
+  // into storage owned by the finder (kept until the end: `seen` may refer to it).
+  std::string_view String() {
     ++i_;  // opening quote
+    size_t start = i_;
+    while (i_ < s_.size() && s_[i_] != '"' && s_[i_] != '\\') ++i_;
+    if (i_ >= s_.size() || s_[i_] == '"') {
+      std::string_view out = s_.substr(start, i_ - start);
+      ++i_;  // closing quote
+      return out;
+    }
+    std::string& out = decoded_.emplace_back(s_.substr(start, i_ - start));
     while (i_ < s_.size() && s_[i_] != '"') {
       char c = s_[i_++];
       if (c != '\\' || i_ >= s_.size()) {
@@ -695,7 +914,7 @@ class DuplicateKeyFinder {
     return out;
   }
 
-  static const pb::FieldDescriptor* Field(const pb::Descriptor* d, const std::string& key) {
+  static const pb::FieldDescriptor* Field(const pb::Descriptor* d, std::string_view key) {
     if (d == nullptr) return nullptr;
     for (int f = 0; f < d->field_count(); ++f) {
       const pb::FieldDescriptor* fd = d->field(f);
@@ -711,7 +930,7 @@ class DuplicateKeyFinder {
   }
 
   // Skips one value; `d` is the message type an object here would be (nullptr if unknown).
-  void Value(const pb::Descriptor* d, const std::string& path, int depth) {
+  void Value(const pb::Descriptor* d, const Path* path, int depth) {
     Ws();
     if (i_ >= s_.size() || !dup_.empty() || depth > kMaxDepth) return;
     char c = s_[i_];
@@ -724,8 +943,9 @@ class DuplicateKeyFinder {
         ++i_;
         return;
       }
+      const Path element{path, {}, true};
       while (i_ < s_.size() && dup_.empty()) {
-        Value(d, path + "[]", depth + 1);
+        Value(d, &element, depth + 1);
         Ws();
         if (i_ < s_.size() && s_[i_] == ',') {
           ++i_;
@@ -741,9 +961,11 @@ class DuplicateKeyFinder {
     }
   }
 
-  void Object(const pb::Descriptor* d, const std::string& path, int depth) {
-    ++i_;                           // '{'
-    std::vector<std::string> seen;  // field names (or raw keys outside the schema)
+  void Object(const pb::Descriptor* d, const Path* path, int depth) {
+    ++i_;  // '{'
+    // Field names (or raw keys outside the schema) seen in this object; views of descriptor
+    // names, of the input or of decoded_.
+    std::vector<std::string_view> seen;
     while (i_ < s_.size() && dup_.empty()) {
       Ws();
       if (i_ >= s_.size()) return;
@@ -756,25 +978,113 @@ class DuplicateKeyFinder {
         continue;
       }
       if (s_[i_] != '"') return;  // not reachable for JSON protobuf accepted
-      std::string key = String();
+      std::string_view key = String();
       const pb::FieldDescriptor* fd = Field(d, key);
-      std::string identity = fd != nullptr ? fd->name() : key;
-      std::string field_path = path.empty() ? identity : path + "." + identity;
+      std::string_view identity = fd != nullptr ? std::string_view(fd->name()) : key;
+      const Path field_path{path, identity, false};
       if (std::find(seen.begin(), seen.end(), identity) != seen.end()) {
-        dup_ = field_path;
+        dup_ = PathString(&field_path);
         return;
       }
+      if (seen.empty()) seen.reserve(d != nullptr ? d->field_count() : 8);
       seen.push_back(identity);
       Ws();
       if (i_ < s_.size() && s_[i_] == ':') ++i_;
-      Value(MessageOf(fd), field_path, depth);
+      Value(MessageOf(fd), &field_path, depth);
     }
   }
 
   std::string_view s_;
   size_t i_ = 0;
   std::string dup_;
+  std::deque<std::string> decoded_;  // keys with escapes, decoded (stable addresses)
 };
+
+// ---- JSON to envelope. ----
+
+constexpr std::string_view kTypeUrlPrefix = "type.googleapis.com";
+
+// A TypeResolver that answers for the envelope's message and enum types from copies made once,
+// instead of converting their descriptors again for every message as protobuf's generated-pool
+// resolver does (JsonStringToMessage resolves every type it meets on each call). The copies are
+// that resolver's own answers, so the JSON parser sees the same types; anything else is passed
+// to it. Immutable after construction, so safe to share between threads.
+class CachedTypeResolver : public pb::util::TypeResolver {
+ public:
+  CachedTypeResolver()
+      : base_(pb::util::NewTypeResolverForDescriptorPool(std::string(kTypeUrlPrefix),
+                                                         pb::DescriptorPool::generated_pool())) {
+    std::vector<const pb::Descriptor*> todo = {v1::Envelope::descriptor()};
+    std::vector<const pb::Descriptor*> seen = todo;
+    while (!todo.empty()) {
+      const pb::Descriptor* d = todo.back();
+      todo.pop_back();
+      pb::Type type;
+      std::string url = Url(d->full_name());
+      if (base_->ResolveMessageType(url, &type).ok()) messages_.emplace(url, std::move(type));
+      for (int i = 0; i < d->field_count(); ++i) {
+        const pb::FieldDescriptor* fd = d->field(i);
+        if (const pb::EnumDescriptor* e = fd->enum_type()) {
+          pb::Enum en;
+          std::string enum_url = Url(e->full_name());
+          if (base_->ResolveEnumType(enum_url, &en).ok()) enums_.emplace(enum_url, std::move(en));
+        }
+        const pb::Descriptor* m = fd->message_type();
+        if (m != nullptr && std::find(seen.begin(), seen.end(), m) == seen.end()) {
+          seen.push_back(m);
+          todo.push_back(m);
+        }
+      }
+    }
+  }
+
+  pb::util::Status ResolveMessageType(const std::string& type_url, pb::Type* type) override {
+    auto it = messages_.find(type_url);
+    if (it == messages_.end()) return base_->ResolveMessageType(type_url, type);
+    *type = it->second;
+    return pb::util::Status();
+  }
+
+  pb::util::Status ResolveEnumType(const std::string& type_url, pb::Enum* enum_type) override {
+    auto it = enums_.find(type_url);
+    if (it == enums_.end()) return base_->ResolveEnumType(type_url, enum_type);
+    *enum_type = it->second;
+    return pb::util::Status();
+  }
+
+  static std::string Url(const std::string& full_name) {
+    return std::string(kTypeUrlPrefix) + "/" + full_name;
+  }
+
+ private:
+  std::unique_ptr<pb::util::TypeResolver> base_;
+  std::map<std::string, pb::Type, std::less<>> messages_;
+  std::map<std::string, pb::Enum, std::less<>> enums_;
+};
+
+}  // namespace
+
+namespace internal {
+
+// What pb::util::JsonStringToMessage(json, envelope, options) does in protobuf 3.21 (JSON to
+// binary through the type resolver, then a binary parse), with the cached resolver.
+pb::util::Status JsonToEnvelope(std::string_view json, v1::Envelope* envelope,
+                                const pb::util::JsonParseOptions& options) {
+  static CachedTypeResolver* const resolver = new CachedTypeResolver();  // never destroyed
+  static const std::string envelope_url =
+      CachedTypeResolver::Url(v1::Envelope::descriptor()->full_name());
+  std::string binary;
+  pb::util::Status st = pb::util::JsonToBinaryString(
+      resolver, envelope_url, pb::StringPiece(json.data(), json.size()), &binary, options);
+  if (st.ok() && !envelope->ParseFromString(binary)) {
+    st = pb::util::InvalidArgumentError("JSON transcoder produced invalid protobuf output.");
+  }
+  return st;
+}
+
+}  // namespace internal
+
+namespace {
 
 std::string KindName(v1::EventKind k) {
   const pb::EnumValueDescriptor* d = v1::EventKind_descriptor()->FindValueByNumber(k);
@@ -782,6 +1092,15 @@ std::string KindName(v1::EventKind k) {
 }
 
 }  // namespace
+
+namespace internal {
+
+bool FastCheckCoversSchema() {
+  static const bool covers = ComputeFastCheckCoversSchema();
+  return covers;
+}
+
+}  // namespace internal
 
 std::variant<ContentType, Rejection> ParseContentType(std::optional<std::string_view> header) {
   if (!header.has_value()) return ContentType::kProtobuf;
@@ -851,8 +1170,7 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
   } else {
     try {
       pb::util::JsonParseOptions strict;  // ignore_unknown_fields = false
-      pb::util::Status st = pb::util::JsonStringToMessage(
-          pb::StringPiece(value.data(), value.size()), &out.envelope, strict);
+      pb::util::Status st = internal::JsonToEnvelope(value, &out.envelope, strict);
       if (!st.ok()) {
         std::string detail = Sanitize(std::string(st.message()));
         // The parser reports unknown fields and unknown enum names in its message only; tell
@@ -860,9 +1178,7 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
         v1::Envelope scratch;
         pb::util::JsonParseOptions lenient;
         lenient.ignore_unknown_fields = true;
-        bool lenient_ok = pb::util::JsonStringToMessage(pb::StringPiece(value.data(), value.size()),
-                                                        &scratch, lenient)
-                              .ok();
+        bool lenient_ok = internal::JsonToEnvelope(value, &scratch, lenient).ok();
         // A lenient parse relaxes exactly two things: unknown field names ("Cannot find
         // field") and unknown enum value names.
         if (lenient_ok && detail.find("Cannot find field") != std::string::npos) {
@@ -901,7 +1217,7 @@ std::optional<Rejection> Validate(std::string_view topic, const v1::Envelope& en
     return Reject(reason::kUnknownTopic,
                   "topic " + Quote(topic) + " is not an input topic of ingest");
   }
-  CODEC_RETURN_IF_REJECTED(CheckUnknown(env, ""));
+  CODEC_RETURN_IF_REJECTED(CheckWholeMessage(env));
   CODEC_RETURN_IF_REJECTED(CheckId("event_id", env.event_id(), true));
   if (env.schema_version() != 1) {
     return Reject(reason::kUnsupportedSchemaVersion,

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/bus/topics.h"
+#include "common/codec/codec_internal.h"
 #include "common/codec/reason_codes.h"
 #include "tests/common/codec/fuzz_input.h"
 
@@ -842,6 +843,255 @@ TEST(CodecFuzzCorpus, SeedsAreAccepted) {
     ++n;
   }
   EXPECT_GE(n, 10);
+}
+
+// ---- The fast whole-message check and the cached JSON types ----
+//
+// Validate() checks for unknown fields and out-of-range enum numbers through the generated code
+// and asks the reflection-based check (which names the problem) only when it finds one. These
+// tests put a problem at every place the schema allows one, in every kind of envelope, and expect
+// the named rejection, so a place the fast check missed would show up as an accepted envelope.
+
+TEST(CodecFastPath, CoversTheSchema) {
+  // False would mean a schema change added an enum or message field that codec.cc's fast check
+  // does not read (Validate would still be right, through reflection, but slow).
+  EXPECT_TRUE(internal::FastCheckCoversSchema());
+}
+
+// One step from a message to a sub-message: a field and, for a repeated field, an index.
+struct Step {
+  const google::protobuf::FieldDescriptor* field;
+  int index;
+};
+
+// Every message present in `m` (itself first), as the steps from `m` and the path the reason
+// message uses for it ("" for the envelope).
+void CollectMessages(const google::protobuf::Message& m, std::vector<Step>& steps,
+                     const std::string& path,
+                     std::vector<std::pair<std::vector<Step>, std::string>>& out) {
+  out.emplace_back(steps, path);
+  const auto* r = m.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const auto* fd : fields) {
+    if (fd->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    std::string name = path.empty() ? fd->name() : path + "." + fd->name();
+    int n = fd->is_repeated() ? r->FieldSize(m, fd) : 1;
+    for (int i = 0; i < n; ++i) {
+      steps.push_back({fd, fd->is_repeated() ? i : -1});
+      const auto& sub = fd->is_repeated() ? r->GetRepeatedMessage(m, fd, i) : r->GetMessage(m, fd);
+      CollectMessages(sub, steps, fd->is_repeated() ? name + "[" + std::to_string(i) + "]" : name,
+                      out);
+      steps.pop_back();
+    }
+  }
+}
+
+google::protobuf::Message* Navigate(google::protobuf::Message* m, const std::vector<Step>& steps) {
+  for (const Step& s : steps) {
+    const auto* r = m->GetReflection();
+    m = s.index < 0 ? r->MutableMessage(m, s.field)
+                    : r->MutableRepeatedMessage(m, s.field, s.index);
+  }
+  return m;
+}
+
+// Every valid example, with a second evidence entry on the flag so that a repeated message has an
+// element past the first.
+std::vector<Example> AllValidWithTwoEvidence() {
+  std::vector<Example> all = AllValid();
+  for (Example& ex : all) {
+    if (ex.envelope.has_flag()) {
+      v1::Evidence* ev = ex.envelope.mutable_flag()->add_evidence();
+      ev->set_log_index(19);
+      ev->set_event_id("claim-0002");
+    }
+  }
+  return all;
+}
+
+TEST(CodecFastPath, UnknownFieldInEveryMessageIsRejected) {
+  int cases = 0;
+  for (const Example& ex : AllValidWithTwoEvidence()) {
+    ASSERT_EQ(ValidateCode(ex.topic, ex.envelope), "") << ex.name;
+    std::vector<std::pair<std::vector<Step>, std::string>> messages;
+    std::vector<Step> steps;
+    CollectMessages(ex.envelope, steps, "", messages);
+    for (const auto& [where, path] : messages) {
+      SCOPED_TRACE(ex.name + " at " + (path.empty() ? "envelope" : path));
+      v1::Envelope e = ex.envelope;
+      google::protobuf::Message* m = Navigate(&e, where);
+      m->GetReflection()->MutableUnknownFields(m)->AddFixed32(1000, 7);
+      // Validate() on the message as built, and Decode() of its bytes (the parser keeps the
+      // unknown field where it was).
+      auto v = Validate(ex.topic, e, Policy(), kNow);
+      ASSERT_TRUE(v.has_value());
+      EXPECT_EQ(v->reason_code, "UNKNOWN_FIELD");
+      std::string expected = (path.empty() ? std::string("envelope") : path) +
+                             " has field number 1000 (fixed32), which schema version 1 does not "
+                             "define";
+      EXPECT_EQ(v->message, expected);
+      Rejection r = Rejected(ex.topic, Bin(e));
+      EXPECT_EQ(r.reason_code, "UNKNOWN_FIELD");
+      EXPECT_EQ(r.message, expected);
+      ++cases;
+    }
+  }
+  // Envelope, 2 timestamps and the payload in each of 10 examples, plus the payloads' own
+  // timestamps (claims 2 x 2, visit 2, flag 2) and the flag's baseline and 2 evidence entries.
+  EXPECT_EQ(cases, 10 * 4 + 4 + 2 + 2 + 1 + 2);
+}
+
+TEST(CodecFastPath, UnknownEnumNumberInEveryEnumFieldIsRejected) {
+  int cases = 0;
+  for (const Example& ex : AllValidWithTwoEvidence()) {
+    std::vector<std::pair<std::vector<Step>, std::string>> messages;
+    std::vector<Step> steps;
+    CollectMessages(ex.envelope, steps, "", messages);
+    for (const auto& [where, path] : messages) {
+      v1::Envelope probe = ex.envelope;
+      const google::protobuf::Descriptor* d = Navigate(&probe, where)->GetDescriptor();
+      for (int f = 0; f < d->field_count(); ++f) {
+        const google::protobuf::FieldDescriptor* fd = d->field(f);
+        if (fd->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_ENUM) continue;
+        std::string field = path.empty() ? fd->name() : path + "." + fd->name();
+        SCOPED_TRACE(ex.name + " at " + field);
+        v1::Envelope e = ex.envelope;
+        google::protobuf::Message* m = Navigate(&e, where);
+        if (fd->is_repeated()) {
+          m->GetReflection()->AddEnumValue(m, fd, 999);
+        } else {
+          m->GetReflection()->SetEnumValue(m, fd, 999);
+        }
+        std::string expected = field + " 999 is not a known " + fd->enum_type()->name() + " value";
+        Rejection bin = Rejected(ex.topic, Bin(e));
+        EXPECT_EQ(bin.reason_code, "UNKNOWN_ENUM_VALUE");
+        EXPECT_EQ(bin.message, expected);
+        // The JSON mapping writes an unknown enum number as a number, which the parser keeps.
+        std::string json = ToJson(e);
+        ASSERT_THAT(json, HasSubstr("\"" + fd->name() + "\":999"));
+        Rejection js = Rejected(ex.topic, json, "application/json");
+        EXPECT_EQ(js.reason_code, "UNKNOWN_ENUM_VALUE");
+        EXPECT_EQ(js.message, expected);
+        ++cases;
+      }
+    }
+  }
+  // kind in each of 10 examples; stream, status (x2 claims), priority, mode, attendance, type,
+  // outcome, contract_type, rurality, severity, outcome, action. (The schema has no repeated
+  // enum field; the loop above would cover one.)
+  EXPECT_EQ(cases, 10 + 2 * 2 + 1 + 2 + 2 + 2 + 1 + 1 + 1);
+}
+
+TEST(CodecFastPath, DeepAndRepeatedUnknownFieldsInBothEncodings) {
+  // Binary: an unknown field inside the claim's period_start (a Timestamp two levels down),
+  // written by hand on the wire.
+  {
+    v1::Envelope e = ValidClaim();
+    std::string ts = e.claim().period_start().SerializeAsString() + std::string("\x18\x01", 2);
+    v1::Claim c = e.claim();
+    c.clear_period_start();
+    std::string claim =
+        std::string("\x2a") + static_cast<char>(ts.size()) + ts + c.SerializeAsString();
+    e.clear_claim();
+    std::string bytes = Bin(e) + "\x52" + static_cast<char>(claim.size()) + claim;
+    Rejection r = Rejected(bus::kClaimsTopic, bytes);
+    EXPECT_EQ(r.reason_code, "UNKNOWN_FIELD");
+    EXPECT_THAT(r.message, HasSubstr("claim.period_start has field number 3 (varint)"));
+  }
+  // Binary: an unknown field in the second element of the flag's repeated evidence.
+  {
+    v1::Envelope e = ValidFlag();
+    v1::Evidence* ev = e.mutable_flag()->add_evidence();
+    ev->set_event_id("claim-0002");
+    ev->GetReflection()->MutableUnknownFields(ev)->AddLengthDelimited(9, "x");
+    Rejection r = Rejected(bus::kFlagsTopic, Bin(e));
+    EXPECT_EQ(r.reason_code, "UNKNOWN_FIELD");
+    EXPECT_EQ(r.message,
+              "flag.evidence[1] has field number 9 (length-delimited), which schema version 1 "
+              "does not define");
+  }
+  // JSON: the same places; the JSON parser names the field.
+  {
+    std::string json = ToJson(ValidFlag());
+    size_t at = json.find("\"event_id\":\"claim-0001\"");
+    ASSERT_NE(at, std::string::npos);
+    std::string bad = json.substr(0, at) + "\"colour\":\"blue\"," + json.substr(at);
+    Rejection r = Rejected(bus::kFlagsTopic, bad, "application/json");
+    EXPECT_EQ(r.reason_code, "UNKNOWN_FIELD");
+    EXPECT_THAT(r.message, HasSubstr("colour"));
+    std::string peers = "\"peers\":\"40\"";
+    at = json.find(peers);
+    ASSERT_NE(at, std::string::npos);
+    bad = json.substr(0, at) + "\"peerz\":1," + json.substr(at);
+    r = Rejected(bus::kFlagsTopic, bad, "application/json");
+    EXPECT_EQ(r.reason_code, "UNKNOWN_FIELD");
+    EXPECT_THAT(r.message, HasSubstr("peerz"));
+  }
+  // JSON: an unknown enum name inside the payload.
+  {
+    std::string json = ToJson(ValidClaim());
+    std::string stream = "PAYMENT_STREAM_ITEM_OF_SERVICE";
+    size_t at = json.find(stream);
+    ASSERT_NE(at, std::string::npos);
+    std::string bad =
+        json.substr(0, at) + "PAYMENT_STREAM_LOTTERY" + json.substr(at + stream.size());
+    Rejection r = Rejected(bus::kClaimsTopic, bad, "application/json");
+    EXPECT_EQ(r.reason_code, "UNKNOWN_ENUM_VALUE");
+    EXPECT_THAT(r.message, HasSubstr("PAYMENT_STREAM_LOTTERY"));
+  }
+}
+
+TEST(CodecFastPath, FirstProblemIsReportedInFieldOrder) {
+  // Several problems at once: the reason names the first in the reference order (the message's
+  // own unknown fields, then its fields by number, depth first), as before the fast check.
+  v1::Envelope e = ValidClaim();
+  SetEnumByNumber(e.mutable_claim(), "stream", 99);  // field 10 . 2
+  auto* rec = e.mutable_recorded_at();               // field 6
+  rec->GetReflection()->MutableUnknownFields(rec)->AddVarint(4, 1);
+  EXPECT_EQ(Validate(bus::kClaimsTopic, e, Policy(), kNow)->message,
+            "recorded_at has field number 4 (varint), which schema version 1 does not define");
+  SetEnumByNumber(&e, "kind", 77);  // field 2, before recorded_at
+  EXPECT_EQ(Validate(bus::kClaimsTopic, e, Policy(), kNow)->message,
+            "kind 77 is not a known EventKind value");
+  e.GetReflection()->MutableUnknownFields(&e)->AddVarint(50, 1);  // the envelope's own
+  EXPECT_THAT(Validate(bus::kClaimsTopic, e, Policy(), kNow)->message,
+              HasSubstr("envelope has field number 50"));
+}
+
+// JsonToEnvelope must give exactly what protobuf's JsonStringToMessage gives, for good and bad
+// input, strict and lenient.
+TEST(CodecFastPath, CachedJsonParseMatchesJsonStringToMessage) {
+  std::vector<std::string> inputs;
+  for (const Example& ex : AllValidWithTwoEvidence()) inputs.push_back(ToJson(ex.envelope));
+  for (const ReasonCase& c : ReasonCases()) {
+    if (c.header == "application/json") inputs.push_back(c.value);
+  }
+  inputs.push_back(ReadFile(kTestData / "example_claim.json"));
+  inputs.push_back(R"({"eventId":"c-1","kind":3,"claim":{"periodStart":"2024-04-01T00:00:00Z"}})");
+  inputs.push_back(R"({"event_id":"e","claim":{"stream":"NOPE"}})");
+  inputs.push_back(R"({"event_id":"e","claim":{"quantity":"1.5"}})");
+  inputs.push_back(R"({"event_id":"e","occurred_at":"not a time"})");
+  inputs.push_back(R"({"event_id":"e","flag":{"evidence":[{"x":1}]}})");
+  inputs.push_back(R"({"event_id":"e","claim":{},"referral":{}})");
+  inputs.push_back("[1,2]");
+  inputs.push_back("");
+  // Every prefix of a valid claim: truncated JSON of every shape.
+  std::string full = ToJson(ValidFlag());
+  for (size_t n = 0; n < full.size(); n += 7) inputs.push_back(full.substr(0, n));
+  for (bool lenient : {false, true}) {
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = lenient;
+    for (const std::string& in : inputs) {
+      SCOPED_TRACE(in + (lenient ? " (lenient)" : " (strict)"));
+      v1::Envelope want, got;
+      auto want_st = google::protobuf::util::JsonStringToMessage(in, &want, options);
+      auto got_st = internal::JsonToEnvelope(in, &got, options);
+      EXPECT_EQ(got_st.ok(), want_st.ok());
+      EXPECT_EQ(got_st.ToString(), want_st.ToString());
+      EXPECT_EQ(got.SerializeAsString(), want.SerializeAsString());
+    }
+  }
 }
 
 }  // namespace

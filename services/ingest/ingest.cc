@@ -2,6 +2,9 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <optional>
 #include <thread>
 
 #include "common/bus/topics.h"
@@ -263,15 +266,17 @@ Status IngestService::PublishEntries(uint64_t from, const logstore::BatchResult*
   return Status::Ok();
 }
 
-Status IngestService::AppendBatch(std::vector<bus::Message>& batch) {
+IngestService::Prepared IngestService::Prepare(std::vector<bus::Message>& batch) const {
   const Micros now = clock_->NowMicros();
-  std::vector<v1::LogRecord> records;
+  Prepared p;
+  p.consumed = batch.size();
+  std::vector<v1::LogRecord>& records = p.records;
   records.reserve(batch.size());
-  std::vector<std::string> dead_letters;
-  std::vector<std::string> dead_reasons;
-  std::vector<std::string> batch_keys;  // original keys of the dead letters
-  std::vector<v1::EventKind> kinds;
-  logstore::OffsetMap offsets;
+  std::vector<std::string>& dead_letters = p.dead_letters;
+  std::vector<std::string>& dead_reasons = p.dead_reasons;
+  std::vector<std::string>& batch_keys = p.dead_keys;
+  std::vector<v1::EventKind>& kinds = p.kinds;
+  logstore::OffsetMap& offsets = p.offsets;
   for (bus::Message& m : batch) {
     int64_t& next = offsets[{m.topic, m.partition}];
     next = std::max(next, m.offset + 1);
@@ -299,10 +304,17 @@ Status IngestService::AppendBatch(std::vector<bus::Message>& batch) {
     if (!m.key.empty()) r.set_message_key(std::move(m.key));
     kinds.push_back(env.kind());
   }
+  return p;
+}
 
+Status IngestService::Commit(Prepared& p) {
+  std::vector<v1::LogRecord>& records = p.records;
+  const std::vector<std::string>& dead_letters = p.dead_letters;
+  const std::vector<std::string>& batch_keys = p.dead_keys;
+  const std::vector<v1::EventKind>& kinds = p.kinds;
   auto t0 = std::chrono::steady_clock::now();
   PROBITY_ASSIGN_OR_RETURN(logstore::BatchResult result,
-                           sequencer_->Append(&records, offsets, dead_letters));
+                           sequencer_->Append(&records, p.offsets, dead_letters));
   metrics_.append_seconds.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
@@ -328,7 +340,7 @@ Status IngestService::AppendBatch(std::vector<bus::Message>& batch) {
     ++accepted_by_kind[k < accepted_by_kind.size() ? k : 0];
   }
   std::map<std::string_view, uint64_t> rejected_by_reason;
-  for (const auto& reason : dead_reasons) ++rejected_by_reason[reason];
+  for (const auto& reason : p.dead_reasons) ++rejected_by_reason[reason];
   std::lock_guard<std::mutex> l(stats_mu_);
   for (size_t k = 0; k < accepted_by_kind.size(); ++k) {
     if (accepted_by_kind[k] == 0) continue;
@@ -344,7 +356,7 @@ Status IngestService::AppendBatch(std::vector<bus::Message>& batch) {
   metrics_.conflicts.Increment(static_cast<double>(result.conflicts));
   metrics_.log_size.Set(static_cast<double>(result.tree_size));
 
-  stats_.consumed += batch.size();
+  stats_.consumed += p.consumed;
   stats_.appended += result.appended;
   stats_.duplicates += result.duplicates;
   stats_.rejected += dead_letters.size();
@@ -425,38 +437,113 @@ void IngestService::UpdateLag() {
   stats_.lag = known ? lag : -1;
 }
 
-Status IngestService::RunOnce() {
-  // Backpressure: while the bus has not confirmed enough of what was published, do not read more.
+Status IngestService::WaitForBus() {
+  // Backpressure: while the bus has not confirmed enough of what was published, do not go on.
   while (options_.publish_log && log_sent_ - std::min(log_sent_, log_confirmed_.load()) >
                                      options_.max_unconfirmed) {
     producer_->Poll(10);
     PROBITY_RETURN_IF_ERROR(PersistCursors());
   }
-  std::vector<bus::Message> batch;
+  return Status::Ok();
+}
+
+Status IngestService::PollBatch(std::vector<bus::Message>* batch) {
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(options_.max_batch_latency_ms);
-  while (batch.size() < options_.max_batch) {
+  while (batch->size() < options_.max_batch) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - std::chrono::steady_clock::now())
                     .count();
     if (left <= 0) break;
-    Status st = consumer_->Poll(options_.max_batch - batch.size(), static_cast<int>(left), &batch);
-    if (!st.ok()) return st;
-    if (batch.empty()) break;  // nothing arrived in the whole window
+    PROBITY_RETURN_IF_ERROR(
+        consumer_->Poll(options_.max_batch - batch->size(), static_cast<int>(left), batch));
+    if (batch->empty()) break;  // nothing arrived in the whole window
   }
-  metrics_.bus_errors.Increment(0);
-  if (!batch.empty()) PROBITY_RETURN_IF_ERROR(AppendBatch(batch));
+  return Status::Ok();
+}
+
+Status IngestService::AfterRound() {
   PROBITY_RETURN_IF_ERROR(MaybeCheckpoint(false));
   PROBITY_RETURN_IF_ERROR(PersistCursors());
   if (++rounds_ % 10 == 0) UpdateLag();
   return Status::Ok();
 }
 
-Status IngestService::Run(const std::atomic<bool>* stop) {
-  while (!stop->load()) {
-    Status st = RunOnce();
-    if (!st.ok()) return st;
+Status IngestService::RunOnce() {
+  PROBITY_RETURN_IF_ERROR(WaitForBus());
+  std::vector<bus::Message> batch;
+  PROBITY_RETURN_IF_ERROR(PollBatch(&batch));
+  if (!batch.empty()) {
+    Prepared p = Prepare(batch);
+    PROBITY_RETURN_IF_ERROR(Commit(p));
   }
+  return AfterRound();
+}
+
+Status IngestService::Run(const std::atomic<bool>* stop) {
+  // Two stages: a reader thread polls the bus and decodes and validates each batch (Prepare);
+  // this thread appends, publishes and checkpoints them in order (Commit). At most kQueued
+  // prepared batches wait between them, so memory stays bounded and backpressure reaches the
+  // reader. Offsets are stored only with the appended batch, so whatever the reader had
+  // prepared when the process dies is simply read again.
+  constexpr size_t kQueued = 2;
+  std::mutex mu;
+  std::condition_variable changed;
+  std::deque<Prepared> queue;
+  bool reader_done = false, abort = false;
+  Status reader_status;
+  std::thread reader([&] {
+    Status st;
+    while (st.ok() && !stop->load()) {
+      std::vector<bus::Message> batch;
+      st = PollBatch(&batch);
+      if (!st.ok() || batch.empty()) continue;
+      Prepared p = Prepare(batch);
+      std::unique_lock<std::mutex> l(mu);
+      changed.wait(l, [&] { return queue.size() < kQueued || abort; });
+      if (abort) break;
+      queue.push_back(std::move(p));
+      changed.notify_all();
+    }
+    std::lock_guard<std::mutex> l(mu);
+    reader_status = st;
+    reader_done = true;
+    changed.notify_all();
+  });
+  auto stop_reader = [&] {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      abort = true;
+      changed.notify_all();
+    }
+    reader.join();
+  };
+  const auto wait = std::chrono::milliseconds(std::max(1, options_.max_batch_latency_ms));
+  for (;;) {
+    Status st = WaitForBus();
+    std::optional<Prepared> next;
+    bool done = false;
+    if (st.ok()) {
+      std::unique_lock<std::mutex> l(mu);
+      changed.wait_for(l, wait, [&] { return !queue.empty() || reader_done; });
+      if (!queue.empty()) {
+        next.emplace(std::move(queue.front()));
+        queue.pop_front();
+        changed.notify_all();
+      } else {
+        done = reader_done;  // and nothing left: the reader stopped (stop set, or an error)
+      }
+    }
+    if (st.ok() && next) st = Commit(*next);
+    if (st.ok()) st = AfterRound();
+    if (!st.ok()) {
+      stop_reader();
+      return st;
+    }
+    if (done) break;
+  }
+  reader.join();
+  PROBITY_RETURN_IF_ERROR(reader_status);
   return Drain();
 }
 

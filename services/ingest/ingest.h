@@ -91,10 +91,12 @@ class IngestService {
   // Connects, assigns every partition of the ingested topics from the stored offsets (the
   // beginning when none) and republishes anything the bus had not confirmed before a restart.
   Status Start();
-  // One poll-validate-append-publish round. Returns after at most ~max_batch_latency_ms.
+  // One poll-validate-append-publish round on the calling thread. Returns after at most
+  // ~max_batch_latency_ms (plus the wait for the bus under backpressure).
   Status RunOnce();
-  // Runs until *stop is set, then drains: appends what was read, waits for the bus to confirm
-  // publications (bounded), writes the cursors and a final checkpoint.
+  // Runs until *stop is set, reading and validating on a second thread while this one appends
+  // and publishes; then drains: appends what was read, waits for the bus to confirm publications
+  // (bounded), writes the cursors and a final checkpoint.
   Status Run(const std::atomic<bool>* stop);
   Status Drain();
 
@@ -102,7 +104,23 @@ class IngestService {
   metrics::Health health() const;
 
  private:
-  Status AppendBatch(std::vector<bus::Message>& batch);
+  // A polled batch, decoded and validated: what Commit appends in one write.
+  struct Prepared {
+    std::vector<v1::LogRecord> records;
+    std::vector<v1::EventKind> kinds;       // of each record
+    std::vector<std::string> dead_letters;  // serialized DeadLetter
+    std::vector<std::string> dead_reasons;  // reason code of each dead letter
+    std::vector<std::string> dead_keys;     // original key of each dead letter
+    logstore::OffsetMap offsets;            // next offset per topic-partition
+    size_t consumed = 0;
+  };
+  // Decodes and validates (the reader thread's stage; touches no state but the clock).
+  Prepared Prepare(std::vector<bus::Message>& batch) const;
+  // Appends, publishes and counts one prepared batch (the sequencer's stage).
+  Status Commit(Prepared& p);
+  Status WaitForBus();
+  Status PollBatch(std::vector<bus::Message>* batch);
+  Status AfterRound();
   // Publishes entries [from, size) on probity.log.v1: those of `fresh` (the batch just appended)
   // from the append result, any earlier ones from the store.
   Status PublishEntries(uint64_t from, const logstore::BatchResult* fresh);

@@ -178,6 +178,7 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
   for (const std::string& d : dead_letters) batch.Put(store_->deadletters(), keys::Be64(dl++), d);
   if (!dead_letters.empty()) batch.Put(store_->meta(), keys::kMetaDeadLetterNext, keys::Be64(dl));
 
+  if (observer_) observer_(batch);
   rocksdb::Status rs = store_->db()->Write(store_->write_options(), &batch);
   if (!rs.ok()) {
     tree_.Discard();

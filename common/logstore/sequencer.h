@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -67,6 +68,12 @@ class Sequencer {
   Status SetLogPublished(uint64_t next);
   Status SetDeadLettersPublished(uint64_t next);
 
+  // Benchmarks only: sees each WriteBatch just before it is written (logstore_bench replays them
+  // to measure what RocksDB alone needs for exactly these writes).
+  void SetBatchObserver(std::function<void(const rocksdb::WriteBatch&)> observer) {
+    observer_ = std::move(observer);
+  }
+
   uint64_t size() const { return tree_.size(); }
   merkle::Hash root() const { return tree_.Root(); }
   uint64_t dead_letter_count() const { return dead_letter_next_; }
@@ -76,6 +83,7 @@ class Sequencer {
   LogStore* store_;
   TreeWriter tree_;
   uint64_t dead_letter_next_ = 0;
+  std::function<void(const rocksdb::WriteBatch&)> observer_;
 };
 
 }  // namespace probity::logstore

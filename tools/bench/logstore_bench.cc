@@ -12,6 +12,9 @@
 //  3. SequencerAppend: the same number of batches of 1,000 records with 200-byte payloads through
 //     Sequencer::Append (event-id lookup, entries, indexes, tree tiles, offsets: one WriteBatch per
 //     batch) into a fresh store; counter ratio_vs_raw = its rate / the raw rate of step 2.
+//  3b. ReplaySequencerBatches: the WriteBatches a Sequencer writes for those same records, captured
+//     untimed and then written again into a fresh store: RocksDB's own cost for exactly these
+//     keys and bytes, the floor under step 3 for this schema.
 //  4. InclusionProof / ConsistencyProof at the big store's size: per-call latency, median and p99.
 //  5. Verify: LogStore::Verify over the whole big store, entries per second.
 // A summary table of every figure against its target is printed at the end.
@@ -72,6 +75,8 @@ Flags g_flags;
 struct Figures {
   double raw_per_s = 0;
   double append_per_s = 0;
+  double replay_per_s = 0;          // the sequencer's own batches, replayed (step 3b)
+  uint64_t replay_batch_bytes = 0;  // average WriteBatch size
   uint64_t record_bytes = 0;  // serialized LogRecord size of the bench records
   double big_build_s = 0;
   bool big_build_resumed = false;
@@ -319,6 +324,72 @@ void BM_SequencerAppend(benchmark::State& state) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 3b. The same WriteBatches, replayed: what RocksDB alone needs to write exactly the bytes and keys
+// Sequencer::Append writes (entries, idx_event, idx_practice, idx_kind groups, tiles, tree meta,
+// offsets), with none of the sequencer's work (serializing, hashing, the event-id lookup). This
+// is the floor for Append with this schema and these RocksDB options on this machine.
+
+void BM_ReplaySequencerBatches(benchmark::State& state) {
+  // Capture (not timed): the batches a Sequencer writes for the same records as step 3.
+  std::vector<std::string> reps;
+  {
+    fs::path dir = fs::path(g_flags.data_dir) / "tmp_capture";
+    fs::remove_all(dir);
+    auto store = LogStore::Open(dir.string(), {});
+    if (!store.ok()) {
+      state.SkipWithError(store.status().ToString().c_str());
+      return;
+    }
+    auto seq = Sequencer::Create(store->get());
+    (*seq)->SetBatchObserver([&](const rocksdb::WriteBatch& b) { reps.push_back(b.Data()); });
+    uint64_t next = 0;
+    for (uint64_t b = 0; b < g_flags.append_batches; ++b) {
+      std::vector<v1::LogRecord> recs = MakeBatch(next);
+      next += kBatch;
+      auto r = (*seq)->Append(&recs, {{{"probity.claims.v1", 0}, static_cast<int64_t>(next)}}, {});
+      if (!r.ok()) {
+        state.SkipWithError(r.status().ToString().c_str());
+        return;
+      }
+    }
+    seq->reset();
+    store->reset();
+    fs::remove_all(dir);
+  }
+  // Replay into a fresh store: same column families, same options.
+  fs::path dir = fs::path(g_flags.data_dir) / "tmp_replay";
+  fs::remove_all(dir);
+  auto store = LogStore::Open(dir.string(), {});
+  if (!store.ok()) {
+    state.SkipWithError(store.status().ToString().c_str());
+    return;
+  }
+  size_t i = 0;
+  double secs = 0;
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    rocksdb::WriteBatch batch(reps[i % reps.size()]);
+    state.ResumeTiming();
+    auto t0 = Clock::now();
+    rocksdb::Status rs = (*store)->db()->Write((*store)->write_options(), &batch);
+    secs += std::chrono::duration<double>(Clock::now() - t0).count();
+    bytes += reps[i % reps.size()].size();
+    ++i;
+    if (!rs.ok()) {
+      state.SkipWithError(rs.ToString().c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(i * kBatch));
+  g_fig.replay_per_s = static_cast<double>(i * kBatch) / secs;
+  g_fig.replay_batch_bytes = i > 0 ? bytes / i : 0;
+  if (g_fig.append_per_s > 0) state.counters["append_vs_replay"] = g_fig.append_per_s / g_fig.replay_per_s;
+  store->reset();
+  fs::remove_all(dir);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 4, 5. Proofs and Verify on the big store, opened read-only as the api and the CLI do.
 
 LogStore* BigStore() {
@@ -434,6 +505,14 @@ void PrintSummary() {
       row("  ratio append / raw", fmt("%.2f", g_fig.append_per_s / g_fig.raw_per_s), "", "");
     }
   }
+  if (g_fig.replay_per_s > 0) {
+    row("  RocksDB writing the same batches", fmt("%.0f /s (%" PRIu64 " kB/batch)",
+                                                  g_fig.replay_per_s, g_fig.replay_batch_bytes / 1024),
+        "(floor)", "");
+    if (g_fig.append_per_s > 0) {
+      row("  ratio append / same batches", fmt("%.2f", g_fig.append_per_s / g_fig.replay_per_s), "", "");
+    }
+  }
   row("build of the big store (appends/s)",
       g_fig.big_build_per_s > 0
           ? fmt("%.0f /s, %.1f s%s%s", g_fig.big_build_per_s, g_fig.big_build_s,
@@ -501,6 +580,8 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("RawRocksDbBatchedWrite/batch:1000/value:200", BM_RawRocksDbBatchedWrite)
       ->Iterations(batches)->UseRealTime()->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("SequencerAppend/batch:1000/payload:200", BM_SequencerAppend)
+      ->Iterations(batches)->UseRealTime()->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("ReplaySequencerBatches/batch:1000/payload:200", BM_ReplaySequencerBatches)
       ->Iterations(batches)->UseRealTime()->Unit(benchmark::kMicrosecond);
   const std::string at = "/size:" + std::to_string(g_flags.big_entries);
   benchmark::RegisterBenchmark(("InclusionProof" + at).c_str(), BM_InclusionProof)

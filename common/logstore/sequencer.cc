@@ -56,16 +56,11 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
   std::unordered_map<std::string_view, std::vector<uint64_t>> known;
   known.reserve(n);
 
-  // The index puts are collected and added to the batch sorted by key, per column family: the
-  // memtable skiplist then inserts them as runs of neighbours instead of n random inserts
-  // (measured: this is where most of an append's time went). Stable order keeps a later put of
-  // the same key after an earlier one, so the batch means exactly what it did unsorted.
-  std::vector<std::pair<std::string_view, std::string>> event_puts;  // id -> be64 indexes
-  event_puts.reserve(n);
-  std::string practice_arena;  // practice keys, back to back
-  practice_arena.reserve(n * 32);
-  std::vector<std::pair<uint32_t, uint32_t>> practice_keys;  // (offset, length) in the arena
-  practice_keys.reserve(n);
+  // Index puts go into the batch in record order, so a later put of the same event id (a repeat
+  // within the batch) comes after the earlier one. (Sorting them by key helped skiplist
+  // memtables; idx_event's hash memtable and idx_practice's vector memtable do not need it.)
+  std::string idx_value;
+  std::string practice_key;
   // idx_kind: one group per kind present, its indexes ascending (records are taken in order).
   std::map<uint32_t, std::string> kind_groups;  // kind -> be64 indexes
 
@@ -136,33 +131,19 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
     batch.Put(store_->entries(), rocksdb::Slice(entry_key, sizeof(entry_key)), entry);
 
     // ... and its indexes.
-    std::string& idx_value = event_puts.emplace_back(rec.event_id(), std::string()).second;
+    idx_value.clear();
     for (uint64_t p : prior) keys::PutBe64(&idx_value, p);
+    batch.Put(store_->event_index(), rocksdb::Slice(rec.event_id()), idx_value);
     if (!rec.practice_code().empty()) {
       const int64_t occurred =
           rec.occurred_at().seconds() * 1000000 + rec.occurred_at().nanos() / 1000;
-      const size_t off = practice_arena.size();
-      keys::AppendPracticeIndexKey(&practice_arena, rec.practice_code(), occurred, index);
-      practice_keys.emplace_back(static_cast<uint32_t>(off),
-                                 static_cast<uint32_t>(practice_arena.size() - off));
+      practice_key.clear();
+      keys::AppendPracticeIndexKey(&practice_key, rec.practice_code(), occurred, index);
+      batch.Put(store_->practice_index(), practice_key, rocksdb::Slice());
     }
     keys::PutBe64(&kind_groups[static_cast<uint32_t>(rec.kind())], index);
   }
 
-  std::stable_sort(event_puts.begin(), event_puts.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [id, value] : event_puts) {
-    batch.Put(store_->event_index(), rocksdb::Slice(id.data(), id.size()), value);
-  }
-  auto practice_key = [&](const std::pair<uint32_t, uint32_t>& k) {
-    return std::string_view(practice_arena).substr(k.first, k.second);
-  };
-  std::sort(practice_keys.begin(), practice_keys.end(),
-            [&](const auto& a, const auto& b) { return practice_key(a) < practice_key(b); });
-  for (const auto& k : practice_keys) {
-    const std::string_view key = practice_key(k);
-    batch.Put(store_->practice_index(), rocksdb::Slice(key.data(), key.size()), rocksdb::Slice());
-  }
   for (const auto& [kind, indexes] : kind_groups) {
     batch.Put(store_->kind_index(), keys::KindIndexKey(kind, keys::GetBe64(indexes)), indexes);
   }

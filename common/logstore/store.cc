@@ -99,6 +99,12 @@ StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& path,
   // idx_event is read by point lookups only (MultiGet, Get), and event ids are random: a hash
   // memtable makes each insert and lookup O(1) instead of a skiplist walk. An iterator over
   // idx_event MUST set ReadOptions::total_order_seek (the prefix extractor is the whole key).
+  // The two column families that take most of an append's bytes and keys may fill up to four
+  // memtables before writes stall, so a slow flush (sorting idx_event's hash memtable) overlaps
+  // with appends instead of stopping them (measured: the sequencer's own batches, replayed, went
+  // from 3.3-4.1 ms to 2.2-2.5 ms real time per 1,000 entries; 2.0 ms CPU either way).
+  cfds[1].options.max_write_buffer_number = 4;
+  cfds[3].options.max_write_buffer_number = 4;
   cfds[3].options.prefix_extractor.reset(rocksdb::NewNoopTransform());
   cfds[3].options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory());
   rocksdb::DB* raw = nullptr;

@@ -36,9 +36,14 @@ StatusOr<std::string> StoredPayload(const LogStore& store, uint64_t index) {
 
 StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
                                         const OffsetMap& offsets,
-                                        const std::vector<std::string>& dead_letters) {
+                                        const std::vector<std::string>& dead_letters,
+                                        const std::vector<Serialized>* serialized) {
   BatchResult result;
   const size_t n = records->size();
+  if (serialized != nullptr && serialized->size() != n) {
+    return InvalidArgument("append: " + std::to_string(serialized->size()) +
+                           " serialized records for " + std::to_string(n) + " records");
+  }
   result.outcomes.resize(n, AppendOutcome::kAppended);
   result.indexes.resize(n, UINT64_MAX);
 
@@ -70,7 +75,6 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
   result.leaf_ends.reserve(n);
   std::string& leaf_bytes = result.leaf_bytes;
   leaf_bytes.reserve(n * 320);
-  std::string entry;  // leaf hash || record bytes, the stored value
   uint64_t next = tree_.size();
   for (size_t i = 0; i < n; ++i) {
     v1::LogRecord& rec = (*records)[i];
@@ -119,16 +123,24 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
 
     // Sequencing: the entry (leaf hash || record bytes) ...
     const size_t begin = leaf_bytes.size();
-    rec.AppendToString(&leaf_bytes);
+    merkle::Hash leaf;
+    if (serialized != nullptr && result.outcomes[i] == AppendOutcome::kAppended) {
+      leaf_bytes.append((*serialized)[i].bytes);
+      leaf = (*serialized)[i].leaf;
+    } else {
+      rec.AppendToString(&leaf_bytes);
+      leaf = merkle::HashLeaf(std::string_view(leaf_bytes).substr(begin));
+    }
     const std::string_view data = std::string_view(leaf_bytes).substr(begin);
-    const merkle::Hash leaf = merkle::HashLeaf(data);
     leaves.push_back(leaf);
     result.leaf_ends.push_back(static_cast<uint32_t>(leaf_bytes.size()));
-    entry.assign(merkle::AsBytes(leaf));
-    entry.append(data);
     char entry_key[8];
     keys::EncodeBe64(entry_key, index);
-    batch.Put(store_->entries(), rocksdb::Slice(entry_key, sizeof(entry_key)), entry);
+    const rocksdb::Slice key_part(entry_key, sizeof(entry_key));
+    const rocksdb::Slice value_parts[2] = {
+        rocksdb::Slice(reinterpret_cast<const char*>(leaf.data()), leaf.size()),
+        rocksdb::Slice(data.data(), data.size())};
+    batch.Put(store_->entries(), rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
 
     // ... and its indexes.
     idx_value.clear();

@@ -58,8 +58,18 @@ class Sequencer {
   // in the same WriteBatch. Records are completed in place: conflicting_resubmission and
   // first_index_of_event_id are set here. On failure nothing is written and the Sequencer's
   // in-memory state is unchanged.
+  //
+  // `serialized`, when given, holds each record's bytes and leaf hash computed ahead (on another
+  // thread, say), one per record; they are used unless Append changes the record (a conflicting
+  // resubmission is serialized again with its marks). REQUIRES: serialized[i].bytes ==
+  // records[i].SerializeAsString() and serialized[i].leaf == merkle::HashLeaf(those bytes).
+  struct Serialized {
+    std::string bytes;
+    merkle::Hash leaf{};
+  };
   StatusOr<BatchResult> Append(std::vector<v1::LogRecord>* records, const OffsetMap& offsets,
-                               const std::vector<std::string>& dead_letters);
+                               const std::vector<std::string>& dead_letters,
+                               const std::vector<Serialized>* serialized = nullptr);
 
   // Stores a checkpoint. REQUIRES: its tree_size <= size() and its root matches the tree at that
   // size (checked).

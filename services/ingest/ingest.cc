@@ -303,6 +303,10 @@ IngestService::Prepared IngestService::Prepare(std::vector<bus::Message>& batch)
     *r.mutable_occurred_at() = env.occurred_at();
     if (!m.key.empty()) r.set_message_key(std::move(m.key));
     kinds.push_back(env.kind());
+    // The leaf bytes and hash, here rather than on the sequencer's thread.
+    logstore::Sequencer::Serialized& ser = p.serialized.emplace_back();
+    r.SerializeToString(&ser.bytes);
+    ser.leaf = merkle::HashLeaf(ser.bytes);
   }
   return p;
 }
@@ -314,7 +318,7 @@ Status IngestService::Commit(Prepared& p) {
   const std::vector<v1::EventKind>& kinds = p.kinds;
   auto t0 = std::chrono::steady_clock::now();
   PROBITY_ASSIGN_OR_RETURN(logstore::BatchResult result,
-                           sequencer_->Append(&records, p.offsets, dead_letters));
+                           sequencer_->Append(&records, p.offsets, dead_letters, &p.serialized));
   metrics_.append_seconds.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 

@@ -108,6 +108,7 @@ class IngestService {
   struct Prepared {
     std::vector<v1::LogRecord> records;
     std::vector<v1::EventKind> kinds;       // of each record
+    std::vector<logstore::Sequencer::Serialized> serialized;  // of each record
     std::vector<std::string> dead_letters;  // serialized DeadLetter
     std::vector<std::string> dead_reasons;  // reason code of each dead letter
     std::vector<std::string> dead_keys;     // original key of each dead letter

@@ -156,6 +156,42 @@ TEST_F(LogStoreTest, AppendResultCarriesStoredBytesAndLeafHashes) {
   }
 }
 
+// Bytes and leaf hashes computed ahead are used as given, except for a record Append changes
+// (a conflicting resubmission), which it serializes again with its marks.
+TEST_F(LogStoreTest, AppendUsesSerializedRecordsExceptWhereItMarksAConflict) {
+  auto store = OpenRw();
+  auto seq = Sequencer::Create(store.get());
+  auto serialize = [](const std::vector<v1::LogRecord>& recs) {
+    std::vector<Sequencer::Serialized> out;
+    for (const auto& r : recs) {
+      Sequencer::Serialized& s = out.emplace_back();
+      s.bytes = r.SerializeAsString();
+      s.leaf = merkle::HashLeaf(s.bytes);
+    }
+    return out;
+  };
+  std::vector<v1::LogRecord> first = {Record("a", "1"), Record("b", "2")};
+  auto ser1 = serialize(first);
+  ASSERT_TRUE((*seq)->Append(&first, {}, {}, &ser1).ok());
+  std::vector<v1::LogRecord> second = {Record("a", "1"), Record("b", "CHANGED"), Record("c", "3")};
+  auto ser2 = serialize(second);
+  auto r = (*seq)->Append(&second, {}, {}, &ser2);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->appended, 2u);  // b (conflicting) at 2, c at 3
+  v1::LogRecord stored_b;
+  ASSERT_TRUE(stored_b.ParseFromString(store->Get(2)->record_bytes));
+  EXPECT_TRUE(stored_b.conflicting_resubmission());
+  EXPECT_EQ(stored_b.first_index_of_event_id(), 1u);
+  EXPECT_EQ(store->Get(2)->leaf_hash, merkle::HashLeaf(store->Get(2)->record_bytes));
+  EXPECT_EQ(store->Get(3)->record_bytes, ser2[2].bytes);
+  EXPECT_EQ(store->Get(0)->record_bytes, ser1[0].bytes);
+  ASSERT_TRUE(store->Verify().ok());
+  // A count that does not match the records is refused, and nothing is written.
+  std::vector<v1::LogRecord> third = {Record("d", "4")};
+  EXPECT_EQ((*seq)->Append(&third, {}, {}, &ser1).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(*store->TreeSize(), 4u);
+}
+
 TEST_F(LogStoreTest, ExactRedeliveryAppendsNothingAndConflictIsMarked) {
   auto store = OpenRw();
   auto seq = Sequencer::Create(store.get());

@@ -168,7 +168,11 @@ double Percentile(std::vector<double> v, double p) {
 // ---------------------------------------------------------------------------------------------
 // 1. The big store: built once, cached. A marker file beside it records how it was built.
 
-fs::path BigDir() { return fs::path(g_flags.data_dir) / ("logstore_" + std::to_string(g_flags.big_entries)); }
+// Named by the format version too: a store of an older format is not reused.
+fs::path BigDir() {
+  return fs::path(g_flags.data_dir) /
+         (std::string(keys::kFormatVersion) + "_" + std::to_string(g_flags.big_entries));
+}
 fs::path BigMarker() { return BigDir().string() + ".built"; }
 
 void LoadMarker() {

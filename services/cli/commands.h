@@ -45,7 +45,14 @@ struct LogFlags {
   std::string data_dir = "./probity-data";
   bool json = false;
 };
-int LogList(const LogFlags& f, uint64_t from, uint64_t limit);
+// Optional filters of `probity log list`, served by the practice and kind indexes.
+struct ListFilter {
+  std::string practice;           // ODS code: that practice's entries, in event-time order
+  std::string kind;               // event kind name (claim, referral, ...): entries of that kind
+  std::string occurred_from;      // YYYY-MM-DD (UTC), with --practice: occurred on or after
+  std::string occurred_to;        // YYYY-MM-DD (UTC), with --practice: occurred before
+};
+int LogList(const LogFlags& f, uint64_t from, uint64_t limit, const ListFilter& filter = {});
 int LogGet(const LogFlags& f, std::optional<uint64_t> index, const std::string& event_id);
 int LogVerify(const LogFlags& f);
 int LogInclusionProof(const LogFlags& f, uint64_t index, std::optional<uint64_t> size);

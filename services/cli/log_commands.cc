@@ -1,5 +1,7 @@
 // `probity log ...`: read-only views of the audit log.
+#include <cctype>
 #include <cstdio>
+#include <tuple>
 #include <iostream>
 
 #include "common/codec/codec.h"
@@ -54,35 +56,119 @@ std::string EntryJson(const logstore::Entry& e) {
 
 }  // namespace
 
-int LogList(const LogFlags& f, uint64_t from, uint64_t limit) {
+namespace {
+
+// "2023-03-01" -> µs since the epoch at 00:00 UTC; nullopt when it is not a valid date.
+std::optional<int64_t> ParseDay(const std::string& s) {
+  unsigned y = 0, m = 0, d = 0;
+  char tail = 0;
+  if (std::sscanf(s.c_str(), "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3 || s.size() != 10) {
+    return std::nullopt;
+  }
+  if (m < 1 || m > 12 || d < 1 || d > 31) return std::nullopt;
+  const int64_t days = civil::DaysFromCivil(y, m, d);
+  const civil::Civil back = civil::CivilFromDays(days);  // 2023-02-30 does not come back
+  if (back.year != y || back.month != m || back.day != d) return std::nullopt;
+  return days * int64_t{86400} * 1000000;
+}
+
+// "claim", "CLAIM" or "EVENT_KIND_CLAIM" -> the enum value.
+std::optional<v1::EventKind> ParseKind(std::string name) {
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (name.rfind("EVENT_KIND_", 0) != 0) name = "EVENT_KIND_" + name;
+  v1::EventKind k;
+  if (!v1::EventKind_Parse(name, &k) || k == v1::EVENT_KIND_UNSPECIFIED) return std::nullopt;
+  return k;
+}
+
+std::string KindNames() {
+  std::string s;
+  for (int k = 1; k < v1::EventKind_ARRAYSIZE; ++k) {
+    if (!v1::EventKind_IsValid(k)) continue;
+    std::string n = v1::EventKind_Name(static_cast<v1::EventKind>(k)).substr(11);
+    for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    s += (s.empty() ? "" : ", ") + n;
+  }
+  return s;
+}
+
+}  // namespace
+
+int LogList(const LogFlags& f, uint64_t from, uint64_t limit, const ListFilter& filter) {
+  std::optional<v1::EventKind> kind;
+  if (!filter.kind.empty()) {
+    kind = ParseKind(filter.kind);
+    if (!kind) {
+      return Fail("list", InvalidArgument("unknown kind '" + filter.kind + "' (kinds: " +
+                                          KindNames() + ")"));
+    }
+  }
+  int64_t since = INT64_MIN, until = INT64_MAX;
+  for (auto [text, out, flag] : {std::tuple{&filter.occurred_from, &since, "--occurred-from"},
+                                 std::tuple{&filter.occurred_to, &until, "--occurred-to"}}) {
+    if (text->empty()) continue;
+    if (filter.practice.empty()) {
+      return Fail("list", InvalidArgument(std::string(flag) + " needs --practice"));
+    }
+    auto t = ParseDay(*text);
+    if (!t) {
+      return Fail("list", InvalidArgument(std::string(flag) + " '" + *text +
+                                          "' is not a date (YYYY-MM-DD)"));
+    }
+    *out = *t;
+  }
   auto store = OpenReadOnly(f, "list");
   if (!store) return 1;
   auto size = store->TreeSize();
   if (!size.ok()) return Fail("list", size.status());
-  uint64_t to = std::min(*size, from + limit);
   if (!f.json) {
-    std::printf("%-8s %-34s %-20s %-7s %-20s %s\n", "INDEX", "EVENT ID", "KIND", "PRACTICE",
+    std::printf("%-8s %-36s %-16s %-8s %-20s %s\n", "INDEX", "EVENT ID", "KIND", "PRACTICE",
                 "OCCURRED", "SOURCE");
   }
-  Status st = store->Scan(from, to, [&](const logstore::Entry& e) -> Status {
+  uint64_t shown = 0;
+  auto show = [&](const logstore::Entry& e) -> Status {
+    v1::LogRecord r;
+    if (!r.ParseFromString(e.record_bytes)) {
+      return DataLoss("entry " + std::to_string(e.index) + " does not parse");
+    }
+    // With both --practice and --kind the practice index drives and the kind filters.
+    if (kind && r.kind() != *kind) return Status::Ok();
+    ++shown;
     if (f.json) {
       std::cout << EntryJson(e) << "\n";
       return Status::Ok();
     }
-    v1::LogRecord r;
-    if (!r.ParseFromString(e.record_bytes)) return DataLoss("entry " + std::to_string(e.index) + " does not parse");
-    std::string kind = v1::EventKind_Name(r.kind());
-    if (kind.rfind("EVENT_KIND_", 0) == 0) kind = kind.substr(11);
-    std::printf("%-8llu %-34s %-20s %-7s %-20s %s/%d@%lld%s\n",
-                static_cast<unsigned long long>(e.index), r.event_id().c_str(), kind.c_str(),
+    std::string kind_name = v1::EventKind_Name(r.kind());
+    if (kind_name.rfind("EVENT_KIND_", 0) == 0) kind_name = kind_name.substr(11);
+    std::printf("%-8llu %-36s %-16s %-8s %-20s %s/%d@%lld%s\n",
+                static_cast<unsigned long long>(e.index), r.event_id().c_str(), kind_name.c_str(),
                 r.practice_code().c_str(), Iso(r.occurred_at()).c_str(), r.topic().c_str(),
                 r.partition(), static_cast<long long>(r.offset()),
                 r.conflicting_resubmission() ? "  CONFLICTING RESUBMISSION" : "");
     return Status::Ok();
-  });
+  };
+  Status st;
+  if (!filter.practice.empty() || kind) {
+    StatusOr<std::vector<uint64_t>> found =
+        !filter.practice.empty()
+            ? store->FindByPractice(filter.practice, since, until, kind ? SIZE_MAX : limit)
+            : store->FindByKind(static_cast<uint32_t>(*kind), from, limit);
+    if (!found.ok()) return Fail("list", found.status());
+    for (uint64_t i : *found) {
+      if (shown >= limit) break;
+      auto e = store->Get(i);
+      if (!e.ok()) return Fail("list", e.status());
+      st = show(*e);
+      if (!st.ok()) break;
+    }
+  } else {
+    st = store->Scan(std::min(from, *size), std::min(*size, from + limit), show);
+  }
   if (!st.ok()) return Fail("list", st);
-  if (!f.json) std::printf("(%llu of %llu entries)\n", static_cast<unsigned long long>(to - std::min(from, to)),
-                           static_cast<unsigned long long>(*size));
+  if (!f.json) {
+    std::printf("(%llu shown; the log holds %llu entries)\n", static_cast<unsigned long long>(shown),
+                static_cast<unsigned long long>(*size));
+  }
   return 0;
 }
 

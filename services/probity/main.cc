@@ -99,11 +99,22 @@ int main(int argc, char** argv) {
   auto* log = app.add_subcommand("log", "Read, prove and verify the audit log (read-only)");
   log->require_subcommand(1);
   uint64_t from = 0, limit = 100;
-  auto* list = log->add_subcommand("list", "List entries in log order");
+  auto* list = log->add_subcommand(
+      "list", "List entries: in log order, or by practice (event-time order) or kind");
   AddLogFlags(list, &logf);
   list->add_option("--from", from, "First index")->capture_default_str();
   list->add_option("--limit", limit, "Most entries to list")->capture_default_str();
-  list->callback([&] { rc = LogList(logf, from, limit); });
+  ListFilter list_filter;
+  list->add_option("--practice", list_filter.practice,
+                   "Only this practice's entries (ODS code), in event-time order");
+  list->add_option("--kind", list_filter.kind,
+                   "Only entries of this kind (claim, referral, patient_contact, ...); "
+                   "with --kind alone, --from is the first index to look at");
+  list->add_option("--occurred-from", list_filter.occurred_from,
+                   "With --practice: occurred on or after this day (YYYY-MM-DD, UTC)");
+  list->add_option("--occurred-to", list_filter.occurred_to,
+                   "With --practice: occurred before this day (YYYY-MM-DD, UTC)");
+  list->callback([&] { rc = LogList(logf, from, limit, list_filter); });
 
   std::optional<uint64_t> index;
   std::string event_id;

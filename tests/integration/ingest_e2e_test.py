@@ -182,6 +182,30 @@ class IngestEndToEnd(unittest.TestCase):
             v = c.cli("log", "verify", "--json").stdout.decode()
             self.assertIn('"ok":true,"entries":%d' % n_log, v)
 
+            # The practice and kind indexes, through `probity log list`.
+            def listed(*args):
+                out = c.cli("log", "list", "--json", *args).stdout.decode()
+                return [json.loads(line)["index"] for line in out.splitlines() if line.strip()]
+            practices = {e["record"].get("practice_code") for e in entries} - {None}
+            self.assertGreaterEqual(len(practices), 2)
+            for practice in practices:
+                mine = [e for e in entries if e["record"].get("practice_code") == practice]
+                mine.sort(key=lambda e: (e["record"]["occurred_at"], e["index"]))
+                self.assertEqual(listed("--practice", practice), [e["index"] for e in mine], practice)
+            claims = [e["index"] for e in entries if e["record"]["kind"] == "EVENT_KIND_CLAIM"]
+            self.assertTrue(claims)
+            self.assertEqual(listed("--kind", "claim"), claims)
+            self.assertEqual(listed("--kind", "claim", "--from", str(claims[-1])), claims[-1:])
+            self.assertEqual(listed("--kind", "CLAIM", "--limit", "1"), claims[:1])
+            self.assertEqual(listed("--practice", "A81001", "--occurred-from", "2099-01-01"), [])
+            bad = c.cli("log", "list", "--kind", "nope", check=False)
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn(b"unknown kind 'nope'", bad.stderr)
+            bad = c.cli("log", "list", "--practice", "A81001", "--occurred-to", "2023-02-30",
+                        check=False)
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn(b"is not a date", bad.stderr)
+
     def test_kcat_lists_topics_and_produces_a_json_claim_into_the_log(self):
         with e2e.Cluster(PROBITY, "kcat", seed=12) as c:
             c.start_bus()

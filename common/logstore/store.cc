@@ -136,7 +136,9 @@ StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& path,
     return FromRocks(rs, "read format marker");
   } else if (fmt != keys::kFormatVersion) {
     return FailedPrecondition(path + " has log format '" + fmt + "', this build reads '" +
-                              std::string(keys::kFormatVersion) + "'");
+                              std::string(keys::kFormatVersion) +
+                              "' (keep it with the build that wrote it, or start a new log in "
+                              "another data directory; docs/log_format.md lists the formats)");
   }
   return s;
 }

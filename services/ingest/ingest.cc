@@ -441,10 +441,12 @@ void IngestService::UpdateLag() {
   stats_.lag = known ? lag : -1;
 }
 
-Status IngestService::WaitForBus() {
-  // Backpressure: while the bus has not confirmed enough of what was published, do not go on.
+Status IngestService::WaitForBus(const std::atomic<bool>* stop) {
+  // Backpressure: while the bus has not confirmed enough of what was published, do not go on
+  // (unless stopping: what is appended stays in the log and is published again after a restart).
   while (options_.publish_log && log_sent_ - std::min(log_sent_, log_confirmed_.load()) >
-                                     options_.max_unconfirmed) {
+                                     options_.max_unconfirmed &&
+         !(stop != nullptr && stop->load())) {
     producer_->Poll(10);
     PROBITY_RETURN_IF_ERROR(PersistCursors());
   }
@@ -524,7 +526,7 @@ Status IngestService::Run(const std::atomic<bool>* stop) {
   };
   const auto wait = std::chrono::milliseconds(std::max(1, options_.max_batch_latency_ms));
   for (;;) {
-    Status st = WaitForBus();
+    Status st = WaitForBus(stop);
     std::optional<Prepared> next;
     bool done = false;
     if (st.ok()) {

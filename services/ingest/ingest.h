@@ -119,7 +119,7 @@ class IngestService {
   Prepared Prepare(std::vector<bus::Message>& batch) const;
   // Appends, publishes and counts one prepared batch (the sequencer's stage).
   Status Commit(Prepared& p);
-  Status WaitForBus();
+  Status WaitForBus(const std::atomic<bool>* stop = nullptr);
   Status PollBatch(std::vector<bus::Message>* batch);
   Status AfterRound();
   // Publishes entries [from, size) on probity.log.v1: those of `fresh` (the batch just appended)

@@ -292,5 +292,48 @@ TEST_F(IngestIntegrationTest, RecoversFromBusFaultsWithoutLossOrDuplication) {
   EXPECT_EQ(indexes.size(), 900u);
 }
 
+// SIGTERM while the bus confirms nothing and backpressure holds the appender: ingest still stops
+// (promptly, not when the bus comes back), keeps what it appended, and a restart publishes it.
+TEST_F(IngestIntegrationTest, StopsUnderBackpressureAndRepublishesAfterRestart) {
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, -1, "A81001",
+                                   Claim("bp-" + std::to_string(i), "A81001", 100 + i).SerializeAsString()).ok());
+  }
+  ASSERT_TRUE(producer_->Flush(10000).ok());
+  // From now on every produce request fails (retriably): nothing ingest publishes is confirmed.
+  std::vector<rd_kafka_resp_err_t> errors(100000, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  rd_kafka_mock_push_request_errors_array(cluster_->mock(), 0 /* Produce */, errors.size(),
+                                          errors.data());
+  IngestOptions opts;
+  opts.max_unconfirmed = 10;
+  StartService(opts);
+  ASSERT_TRUE(WaitConsumed(300, 60));
+  EXPECT_LT(service_->stats().log_published, 300u);
+  auto t0 = std::chrono::steady_clock::now();
+  StopService();  // Drain waits at most 10 s for the bus, then reports what is outstanding
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+  EXPECT_EQ(run_status_.code(), Code::kUnavailable) << run_status_.ToString();
+  EXPECT_EQ(*store_->TreeSize(), 300u);
+  EXPECT_LT(*store_->LogPublishedUpTo(), 300u);
+  store_.reset();
+
+  rd_kafka_mock_clear_request_errors(cluster_->mock(), 0 /* Produce */);
+  StartService();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (service_->stats().log_published < 300 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(service_->stats().log_published, 300u);
+  StopService();
+  ASSERT_TRUE(run_status_.ok()) << run_status_.ToString();
+  EXPECT_EQ(*store_->TreeSize(), 300u);
+  std::set<uint64_t> indexes;
+  for (const auto& m : ReadTopic(bus::kLogTopic, 300, 30)) {
+    indexes.insert(logstore::keys::GetBe64(m.key));
+  }
+  EXPECT_EQ(indexes.size(), 300u);
+  EXPECT_EQ(*indexes.rbegin(), 299u);
+}
+
 }  // namespace
 }  // namespace probity::ingest

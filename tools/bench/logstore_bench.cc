@@ -293,15 +293,29 @@ void BM_RawRocksDbBatchedWrite(benchmark::State& state) {
 // ---------------------------------------------------------------------------------------------
 // 3. Sequencer::Append into a fresh store.
 
-void BM_SequencerAppend(benchmark::State& state) {
-  fs::path dir = fs::path(g_flags.data_dir) / "tmp_append";
+// A new, empty store under the data dir (any earlier one of that name is removed first); nullptr,
+// with the benchmark marked as failed, when it cannot be opened.
+std::unique_ptr<LogStore> FreshStore(const char* name, benchmark::State& state) {
+  const fs::path dir = fs::path(g_flags.data_dir) / name;
   fs::remove_all(dir);
   auto store = LogStore::Open(dir.string(), {});
   if (!store.ok()) {
     state.SkipWithError(store.status().ToString().c_str());
-    return;
+    return nullptr;
   }
-  auto seq = Sequencer::Create(store->get());
+  return std::move(store).value();
+}
+
+void RemoveStore(std::unique_ptr<LogStore> store) {
+  const std::string path = store->path();
+  store.reset();
+  fs::remove_all(path);
+}
+
+void BM_SequencerAppend(benchmark::State& state) {
+  std::unique_ptr<LogStore> store = FreshStore("tmp_append", state);
+  if (!store) return;
+  auto seq = Sequencer::Create(store.get());
   uint64_t next = 0;
   double secs = 0;
   for (auto _ : state) {
@@ -323,8 +337,7 @@ void BM_SequencerAppend(benchmark::State& state) {
   g_fig.record_bytes = MakeRecord(0).ByteSizeLong();
   if (g_fig.raw_per_s > 0) state.counters["ratio_vs_raw"] = g_fig.append_per_s / g_fig.raw_per_s;
   seq->reset();
-  store->reset();
-  fs::remove_all(dir);
+  RemoveStore(std::move(store));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -337,14 +350,9 @@ void BM_ReplaySequencerBatches(benchmark::State& state) {
   // Capture (not timed): the batches a Sequencer writes for the same records as step 3.
   std::vector<std::string> reps;
   {
-    fs::path dir = fs::path(g_flags.data_dir) / "tmp_capture";
-    fs::remove_all(dir);
-    auto store = LogStore::Open(dir.string(), {});
-    if (!store.ok()) {
-      state.SkipWithError(store.status().ToString().c_str());
-      return;
-    }
-    auto seq = Sequencer::Create(store->get());
+    std::unique_ptr<LogStore> store = FreshStore("tmp_capture", state);
+    if (!store) return;
+    auto seq = Sequencer::Create(store.get());
     (*seq)->SetBatchObserver([&](const rocksdb::WriteBatch& b) { reps.push_back(b.Data()); });
     uint64_t next = 0;
     for (uint64_t b = 0; b < g_flags.append_batches; ++b) {
@@ -357,17 +365,11 @@ void BM_ReplaySequencerBatches(benchmark::State& state) {
       }
     }
     seq->reset();
-    store->reset();
-    fs::remove_all(dir);
+    RemoveStore(std::move(store));
   }
   // Replay into a fresh store: same column families, same options.
-  fs::path dir = fs::path(g_flags.data_dir) / "tmp_replay";
-  fs::remove_all(dir);
-  auto store = LogStore::Open(dir.string(), {});
-  if (!store.ok()) {
-    state.SkipWithError(store.status().ToString().c_str());
-    return;
-  }
+  std::unique_ptr<LogStore> store = FreshStore("tmp_replay", state);
+  if (!store) return;
   size_t i = 0;
   double secs = 0;
   uint64_t bytes = 0;
@@ -376,7 +378,7 @@ void BM_ReplaySequencerBatches(benchmark::State& state) {
     rocksdb::WriteBatch batch(reps[i % reps.size()]);
     state.ResumeTiming();
     auto t0 = Clock::now();
-    rocksdb::Status rs = (*store)->db()->Write((*store)->write_options(), &batch);
+    rocksdb::Status rs = store->db()->Write(store->write_options(), &batch);
     secs += std::chrono::duration<double>(Clock::now() - t0).count();
     bytes += reps[i % reps.size()].size();
     ++i;
@@ -389,8 +391,7 @@ void BM_ReplaySequencerBatches(benchmark::State& state) {
   g_fig.replay_per_s = static_cast<double>(i * kBatch) / secs;
   g_fig.replay_batch_bytes = i > 0 ? bytes / i : 0;
   if (g_fig.append_per_s > 0) state.counters["append_vs_replay"] = g_fig.append_per_s / g_fig.replay_per_s;
-  store->reset();
-  fs::remove_all(dir);
+  RemoveStore(std::move(store));
 }
 
 // ---------------------------------------------------------------------------------------------

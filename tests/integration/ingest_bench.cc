@@ -7,8 +7,8 @@
 //  1. bus bound: a librdkafka producer writes N claims (~200 bytes, the very bytes ingest will
 //     read) to a scratch topic, a consumer reads them back, and a "pipe" (consumer + producer, no
 //     validation, no storage) copies them to a one-partition topic as ingest does to
-//     probity.log.v1. bus_pipe_per_s is the rate ingest could reach if validation and the log were
-//     free; it is the bound the ratio is taken against.
+//     probity.log.v1, three times. bus_pipe_per_s, the fastest, is the rate ingest could reach if
+//     validation and the log were free; it is the bound the ratio is taken against.
 //  2. ingest: the same N claims pre-produced to probity.claims.v1, then IngestService (RocksDB on
 //     disk, checkpoints signed, probity.log.v1 published) is timed from Start() until the log
 //     holds N entries. The log is then verified (not timed).
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -100,7 +101,9 @@ size_t ConsumeN(bus::Consumer& c, size_t n) {
 }
 
 struct BusRates {
-  double produce_per_s = 0, consume_per_s = 0, pipe_per_s = 0;
+  double produce_per_s = 0, consume_per_s = 0;
+  std::array<double, 3> pipe_runs{};
+  double pipe_per_s = 0;  // the fastest of pipe_runs
 };
 
 BusRates MeasureBus(bus::EmbeddedCluster& cluster, const bus::ClientConfig& cfg,
@@ -124,9 +127,11 @@ BusRates MeasureBus(bus::EmbeddedCluster& cluster, const bus::ClientConfig& cfg,
     size_t got = ConsumeN(**consumer, values.size());
     r.consume_per_s = got / Seconds(t0, Clock::now());
   }
-  {
-    // The pipe: read each message and publish it again, as ingest does (keyed, one partition),
-    // until the bus confirmed every copy.
+  // The pipe: read each message and publish it again, as ingest does (keyed, one partition),
+  // until the bus confirmed every copy. Three times, and the fastest is the bound (the most
+  // demanding one for ingest): one pass alone came out at either about 190k or about 265k/s on
+  // the same idle VM.
+  auto pipe_once = [&]() -> double {
     auto consumer = bus::Consumer::Create(cfg);
     Check(consumer.status(), "consumer");
     Check((*consumer)->Assign(assignment), "assign");
@@ -135,7 +140,7 @@ BusRates MeasureBus(bus::EmbeddedCluster& cluster, const bus::ClientConfig& cfg,
       if (d.status.ok()) confirmed.fetch_add(1, std::memory_order_relaxed);
     });
     Check(sink.status(), "producer");
-    t0 = Clock::now();
+    auto start = Clock::now();
     std::vector<bus::Message> batch;
     size_t got = 0;
     uint64_t i = 0;
@@ -152,8 +157,10 @@ BusRates MeasureBus(bus::EmbeddedCluster& cluster, const bus::ClientConfig& cfg,
       (*sink)->Poll(0);
     }
     Check((*sink)->Flush(120000), "flush");
-    r.pipe_per_s = confirmed.load() / Seconds(t0, Clock::now());
-  }
+    return confirmed.load() / Seconds(start, Clock::now());
+  };
+  for (double& p : r.pipe_runs) p = pipe_once();
+  r.pipe_per_s = *std::max_element(r.pipe_runs.begin(), r.pipe_runs.end());
   return r;
 }
 
@@ -304,11 +311,13 @@ void BM_IngestEndToEnd(benchmark::State& state) {
     state.counters["lat_rate_per_s"] = latency_rate;
     std::printf(
         "ingest: %zu events in %.2f s = %.0f events/s (all published: %.0f/s); bus alone: produce "
-        "%.0f/s, consume %.0f/s, consume+republish %.0f/s; ingest / bus pipe = %.2f\n"
+        "%.0f/s, consume %.0f/s, consume+republish %.0f/s (fastest of %.0f, %.0f, %.0f); ingest / bus "
+        "pipe = %.2f\n"
         "latency at %.0f events/s (%zu events): p50 %.1f ms, p99 %.1f ms, max %.1f ms; log verified "
         "(%llu entries)\n",
         n, ingest_s, rate, n / published_s, bus_rates.produce_per_s, bus_rates.consume_per_s,
-        bus_rates.pipe_per_s, rate / bus_rates.pipe_per_s, latency_rate, lat_ms.size(),
+        bus_rates.pipe_per_s, bus_rates.pipe_runs[0], bus_rates.pipe_runs[1], bus_rates.pipe_runs[2],
+        rate / bus_rates.pipe_per_s, latency_rate, lat_ms.size(),
         pct(0.5), pct(0.99), lat_ms.empty() ? -1.0 : lat_ms.back(),
         static_cast<unsigned long long>(verify->entries_checked));
     service_ptr.reset();

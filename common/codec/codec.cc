@@ -416,26 +416,35 @@ constexpr std::string_view kFastCheckedFields[] = {
     "probity.v1.PaymentInstruction.action",
 };
 
+// The envelope's message type and every message type reachable from it through its fields, each
+// once, the envelope first.
+const std::vector<const pb::Descriptor*>& ReachableMessageTypes() {
+  static const std::vector<const pb::Descriptor*> types = [] {
+    std::vector<const pb::Descriptor*> found = {v1::Envelope::descriptor()};
+    for (size_t next = 0; next < found.size(); ++next) {  // breadth first; `found` grows
+      const pb::Descriptor* d = found[next];
+      for (int i = 0; i < d->field_count(); ++i) {
+        const pb::Descriptor* m = d->field(i)->message_type();
+        if (m != nullptr && std::find(found.begin(), found.end(), m) == found.end()) {
+          found.push_back(m);
+        }
+      }
+    }
+    return found;
+  }();
+  return types;
+}
+
 // Every enum- or message-typed field of every message type reachable from the envelope, by full
 // name, sorted.
 std::vector<std::string> SchemaCheckedFields() {
   std::vector<std::string> out;
-  std::vector<const pb::Descriptor*> todo = {v1::Envelope::descriptor()};
-  std::vector<const pb::Descriptor*> seen = todo;
-  while (!todo.empty()) {
-    const pb::Descriptor* d = todo.back();
-    todo.pop_back();
+  for (const pb::Descriptor* d : ReachableMessageTypes()) {
     for (int i = 0; i < d->field_count(); ++i) {
       const pb::FieldDescriptor* fd = d->field(i);
-      if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_ENUM) {
+      if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_ENUM ||
+          fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
         out.push_back(fd->full_name());
-      } else if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-        out.push_back(fd->full_name());
-        const pb::Descriptor* m = fd->message_type();
-        if (std::find(seen.begin(), seen.end(), m) == seen.end()) {
-          seen.push_back(m);
-          todo.push_back(m);
-        }
       }
     }
   }
@@ -1014,25 +1023,15 @@ class CachedTypeResolver : public pb::util::TypeResolver {
   CachedTypeResolver()
       : base_(pb::util::NewTypeResolverForDescriptorPool(std::string(kTypeUrlPrefix),
                                                          pb::DescriptorPool::generated_pool())) {
-    std::vector<const pb::Descriptor*> todo = {v1::Envelope::descriptor()};
-    std::vector<const pb::Descriptor*> seen = todo;
-    while (!todo.empty()) {
-      const pb::Descriptor* d = todo.back();
-      todo.pop_back();
+    for (const pb::Descriptor* d : ReachableMessageTypes()) {
       pb::Type type;
       std::string url = Url(d->full_name());
       if (base_->ResolveMessageType(url, &type).ok()) messages_.emplace(url, std::move(type));
       for (int i = 0; i < d->field_count(); ++i) {
-        const pb::FieldDescriptor* fd = d->field(i);
-        if (const pb::EnumDescriptor* e = fd->enum_type()) {
+        if (const pb::EnumDescriptor* e = d->field(i)->enum_type()) {
           pb::Enum en;
           std::string enum_url = Url(e->full_name());
           if (base_->ResolveEnumType(enum_url, &en).ok()) enums_.emplace(enum_url, std::move(en));
-        }
-        const pb::Descriptor* m = fd->message_type();
-        if (m != nullptr && std::find(seen.begin(), seen.end(), m) == seen.end()) {
-          seen.push_back(m);
-          todo.push_back(m);
         }
       }
     }

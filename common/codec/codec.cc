@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <climits>
 #include <cmath>
@@ -1297,6 +1298,34 @@ std::string ToJson(const pb::Message& message) {
 
 std::vector<std::string_view> AllReasonCodes() {
   return std::vector<std::string_view>(reason::kAll.begin(), reason::kAll.end());
+}
+
+namespace {
+constexpr std::string_view kKindPrefix = "EVENT_KIND_";
+}  // namespace
+
+std::string_view ShortKindName(v1::EventKind kind) {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out(v1::EventKind_ARRAYSIZE, "unknown");
+    for (int k = 1; k < v1::EventKind_ARRAYSIZE; ++k) {
+      if (!v1::EventKind_IsValid(k)) continue;
+      std::string n = v1::EventKind_Name(static_cast<v1::EventKind>(k)).substr(kKindPrefix.size());
+      for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out[k] = std::move(n);
+    }
+    return out;
+  }();
+  const auto k = static_cast<size_t>(kind);
+  return k < names.size() ? std::string_view(names[k]) : std::string_view("unknown");
+}
+
+std::optional<v1::EventKind> ParseKind(std::string_view name) {
+  std::string upper(name);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper.rfind(kKindPrefix, 0) != 0) upper.insert(0, kKindPrefix);
+  v1::EventKind k;
+  if (!v1::EventKind_Parse(upper, &k) || k == v1::EVENT_KIND_UNSPECIFIED) return std::nullopt;
+  return k;
 }
 
 }  // namespace probity::codec

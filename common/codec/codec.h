@@ -97,4 +97,11 @@ std::string ToJson(const google::protobuf::Message& message);
 // (docs/events.md lists them in this order). The views point at static storage.
 std::vector<std::string_view> AllReasonCodes();
 
+// The short lowercase name of an event kind, the enum name without "EVENT_KIND_" ("claim",
+// "patient_contact"); "unknown" for EVENT_KIND_UNSPECIFIED and values outside the enum.
+std::string_view ShortKindName(probity::v1::EventKind kind);
+// "claim", "CLAIM" or "EVENT_KIND_CLAIM" -> the kind; nullopt for anything else, including
+// "unspecified".
+std::optional<probity::v1::EventKind> ParseKind(std::string_view name);
+
 }  // namespace probity::codec

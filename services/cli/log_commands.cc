@@ -72,22 +72,11 @@ std::optional<int64_t> ParseDay(const std::string& s) {
   return days * int64_t{86400} * 1000000;
 }
 
-// "claim", "CLAIM" or "EVENT_KIND_CLAIM" -> the enum value.
-std::optional<v1::EventKind> ParseKind(std::string name) {
-  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (name.rfind("EVENT_KIND_", 0) != 0) name = "EVENT_KIND_" + name;
-  v1::EventKind k;
-  if (!v1::EventKind_Parse(name, &k) || k == v1::EVENT_KIND_UNSPECIFIED) return std::nullopt;
-  return k;
-}
-
 std::string KindNames() {
   std::string s;
   for (int k = 1; k < v1::EventKind_ARRAYSIZE; ++k) {
     if (!v1::EventKind_IsValid(k)) continue;
-    std::string n = v1::EventKind_Name(static_cast<v1::EventKind>(k)).substr(11);
-    for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    s += (s.empty() ? "" : ", ") + n;
+    s += (s.empty() ? "" : ", ") + std::string(codec::ShortKindName(static_cast<v1::EventKind>(k)));
   }
   return s;
 }
@@ -97,7 +86,7 @@ std::string KindNames() {
 int LogList(const LogFlags& f, uint64_t from, uint64_t limit, const ListFilter& filter) {
   std::optional<v1::EventKind> kind;
   if (!filter.kind.empty()) {
-    kind = ParseKind(filter.kind);
+    kind = codec::ParseKind(filter.kind);
     if (!kind) {
       return Fail("list", InvalidArgument("unknown kind '" + filter.kind + "' (kinds: " +
                                           KindNames() + ")"));

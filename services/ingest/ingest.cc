@@ -25,21 +25,6 @@ void SetTimestamp(google::protobuf::Timestamp* ts, Micros t) {
   ts->set_nanos(static_cast<int32_t>((t % 1000000) * 1000));
 }
 
-const char* KindLabel(v1::EventKind k) {
-  switch (k) {
-    case v1::EVENT_KIND_CLAIM: return "claim";
-    case v1::EVENT_KIND_REFERRAL: return "referral";
-    case v1::EVENT_KIND_PATIENT_CONTACT: return "patient_contact";
-    case v1::EVENT_KIND_MONITORING_VISIT: return "monitoring_visit";
-    case v1::EVENT_KIND_PRACTICE_UPDATE: return "practice_update";
-    case v1::EVENT_KIND_RULE_SET: return "rule_set";
-    case v1::EVENT_KIND_FLAG: return "flag";
-    case v1::EVENT_KIND_FLAG_DECISION: return "flag_decision";
-    case v1::EVENT_KIND_PAYMENT_INSTRUCTION: return "payment_instruction";
-    default: return "unknown";
-  }
-}
-
 void AppendVarint(uint64_t v, std::string* out) {
   while (v >= 0x80) {
     out->push_back(static_cast<char>(v | 0x80));
@@ -348,7 +333,7 @@ Status IngestService::Commit(Prepared& p) {
   std::lock_guard<std::mutex> l(stats_mu_);
   for (size_t k = 0; k < accepted_by_kind.size(); ++k) {
     if (accepted_by_kind[k] == 0) continue;
-    const char* kind = KindLabel(static_cast<v1::EventKind>(k));
+    const std::string kind(codec::ShortKindName(static_cast<v1::EventKind>(k)));
     metrics_.accepted.Add({{"kind", kind}}).Increment(static_cast<double>(accepted_by_kind[k]));
     stats_.accepted_by_kind[kind] += accepted_by_kind[k];
   }

@@ -1096,3 +1096,27 @@ TEST(CodecFastPath, CachedJsonParseMatchesJsonStringToMessage) {
 
 }  // namespace
 }  // namespace probity::codec
+
+namespace probity::codec {
+namespace {
+
+TEST(ShortKindNameTest, ShortNamesRoundTripAndBadNamesAreRefused) {
+  EXPECT_EQ(ShortKindName(v1::EVENT_KIND_CLAIM), "claim");
+  EXPECT_EQ(ShortKindName(v1::EVENT_KIND_PATIENT_CONTACT), "patient_contact");
+  EXPECT_EQ(ShortKindName(v1::EVENT_KIND_UNSPECIFIED), "unknown");
+  EXPECT_EQ(ShortKindName(static_cast<v1::EventKind>(999)), "unknown");
+  for (int k = 1; k < v1::EventKind_ARRAYSIZE; ++k) {
+    if (!v1::EventKind_IsValid(k)) continue;
+    const auto kind = static_cast<v1::EventKind>(k);
+    EXPECT_EQ(ParseKind(ShortKindName(kind)), kind) << k;
+    EXPECT_EQ(ParseKind(v1::EventKind_Name(kind)), kind) << k;
+  }
+  EXPECT_EQ(ParseKind("Referral"), v1::EVENT_KIND_REFERRAL);
+  EXPECT_EQ(ParseKind("unspecified"), std::nullopt);
+  EXPECT_EQ(ParseKind("unknown"), std::nullopt);
+  EXPECT_EQ(ParseKind(""), std::nullopt);
+  EXPECT_EQ(ParseKind("claims"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace probity::codec

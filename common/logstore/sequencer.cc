@@ -2,9 +2,7 @@
 
 #include <rocksdb/write_batch.h>
 
-#include <algorithm>
-#include <array>
-#include <cstring>
+#include <map>
 #include <unordered_map>
 
 #include "common/logstore/keys.h"

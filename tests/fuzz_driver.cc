@@ -37,9 +37,15 @@ int main(int argc, char** argv) {
       int flips = 1 + static_cast<int>(rng() % 4);
       for (int f = 0; f < flips && !input.empty(); ++f) {
         switch (rng() % 3) {
-          case 0: input[rng() % input.size()] ^= static_cast<char>(1u << (rng() % 8)); break;
-          case 1: input.erase(rng() % input.size(), 1 + rng() % 8); break;
-          default: input.insert(rng() % (input.size() + 1), 1, static_cast<char>(rng())); break;
+          case 0:
+            input[rng() % input.size()] ^= static_cast<char>(1u << (rng() % 8));
+            break;
+          case 1:
+            input.erase(rng() % input.size(), 1 + rng() % 8);
+            break;
+          default:
+            input.insert(rng() % (input.size() + 1), 1, static_cast<char>(rng()));
+            break;
         }
       }
     } else {

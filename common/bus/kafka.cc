@@ -49,7 +49,8 @@ void Producer::OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opa
   r.offset = m->offset;
   r.tag = reinterpret_cast<uintptr_t>(m->_private);
   if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    r.status = Unavailable(std::string("delivery to ") + r.topic + " failed: " + rd_kafka_err2str(m->err));
+    r.status =
+        Unavailable(std::string("delivery to ") + r.topic + " failed: " + rd_kafka_err2str(m->err));
   }
   self->on_delivery_(r);
 }
@@ -97,8 +98,8 @@ Status Producer::Produce(std::string_view topic, int32_t partition, std::string_
         rk_, RD_KAFKA_V_TOPIC(topic_s.c_str()), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(tag)), RD_KAFKA_V_END);
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(tag)), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not taken over on failure
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -199,7 +200,8 @@ Status Consumer::Assign(const std::vector<TopicPartitionOffset>& assignment) {
   }
   rd_kafka_resp_err_t err = rd_kafka_assign(rk_, l);
   rd_kafka_topic_partition_list_destroy(l);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Internal(std::string("assign: ") + rd_kafka_err2str(err));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return Internal(std::string("assign: ") + rd_kafka_err2str(err));
   return Status::Ok();
 }
 
@@ -238,11 +240,12 @@ Status Consumer::Poll(size_t max, int timeout_ms, std::vector<Message>* out) {
       const char* name;
       const void* val;
       size_t size;
-      for (size_t idx = 0; rd_kafka_header_get_all(hdrs, idx, &name, &val, &size) ==
-                           RD_KAFKA_RESP_ERR_NO_ERROR;
+      for (size_t idx = 0;
+           rd_kafka_header_get_all(hdrs, idx, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
            ++idx) {
-        msg.headers.emplace_back(name, val == nullptr ? std::string()
-                                                      : std::string(static_cast<const char*>(val), size));
+        msg.headers.emplace_back(name, val == nullptr
+                                           ? std::string()
+                                           : std::string(static_cast<const char*>(val), size));
       }
     }
     out->push_back(std::move(msg));

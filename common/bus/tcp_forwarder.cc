@@ -59,7 +59,8 @@ StatusOr<std::unique_ptr<TcpForwarder>> TcpForwarder::Start(int port, const std:
     return Unavailable("embedded bus: cannot listen on 127.0.0.1:" + std::to_string(port) + ": " +
                        strerror(errno) + " (is another bus running? choose another --port)");
   }
-  if (listen(f->listen_fd_, 64) != 0) return IoError(std::string("forwarder: listen: ") + strerror(errno));
+  if (listen(f->listen_fd_, 64) != 0)
+    return IoError(std::string("forwarder: listen: ") + strerror(errno));
   if (pipe(f->wake_pipe_) != 0) return IoError("forwarder: pipe failed");
   f->thread_ = std::thread([p = f.get()] { p->Run(); });
   return f;
@@ -111,7 +112,10 @@ void TcpForwarder::Run() {
       bool ok = n > 0;
       for (ssize_t off = 0; ok && off < n;) {
         ssize_t w = send(other, buf.data() + off, n - off, MSG_NOSIGNAL);
-        if (w <= 0) ok = false; else off += w;
+        if (w <= 0)
+          ok = false;
+        else
+          off += w;
       }
       if (!ok) {
         close(fd);

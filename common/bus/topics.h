@@ -15,7 +15,8 @@ struct TopicSpec {
 // Input topics: what practices and national systems send.
 inline constexpr std::string_view kClaimsTopic = "probity.claims.v1";
 inline constexpr std::string_view kReferralsTopic = "probity.referrals.v1";
-inline constexpr std::string_view kVisitsTopic = "probity.visits.v1";        // contacts and monitoring visits
+inline constexpr std::string_view kVisitsTopic =
+    "probity.visits.v1";  // contacts and monitoring visits
 inline constexpr std::string_view kPracticesTopic = "probity.practices.v1";  // register updates
 // Facts Probity produces that come back through ingest into the log.
 inline constexpr std::string_view kRuleSetsTopic = "probity.rulesets.v1";

@@ -12,8 +12,8 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
-#include <cctype>
 #include <array>
+#include <cctype>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -656,9 +656,9 @@ Result CheckClaim(const v1::Claim& c, const Policy& p, Micros now) {
     }
   }
   CODEC_RETURN_IF_REJECTED(CheckDoubleRange("claim.points_claimed", c.points_claimed(), 0.0, 1e6));
-  CODEC_RETURN_IF_REJECTED(CheckDoubleRange("claim.points_maximum", c.points_maximum(), 0.0, 1e6,
-                                            /*lo_exclusive=*/c.stream() ==
-                                                v1::PAYMENT_STREAM_QOF_ACHIEVEMENT));
+  CODEC_RETURN_IF_REJECTED(
+      CheckDoubleRange("claim.points_maximum", c.points_maximum(), 0.0, 1e6,
+                       /*lo_exclusive=*/c.stream() == v1::PAYMENT_STREAM_QOF_ACHIEVEMENT));
   CODEC_RETURN_IF_REJECTED(
       CheckRange("claim.eligible_cohort", c.eligible_cohort(), 0, p.max_quantity));
   CODEC_RETURN_IF_REJECTED(CheckId("claim.patient_ref", c.patient_ref(), false));

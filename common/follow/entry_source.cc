@@ -47,7 +47,8 @@ Status LogTopicSource::Read(uint64_t next, size_t max, std::vector<logstore::Ent
   for (const auto& m : msgs) {
     v1::SequencedEntry se;
     if (!se.ParseFromString(m.value)) {
-      return DataLoss("probity.log.v1 offset " + std::to_string(m.offset) + " is not a SequencedEntry");
+      return DataLoss("probity.log.v1 offset " + std::to_string(m.offset) +
+                      " is not a SequencedEntry");
     }
     if (se.index() < want) continue;  // a repeat after a sequencer restart
     if (se.index() > want) {

@@ -30,13 +30,15 @@ inline constexpr const char* kKindIndexCf = "idx_kind";
 inline constexpr const char* kCheckpointsCf = "checkpoints";
 inline constexpr const char* kDeadLettersCf = "deadletters";
 
-inline constexpr std::string_view kMetaFormat = "format";            // -> kFormatVersion
+inline constexpr std::string_view kMetaFormat = "format";  // -> kFormatVersion
 inline constexpr std::string_view kFormatVersion = "probity-log-2";
-inline constexpr std::string_view kMetaTreeSize = "tree/size";       // -> be64
-inline constexpr std::string_view kMetaTreeRange = "tree/range";     // -> compact range hashes, 32 bytes each
-inline constexpr std::string_view kMetaLogPublished = "publish/log"; // -> be64: entries below it are confirmed on probity.log.v1
-inline constexpr std::string_view kMetaDeadLetterNext = "deadletter/next";        // -> be64
-inline constexpr std::string_view kMetaDeadLetterPublished = "publish/deadletter"; // -> be64
+inline constexpr std::string_view kMetaTreeSize = "tree/size";  // -> be64
+inline constexpr std::string_view kMetaTreeRange =
+    "tree/range";  // -> compact range hashes, 32 bytes each
+inline constexpr std::string_view kMetaLogPublished =
+    "publish/log";  // -> be64: entries below it are confirmed on probity.log.v1
+inline constexpr std::string_view kMetaDeadLetterNext = "deadletter/next";          // -> be64
+inline constexpr std::string_view kMetaDeadLetterPublished = "publish/deadletter";  // -> be64
 inline constexpr std::string_view kOffsetPrefix = "offset/";
 
 inline constexpr size_t kLeafHashSize = 32;

@@ -83,7 +83,8 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
       if (v.size() % keys::kEventIndexItemSize != 0 || v.empty()) {
         return DataLoss("event index entry for '" + rec.event_id() + "' is malformed");
       }
-      for (size_t off = 0; off < v.size(); off += 8) prior.push_back(keys::GetBe64(v.substr(off, 8)));
+      for (size_t off = 0; off < v.size(); off += 8)
+        prior.push_back(keys::GetBe64(v.substr(off, 8)));
     } else if (first_seen && !statuses[i].IsNotFound()) {
       return FromRocks(statuses[i], "look up event id");
     }
@@ -138,7 +139,8 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
     const rocksdb::Slice value_parts[2] = {
         rocksdb::Slice(reinterpret_cast<const char*>(leaf.data()), leaf.size()),
         rocksdb::Slice(data.data(), data.size())};
-    batch.Put(store_->entries(), rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
+    batch.Put(store_->entries(), rocksdb::SliceParts(&key_part, 1),
+              rocksdb::SliceParts(value_parts, 2));
 
     // ... and its indexes.
     idx_value.clear();
@@ -163,7 +165,8 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
 
   // The consumer offsets the batch came from, and the dead-letter outbox.
   for (const auto& [tp, offset] : offsets) {
-    batch.Put(store_->meta(), keys::OffsetKey(tp.first, tp.second), keys::Be64(static_cast<uint64_t>(offset)));
+    batch.Put(store_->meta(), keys::OffsetKey(tp.first, tp.second),
+              keys::Be64(static_cast<uint64_t>(offset)));
   }
   uint64_t dl = dead_letter_next_;
   for (const std::string& d : dead_letters) batch.Put(store_->deadletters(), keys::Be64(dl++), d);

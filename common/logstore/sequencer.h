@@ -23,14 +23,14 @@ namespace probity::logstore {
 using OffsetMap = std::map<std::pair<std::string, int32_t>, int64_t>;
 
 enum class AppendOutcome {
-  kAppended,              // a new event id
-  kDuplicate,             // exact redelivery: same event id, same payload bytes; nothing appended
-  kConflictingAppended,   // same event id with other bytes: appended and marked
+  kAppended,             // a new event id
+  kDuplicate,            // exact redelivery: same event id, same payload bytes; nothing appended
+  kConflictingAppended,  // same event id with other bytes: appended and marked
 };
 
 struct BatchResult {
   std::vector<AppendOutcome> outcomes;  // one per record, in order
-  std::vector<uint64_t> indexes;        // the index given to each record, or UINT64_MAX for duplicates
+  std::vector<uint64_t> indexes;  // the index given to each record, or UINT64_MAX for duplicates
   uint64_t appended = 0;
   uint64_t duplicates = 0;
   uint64_t conflicts = 0;

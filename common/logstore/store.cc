@@ -5,9 +5,9 @@
 #include <rocksdb/table.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <thread>
-#include <cstring>
 
 #include "common/logstore/keys.h"
 #include "common/merkle/compact_range.h"
@@ -153,8 +153,12 @@ StatusOr<uint64_t> LogStore::ReadMetaU64(std::string_view key) const {
 }
 
 StatusOr<uint64_t> LogStore::TreeSize() const { return ReadMetaU64(keys::kMetaTreeSize); }
-StatusOr<uint64_t> LogStore::LogPublishedUpTo() const { return ReadMetaU64(keys::kMetaLogPublished); }
-StatusOr<uint64_t> LogStore::DeadLetterCount() const { return ReadMetaU64(keys::kMetaDeadLetterNext); }
+StatusOr<uint64_t> LogStore::LogPublishedUpTo() const {
+  return ReadMetaU64(keys::kMetaLogPublished);
+}
+StatusOr<uint64_t> LogStore::DeadLetterCount() const {
+  return ReadMetaU64(keys::kMetaDeadLetterNext);
+}
 StatusOr<uint64_t> LogStore::DeadLettersPublishedUpTo() const {
   return ReadMetaU64(keys::kMetaDeadLetterPublished);
 }
@@ -210,8 +214,8 @@ StatusOr<std::vector<merkle::Hash>> LogStore::ReadNodes(
         return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
                         " is missing from its tile");
       }
-      return DataLoss("tile " + std::to_string(tid.level) + "/" + std::to_string(tid.index) +
-                      ": " + h.status().message());
+      return DataLoss("tile " + std::to_string(tid.level) + "/" + std::to_string(tid.index) + ": " +
+                      h.status().message());
     }
     out.push_back(*h);
   }
@@ -315,10 +319,13 @@ Status LogStore::Scan(uint64_t begin, uint64_t end,
   for (it->Seek(keys::EntryKey(begin)); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key();
     rocksdb::Slice v = it->value();
-    if (k.size() != 8) return DataLoss("entry key of " + std::to_string(k.size()) + " bytes after index " + std::to_string(want));
+    if (k.size() != 8)
+      return DataLoss("entry key of " + std::to_string(k.size()) + " bytes after index " +
+                      std::to_string(want));
     uint64_t index = keys::GetBe64(std::string_view(k.data(), 8));
     if (index != want) return DataLoss("entry " + std::to_string(want) + " is missing");
-    if (v.size() < keys::kLeafHashSize) return DataLoss("entry " + std::to_string(index) + " is truncated");
+    if (v.size() < keys::kLeafHashSize)
+      return DataLoss("entry " + std::to_string(index) + " is truncated");
     e.index = index;
     std::memcpy(e.leaf_hash.data(), v.data(), keys::kLeafHashSize);
     e.record_bytes.assign(v.data() + keys::kLeafHashSize, v.size() - keys::kLeafHashSize);
@@ -341,7 +348,8 @@ StatusOr<std::vector<merkle::Hash>> LogStore::InclusionProof(uint64_t index, uin
   return plan.Assemble(fetched);
 }
 
-StatusOr<std::vector<merkle::Hash>> LogStore::ConsistencyProof(uint64_t size1, uint64_t size2) const {
+StatusOr<std::vector<merkle::Hash>> LogStore::ConsistencyProof(uint64_t size1,
+                                                               uint64_t size2) const {
   PROBITY_ASSIGN_OR_RETURN(uint64_t tree_size, TreeSize());
   if (size2 > tree_size) {
     return InvalidArgument("size " + std::to_string(size2) + " is beyond the tree (" +

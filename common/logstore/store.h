@@ -50,7 +50,8 @@ struct VerifyReport {
 class LogStore {
  public:
   ~LogStore();
-  static StatusOr<std::unique_ptr<LogStore>> Open(const std::string& path, const OpenOptions& options);
+  static StatusOr<std::unique_ptr<LogStore>> Open(const std::string& path,
+                                                  const OpenOptions& options);
 
   bool read_only() const { return read_only_; }
   const std::string& path() const { return path_; }
@@ -68,7 +69,8 @@ class LogStore {
   StatusOr<std::vector<uint64_t>> FindByPractice(const std::string& practice, int64_t from_micros,
                                                  int64_t to_micros, size_t limit) const;
   // Indices of entries of this kind at or after from_index, ascending, at most `limit`.
-  StatusOr<std::vector<uint64_t>> FindByKind(uint32_t kind, uint64_t from_index, size_t limit) const;
+  StatusOr<std::vector<uint64_t>> FindByKind(uint32_t kind, uint64_t from_index,
+                                             size_t limit) const;
 
   // Calls fn for entries [begin, end) in index order; stops at the first non-ok status it returns.
   Status Scan(uint64_t begin, uint64_t end, const std::function<Status(const Entry&)>& fn) const;

@@ -61,7 +61,8 @@ Status TreeWriter::Stage(const std::vector<merkle::Hash>& leaves, rocksdb::Write
   PROBITY_RETURN_IF_ERROR(err);
   for (const auto& [level, tile] : staged_edge_) {
     if (dirty.count(tile.id())) {
-      batch->Put(store_->tiles(), keys::TileKey(tile.id().level, tile.id().index), tile.Serialize());
+      batch->Put(store_->tiles(), keys::TileKey(tile.id().level, tile.id().index),
+                 tile.Serialize());
     }
   }
   batch->Put(store_->meta(), keys::kMetaTreeSize, keys::Be64(staged_range_.size()));

@@ -60,10 +60,12 @@ class NodeChecker {
     const uint32_t row = merkle::TileRow(n);
     const uint32_t offset = merkle::TileOffset(n);
     if (offset >= (slot.width >> row)) {
-      *error = "tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) + " is missing";
+      *error =
+          "tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) + " is missing";
       return false;
     }
-    const char* stored = slot.bytes.data() + slot.row_start[row] + size_t{offset} * merkle::kHashSize;
+    const char* stored =
+        slot.bytes.data() + slot.row_start[row] + size_t{offset} * merkle::kHashSize;
     if (std::memcmp(stored, h.data(), merkle::kHashSize) != 0) {
       *error = "tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
                " does not match the entries below it";
@@ -89,7 +91,8 @@ class NodeChecker {
     ro.fill_cache = false;  // each tile is read once per pass; its bytes stay pinned in the slot
     rocksdb::Status rs = db_->Get(ro, tiles_, key, &slot->bytes);
     if (rs.IsNotFound()) {
-      *error = "tile " + std::to_string(tid.level) + "/" + std::to_string(tid.index) + " is missing";
+      *error =
+          "tile " + std::to_string(tid.level) + "/" + std::to_string(tid.index) + " is missing";
       return false;
     }
     if (!rs.ok()) {
@@ -237,7 +240,8 @@ StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress) const {
         bad_index = at == 0 ? 0 : at - 1;
         return DataLoss("checkpoint at size " + std::to_string(at) +
                         " does not match the root recomputed from the entries (first bad index "
-                        "is at or before " + std::to_string(bad_index) + ")");
+                        "is at or before " +
+                        std::to_string(bad_index) + ")");
       }
       ++report.checkpoints_checked;
       ++next_cp;
@@ -261,8 +265,8 @@ StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress) const {
         const uint64_t c = next_chunk.fetch_add(1);
         if (c >= num_chunks || c > stop_after.load()) return;
         const uint64_t b = c * kChunkSize;
-        ChunkResult r = VerifyChunk(db(), entries(), &checker, b, std::min(size, b + kChunkSize),
-                                    cp_sizes);
+        ChunkResult r =
+            VerifyChunk(db(), entries(), &checker, b, std::min(size, b + kChunkSize), cp_sizes);
         if (!r.error.ok()) {
           uint64_t cur = stop_after.load();
           while (c < cur && !stop_after.compare_exchange_weak(cur, c)) {
@@ -299,7 +303,8 @@ StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress) const {
       // Replay, in entry order, what the one-pass check did after each entry of [b, ok_end):
       // the nodes above the chunk (last entry of a full chunk), progress, checkpoints.
       std::vector<uint64_t> points;  // entries after which something happens
-      for (uint64_t p = (b + 0xffff) & ~uint64_t{0xffff}; p < ok_end; p += 0x10000) points.push_back(p);
+      for (uint64_t p = (b + 0xffff) & ~uint64_t{0xffff}; p < ok_end; p += 0x10000)
+        points.push_back(p);
       for (const auto& [s, hashes] : r.ranges_at) {
         if (s <= ok_end) points.push_back(s - 1);
       }
@@ -312,7 +317,8 @@ StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress) const {
           std::string node_error;
           const merkle::Hash chunk_root = r.final_range.front();
           upper.Append(chunk_root, [&](merkle::NodeId n, const merkle::Hash& h) {
-            if (n.level == 0 || !node_error.empty()) return;  // the chunk root: checked by the worker
+            if (n.level == 0 || !node_error.empty())
+              return;  // the chunk root: checked by the worker
             upper_checker.Check(merkle::NodeId{n.level + kChunkLevel, n.index}, h, &node_error);
           });
           if (!node_error.empty()) {
@@ -321,7 +327,8 @@ StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress) const {
           }
         }
         if (progress && (idx & 0xffff) == 0) progress(idx, size);
-        while (next_range < r.ranges_at.size() && r.ranges_at[next_range].first < idx + 1) ++next_range;
+        while (next_range < r.ranges_at.size() && r.ranges_at[next_range].first < idx + 1)
+          ++next_range;
         if (next_range < r.ranges_at.size() && r.ranges_at[next_range].first == idx + 1) {
           // After folding a full chunk into `upper`, the chunk's range is already in it.
           const bool folded = fold && idx == e - 1;
@@ -360,7 +367,8 @@ StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress) const {
   final_range.insert(final_range.end(), tail_range.begin(), tail_range.end());
   if (st.ok()) {
     std::string stored_range;
-    rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), meta(), keys::kMetaTreeRange, &stored_range);
+    rocksdb::Status rs =
+        db_->Get(rocksdb::ReadOptions(), meta(), keys::kMetaTreeRange, &stored_range);
     if (!rs.ok() && !rs.IsNotFound()) return FromRocks(rs, "read tree range");
     std::string want;
     for (const auto& h : final_range) want.append(merkle::AsBytes(h));

@@ -8,7 +8,8 @@
 namespace probity::metrics {
 
 HttpServer::HttpServer(std::shared_ptr<prometheus::Registry> registry, HealthFn health)
-    : registry_(std::move(registry)), health_(std::move(health)),
+    : registry_(std::move(registry)),
+      health_(std::move(health)),
       server_(std::make_unique<httplib::Server>()) {
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     std::ostringstream out;

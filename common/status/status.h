@@ -15,8 +15,8 @@ enum class Code {
   kNotFound,
   kAlreadyExists,
   kFailedPrecondition,
-  kDataLoss,      // stored bytes do not match what they must (verify failures)
-  kUnavailable,   // the bus or a peer is not reachable; retrying may help
+  kDataLoss,     // stored bytes do not match what they must (verify failures)
+  kUnavailable,  // the bus or a peer is not reachable; retrying may help
   kInternal,
   kIoError,
 };
@@ -40,9 +40,13 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+inline Status InvalidArgument(std::string m) {
+  return Status(Code::kInvalidArgument, std::move(m));
+}
 inline Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
-inline Status FailedPrecondition(std::string m) { return Status(Code::kFailedPrecondition, std::move(m)); }
+inline Status FailedPrecondition(std::string m) {
+  return Status(Code::kFailedPrecondition, std::move(m));
+}
 inline Status DataLoss(std::string m) { return Status(Code::kDataLoss, std::move(m)); }
 inline Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
 inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
@@ -53,8 +57,8 @@ inline Status IoError(std::string m) { return Status(Code::kIoError, std::move(m
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
-  StatusOr(Status status) : v_(std::move(status)) {}   // NOLINT: implicit by design
+  StatusOr(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  StatusOr(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {
@@ -75,10 +79,10 @@ class [[nodiscard]] StatusOr {
 
 }  // namespace probity
 
-#define PROBITY_RETURN_IF_ERROR(expr)          \
-  do {                                         \
-    ::probity::Status _st = (expr);            \
-    if (!_st.ok()) return _st;                 \
+#define PROBITY_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::probity::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)
 
 #define PROBITY_CONCAT_INNER(a, b) a##b

@@ -50,9 +50,9 @@ inline std::string FormatRfc3339(Micros t) {
   const Civil c = CivilFromDays(day);
   const int64_t secs = FloorDiv(t - day * 86400LL * 1000000, 1000000);
   char buf[48];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02d:%02d:%02dZ", static_cast<long long>(c.year),
-                c.month, c.day, static_cast<int>(secs / 3600), static_cast<int>(secs / 60 % 60),
-                static_cast<int>(secs % 60));
+  std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02d:%02d:%02dZ",
+                static_cast<long long>(c.year), c.month, c.day, static_cast<int>(secs / 3600),
+                static_cast<int>(secs / 60 % 60), static_cast<int>(secs % 60));
   return buf;
 }
 

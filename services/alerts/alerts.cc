@@ -22,11 +22,21 @@ std::string JsonEscape(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -84,13 +94,15 @@ std::string AlertsJson(const std::vector<Alert>& alerts) {
 StatusOr<std::unique_ptr<AlertmanagerClient>> AlertmanagerClient::Create(const std::string& url) {
   std::unique_ptr<AlertmanagerClient> c(new AlertmanagerClient());
   std::string rest = url;
-  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  if (rest.rfind("http://", 0) == 0)
+    rest = rest.substr(7);
   else if (rest.find("://") != std::string::npos) {
     return InvalidArgument("alertmanager url '" + url + "': only http:// is supported");
   }
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   auto colon = rest.rfind(':');
-  if (colon == std::string::npos) return InvalidArgument("alertmanager url '" + url + "' needs host:port");
+  if (colon == std::string::npos)
+    return InvalidArgument("alertmanager url '" + url + "' needs host:port");
   c->host_ = rest.substr(0, colon);
   c->port_ = std::atoi(rest.c_str() + colon + 1);
   if (c->port_ <= 0) return InvalidArgument("alertmanager url '" + url + "' has no valid port");
@@ -150,12 +162,15 @@ Status AlertsRunner::Start() {
   std::error_code ec;
   std::filesystem::create_directories(options_.state_dir, ec);
   rocksdb::DB* raw = nullptr;
-  PROBITY_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(o, options_.state_dir + "/alerts", &raw), "open"));
+  PROBITY_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(o, options_.state_dir + "/alerts", &raw), "open"));
   db_.reset(raw);
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kCursorKey, &v);
-  if (s.ok() && v.size() == 8) next_ = logstore::keys::GetBe64(v);
-  else if (!s.IsNotFound()) return FromRocks(s, "read cursor");
+  if (s.ok() && v.size() == 8)
+    next_ = logstore::keys::GetBe64(v);
+  else if (!s.IsNotFound())
+    return FromRocks(s, "read cursor");
   // Open alerts: flag id -> serialized Alert (labels/annotations as JSON is enough to re-send,
   // but keeping the Alert lets a decision resolve it with the same labels).
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
@@ -182,7 +197,8 @@ StatusOr<size_t> AlertsRunner::RunOnce() {
   uint64_t fired = 0, resolved = 0;
   v1::LogRecord rec;
   for (const logstore::Entry& e : entries) {
-    if (!rec.ParseFromString(e.record_bytes)) return DataLoss("entry " + std::to_string(e.index) + " does not parse");
+    if (!rec.ParseFromString(e.record_bytes))
+      return DataLoss("entry " + std::to_string(e.index) + " does not parse");
     if (rec.kind() == v1::EVENT_KIND_FLAG) {
       PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, follow::DecodeRecordEnvelope(rec));
       Alert a = AlertForFlag(env);

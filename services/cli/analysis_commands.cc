@@ -80,9 +80,12 @@ StatusOr<std::unique_ptr<logstore::LogStore>> OpenLog(const std::string& data_di
 
 }  // namespace
 
-std::string DefaultRulesFile() { return std::string(PROBITY_SOURCE_DIR) + "/deploy/rules/default.yaml"; }
+std::string DefaultRulesFile() {
+  return std::string(PROBITY_SOURCE_DIR) + "/deploy/rules/default.yaml";
+}
 
-int RunRules(const BusFlags& bus, const RulesFlags& f, int http_port, const std::string& http_host) {
+int RunRules(const BusFlags& bus, const RulesFlags& f, int http_port,
+             const std::string& http_host) {
   auto rs = rules::LoadRuleSetFile(f.rules_file.empty() ? DefaultRulesFile() : f.rules_file);
   if (!rs.ok()) return Fail("rules", rs.status());
   bus::ClientConfig cfg{bus.bootstrap_servers, bus.kafka_properties};
@@ -234,7 +237,9 @@ int RunGenerate(const BusFlags& bus, const GenerateFlags& f, bool to_bus) {
     if (tty) std::fprintf(stderr, "\n");
     if (!truth.ok()) return Fail("generate", truth.status());
     st = generate::WriteTruthFile(f.truth, *truth);
-    if (st.ok()) std::cout << "ground truth: " << truth->size() << " injected anomalies in " << f.truth << "\n";
+    if (st.ok())
+      std::cout << "ground truth: " << truth->size() << " injected anomalies in " << f.truth
+                << "\n";
   }
   if (st.ok() && producer) st = producer->Flush(120000);
   if (st.ok() && file) st = file->Close();

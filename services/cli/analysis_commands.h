@@ -27,13 +27,13 @@ struct GenerateFlags {
   std::string register_csv;  // default: the repository's copy
   std::string from = "2022-04-01";
   std::string to = "2023-04-01";
-  double scale = 1.0;          // share of practices
-  double volume = 1.0;         // share of per-practice volumes (referrals, contacts)
+  double scale = 1.0;   // share of practices
+  double volume = 1.0;  // share of per-practice volumes (referrals, contacts)
   double anomaly_share = 0.01;
   uint64_t seed = 1;
-  double rate = 0;             // events/s to the bus; 0 = as fast as possible
-  std::string out;             // write a replayable file instead of producing
-  std::string replay;          // produce a file written earlier
+  double rate = 0;     // events/s to the bus; 0 = as fast as possible
+  std::string out;     // write a replayable file instead of producing
+  std::string replay;  // produce a file written earlier
   std::string truth = "truth.jsonl";
 };
 int RunGenerate(const BusFlags& bus, const GenerateFlags& f, bool to_bus);

@@ -38,7 +38,8 @@ int RunIngest(const BusFlags& bus, const ServeFlags& serve);
 int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules_file,
           const std::string& alertmanager_url);
 // Follows probity.log.v1 and delivers flags as alerts to Alertmanager.
-int RunAlerts(const BusFlags& bus, const std::string& data_dir, const std::string& alertmanager_url);
+int RunAlerts(const BusFlags& bus, const std::string& data_dir,
+              const std::string& alertmanager_url);
 int RunKeygen(const std::string& name, const std::string& out_dir);
 
 struct LogFlags {
@@ -47,10 +48,10 @@ struct LogFlags {
 };
 // Optional filters of `probity log list`, served by the practice and kind indexes.
 struct ListFilter {
-  std::string practice;           // ODS code: that practice's entries, in event-time order
-  std::string kind;               // event kind name (claim, referral, ...): entries of that kind
-  std::string occurred_from;      // YYYY-MM-DD (UTC), with --practice: occurred on or after
-  std::string occurred_to;        // YYYY-MM-DD (UTC), with --practice: occurred before
+  std::string practice;       // ODS code: that practice's entries, in event-time order
+  std::string kind;           // event kind name (claim, referral, ...): entries of that kind
+  std::string occurred_from;  // YYYY-MM-DD (UTC), with --practice: occurred on or after
+  std::string occurred_to;    // YYYY-MM-DD (UTC), with --practice: occurred before
 };
 int LogList(const LogFlags& f, uint64_t from, uint64_t limit, const ListFilter& filter = {});
 int LogGet(const LogFlags& f, std::optional<uint64_t> index, const std::string& event_id);

@@ -26,7 +26,8 @@ struct FeedState {
 // Stops the generator when the demo is asked to stop.
 class StoppableSink final : public generate::Sink {
  public:
-  StoppableSink(generate::Sink* inner, const std::atomic<bool>& stop) : inner_(inner), stop_(stop) {}
+  StoppableSink(generate::Sink* inner, const std::atomic<bool>& stop)
+      : inner_(inner), stop_(stop) {}
   Status Emit(std::string_view topic, std::string_view key, const v1::Envelope& env) override {
     if (stop_.load()) return Unavailable("stopped");
     return inner_->Emit(topic, key, env);
@@ -45,18 +46,22 @@ void PrintSummary(const ingest::IngestStats& s, const RulesStats* r, const FeedS
               static_cast<long long>(feed.days_done.load()),
               static_cast<long long>(feed.days_total.load()), feed.done ? " (done)" : "");
   std::printf("  events in   ");
-  for (const auto& [k, v] : s.accepted_by_kind) std::printf(" %s=%llu", k.c_str(), static_cast<unsigned long long>(v));
+  for (const auto& [k, v] : s.accepted_by_kind)
+    std::printf(" %s=%llu", k.c_str(), static_cast<unsigned long long>(v));
   std::printf("\n  rejected     %llu", static_cast<unsigned long long>(s.rejected));
-  for (const auto& [k, v] : s.rejected_by_reason) std::printf(" %s=%llu", k.c_str(), static_cast<unsigned long long>(v));
+  for (const auto& [k, v] : s.rejected_by_reason)
+    std::printf(" %s=%llu", k.c_str(), static_cast<unsigned long long>(v));
   std::printf("\n  duplicates   %llu dropped\n", static_cast<unsigned long long>(s.duplicates));
   std::printf("  log          %llu entries, %llu confirmed on probity.log.v1, consumer lag %lld\n",
               static_cast<unsigned long long>(s.log_size),
               static_cast<unsigned long long>(s.log_published), static_cast<long long>(s.lag));
-  std::printf("  checkpoint   signed at tree size %llu\n", static_cast<unsigned long long>(s.checkpoint_size));
+  std::printf("  checkpoint   signed at tree size %llu\n",
+              static_cast<unsigned long long>(s.checkpoint_size));
   if (r != nullptr) {
     RulesStats rs = *r;
     std::printf("  rules        evaluated to index %llu; %llu flags\n",
-                static_cast<unsigned long long>(rs.next_index), static_cast<unsigned long long>(rs.flags));
+                static_cast<unsigned long long>(rs.next_index),
+                static_cast<unsigned long long>(rs.flags));
     for (const auto& [k, v] : rs.flags_by_kind) {
       std::printf("               %-28s %llu\n", k.c_str(), static_cast<unsigned long long>(v));
     }
@@ -83,12 +88,12 @@ Status RunDemo(const bus::ClientConfig& bus, const DemoOptions& options,
     p.volume_fraction = options.volume_fraction;
     p.anomaly_share = options.anomaly_share;
     p.seed = options.seed;
-    auto truth = generate::GenerateFromCsv(
-        generate::DefaultReferenceCsvPath(), p, &sink, [&](const generate::Progress& pr) {
-          feed.produced = pr.events_emitted;
-          feed.days_done = pr.days_done;
-          feed.days_total = pr.days_total;
-        });
+    auto truth = generate::GenerateFromCsv(generate::DefaultReferenceCsvPath(), p, &sink,
+                                           [&](const generate::Progress& pr) {
+                                             feed.produced = pr.events_emitted;
+                                             feed.days_done = pr.days_done;
+                                             feed.days_total = pr.days_total;
+                                           });
     if (!truth.ok()) {
       if (!stop.load()) feed.status = truth.status();
     } else if (!options.truth_file.empty()) {
@@ -105,7 +110,8 @@ Status RunDemo(const bus::ClientConfig& bus, const DemoOptions& options,
     std::optional<RulesStats> rs;
     if (rules != nullptr) rs = rules->stats();
     PrintSummary(ingest.stats(), rs ? &*rs : nullptr, feed, secs, links, tty);
-    for (int i = 0; i < 20 && !stop.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 20 && !stop.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   feeder.join();
   return feed.status;

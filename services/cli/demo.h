@@ -21,7 +21,7 @@ struct DemoOptions {
   // that far behind. About 1.2 M events: the simulated year takes about a minute.
   double events_per_second = 20000;
   uint64_t seed = 1;
-  std::string truth_file;           // where the ground truth goes
+  std::string truth_file;  // where the ground truth goes
 };
 
 // Produces the demo stream onto the bus (in a background thread) and prints a live summary every

@@ -1,8 +1,8 @@
 // `probity log ...`: read-only views of the audit log.
 #include <cctype>
 #include <cstdio>
-#include <tuple>
 #include <iostream>
+#include <tuple>
 
 #include "common/codec/codec.h"
 #include "common/logstore/store.h"
@@ -88,8 +88,8 @@ int LogList(const LogFlags& f, uint64_t from, uint64_t limit, const ListFilter& 
   if (!filter.kind.empty()) {
     kind = codec::ParseKind(filter.kind);
     if (!kind) {
-      return Fail("list", InvalidArgument("unknown kind '" + filter.kind + "' (kinds: " +
-                                          KindNames() + ")"));
+      return Fail("list", InvalidArgument("unknown kind '" + filter.kind +
+                                          "' (kinds: " + KindNames() + ")"));
     }
   }
   int64_t since = INT64_MIN, until = INT64_MAX;
@@ -155,8 +155,8 @@ int LogList(const LogFlags& f, uint64_t from, uint64_t limit, const ListFilter& 
   }
   if (!st.ok()) return Fail("list", st);
   if (!f.json) {
-    std::printf("(%llu shown; the log holds %llu entries)\n", static_cast<unsigned long long>(shown),
-                static_cast<unsigned long long>(*size));
+    std::printf("(%llu shown; the log holds %llu entries)\n",
+                static_cast<unsigned long long>(shown), static_cast<unsigned long long>(*size));
   }
   return 0;
 }
@@ -189,8 +189,8 @@ int LogVerify(const LogFlags& f) {
   auto start = std::chrono::steady_clock::now();
   auto report = store->Verify([&](uint64_t done, uint64_t total) {
     if (!f.json && total > 1000000 && isatty(2)) {
-      std::fprintf(stderr, "\rverifying: %llu / %llu entries", static_cast<unsigned long long>(done),
-                   static_cast<unsigned long long>(total));
+      std::fprintf(stderr, "\rverifying: %llu / %llu entries",
+                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
     }
   });
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -221,7 +221,8 @@ int LogInclusionProof(const LogFlags& f, uint64_t index, std::optional<uint64_t>
   if (!proof.ok()) return Fail("proof inclusion", proof.status());
   auto entry = store->Get(index);
   auto root = store->Root(size);
-  if (!entry.ok() || !root.ok()) return Fail("proof inclusion", entry.ok() ? root.status() : entry.status());
+  if (!entry.ok() || !root.ok())
+    return Fail("proof inclusion", entry.ok() ? root.status() : entry.status());
   if (f.json) {
     std::cout << "{\"index\":" << index << ",\"tree_size\":" << size << ",\"leaf_hash\":\""
               << merkle::ToHex(entry->leaf_hash) << "\",\"root\":\"" << merkle::ToHex(*root)

@@ -27,7 +27,9 @@ RulesRunner::~RulesRunner() {
 
 RulesRunner::RulesRunner(Options options, rules::RuleSet rule_set, EntrySource* source,
                          bus::Producer* producer)
-    : options_(std::move(options)), rule_set_(std::move(rule_set)), source_(source),
+    : options_(std::move(options)),
+      rule_set_(std::move(rule_set)),
+      source_(source),
       producer_(producer) {}
 
 Status RulesRunner::Start(Micros now) {
@@ -55,8 +57,8 @@ Status RulesRunner::Start(Micros now) {
     if (!in) return DataLoss("unreadable rule-set publication time in " + marker);
   }
   v1::Envelope env = rules::MakeRuleSetEnvelope(rule_set_, published_at);
-  PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kRuleSetsTopic, 0, rule_set_.sha256_hex,
-                                             env.SerializeAsString()));
+  PROBITY_RETURN_IF_ERROR(
+      producer_->Produce(bus::kRuleSetsTopic, 0, rule_set_.sha256_hex, env.SerializeAsString()));
   PROBITY_RETURN_IF_ERROR(producer_->Flush(30000));
   if (published_at == now) {
     std::ofstream out(marker);

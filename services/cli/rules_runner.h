@@ -32,9 +32,9 @@ using follow::LogTopicSource;
 using follow::StoreSource;
 
 struct RulesStats {
-  uint64_t processed = 0;      // entries evaluated
-  uint64_t next_index = 0;     // next log index to evaluate
-  uint64_t flags = 0;          // flags raised (and published) by this process
+  uint64_t processed = 0;   // entries evaluated
+  uint64_t next_index = 0;  // next log index to evaluate
+  uint64_t flags = 0;       // flags raised (and published) by this process
   std::map<std::string, uint64_t> flags_by_kind;
 };
 
@@ -48,7 +48,8 @@ class RulesRunner {
     size_t max_batch = 10000;
   };
   // REQUIRES: source and producer outlive the runner.
-  RulesRunner(Options options, rules::RuleSet rule_set, EntrySource* source, bus::Producer* producer);
+  RulesRunner(Options options, rules::RuleSet rule_set, EntrySource* source,
+              bus::Producer* producer);
   ~RulesRunner();
 
   // Opens the state, restores the engine (when the saved state is for the same rule set), and

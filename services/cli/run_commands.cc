@@ -14,13 +14,13 @@
 #include "common/metrics/http_server.h"
 #include "common/note/key_files.h"
 #include "common/note/note.h"
-#include "services/cli/commands.h"
+#include "services/alerts/alerts.h"
 #include "services/cli/analysis_commands.h"
+#include "services/cli/commands.h"
 #include "services/cli/demo.h"
 #include "services/cli/rules_runner.h"
-#include "services/rules/rule_set.h"
-#include "services/alerts/alerts.h"
 #include "services/ingest/ingest.h"
+#include "services/rules/rule_set.h"
 
 namespace probity::cli {
 
@@ -53,8 +53,8 @@ StatusOr<note::Signer> LoadSigner(const ServeFlags& f) {
     std::string name = f.origin;
     PROBITY_ASSIGN_OR_RETURN(note::KeyPair kp, note::GenerateKey(name));
     PROBITY_RETURN_IF_ERROR(note::WriteKeyFiles(kp, dir));
-    std::cerr << "probity: created checkpoint signing key " << dir << "/probity.key (verifier key: "
-              << kp.verifier_key << ")\n";
+    std::cerr << "probity: created checkpoint signing key " << dir
+              << "/probity.key (verifier key: " << kp.verifier_key << ")\n";
   }
   std::ifstream in(path);
   std::stringstream ss;
@@ -78,7 +78,8 @@ struct IngestStack {
 
   Status Start(const bus::ClientConfig& bus, const ServeFlags& f, bool embedded_bus = false) {
     std::filesystem::create_directories(f.data_dir);
-    PROBITY_ASSIGN_OR_RETURN(store, logstore::LogStore::Open(f.data_dir + "/log", {.sync = f.sync}));
+    PROBITY_ASSIGN_OR_RETURN(store,
+                             logstore::LogStore::Open(f.data_dir + "/log", {.sync = f.sync}));
     PROBITY_ASSIGN_OR_RETURN(note::Signer s, LoadSigner(f));
     signer = std::move(s);
     ingest::IngestOptions o;
@@ -147,8 +148,8 @@ int RunIngest(const BusFlags& bus, const ServeFlags& serve) {
   st = stack.Stop();
   if (!st.ok()) return Fail("ingest", st);
   auto s = stack.service->stats();
-  std::cout << "probity ingest: drained; log has " << s.log_size << " entries, "
-            << s.dead_letters << " dead letters" << std::endl;
+  std::cout << "probity ingest: drained; log has " << s.log_size << " entries, " << s.dead_letters
+            << " dead letters" << std::endl;
   return 0;
 }
 
@@ -172,7 +173,8 @@ int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules
   auto rules_producer = bus::Producer::Create(rules_cfg);
   if (!rules_producer.ok()) return Fail("up", rules_producer.status());
   StoreSource source(stack.store.get());
-  RulesRunner rules({.state_dir = f.data_dir + "/rules"}, *rule_set, &source, rules_producer->get());
+  RulesRunner rules({.state_dir = f.data_dir + "/rules"}, *rule_set, &source,
+                    rules_producer->get());
   st = rules.Start(stack.clock.NowMicros());
   if (!st.ok()) return Fail("up", st);
   Status rules_status;
@@ -202,14 +204,13 @@ int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules
   std::ostringstream links;
   links << "  bus          " << cfg.bootstrap_servers << " (embedded, in memory; kcat -b "
         << cfg.bootstrap_servers << " -L)\n"
-        << "  audit log    " << f.data_dir << "/log   (probity log list|verify|checkpoint --data-dir "
-        << f.data_dir << ")\n"
+        << "  audit log    " << f.data_dir
+        << "/log   (probity log list|verify|checkpoint --data-dir " << f.data_dir << ")\n"
         << "  metrics      http://" << f.http_host << ":" << stack.http->port() << "/metrics\n"
         << "  health       http://" << f.http_host << ":" << stack.http->port() << "/healthz\n"
         << "  rules        " << rule_set->name << " " << rule_set->version << " ("
         << rule_set->rules.size() << " rules)\n"
-        << (alertmanager_url.empty() ? std::string()
-                                     : "  alerts       " + alertmanager_url + "\n")
+        << (alertmanager_url.empty() ? std::string() : "  alerts       " + alertmanager_url + "\n")
         << "Ctrl-C stops everything cleanly.\n";
   if (demo) {
     DemoOptions d;
@@ -221,9 +222,9 @@ int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules
     WaitForStop();
   }
   StopFlag() = true;
-  rules_thread.join();    // its last flags are confirmed on the bus
+  rules_thread.join();  // its last flags are confirmed on the bus
   if (alerts_thread.joinable()) alerts_thread.join();
-  stack.Settle(5000);     // ... and read into the log before ingest stops
+  stack.Settle(5000);  // ... and read into the log before ingest stops
   Status ingest_status = stack.Stop();
   if (!rules_status.ok()) return Fail("up", rules_status);
   if (!ingest_status.ok()) return Fail("up", ingest_status);
@@ -235,14 +236,16 @@ int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules
   return 0;
 }
 
-int RunAlerts(const BusFlags& bus, const std::string& data_dir, const std::string& alertmanager_url) {
+int RunAlerts(const BusFlags& bus, const std::string& data_dir,
+              const std::string& alertmanager_url) {
   bus::ClientConfig cfg{bus.bootstrap_servers, bus.kafka_properties};
   auto client = alerts::AlertmanagerClient::Create(alertmanager_url);
   if (!client.ok()) return Fail("alerts", client.status());
   auto source = LogTopicSource::Create(cfg);
   if (!source.ok()) return Fail("alerts", source.status());
   SystemClock clock;
-  alerts::AlertsRunner runner({.state_dir = data_dir + "/alerts"}, source->get(), client->get(), &clock);
+  alerts::AlertsRunner runner({.state_dir = data_dir + "/alerts"}, source->get(), client->get(),
+                              &clock);
   Status st = runner.Start();
   if (!st.ok()) return Fail("alerts", st);
   std::cout << "probity alerts: following probity.log.v1 on " << bus.bootstrap_servers

@@ -29,8 +29,8 @@ constexpr std::array<v1::ContactMode, 4> kModes = {
     v1::CONTACT_MODE_HOME_VISIT};
 constexpr std::array<double, 4> kModeShares = {0.635, 0.252 + 0.023, 0.078, 0.012};
 constexpr std::array<char, 4> kModeLetters = {'F', 'T', 'V', 'H'};
-constexpr double kDnaShare = 0.041;          // of all contacts
-constexpr double kOutOfHoursShare = 0.02;    // of all contacts
+constexpr double kDnaShare = 0.041;        // of all contacts
+constexpr double kOutOfHoursShare = 0.02;  // of all contacts
 constexpr double kContactFactorSigma = 0.15;
 // Referral practice factor: lognormal with p95/p5 = 2.5, clamped to [0.5, 2].
 const double kReferralSigma = std::log(2.5) / (2 * 1.6448536);
@@ -61,14 +61,14 @@ struct QofIndicator {
   double max_points;
 };
 constexpr QofIndicator kQofIndicators[] = {
-    {"AF006", 12},  {"AF008", 12},   {"AST007", 20},  {"AST008", 15},  {"BP002", 15},
-    {"CAN005", 2},  {"CHD005", 7},   {"CHD015", 10},  {"CHD016", 4},   {"CKD005", 9},
-    {"COPD008", 2}, {"COPD010", 9},  {"CS005", 7},    {"DEM004", 16},  {"DM006", 3},
-    {"DM012", 4},   {"DM014", 11},   {"DM020", 17},   {"DM021", 10},   {"DM022", 4},
-    {"DM023", 2},   {"HF003", 10},   {"HF006", 9},    {"HF007", 6},    {"HYP003", 14},
-    {"HYP007", 5},  {"LD004", 4},    {"MH002", 6},    {"MH003", 4},    {"MH006", 4},
-    {"MH011", 4},   {"MH012", 4},    {"NDH002", 18},  {"SMOK002", 25}, {"SMOK004", 12},
-    {"SMOK005", 25}, {"STIA007", 4}, {"STIA014", 2},  {"STIA015", 3},
+    {"AF006", 12},   {"AF008", 12},  {"AST007", 20}, {"AST008", 15},  {"BP002", 15},
+    {"CAN005", 2},   {"CHD005", 7},  {"CHD015", 10}, {"CHD016", 4},   {"CKD005", 9},
+    {"COPD008", 2},  {"COPD010", 9}, {"CS005", 7},   {"DEM004", 16},  {"DM006", 3},
+    {"DM012", 4},    {"DM014", 11},  {"DM020", 17},  {"DM021", 10},   {"DM022", 4},
+    {"DM023", 2},    {"HF003", 10},  {"HF006", 9},   {"HF007", 6},    {"HYP003", 14},
+    {"HYP007", 5},   {"LD004", 4},   {"MH002", 6},   {"MH003", 4},    {"MH006", 4},
+    {"MH011", 4},    {"MH012", 4},   {"NDH002", 18}, {"SMOK002", 25}, {"SMOK004", 12},
+    {"SMOK005", 25}, {"STIA007", 4}, {"STIA014", 2}, {"STIA015", 3},
 };
 constexpr int kNumQof = sizeof(kQofIndicators) / sizeof(kQofIndicators[0]);
 constexpr double QofTotalMax() {
@@ -84,14 +84,22 @@ struct Specialty {
   double weight;
 };
 constexpr Specialty kSpecialties[] = {
-    {"GENERAL SURGERY", "100", 9},     {"UROLOGY", "101", 6},
-    {"TRAUMA AND ORTHOPAEDICS", "110", 12}, {"ENT", "120", 7},
-    {"OPHTHALMOLOGY", "130", 9},       {"ORAL SURGERY", "140", 2},
-    {"GASTROENTEROLOGY", "301", 8},    {"CARDIOLOGY", "320", 7},
-    {"DERMATOLOGY", "330", 8},         {"RESPIRATORY MEDICINE", "340", 3},
-    {"NEUROLOGY", "400", 4},           {"RHEUMATOLOGY", "410", 3},
-    {"PAEDIATRICS", "420", 4},         {"GYNAECOLOGY", "502", 8},
-    {"BREAST SURGERY", "103", 5},      {"MENTAL HEALTH", "710", 3},
+    {"GENERAL SURGERY", "100", 9},
+    {"UROLOGY", "101", 6},
+    {"TRAUMA AND ORTHOPAEDICS", "110", 12},
+    {"ENT", "120", 7},
+    {"OPHTHALMOLOGY", "130", 9},
+    {"ORAL SURGERY", "140", 2},
+    {"GASTROENTEROLOGY", "301", 8},
+    {"CARDIOLOGY", "320", 7},
+    {"DERMATOLOGY", "330", 8},
+    {"RESPIRATORY MEDICINE", "340", 3},
+    {"NEUROLOGY", "400", 4},
+    {"RHEUMATOLOGY", "410", 3},
+    {"PAEDIATRICS", "420", 4},
+    {"GYNAECOLOGY", "502", 8},
+    {"BREAST SURGERY", "103", 5},
+    {"MENTAL HEALTH", "710", 3},
 };
 constexpr int kNumSpecialties = sizeof(kSpecialties) / sizeof(kSpecialties[0]);
 
@@ -173,7 +181,9 @@ std::vector<int64_t> SplitExact(int64_t total, const std::vector<double>& weight
   return out;
 }
 
-int64_t ScaleRound(int64_t v, double f) { return static_cast<int64_t>(std::llround(static_cast<double>(v) * f)); }
+int64_t ScaleRound(int64_t v, double f) {
+  return static_cast<int64_t>(std::llround(static_cast<double>(v) * f));
+}
 
 Micros MonthFloor(Micros t) {
   CivilDate c = CivilFromMicros(t);
@@ -239,16 +249,16 @@ struct Practice {
   int kind = kNone;
   int variant = 0;
   // Anomaly specifics.
-  Micros dup_orig_period = 0;      // duplicate: original LDHC claim's period start
-  int64_t dup_patient = -1;        // duplicate: patient index in that FY
-  Micros dup_period = 0;           // duplicate: the repeat's period start
-  std::string cohort_service;      // exceeds cohort
+  Micros dup_orig_period = 0;  // duplicate: original LDHC claim's period start
+  int64_t dup_patient = -1;    // duplicate: patient index in that FY
+  Micros dup_period = 0;       // duplicate: the repeat's period start
+  std::string cohort_service;  // exceeds cohort
   Micros cohort_period = 0;
-  int qof_indicator = -1;          // qof over max
+  int qof_indicator = -1;  // qof over max
   Micros qof_fy = 0;
-  std::string late_service;        // late / resubmitted
+  std::string late_service;  // late / resubmitted
   Micros late_period = 0;
-  Micros shift_from = 0;           // value shift: periods starting at or after this
+  Micros shift_from = 0;             // value shift: periods starting at or after this
   std::vector<PlannedVisit> visits;  // sorted; those before params.start are historical
   std::vector<ListUpdate> list_updates;
   int64_t initial_list = 0;
@@ -285,7 +295,9 @@ FyPlan PlanFy(const Practice& p, Micros fy, uint64_t seed) {
       s.period_end = pe;
       return s;
     };
-    auto add = [&](int end_month, ClaimSpec s) { plan.by_end_month[end_month].push_back(std::move(s)); };
+    auto add = [&](int end_month, ClaimSpec s) {
+      plan.by_end_month[end_month].push_back(std::move(s));
+    };
     // The pence an item price leaves over, claimed in March so that the year adds up exactly.
     auto add_adjustment = [&](int64_t rem) {
       if (rem <= 0) return;
@@ -301,9 +313,10 @@ FyPlan PlanFy(const Practice& p, Micros fy, uint64_t seed) {
         std::vector<double> w;
         static constexpr double kFlu[] = {0.10, 0.30, 0.25, 0.15, 0.08, 0.07, 0.05};
         for (int mi = first; mi < 12; ++mi) {
-          w.push_back(col.schedule == Schedule::kFluSeason ? kFlu[mi - first] * rng.Uniform(0.9, 1.1)
-                      : col.unit_price_pence > 0       ? rng.Uniform(0.8, 1.2)
-                                                       : rng.Uniform(0.97, 1.03));
+          w.push_back(col.schedule == Schedule::kFluSeason
+                          ? kFlu[mi - first] * rng.Uniform(0.9, 1.1)
+                      : col.unit_price_pence > 0 ? rng.Uniform(0.8, 1.2)
+                                                 : rng.Uniform(0.97, 1.03));
         }
         if (col.unit_price_pence == 0) {
           auto parts = SplitExact(total, w);
@@ -456,7 +469,8 @@ struct Generator::Impl {
   }
   Pending Make(std::string_view topic, v1::Envelope env) {
     Pending pe;
-    pe.t = static_cast<Micros>(env.occurred_at().seconds()) * kSecond + env.occurred_at().nanos() / 1000;
+    pe.t = static_cast<Micros>(env.occurred_at().seconds()) * kSecond +
+           env.occurred_at().nanos() / 1000;
     pe.seq = seq++;
     pe.topic = topic;
     pe.env = std::move(env);
@@ -494,7 +508,8 @@ Status Generator::Impl::Plan(const std::vector<PracticeRecord>& reference) {
   std::set<std::string> wanted(pr.practice_codes.begin(), pr.practice_codes.end());
   for (const auto& code : wanted) {
     if (!active.count(code)) {
-      return InvalidArgument("generator: practice " + code + " is not an active practice of the reference");
+      return InvalidArgument("generator: practice " + code +
+                             " is not an active practice of the reference");
     }
   }
   for (const auto& [code, rec] : active) {
@@ -508,10 +523,11 @@ Status Generator::Impl::Plan(const std::vector<PracticeRecord>& reference) {
     p.weighted_share = rec->weighted_list_size / national_weighted;
     p.initial_list = std::llround(rec->list_size);
     Rng rng = Rng::ForStream(pr.seed, code, 0xFAC7);
-    p.referral_factor = std::clamp(
-        rng.LogNormal(-kReferralSigma * kReferralSigma / 2, kReferralSigma), 0.5, 2.0);
+    p.referral_factor =
+        std::clamp(rng.LogNormal(-kReferralSigma * kReferralSigma / 2, kReferralSigma), 0.5, 2.0);
     p.contact_factor = std::clamp(
-        rng.LogNormal(-kContactFactorSigma * kContactFactorSigma / 2, kContactFactorSigma), 0.6, 1.6);
+        rng.LogNormal(-kContactFactorSigma * kContactFactorSigma / 2, kContactFactorSigma), 0.6,
+        1.6);
     practices.push_back(std::move(p));
   }
   if (practices.empty()) return InvalidArgument("generator: no practices selected");
@@ -569,7 +585,9 @@ Status Generator::Impl::Plan(const std::vector<PracticeRecord>& reference) {
 bool Generator::Impl::Eligible(const Practice& p, int kind, int variant) const {
   const Micros start = params.start, end = params.end;
   const Micros first_month = IsMonthStart(start) ? start : AddMonths(DayStart(start), 1);
-  auto in_range = [&](const ClaimSpec& s) { return s.period_start >= start && s.period_end <= end; };
+  auto in_range = [&](const ClaimSpec& s) {
+    return s.period_start >= start && s.period_end <= end;
+  };
   auto plan = [&]() { return PlanFy(p, FyStart(first_month), params.seed); };
   switch (kind) {
     case kDup: {
@@ -577,7 +595,8 @@ bool Generator::Impl::Eligible(const Practice& p, int kind, int variant) const {
       for (const auto& v : fp.by_end_month) {
         for (const auto& s : v) {
           if (s.service_code == "LDHC" && !s.patient_ref.empty() && in_range(s) &&
-              AddMonths(s.period_start, 4) <= end && FyStart(AddMonths(s.period_start, 3)) == fp.fy_start) {
+              AddMonths(s.period_start, 4) <= end &&
+              FyStart(AddMonths(s.period_start, 3)) == fp.fy_start) {
             return true;
           }
         }
@@ -588,7 +607,8 @@ bool Generator::Impl::Eligible(const Practice& p, int kind, int variant) const {
       FyPlan fp = plan();
       for (const auto& v : fp.by_end_month) {
         for (const auto& s : v) {
-          if (s.cohort > 0 && s.service_code != "LDHC" && s.id_suffix.empty() && in_range(s)) return true;
+          if (s.cohort > 0 && s.service_code != "LDHC" && s.id_suffix.empty() && in_range(s))
+            return true;
         }
       }
       return false;
@@ -602,8 +622,10 @@ bool Generator::Impl::Eligible(const Practice& p, int kind, int variant) const {
     }
     case kLate:
     case kShift: {
-      const Micros month = kind == kLate ? AddMonths(first_month, variant) : AddMonths(first_month, 0);
-      if (kind == kShift && AddMonths(first_month, 3 + kValueShiftMonths) > MonthFloor(end)) return false;
+      const Micros month =
+          kind == kLate ? AddMonths(first_month, variant) : AddMonths(first_month, 0);
+      if (kind == kShift && AddMonths(first_month, 3 + kValueShiftMonths) > MonthFloor(end))
+        return false;
       if (kind == kLate && AddMonths(month, 1) > end) return false;
       FyPlan fp = PlanFy(p, FyStart(month), params.seed);
       for (const auto& v : fp.by_end_month) {
@@ -638,14 +660,17 @@ void Generator::Impl::PlanAnomaly(Practice& p, int ordinal) {
   t.window_start = start;
   t.window_end = end;
   const std::string& code = p.rec.practice_code;
-  auto in_range = [&](const ClaimSpec& s) { return s.period_start >= start && s.period_end <= end; };
+  auto in_range = [&](const ClaimSpec& s) {
+    return s.period_start >= start && s.period_end <= end;
+  };
   switch (p.kind) {
     case kDup: {
       FyPlan fp = PlanFy(p, FyStart(first_month), params.seed);
       for (const auto& v : fp.by_end_month) {
         for (const auto& s : v) {
-          if (p.dup_patient < 0 && s.service_code == "LDHC" && !s.patient_ref.empty() && in_range(s) &&
-              AddMonths(s.period_start, 4) <= end && FyStart(AddMonths(s.period_start, 3)) == fp.fy_start) {
+          if (p.dup_patient < 0 && s.service_code == "LDHC" && !s.patient_ref.empty() &&
+              in_range(s) && AddMonths(s.period_start, 4) <= end &&
+              FyStart(AddMonths(s.period_start, 3)) == fp.fy_start) {
             p.dup_orig_period = s.period_start;
             p.dup_patient = std::stoll(s.id_suffix.substr(1));
             p.dup_period = AddMonths(s.period_start, 3);
@@ -666,7 +691,8 @@ void Generator::Impl::PlanAnomaly(Practice& p, int ordinal) {
       for (const auto& v : fp.by_end_month) {
         for (const auto& s : v) {
           if (s.cohort > 0 && s.service_code != "LDHC" && s.id_suffix.empty() && in_range(s)) {
-            if (pick == nullptr || (s.service_code == "FLU" && pick->service_code != "FLU")) pick = &s;
+            if (pick == nullptr || (s.service_code == "FLU" && pick->service_code != "FLU"))
+              pick = &s;
           }
         }
       }
@@ -738,8 +764,10 @@ void Generator::Impl::PlanAnomaly(Practice& p, int ordinal) {
     case kShift: {
       const Micros last_month_end = MonthFloor(end);
       p.shift_from = AddMonths(last_month_end, -kValueShiftMonths);
-      t.detail = "monthly claims (global sum, PMS balance, premises, QOF aspiration...) +80% for "
-                 "the last 3 months of the range, from " + FormatRfc3339(p.shift_from);
+      t.detail =
+          "monthly claims (global sum, PMS balance, premises, QOF aspiration...) +80% for "
+          "the last 3 months of the range, from " +
+          FormatRfc3339(p.shift_from);
       t.window_start = p.shift_from;
       t.window_end = last_month_end + 30 * kDay;
       break;
@@ -769,7 +797,8 @@ void Generator::Impl::PlanVisits(Practice& p) {
     if (t.practice_code == p.rec.practice_code) entry = &t;
   }
   if (p.kind == kOverdue) {
-    p.visits.push_back({at_ten(start - kOverdueDays * kDay), v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW,
+    p.visits.push_back({at_ten(start - kOverdueDays * kDay),
+                        v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW,
                         v1::MONITORING_OUTCOME_SATISFACTORY, 0, 0});
     return;
   }
@@ -790,14 +819,15 @@ void Generator::Impl::PlanVisits(Practice& p) {
     return;
   }
   Micros last = at_ten(start - days(1, kHistoricalMaxDays));
-  p.visits.push_back({last, v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW,
-                      v1::MONITORING_OUTCOME_SATISFACTORY, 0, 0});
+  p.visits.push_back(
+      {last, v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW, v1::MONITORING_OUTCOME_SATISFACTORY, 0, 0});
   Micros t = last + days(kVisitGapMinDays, kVisitGapMaxDays);
   if (t < start) t = at_ten(start + days(0, 30));
   while (t < end) {
     PlannedVisit v;
     v.at = t;
-    v.type = rng.Bernoulli(0.25) ? v1::MONITORING_VISIT_TYPE_QOF_PPV : v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW;
+    v.type = rng.Bernoulli(0.25) ? v1::MONITORING_VISIT_TYPE_QOF_PPV
+                                 : v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW;
     const double r = rng.Uniform01();
     if (t + 120 * kDay < end && r < 0.06) {
       v.outcome = v1::MONITORING_OUTCOME_REMEDIAL_NOTICE;
@@ -871,7 +901,8 @@ v1::Envelope Generator::Impl::RegisterEvent(const Practice& p, Micros at, int64_
 }
 
 v1::Envelope Generator::Impl::VisitEvent(const Practice& p, const PlannedVisit& v) const {
-  v1::Envelope e = Base(v1::EVENT_KIND_MONITORING_VISIT, p, v.at, v.at + 2 * kDay, "contract-monitoring");
+  v1::Envelope e =
+      Base(v1::EVENT_KIND_MONITORING_VISIT, p, v.at, v.at + 2 * kDay, "contract-monitoring");
   auto* m = e.mutable_monitoring_visit();
   m->set_visit_id("MV-" + p.rec.practice_code + "-" + FormatYmd(v.at));
   m->set_type(v.type);
@@ -887,7 +918,8 @@ void Generator::Impl::ClaimsEndingAt(Practice& p, size_t pi, Micros boundary) {
   const Micros fy = FyStart(month);
   if (fy_plans[pi].fy_start != fy) fy_plans[pi] = PlanFy(p, fy, params.seed);
   const auto& specs = fy_plans[pi].by_end_month[FyMonth(month)];
-  Rng rng = Rng::ForStream(params.seed, p.rec.practice_code, Mix64(static_cast<uint64_t>(boundary) ^ 0xC1A1));
+  Rng rng = Rng::ForStream(params.seed, p.rec.practice_code,
+                           Mix64(static_cast<uint64_t>(boundary) ^ 0xC1A1));
   const std::string& code = p.rec.practice_code;
   auto queue = [&](ClaimSpec s, Micros occurred, v1::ClaimStatus status, std::string remember,
                    std::string supersedes, const std::string& claim_id) {
@@ -917,23 +949,27 @@ void Generator::Impl::ClaimsEndingAt(Practice& p, size_t pi, Micros boundary) {
     if (spec.period_start < params.start || spec.period_end > params.end) continue;
     ClaimSpec s = spec;
     Micros occurred = UniformTime(rng, s.period_end + kHour, s.period_end + 30 * kDay - kHour);
-    const v1::ClaimStatus status = rng.Bernoulli(kClaimPaidShare) ? v1::CLAIM_STATUS_PAID : v1::CLAIM_STATUS_APPROVED;
-    const std::string claim_id = "CLM-" + code + "-" + s.service_code + "-" + Yyyymm(s.period_start) + s.id_suffix;
+    const v1::ClaimStatus status =
+        rng.Bernoulli(kClaimPaidShare) ? v1::CLAIM_STATUS_PAID : v1::CLAIM_STATUS_APPROVED;
+    const std::string claim_id =
+        "CLM-" + code + "-" + s.service_code + "-" + Yyyymm(s.period_start) + s.id_suffix;
     std::string remember;
     if (p.kind == kShift && IsMonthlyLump(s) && s.period_start >= p.shift_from) {
       s.unit_price = ScaleRound(s.unit_price, kValueShiftFactor);
     }
-    if (p.kind == kCohort && s.service_code == p.cohort_service && s.period_start == p.cohort_period &&
-        s.id_suffix.empty()) {
+    if (p.kind == kCohort && s.service_code == p.cohort_service &&
+        s.period_start == p.cohort_period && s.id_suffix.empty()) {
       s.quantity = static_cast<int64_t>(std::ceil(kCohortExcess * s.cohort));
     }
-    if (p.kind == kQof && !s.indicator.empty() && s.indicator == kQofIndicators[p.qof_indicator].code) {
+    if (p.kind == kQof && !s.indicator.empty() &&
+        s.indicator == kQofIndicators[p.qof_indicator].code) {
       s.points = kQofOverMax * s.points_max;
     }
     if (p.kind == kLate && s.service_code == p.late_service && s.period_start == p.late_period &&
         IsMonthlyLump(s)) {
       if (p.variant == 0) {
-        occurred = UniformTime(rng, s.period_end + kLateDays * kDay, s.period_end + kLateDays * kDay + 12 * kHour);
+        occurred = UniformTime(rng, s.period_end + kLateDays * kDay,
+                               s.period_end + kLateDays * kDay + 12 * kHour);
       } else {
         remember = claim_id;
         ClaimSpec r = s;
@@ -971,10 +1007,12 @@ void Generator::Impl::DayActivity(const Practice& p, Micros day, std::vector<Pen
     for (int i = 0; i < kNumSpecialties; ++i) weights[i] = kSpecialties[i].weight;
     for (int64_t i = 0; i < n; ++i) {
       const Micros t = UniformTime(rng, day + 8 * kHour, day + 18 * kHour + 30 * 60 * kSecond);
-      v1::Envelope e = Base(v1::EVENT_KIND_REFERRAL, p, t, t + rng.UniformInt(5, 3600) * kSecond, "ers");
+      v1::Envelope e =
+          Base(v1::EVENT_KIND_REFERRAL, p, t, t + rng.UniformInt(5, 3600) * kSecond, "ers");
       auto* r = e.mutable_referral();
       const unsigned __int128 u =
-          (static_cast<unsigned __int128>(ubrn_counter++) * 738'205'347'481ULL + Mix64(params.seed)) %
+          (static_cast<unsigned __int128>(ubrn_counter++) * 738'205'347'481ULL +
+           Mix64(params.seed)) %
           1'000'000'000'000ULL;
       char ubrn[16];
       std::snprintf(ubrn, sizeof(ubrn), "%012llu", static_cast<unsigned long long>(u));
@@ -1013,9 +1051,10 @@ void Generator::Impl::DayActivity(const Practice& p, Micros day, std::vector<Pen
     const double dna = kDnaShare / (1 - ooh);
     for (int m = 0; m < 4; ++m) {
       const double mode_total = total * shares[m];
-      const std::array<std::pair<double, char>, 3> parts = {{{mode_total * (1 - ooh) * (1 - dna), 'A'},
-                                                             {mode_total * (1 - ooh) * dna, 'D'},
-                                                             {mode_total * ooh, 'O'}}};
+      const std::array<std::pair<double, char>, 3> parts = {
+          {{mode_total * (1 - ooh) * (1 - dna), 'A'},
+           {mode_total * (1 - ooh) * dna, 'D'},
+           {mode_total * ooh, 'O'}}};
       for (const auto& [mean, tag] : parts) {
         const int64_t count = rng.Poisson(mean);
         if (count == 0) continue;
@@ -1070,8 +1109,8 @@ Status Generator::Impl::RunAll(Sink* s, const ProgressFn& progress) {
 
   // Preamble: register, then historical visits.
   for (const auto& p : practices) {
-    Pending pe = Make(bus::kPracticesTopic, RegisterEvent(p, params.start, p.initial_list,
-                                                          p.rec.weighted_list_size));
+    Pending pe = Make(bus::kPracticesTopic,
+                      RegisterEvent(p, params.start, p.initial_list, p.rec.weighted_list_size));
     PROBITY_RETURN_IF_ERROR(Emit(pe));
   }
   for (const auto& p : practices) {
@@ -1128,7 +1167,9 @@ StatusOr<std::unique_ptr<Generator>> Generator::Create(const std::vector<Practic
   return std::unique_ptr<Generator>(new Generator(std::move(impl)));
 }
 
-Status Generator::Run(Sink* sink, const ProgressFn& progress) { return impl_->RunAll(sink, progress); }
+Status Generator::Run(Sink* sink, const ProgressFn& progress) {
+  return impl_->RunAll(sink, progress);
+}
 
 const std::vector<TruthEntry>& Generator::truth() const { return impl_->truth; }
 
@@ -1141,18 +1182,21 @@ std::vector<std::string> Generator::practice_codes() const {
 const RunStats& Generator::stats() const { return impl_->stats; }
 
 std::string Generator::DescribePractice(const std::string& code) const {
-  auto it = std::lower_bound(impl_->practices.begin(), impl_->practices.end(), code,
-                             [](const Practice& p, const std::string& c) { return p.rec.practice_code < c; });
+  auto it = std::lower_bound(
+      impl_->practices.begin(), impl_->practices.end(), code,
+      [](const Practice& p, const std::string& c) { return p.rec.practice_code < c; });
   if (it == impl_->practices.end() || it->rec.practice_code != code) return "";
   const Practice& p = *it;
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "list %lld weighted %.0f %s icb %s; referral factor %.2f contact factor %.2f",
+  std::snprintf(buf, sizeof(buf),
+                "list %lld weighted %.0f %s icb %s; referral factor %.2f contact factor %.2f",
                 static_cast<long long>(p.initial_list), p.rec.weighted_list_size,
-                p.rec.dispensing ? "dispensing" : "non-dispensing", p.rec.icb_code.c_str(), p.referral_factor,
-                p.contact_factor);
+                p.rec.dispensing ? "dispensing" : "non-dispensing", p.rec.icb_code.c_str(),
+                p.referral_factor, p.contact_factor);
   std::string out = buf;
-  out += p.kind == kNone ? "; clean" : "; anomaly " + std::string(kRuleKinds[p.kind]) + " variant " +
-                                           std::to_string(p.variant);
+  out += p.kind == kNone ? "; clean"
+                         : "; anomaly " + std::string(kRuleKinds[p.kind]) + " variant " +
+                               std::to_string(p.variant);
   out += "; visits:";
   for (const auto& v : p.visits) {
     out += " " + FormatYmd(v.at) + " " + v1::MonitoringVisitType_Name(v.type).substr(22) + "/" +

@@ -22,7 +22,8 @@ const std::array<PaymentColumn, kNumPaymentColumns>& PaymentColumns() {
   static const std::array<PaymentColumn, kNumPaymentColumns> kColumns = {{
       {"Global Sum", v1::PAYMENT_STREAM_GLOBAL_SUM, "GSUM", Schedule::kMonthly, 0},
       {"MPIG Correction factor", v1::PAYMENT_STREAM_GLOBAL_SUM, "MPIG", Schedule::kMonthly, 0},
-      {"Balance of PMS Expenditure", v1::PAYMENT_STREAM_GLOBAL_SUM, "PMSBAL", Schedule::kMonthly, 0},
+      {"Balance of PMS Expenditure", v1::PAYMENT_STREAM_GLOBAL_SUM, "PMSBAL", Schedule::kMonthly,
+       0},
       {"Total QOF Payments", v1::PAYMENT_STREAM_QOF_ACHIEVEMENT, "QOF", Schedule::kQof, 0},
       {"Childhood Vaccination and Immunisation Scheme", v1::PAYMENT_STREAM_ENHANCED_SERVICE,
        "CHILDIMMS", Schedule::kMonthly, 1006},
@@ -141,7 +142,8 @@ StatusOr<int64_t> ParsePence(std::string_view s) {
   int64_t whole = 0;
   int digits = 0;
   for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i, ++digits) {
-    if (whole > 100'000'000'000'000LL) return InvalidArgument("amount too large: " + std::string(s));
+    if (whole > 100'000'000'000'000LL)
+      return InvalidArgument("amount too large: " + std::string(s));
     whole = whole * 10 + (s[i] - '0');
   }
   int64_t frac = 0;
@@ -237,9 +239,12 @@ StatusOr<std::vector<PracticeRecord>> ParseReference(std::string_view csv_text) 
   out.reserve(rows.size() - 1);
   for (size_t r = 1; r < rows.size(); ++r) {
     const auto& row = rows[r];
-    auto get = [&](int c) -> std::string { return c >= 0 && c < static_cast<int>(row.size()) ? row[c] : ""; };
+    auto get = [&](int c) -> std::string {
+      return c >= 0 && c < static_cast<int>(row.size()) ? row[c] : "";
+    };
     auto where = [&](const char* what) {
-      return "reference csv row " + std::to_string(r + 1) + " (" + get(c_code) + "), " + what + ": ";
+      return "reference csv row " + std::to_string(r + 1) + " (" + get(c_code) + "), " + what +
+             ": ";
     };
     PracticeRecord p;
     p.practice_code = get(c_code);
@@ -266,11 +271,13 @@ StatusOr<std::vector<PracticeRecord>> ParseReference(std::string_view csv_text) 
     if (!list.ok()) return InvalidArgument(where("list size") + list.status().message());
     p.list_size = *list;
     auto weighted = ParseNumber(get(c_weighted));
-    if (!weighted.ok()) return InvalidArgument(where("weighted list size") + weighted.status().message());
+    if (!weighted.ok())
+      return InvalidArgument(where("weighted list size") + weighted.status().message());
     p.weighted_list_size = *weighted;
     for (int i = 0; i < kNumPaymentColumns; ++i) {
       auto pence = ParsePence(get(c_pay[i]));
-      if (!pence.ok()) return InvalidArgument(where(PaymentColumns()[i].csv_name) + pence.status().message());
+      if (!pence.ok())
+        return InvalidArgument(where(PaymentColumns()[i].csv_name) + pence.status().message());
       p.payments_pence[i] = *pence;
     }
     out.push_back(std::move(p));
@@ -281,8 +288,8 @@ StatusOr<std::vector<PracticeRecord>> ParseReference(std::string_view csv_text) 
     if (p.icb_code.empty()) continue;
     auto [it, inserted] = code_to_name.emplace(p.icb_code, p.icb_name);
     if (!inserted && it->second != p.icb_name) {
-      return InvalidArgument("reference csv: ICB names \"" + it->second + "\" and \"" +
-                             p.icb_name + "\" derive the same code " + p.icb_code);
+      return InvalidArgument("reference csv: ICB names \"" + it->second + "\" and \"" + p.icb_name +
+                             "\" derive the same code " + p.icb_code);
     }
   }
   return out;

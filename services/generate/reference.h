@@ -28,11 +28,11 @@ enum class Schedule {
 
 // One payment column of the CSV and how the generator turns it into claims.
 struct PaymentColumn {
-  const char* csv_name;          // exact header in the CSV
+  const char* csv_name;  // exact header in the CSV
   v1::PaymentStream stream;
-  const char* service_code;      // Claim.service_code
+  const char* service_code;  // Claim.service_code
   Schedule schedule;
-  int64_t unit_price_pence;      // > 0: claims are items at this price (quantity * price); 0: lump sums
+  int64_t unit_price_pence;  // > 0: claims are items at this price (quantity * price); 0: lump sums
 };
 
 inline constexpr int kNumPaymentColumns = 18;
@@ -51,11 +51,11 @@ struct PracticeRecord {
   std::string pcn_code;       // "Code", e.g. "U89141"
   std::string practice_code;  // ODS code, e.g. "A81001"
   std::string practice_name;
-  std::string close_date;     // "dd/mm/yyyy" or empty
+  std::string close_date;                                          // "dd/mm/yyyy" or empty
   v1::ContractType contract_type = v1::CONTRACT_TYPE_UNSPECIFIED;  // "Unknown" stays unspecified
-  bool dispensing = false;    // "Yes"
+  bool dispensing = false;                                         // "Yes"
   v1::Rurality rurality = v1::RURALITY_UNSPECIFIED;
-  double list_size = 0;       // registered patients (last known figure; may be fractional)
+  double list_size = 0;  // registered patients (last known figure; may be fractional)
   double weighted_list_size = 0;
   std::array<int64_t, kNumPaymentColumns> payments_pence{};  // annual, 2022-23, may be negative
 };

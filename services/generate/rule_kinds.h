@@ -21,9 +21,9 @@ inline constexpr std::string_view kRemedialDeadlineMissed = "remedial_deadline_m
 
 // In the order anomalies are dealt out (round-robin).
 inline constexpr std::array<std::string_view, 11> kRuleKinds = {
-    kDuplicateItemOfService, kClaimExceedsCohort,    kQofPointsOverMaximum,
+    kDuplicateItemOfService, kClaimExceedsCohort,       kQofPointsOverMaximum,
     kLateOrResubmittedClaim, kPaymentPerPatientOutlier, kReferralRateOutlier,
-    kContactRateOutlier,     kClaimedValueShift,     kListInflation,
+    kContactRateOutlier,     kClaimedValueShift,        kListInflation,
     kMonitoringVisitOverdue, kRemedialDeadlineMissed,
 };
 

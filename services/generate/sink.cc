@@ -41,7 +41,8 @@ uint32_t GetU32(const unsigned char* p) {
 
 }  // namespace
 
-Status VectorSink::Emit(std::string_view topic, std::string_view key, const v1::Envelope& envelope) {
+Status VectorSink::Emit(std::string_view topic, std::string_view key,
+                        const v1::Envelope& envelope) {
   records_.push_back(Record{std::string(topic), std::string(key), envelope});
   return Status::Ok();
 }

@@ -20,7 +20,8 @@ class Sink {
   virtual ~Sink() = default;
   // Delivers one event. The arguments are borrowed for the duration of the call only. A non-ok
   // status stops the generator, which returns it unchanged.
-  virtual Status Emit(std::string_view topic, std::string_view key, const v1::Envelope& envelope) = 0;
+  virtual Status Emit(std::string_view topic, std::string_view key,
+                      const v1::Envelope& envelope) = 0;
 };
 
 // Discards everything; counts events. For benchmarks.

@@ -17,11 +17,21 @@ void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -95,17 +105,21 @@ StatusOr<std::vector<TruthEntry>> ParseTruthJsonl(std::string_view text) {
     TruthEntry e;
     const auto* code = str("practice_code");
     const auto* kind = str("rule_kind");
-    if (code == nullptr || kind == nullptr) return bad("practice_code and rule_kind must be strings");
+    if (code == nullptr || kind == nullptr)
+      return bad("practice_code and rule_kind must be strings");
     e.practice_code = code->string_value();
     e.rule_kind = kind->string_value();
     if (const auto* detail = str("detail")) e.detail = detail->string_value();
     if (auto it = f.find("window"); it != f.end()) {
-      if (it->second.kind_case() != google::protobuf::Value::kStructValue) return bad("window must be an object");
+      if (it->second.kind_case() != google::protobuf::Value::kStructValue)
+        return bad("window must be an object");
       const auto& w = it->second.struct_value().fields();
-      for (auto [name, target] : {std::pair{"start", &e.window_start}, std::pair{"end", &e.window_end}}) {
+      for (auto [name, target] :
+           {std::pair{"start", &e.window_start}, std::pair{"end", &e.window_end}}) {
         auto wi = w.find(name);
         if (wi == w.end()) continue;
-        if (wi->second.kind_case() != google::protobuf::Value::kStringValue) return bad("window times must be strings");
+        if (wi->second.kind_case() != google::protobuf::Value::kStringValue)
+          return bad("window times must be strings");
         auto t = ParseTime(wi->second.string_value());
         if (!t.ok()) return bad(t.status().message());
         *target = *t;

@@ -93,13 +93,13 @@ IngestMetrics::IngestMetrics(prometheus::Registry& r)
                       .Help("Signed checkpoints made")
                       .Register(r)
                       .Add({})),
-      append_seconds(prometheus::BuildHistogram()
-                         .Name("probity_ingest_append_batch_seconds")
-                         .Help("Time to append one batch to the log (one RocksDB write)")
-                         .Register(r)
-                         .Add({}, prometheus::Histogram::BucketBoundaries{
-                                      0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25,
-                                      0.5, 1})),
+      append_seconds(
+          prometheus::BuildHistogram()
+              .Name("probity_ingest_append_batch_seconds")
+              .Help("Time to append one batch to the log (one RocksDB write)")
+              .Register(r)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005, 0.01,
+                                                               0.02, 0.05, 0.1, 0.25, 0.5, 1})),
       bus_errors(prometheus::BuildCounter()
                      .Name("probity_ingest_bus_transient_errors_total")
                      .Help("Bus errors librdkafka recovered from by itself")
@@ -127,34 +127,38 @@ v1::DeadLetter MakeDeadLetter(const bus::Message& m, const codec::Rejection& why
 IngestService::IngestService(IngestOptions options, bus::ClientConfig bus,
                              logstore::LogStore* store, const Clock* clock,
                              prometheus::Registry* registry, const note::Signer* signer)
-    : options_(std::move(options)), bus_config_(std::move(bus)), store_(store), clock_(clock),
-      signer_(signer), metrics_(*registry) {}
+    : options_(std::move(options)),
+      bus_config_(std::move(bus)),
+      store_(store),
+      clock_(clock),
+      signer_(signer),
+      metrics_(*registry) {}
 
 IngestService::~IngestService() = default;
 
 Status IngestService::Start() {
   PROBITY_ASSIGN_OR_RETURN(sequencer_, logstore::Sequencer::Create(store_));
   PROBITY_ASSIGN_OR_RETURN(consumer_, bus::Consumer::Create(bus_config_));
-  PROBITY_ASSIGN_OR_RETURN(
-      producer_, bus::Producer::Create(bus_config_, [this](const bus::DeliveryReport& r) {
-        if (!r.status.ok()) {
-          std::lock_guard<std::mutex> l(publish_mu_);
-          if (!publish_failed_) publish_error_ = r.status.message();
-          publish_failed_ = true;
-          return;
-        }
-        uint64_t n = (r.tag & kTagMask) + 1;
-        switch (r.tag & ~kTagMask) {
-          case kTagLog:
-            if (n > log_confirmed_) log_confirmed_ = n;
-            break;
-          case kTagDeadLetter:
-            if (n > dl_confirmed_) dl_confirmed_ = n;
-            break;
-          default:
-            break;
-        }
-      }));
+  PROBITY_ASSIGN_OR_RETURN(producer_,
+                           bus::Producer::Create(bus_config_, [this](const bus::DeliveryReport& r) {
+                             if (!r.status.ok()) {
+                               std::lock_guard<std::mutex> l(publish_mu_);
+                               if (!publish_failed_) publish_error_ = r.status.message();
+                               publish_failed_ = true;
+                               return;
+                             }
+                             uint64_t n = (r.tag & kTagMask) + 1;
+                             switch (r.tag & ~kTagMask) {
+                               case kTagLog:
+                                 if (n > log_confirmed_) log_confirmed_ = n;
+                                 break;
+                               case kTagDeadLetter:
+                                 if (n > dl_confirmed_) dl_confirmed_ = n;
+                                 break;
+                               default:
+                                 break;
+                             }
+                           }));
 
   PROBITY_ASSIGN_OR_RETURN(auto stored, store_->ConsumerOffsets());
   std::vector<bus::TopicPartitionOffset> assignment;
@@ -167,8 +171,9 @@ Status IngestService::Start() {
       if (parts.ok()) break;
     }
     if (!parts.ok()) {
-      return Unavailable("ingest: cannot read metadata of " + topic + ": " + parts.status().message() +
-                         " (is the bus at " + bus_config_.bootstrap_servers +
+      return Unavailable("ingest: cannot read metadata of " + topic + ": " +
+                         parts.status().message() + " (is the bus at " +
+                         bus_config_.bootstrap_servers +
                          " up, and were Probity's topics created?)");
     }
     for (int p = 0; p < *parts; ++p) {
@@ -213,9 +218,9 @@ Status IngestService::CatchUpPublications() {
     PROBITY_ASSIGN_OR_RETURN(std::string d, store_->GetDeadLetter(dl_sent_));
     v1::DeadLetter dl;
     dl.ParseFromString(d);
-    PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kDeadLetterTopic, 0, dl.original_key(), d,
-                                               {{"probity-deadletter-seq", std::to_string(dl_sent_)}},
-                                               kTagDeadLetter | dl_sent_));
+    PROBITY_RETURN_IF_ERROR(producer_->Produce(
+        bus::kDeadLetterTopic, 0, dl.original_key(), d,
+        {{"probity-deadletter-seq", std::to_string(dl_sent_)}}, kTagDeadLetter | dl_sent_));
   }
   return Status::Ok();
 }
@@ -226,12 +231,13 @@ Status IngestService::PublishEntries(uint64_t from, const logstore::BatchResult*
   // Entries not in this batch come from the store (catch-up after restart).
   uint64_t store_until = fresh != nullptr ? fresh->tree_size - fresh->appended : to;
   if (from < store_until) {
-    PROBITY_RETURN_IF_ERROR(store_->Scan(from, store_until, [&](const logstore::Entry& e) -> Status {
-      value.clear();
-      AppendSequencedEntry(e.index, e.leaf_hash, e.record_bytes, &value);
-      return producer_->Produce(bus::kLogTopic, 0, logstore::keys::Be64(e.index), value, {},
-                                kTagLog | e.index);
-    }));
+    PROBITY_RETURN_IF_ERROR(
+        store_->Scan(from, store_until, [&](const logstore::Entry& e) -> Status {
+          value.clear();
+          AppendSequencedEntry(e.index, e.leaf_hash, e.record_bytes, &value);
+          return producer_->Produce(bus::kLogTopic, 0, logstore::keys::Be64(e.index), value, {},
+                                    kTagLog | e.index);
+        }));
     from = store_until;
   }
   if (fresh != nullptr) {
@@ -243,8 +249,8 @@ Status IngestService::PublishEntries(uint64_t from, const logstore::BatchResult*
       value.clear();
       AppendSequencedEntry(index, fresh->leaf_hashes[k], fresh->leaf_data(k), &value);
       logstore::keys::EncodeBe64(key, index);
-      PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kLogTopic, 0, std::string_view(key, 8),
-                                                 value, {}, kTagLog | index));
+      PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kLogTopic, 0, std::string_view(key, 8), value,
+                                                 {}, kTagLog | index));
     }
   }
   log_sent_ = to;
@@ -277,7 +283,7 @@ IngestService::Prepared IngestService::Prepare(std::vector<bus::Message>& batch)
     v1::LogRecord& r = records.emplace_back();
     r.set_payload(std::move(m.value));
     r.set_content_type(d.content_type == codec::ContentType::kJson ? v1::CONTENT_TYPE_JSON
-                                                                    : v1::CONTENT_TYPE_PROTOBUF);
+                                                                   : v1::CONTENT_TYPE_PROTOBUF);
     r.set_topic(m.topic);
     r.set_partition(m.partition);
     r.set_offset(m.offset);
@@ -395,9 +401,8 @@ Status IngestService::MaybeCheckpoint(bool force) {
   rec.set_signed_note(signed_note);
   SetTimestamp(rec.mutable_created_at(), now);
   PROBITY_RETURN_IF_ERROR(sequencer_->AddCheckpoint(rec));
-  PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kCheckpointsTopic, 0,
-                                             logstore::keys::Be64(size), rec.SerializeAsString(),
-                                             {}, kTagCheckpoint | size));
+  PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kCheckpointsTopic, 0, logstore::keys::Be64(size),
+                                             rec.SerializeAsString(), {}, kTagCheckpoint | size));
   last_checkpoint_size_ = size;
   last_checkpoint_at_ = now;
   metrics_.checkpoints.Increment();
@@ -429,8 +434,8 @@ void IngestService::UpdateLag() {
 Status IngestService::WaitForBus(const std::atomic<bool>* stop) {
   // Backpressure: while the bus has not confirmed enough of what was published, do not go on
   // (unless stopping: what is appended stays in the log and is published again after a restart).
-  while (options_.publish_log && log_sent_ - std::min(log_sent_, log_confirmed_.load()) >
-                                     options_.max_unconfirmed &&
+  while (options_.publish_log &&
+         log_sent_ - std::min(log_sent_, log_confirmed_.load()) > options_.max_unconfirmed &&
          !(stop != nullptr && stop->load())) {
     producer_->Poll(10);
     PROBITY_RETURN_IF_ERROR(PersistCursors());
@@ -439,8 +444,8 @@ Status IngestService::WaitForBus(const std::atomic<bool>* stop) {
 }
 
 Status IngestService::PollBatch(std::vector<bus::Message>* batch) {
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(options_.max_batch_latency_ms);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.max_batch_latency_ms);
   while (batch->size() < options_.max_batch) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - std::chrono::steady_clock::now())

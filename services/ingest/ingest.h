@@ -37,12 +37,13 @@
 namespace probity::ingest {
 
 struct IngestOptions {
-  size_t max_batch = 5000;           // messages per append
-  int max_batch_latency_ms = 20;     // a batch is appended at most this long after its first message
-  size_t max_unconfirmed = 200000;   // stop consuming while this many published entries await the bus
-  bool publish_log = true;           // publish probity.log.v1
+  size_t max_batch = 5000;        // messages per append
+  int max_batch_latency_ms = 20;  // a batch is appended at most this long after its first message
+  size_t max_unconfirmed =
+      200000;               // stop consuming while this many published entries await the bus
+  bool publish_log = true;  // publish probity.log.v1
   std::string checkpoint_origin = "probity.example/log";
-  int checkpoint_interval_ms = 1000; // sign a checkpoint this often when the tree grew
+  int checkpoint_interval_ms = 1000;           // sign a checkpoint this often when the tree grew
   uint64_t checkpoint_every_entries = 100000;  // ... or after this many new entries
   // Start every partition from its beginning whatever offsets the log holds: for a bus that is
   // known to be new (the embedded bus starts empty on every run). Event-id deduplication still
@@ -107,12 +108,12 @@ class IngestService {
   // A polled batch, decoded and validated: what Commit appends in one write.
   struct Prepared {
     std::vector<v1::LogRecord> records;
-    std::vector<v1::EventKind> kinds;       // of each record
+    std::vector<v1::EventKind> kinds;                         // of each record
     std::vector<logstore::Sequencer::Serialized> serialized;  // of each record
-    std::vector<std::string> dead_letters;  // serialized DeadLetter
-    std::vector<std::string> dead_reasons;  // reason code of each dead letter
-    std::vector<std::string> dead_keys;     // original key of each dead letter
-    logstore::OffsetMap offsets;            // next offset per topic-partition
+    std::vector<std::string> dead_letters;                    // serialized DeadLetter
+    std::vector<std::string> dead_reasons;                    // reason code of each dead letter
+    std::vector<std::string> dead_keys;                       // original key of each dead letter
+    logstore::OffsetMap offsets;                              // next offset per topic-partition
     size_t consumed = 0;
   };
   // Decodes and validates (the reader thread's stage; touches no state but the clock).
@@ -144,8 +145,8 @@ class IngestService {
   // Publication cursors: everything below *_confirmed_ is acknowledged by the bus.
   std::atomic<uint64_t> log_confirmed_{0};
   std::atomic<uint64_t> dl_confirmed_{0};
-  uint64_t log_sent_ = 0;   // next index to send on probity.log.v1
-  uint64_t dl_sent_ = 0;    // next dead letter to send
+  uint64_t log_sent_ = 0;  // next index to send on probity.log.v1
+  uint64_t dl_sent_ = 0;   // next dead letter to send
   uint64_t log_persisted_ = 0, dl_persisted_ = 0;
   std::atomic<bool> publish_failed_{false};
   std::string publish_error_;

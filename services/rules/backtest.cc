@@ -45,8 +45,8 @@ StatusOr<BacktestReport> Backtest(const RuleSet& candidate, EventSource& source)
 StatusOr<RebuildResult> Rebuild(const RuleSet& rule_set, EventSource& source) {
   RebuildResult result;
   PROBITY_ASSIGN_OR_RETURN(result.engine, Engine::Create(rule_set));
-  PROBITY_RETURN_IF_ERROR(
-      source.ForEach([&](const LogEvent& ev) { return result.engine->Process(ev, &result.flags); }));
+  PROBITY_RETURN_IF_ERROR(source.ForEach(
+      [&](const LogEvent& ev) { return result.engine->Process(ev, &result.flags); }));
   return result;
 }
 

@@ -49,8 +49,8 @@ struct BacktestRow {
 struct BacktestReport {
   std::string candidate_rule_set_hash;
   uint64_t entries = 0;
-  std::vector<BacktestRow> rows;                // sorted by (rule_id, practice_code)
-  std::vector<probity::v1::Envelope> flags;     // what the candidate would raise, in order
+  std::vector<BacktestRow> rows;             // sorted by (rule_id, practice_code)
+  std::vector<probity::v1::Envelope> flags;  // what the candidate would raise, in order
 };
 
 // Runs `candidate` over `source` without publishing: nothing is written anywhere. Flags already

@@ -12,21 +12,27 @@ namespace {
 using probity::v1::Claim;
 
 bool Live(int32_t status) {
-  return status != probity::v1::CLAIM_STATUS_REJECTED && status != probity::v1::CLAIM_STATUS_WITHDRAWN;
+  return status != probity::v1::CLAIM_STATUS_REJECTED &&
+         status != probity::v1::CLAIM_STATUS_WITHDRAWN;
 }
 EventRef RefOf(const LogEvent& ev) { return EventRef{ev.index, ev.envelope.event_id()}; }
 // Peer-group label of a contract type: GMS, PMS, APMS, or "other" (unspecified or unknown).
 std::string ContractName(int32_t contract_type) {
   switch (contract_type) {
-    case probity::v1::CONTRACT_TYPE_GMS: return "GMS";
-    case probity::v1::CONTRACT_TYPE_PMS: return "PMS";
-    case probity::v1::CONTRACT_TYPE_APMS: return "APMS";
-    default: return "other";
+    case probity::v1::CONTRACT_TYPE_GMS:
+      return "GMS";
+    case probity::v1::CONTRACT_TYPE_PMS:
+      return "PMS";
+    case probity::v1::CONTRACT_TYPE_APMS:
+      return "APMS";
+    default:
+      return "other";
   }
 }
 std::string FyName(int64_t fy) {
   char b[32];
-  std::snprintf(b, sizeof(b), "%lld-%02lld", static_cast<long long>(fy), static_cast<long long>((fy + 1) % 100));
+  std::snprintf(b, sizeof(b), "%lld-%02lld", static_cast<long long>(fy),
+                static_cast<long long>((fy + 1) % 100));
   return b;
 }
 
@@ -34,8 +40,11 @@ std::string FyName(int64_t fy) {
 class DuplicateItemOfService final : public Rule {
  public:
   using Rule::Rule;
-  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c, const ClaimRec* prior) override {
-    if (prior != nullptr || !Live(c.status()) || c.patient_ref().empty() || c.service_code().empty()) return;
+  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c,
+               const ClaimRec* prior) override {
+    if (prior != nullptr || !Live(c.status()) || c.patient_ref().empty() ||
+        c.service_code().empty())
+      return;
     std::string interval;
     if (!IntervalFor(c.service_code(), &interval)) return;
     std::string key = c.service_code();
@@ -69,9 +78,9 @@ class DuplicateItemOfService final : public Rule {
       d.upper_limit = 1;
       d.evidence = {pc.ref, RefOf(ev)};
       d.claim_id = c.claim_id();
-      d.summary = "Practice " + p.code + " claimed " + c.service_code() + " for patient " + c.patient_ref() +
-                  " again (claim " + c.claim_id() + ") although claim " + pc.claim_id +
-                  " already covers that patient " +
+      d.summary = "Practice " + p.code + " claimed " + c.service_code() + " for patient " +
+                  c.patient_ref() + " again (claim " + c.claim_id() + ") although claim " +
+                  pc.claim_id + " already covers that patient " +
                   (fy ? "in financial year " + FyName(FinancialYearOf(st))
                       : "within " + std::to_string(days) + " days") +
                   ".";
@@ -91,7 +100,8 @@ class DuplicateItemOfService final : public Rule {
     size_t best = 0;
     bool found = false;
     for (const auto& [k, v] : m) {
-      if (k.size() >= 1 && k.back() == '*' && service.compare(0, k.size() - 1, k, 0, k.size() - 1) == 0 &&
+      if (k.size() >= 1 && k.back() == '*' &&
+          service.compare(0, k.size() - 1, k, 0, k.size() - 1) == 0 &&
           service.size() >= k.size() - 1 && (!found || k.size() > best)) {
         best = k.size();
         *interval = v;
@@ -111,7 +121,8 @@ class ClaimExceedsCohort final : public Rule {
       if (ParsePaymentStream(s, &ps)) list_streams_.push_back(ps);
     }
   }
-  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c, const ClaimRec*) override {
+  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c,
+               const ClaimRec*) override {
     if (!Live(c.status()) || c.quantity() <= 0) return;
     FlagDraft d;
     d.practice = &p;
@@ -120,27 +131,31 @@ class ClaimExceedsCohort final : public Rule {
     d.claim_id = c.claim_id();
     d.observed = static_cast<double>(c.quantity());
     d.evidence = {RefOf(ev)};
-    const double cohort_limit = c.eligible_cohort() * (1 + spec_.Number("cohort_tolerance_pct") / 100.0);
+    const double cohort_limit =
+        c.eligible_cohort() * (1 + spec_.Number("cohort_tolerance_pct") / 100.0);
     if (c.eligible_cohort() > 0 && d.observed > cohort_limit) {
       d.key = "cohort:" + c.claim_id();
       d.expected = static_cast<double>(c.eligible_cohort());
       d.upper_limit = cohort_limit;
-      d.summary = "Claim " + c.claim_id() + " from practice " + p.code + " is for " + std::to_string(c.quantity()) +
-                  " items of " + (c.service_code().empty() ? StreamName(c.stream()) : c.service_code()) +
+      d.summary = "Claim " + c.claim_id() + " from practice " + p.code + " is for " +
+                  std::to_string(c.quantity()) + " items of " +
+                  (c.service_code().empty() ? StreamName(c.stream()) : c.service_code()) +
                   ", more than the " + std::to_string(c.eligible_cohort()) + " eligible patients.";
       env.Emit(spec_, std::move(d));
       return;
     }
     if (!spec_.Bool("check_list_size") || !p.has_reference || p.list_size <= 0) return;
-    if (std::find(list_streams_.begin(), list_streams_.end(), c.stream()) == list_streams_.end()) return;
+    if (std::find(list_streams_.begin(), list_streams_.end(), c.stream()) == list_streams_.end())
+      return;
     const double list_limit = p.list_size * (1 + spec_.Number("list_size_tolerance_pct") / 100.0);
     if (d.observed > list_limit) {
       d.key = "list:" + c.claim_id();
       d.expected = static_cast<double>(p.list_size);
       d.upper_limit = list_limit;
       d.evidence.push_back(p.reference_ref);
-      d.summary = "Claim " + c.claim_id() + " from practice " + p.code + " is for " + std::to_string(c.quantity()) +
-                  " patients, more than the " + std::to_string(p.list_size) + " patients on its list.";
+      d.summary = "Claim " + c.claim_id() + " from practice " + p.code + " is for " +
+                  std::to_string(c.quantity()) + " patients, more than the " +
+                  std::to_string(p.list_size) + " patients on its list.";
       env.Emit(spec_, std::move(d));
     }
   }
@@ -153,7 +168,8 @@ class ClaimExceedsCohort final : public Rule {
 class QofPointsOverMaximum final : public Rule {
  public:
   using Rule::Rule;
-  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c, const ClaimRec*) override {
+  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c,
+               const ClaimRec*) override {
     if (!Live(c.status())) return;
     const double tol = spec_.Number("tolerance");
     const int64_t t = ev.envelope.occurred_at().seconds();
@@ -169,9 +185,11 @@ class QofPointsOverMaximum final : public Rule {
       d.upper_limit = c.points_maximum();
       d.evidence = {RefOf(ev)};
       d.claim_id = c.claim_id();
-      d.summary = "Practice " + p.code + " claimed " + Num(c.points_claimed(), 2) + " QOF points for indicator " +
+      d.summary = "Practice " + p.code + " claimed " + Num(c.points_claimed(), 2) +
+                  " QOF points for indicator " +
                   (c.indicator_code().empty() ? std::string("(unnamed)") : c.indicator_code()) +
-                  ", more than its maximum of " + Num(c.points_maximum(), 2) + " (claim " + c.claim_id() + ").";
+                  ", more than its maximum of " + Num(c.points_maximum(), 2) + " (claim " +
+                  c.claim_id() + ").";
       env.Emit(spec_, std::move(d));
     }
     if (c.stream() != probity::v1::PAYMENT_STREAM_QOF_ACHIEVEMENT) return;
@@ -197,8 +215,9 @@ class QofPointsOverMaximum final : public Rule {
       d.expected = max;
       d.upper_limit = max;
       d.evidence = std::move(evidence);
-      d.summary = "Practice " + p.code + " has claimed " + Num(total, 2) + " QOF achievement points for " +
-                  FyName(fy) + ", more than the " + Num(max, 0) + " points available in a year.";
+      d.summary = "Practice " + p.code + " has claimed " + Num(total, 2) +
+                  " QOF achievement points for " + FyName(fy) + ", more than the " + Num(max, 0) +
+                  " points available in a year.";
       env.Emit(spec_, std::move(d));
     }
   }
@@ -208,10 +227,12 @@ class QofPointsOverMaximum final : public Rule {
 class LateOrResubmittedClaim final : public Rule {
  public:
   using Rule::Rule;
-  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c, const ClaimRec* prior) override {
+  void OnClaim(Env& env, const Practice& p, const LogEvent& ev, const Claim& c,
+               const ClaimRec* prior) override {
     const int64_t t = ev.envelope.occurred_at().seconds();
     const int64_t late_days = static_cast<int64_t>(spec_.Number("late_days"));
-    if (c.has_period_end() && Live(c.status()) && t - c.period_end().seconds() > late_days * kSecondsPerDay) {
+    if (c.has_period_end() && Live(c.status()) &&
+        t - c.period_end().seconds() > late_days * kSecondsPerDay) {
       FlagDraft d;
       d.practice = &p;
       d.window_start = c.period_start().seconds();
@@ -224,12 +245,14 @@ class LateOrResubmittedClaim final : public Rule {
       d.claim_id = c.claim_id();
       d.summary = "Claim " + c.claim_id() + " from practice " + p.code + " was made " +
                   std::to_string((t - c.period_end().seconds()) / kSecondsPerDay) +
-                  " days after the end of the period it claims for (" + FormatDate(c.period_end().seconds()) +
-                  "); the limit is " + std::to_string(late_days) + " days.";
+                  " days after the end of the period it claims for (" +
+                  FormatDate(c.period_end().seconds()) + "); the limit is " +
+                  std::to_string(late_days) + " days.";
       env.Emit(spec_, std::move(d));
     }
     if (prior == nullptr) return;
-    const bool new_event = ev.envelope.event_id() != prior->last.event_id || ev.record.conflicting_resubmission();
+    const bool new_event =
+        ev.envelope.event_id() != prior->last.event_id || ev.record.conflicting_resubmission();
     if (!new_event) return;
     const bool reclaim = spec_.Bool("flag_paid_reclaim") && prior->ever_paid && Live(c.status());
     const int64_t delta = c.amount_pence() - prior->amount_pence;
@@ -245,14 +268,19 @@ class LateOrResubmittedClaim final : public Rule {
     d.expected = static_cast<double>(prior->amount_pence);
     d.upper_limit = static_cast<double>(prior->amount_pence);
     d.evidence = {prior->first, RefOf(ev)};
-    if (prior->last.index != prior->first.index) d.evidence.insert(d.evidence.begin() + 1, prior->last);
+    if (prior->last.index != prior->first.index)
+      d.evidence.insert(d.evidence.begin() + 1, prior->last);
     d.claim_id = c.claim_id();
-    std::string amounts = delta == 0 ? " for the same amount (" + FormatPounds(static_cast<double>(c.amount_pence())) + ")"
-                                     : " for " + FormatPounds(static_cast<double>(c.amount_pence())) + " instead of " +
-                                           FormatPounds(static_cast<double>(prior->amount_pence));
-    d.summary = "Claim " + c.claim_id() + " from practice " + p.code + " was submitted again" + amounts +
-                (reclaim ? " after it had already been paid." : ".") +
-                (ev.record.conflicting_resubmission() ? " The resubmission reuses the original event id with different content." : "");
+    std::string amounts =
+        delta == 0
+            ? " for the same amount (" + FormatPounds(static_cast<double>(c.amount_pence())) + ")"
+            : " for " + FormatPounds(static_cast<double>(c.amount_pence())) + " instead of " +
+                  FormatPounds(static_cast<double>(prior->amount_pence));
+    d.summary = "Claim " + c.claim_id() + " from practice " + p.code + " was submitted again" +
+                amounts + (reclaim ? " after it had already been paid." : ".") +
+                (ev.record.conflicting_resubmission()
+                     ? " The resubmission reuses the original event id with different content."
+                     : "");
     env.Emit(spec_, std::move(d));
   }
 };
@@ -315,9 +343,11 @@ class PaymentPerPatientOutlier final : public MonthEndClaimRule {
       // group -> entries, in practice-code order.
       std::map<std::string, std::vector<Entry>> national, local, coarse_national;
       for (const auto& [code, p] : env.practices()) {
-        if (!p.has_reference || p.closed || p.weighted_list_size <= 0 || p.list_size < min_list) continue;
+        if (!p.has_reference || p.closed || p.weighted_list_size <= 0 || p.list_size < min_list)
+          continue;
         int64_t pence = 0;
-        for (auto it = p.monthly.lower_bound(start); it != p.monthly.end() && it->first <= month; ++it) {
+        for (auto it = p.monthly.lower_bound(start); it != p.monthly.end() && it->first <= month;
+             ++it) {
           if (measure.stream < 0) {
             for (int64_t v : it->second) pence += v;
           } else {
@@ -326,7 +356,8 @@ class PaymentPerPatientOutlier final : public MonthEndClaimRule {
         }
         if (pence <= 0) continue;
         const std::string coarse = strat ? (p.dispensing ? "/dispensing" : "/non-dispensing") : "";
-        const std::string stratum = by_contract ? coarse + "/" + ContractName(p.contract_type) : coarse;
+        const std::string stratum =
+            by_contract ? coarse + "/" + ContractName(p.contract_type) : coarse;
         Entry e{&p, static_cast<double>(pence) / p.weighted_list_size};
         // The finest group partitions the practices; coarser groups are fallbacks for a fine
         // group with fewer than min_peers practices.
@@ -353,7 +384,8 @@ class PaymentPerPatientOutlier final : public MonthEndClaimRule {
           lo = q(spec_.Number("quantile"));
           hi = q(1 - spec_.Number("quantile"));
         } else {
-          const double half = std::max(spec_.Number("mad_k") * 1.4826 * mad, std::log(spec_.Number("min_ratio")));
+          const double half =
+              std::max(spec_.Number("mad_k") * 1.4826 * mad, std::log(spec_.Number("min_ratio")));
           lo = med - half;
           hi = med + half;
         }
@@ -379,11 +411,12 @@ class PaymentPerPatientOutlier final : public MonthEndClaimRule {
           d.baseline.set_mad(mad);
           d.evidence.push_back(e.p->reference_ref);
           AddClaimEvidence(*e.p, start, month, measure.stream, &d.evidence);
-          d.summary = "Practice " + e.p->code + " claimed " + FormatPounds(e.value) + " per weighted patient" +
-                      (measure.stream < 0 ? "" : " in " + measure.name) + " from " +
-                      FormatDate(FinancialYearStartSeconds(fy)) + " to " + FormatDate(MonthStartSeconds(month + 1) - 1) +
-                      ", " + (high ? "above the upper limit of " + FormatPounds(std::exp(hi))
-                                   : "below the lower limit of " + FormatPounds(std::exp(lo))) +
+          d.summary = "Practice " + e.p->code + " claimed " + FormatPounds(e.value) +
+                      " per weighted patient" + (measure.stream < 0 ? "" : " in " + measure.name) +
+                      " from " + FormatDate(FinancialYearStartSeconds(fy)) + " to " +
+                      FormatDate(MonthStartSeconds(month + 1) - 1) + ", " +
+                      (high ? "above the upper limit of " + FormatPounds(std::exp(hi))
+                            : "below the lower limit of " + FormatPounds(std::exp(lo))) +
                       " set by " + std::to_string(peers.size()) + " peers (" + group + ", median " +
                       FormatPounds(std::exp(med)) + ").";
           env.Emit(spec_, std::move(d));
@@ -392,7 +425,8 @@ class PaymentPerPatientOutlier final : public MonthEndClaimRule {
       // National peers for practices of `group` (national or ICB, fine stratum): the national
       // fine stratum, else the national stratum without contract type; nullptr when both are
       // smaller than min_peers.
-      auto national_peers = [&](const std::string& group) -> const std::pair<const std::string, std::vector<Entry>>* {
+      auto national_peers =
+          [&](const std::string& group) -> const std::pair<const std::string, std::vector<Entry>>* {
         const size_t slash = group.find('/');
         const std::string stratum = slash == std::string::npos ? "" : group.substr(slash);
         auto nit = national.find("national" + stratum);
@@ -409,7 +443,8 @@ class PaymentPerPatientOutlier final : public MonthEndClaimRule {
           continue;
         }
         // Too few peers in the group: judge these practices against a wider national group.
-        if (const auto* peers = national_peers(group); peers != nullptr && &peers->second != &entries) {
+        if (const auto* peers = national_peers(group);
+            peers != nullptr && &peers->second != &entries) {
           judge(peers->first, entries, peers->second);
         }
       }
@@ -421,11 +456,13 @@ class PaymentPerPatientOutlier final : public MonthEndClaimRule {
                                std::vector<EventRef>* out) {
     std::vector<std::pair<int64_t, const ClaimRec*>> v;
     for (const auto& [id, c] : p.claims) {
-      if (c.counted && c.month >= from_month && c.month <= to_month && (stream < 0 || c.stream == stream)) {
+      if (c.counted && c.month >= from_month && c.month <= to_month &&
+          (stream < 0 || c.stream == stream)) {
         v.emplace_back(c.amount_pence, &c);
       }
     }
-    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::stable_sort(v.begin(), v.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
     for (size_t i = 0; i < v.size() && i < 10; ++i) out->push_back(v[i].second->last);
   }
 
@@ -453,13 +490,15 @@ class ClaimedValueShift final : public MonthEndClaimRule {
   void Evaluate(Env& env, int64_t month) override {
     const int64_t min_hist = static_cast<int64_t>(spec_.Number("min_history_months"));
     const int64_t max_hist = static_cast<int64_t>(spec_.Number("max_history_months"));
-    const double k = spec_.Number("k"), h = spec_.Number("h"), floor_frac = spec_.Number("min_sd_fraction");
+    const double k = spec_.Number("k"), h = spec_.Number("h"),
+                 floor_frac = spec_.Number("min_sd_fraction");
     std::vector<double> series, hist;
     for (const auto& [code, p] : env.practices()) {
       if (p.closed || p.monthly.empty()) continue;
       // First month with value in the selected streams, within the history limit.
       int64_t first = INT64_MAX;
-      for (auto it = p.monthly.lower_bound(month - max_hist); it != p.monthly.end() && it->first <= month; ++it) {
+      for (auto it = p.monthly.lower_bound(month - max_hist);
+           it != p.monthly.end() && it->first <= month; ++it) {
         if (ValueOf(it->second) != 0) {
           first = it->first;
           break;
@@ -467,7 +506,8 @@ class ClaimedValueShift final : public MonthEndClaimRule {
       }
       if (first == INT64_MAX || month - first < min_hist) continue;
       series.assign(static_cast<size_t>(month - first + 1), 0.0);
-      for (auto it = p.monthly.lower_bound(first); it != p.monthly.end() && it->first <= month; ++it) {
+      for (auto it = p.monthly.lower_bound(first); it != p.monthly.end() && it->first <= month;
+           ++it) {
         series[static_cast<size_t>(it->first - first)] = ValueOf(it->second);
       }
       double s = 0, mu = 0, sd = 0, z = 0;
@@ -498,13 +538,16 @@ class ClaimedValueShift final : public MonthEndClaimRule {
       d.baseline.set_mad(sd / 1.4826 / 100.0);
       for (const auto& [id, c] : p.claims) {
         if (c.counted && c.month == month &&
-            std::find(streams_.begin(), streams_.end(), c.stream) != streams_.end() && d.evidence.size() < 20) {
+            std::find(streams_.begin(), streams_.end(), c.stream) != streams_.end() &&
+            d.evidence.size() < 20) {
           d.evidence.push_back(c.last);
         }
       }
-      d.summary = "Practice " + p.code + "'s monthly claims rose to " + FormatPounds(series.back()) + " in the month to " +
-                  FormatDate(MonthStartSeconds(month + 1) - 1) + ", against a usual " + FormatPounds(mu) +
-                  " a month; the cumulative shift (CUSUM " + Num(s, 1) + ") passed its limit of " + Num(h, 1) + ".";
+      d.summary = "Practice " + p.code + "'s monthly claims rose to " +
+                  FormatPounds(series.back()) + " in the month to " +
+                  FormatDate(MonthStartSeconds(month + 1) - 1) + ", against a usual " +
+                  FormatPounds(mu) + " a month; the cumulative shift (CUSUM " + Num(s, 1) +
+                  ") passed its limit of " + Num(h, 1) + ".";
       env.Emit(spec_, std::move(d));
     }
   }
@@ -515,11 +558,14 @@ class ClaimedValueShift final : public MonthEndClaimRule {
 }  // namespace
 
 std::unique_ptr<Rule> MakeClaimRule(const RuleSpec& spec) {
-  if (spec.kind == "duplicate_item_of_service") return std::make_unique<DuplicateItemOfService>(spec);
+  if (spec.kind == "duplicate_item_of_service")
+    return std::make_unique<DuplicateItemOfService>(spec);
   if (spec.kind == "claim_exceeds_cohort") return std::make_unique<ClaimExceedsCohort>(spec);
   if (spec.kind == "qof_points_over_maximum") return std::make_unique<QofPointsOverMaximum>(spec);
-  if (spec.kind == "late_or_resubmitted_claim") return std::make_unique<LateOrResubmittedClaim>(spec);
-  if (spec.kind == "payment_per_patient_outlier") return std::make_unique<PaymentPerPatientOutlier>(spec);
+  if (spec.kind == "late_or_resubmitted_claim")
+    return std::make_unique<LateOrResubmittedClaim>(spec);
+  if (spec.kind == "payment_per_patient_outlier")
+    return std::make_unique<PaymentPerPatientOutlier>(spec);
   if (spec.kind == "claimed_value_shift") return std::make_unique<ClaimedValueShift>(spec);
   return nullptr;
 }

@@ -29,7 +29,8 @@ constexpr uint64_t kGlobalFormat = 2;
 
 bool IsInputKind(probity::v1::EventKind k) {
   return k == probity::v1::EVENT_KIND_CLAIM || k == probity::v1::EVENT_KIND_REFERRAL ||
-         k == probity::v1::EVENT_KIND_PATIENT_CONTACT || k == probity::v1::EVENT_KIND_MONITORING_VISIT ||
+         k == probity::v1::EVENT_KIND_PATIENT_CONTACT ||
+         k == probity::v1::EVENT_KIND_MONITORING_VISIT ||
          k == probity::v1::EVENT_KIND_PRACTICE_UPDATE;
 }
 
@@ -69,7 +70,8 @@ class Engine::Impl final : public internal::Env {
   Status Process(const LogEvent& ev, std::vector<Envelope>* flags) {
     if (has_last_index_ && ev.index <= last_index_) {
       return FailedPrecondition("rules engine: entry index " + std::to_string(ev.index) +
-                                " is not after the last processed index " + std::to_string(last_index_));
+                                " is not after the last processed index " +
+                                std::to_string(last_index_));
     }
     out_ = flags;
     current_index_ = ev.index;
@@ -77,7 +79,8 @@ class Engine::Impl final : public internal::Env {
     const auto kind = env.kind();
     if (kind == probity::v1::EVENT_KIND_FLAG) {
       if (options_.learn_flags_from_log) {
-        known_flags_.insert(env.has_flag() && !env.flag().flag_id().empty() ? env.flag().flag_id() : env.event_id());
+        known_flags_.insert(env.has_flag() && !env.flag().flag_id().empty() ? env.flag().flag_id()
+                                                                            : env.event_id());
       }
     } else if (IsInputKind(kind) && !env.practice_code().empty() &&
                (!ev.record.conflicting_resubmission() || kind == probity::v1::EVENT_KIND_CLAIM)) {
@@ -120,7 +123,8 @@ class Engine::Impl final : public internal::Env {
   // ---- Env ----
   int64_t watermark() const override { return watermark_; }
   int64_t visits_watermark() const override {
-    if (visits_feed_.empty()) return INT64_MIN / 4;  // no visit data read yet: no visit timer is due
+    if (visits_feed_.empty())
+      return INT64_MIN / 4;  // no visit data read yet: no visit timer is due
     int64_t lo = INT64_MAX;
     for (const auto& [partition, wm] : visits_feed_) lo = std::min(lo, wm);
     return lo;
@@ -212,7 +216,8 @@ class Engine::Impl final : public internal::Env {
   }
 
   Status Restore(const EngineSnapshot& s) {
-    if (has_last_index_ || !practices_.empty()) return FailedPrecondition("Restore requires a fresh engine");
+    if (has_last_index_ || !practices_.empty())
+      return FailedPrecondition("Restore requires a fresh engine");
     if (s.rule_set_hash != rule_set_.sha256_hex) {
       return FailedPrecondition("saved rules state belongs to rule set " + s.rule_set_hash +
                                 ", the engine runs " + rule_set_.sha256_hex);
@@ -231,10 +236,12 @@ class Engine::Impl final : public internal::Env {
     std::map<int32_t, int64_t> visits_feed;
     if (format >= 2) {
       uint64_t parts = 0;
-      if (!d.I64(&vtick) || !d.Count(&parts)) return DataLoss("rules state: global state truncated");
+      if (!d.I64(&vtick) || !d.Count(&parts))
+        return DataLoss("rules state: global state truncated");
       for (uint64_t i = 0; i < parts; ++i) {
         int64_t partition = 0, pwm = 0;
-        if (!d.I64(&partition) || !d.I64(&pwm)) return DataLoss("rules state: visits feed truncated");
+        if (!d.I64(&partition) || !d.I64(&pwm))
+          return DataLoss("rules state: visits feed truncated");
         visits_feed[static_cast<int32_t>(partition)] = pwm;
       }
     }
@@ -258,7 +265,8 @@ class Engine::Impl final : public internal::Env {
     for (const auto& [code, blob] : s.practices) {
       Practice p;
       Decoder pd(blob);
-      if (!p.Decode(&pd) || !pd.done() || p.code != code) return DataLoss("rules state: practice " + code + " corrupt");
+      if (!p.Decode(&pd) || !pd.done() || p.code != code)
+        return DataLoss("rules state: practice " + code + " corrupt");
       practices.emplace(code, std::move(p));
     }
     // Decode rule cursors last; rules are only touched once everything else decoded.
@@ -266,7 +274,8 @@ class Engine::Impl final : public internal::Env {
     for (size_t i = 0; i < rules_.size(); ++i) {
       auto r = internal::MakeRule(rules_[i]->spec());
       Decoder rd(rule_blobs[i]);
-      if (!r->DecodeGlobal(&rd) || !rd.done()) return DataLoss("rules state: rule " + r->spec().id + " corrupt");
+      if (!r->DecodeGlobal(&rd) || !rd.done())
+        return DataLoss("rules state: rule " + r->spec().id + " corrupt");
       fresh.push_back(std::move(r));
     }
     rules_ = std::move(fresh);
@@ -318,7 +327,8 @@ class Engine::Impl final : public internal::Env {
         if (c.attendance() == probity::v1::ATTENDANCE_DNA) break;
         uint64_t n = c.count() == 0 ? 1 : c.count();
         bool counted = false;
-        if (c.mode() == probity::v1::CONTACT_MODE_HOME_VISIT) p.home_visits.Add(day, n), counted = true;
+        if (c.mode() == probity::v1::CONTACT_MODE_HOME_VISIT)
+          p.home_visits.Add(day, n), counted = true;
         if (c.out_of_hours()) p.out_of_hours.Add(day, n), counted = true;
         if (counted) p.last_contact = RefOf(ev);
         for (auto& r : rules_) r->OnActivity(probity::v1::EVENT_KIND_PATIENT_CONTACT, day);
@@ -358,8 +368,9 @@ class Engine::Impl final : public internal::Env {
         p.closed = u.closed();
         p.reference_ref = RefOf(ev);
         internal::ListPoint lp{t, u.list_size(), !u.merged_from_practice_code().empty(), RefOf(ev)};
-        auto pos = std::upper_bound(p.list_history.begin(), p.list_history.end(), t,
-                                    [](int64_t x, const internal::ListPoint& q) { return x < q.time; });
+        auto pos =
+            std::upper_bound(p.list_history.begin(), p.list_history.end(), t,
+                             [](int64_t x, const internal::ListPoint& q) { return x < q.time; });
         p.list_history.insert(pos, std::move(lp));
         // Keep 400 days behind the newest point.
         int64_t cutoff = p.list_history.back().time - 400 * kSecondsPerDay;

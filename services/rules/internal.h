@@ -3,8 +3,8 @@
 #pragma once
 
 #include <array>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -150,11 +150,11 @@ struct EventRef {
 };
 
 struct ClaimRec {
-  int64_t amount_pence = 0;       // latest amount
+  int64_t amount_pence = 0;  // latest amount
   int32_t stream = 0;
-  int64_t month = 0;              // month of occurred_at of the counted version
-  int32_t status = 0;             // latest status
-  bool counted = false;           // contributes to monthly sums
+  int64_t month = 0;     // month of occurred_at of the counted version
+  int32_t status = 0;    // latest status
+  bool counted = false;  // contributes to monthly sums
   bool ever_paid = false;
   EventRef first, last;
 };

@@ -32,10 +32,11 @@ class FunnelRule final : public Rule {
     cursor_.NoteData(MonthOf(day * kSecondsPerDay));
   }
   void OnTick(Env& env) override {
-    cursor_.Advance(env.watermark(), static_cast<int64_t>(spec_.Number("lateness_days")), [&](int64_t m) {
-      cursor_started_ = true;
-      Evaluate(env, m);
-    });
+    cursor_.Advance(env.watermark(), static_cast<int64_t>(spec_.Number("lateness_days")),
+                    [&](int64_t m) {
+                      cursor_started_ = true;
+                      Evaluate(env, m);
+                    });
   }
   void EncodeGlobal(Encoder* e) const override {
     cursor_.Encode(e);
@@ -44,7 +45,8 @@ class FunnelRule final : public Rule {
     e->Bool(cursor_started_);
   }
   bool DecodeGlobal(Decoder* d) override {
-    return cursor_.Decode(d) && d->Bool(&has_first_) && d->I64(&first_day_) && d->Bool(&cursor_started_);
+    return cursor_.Decode(d) && d->Bool(&has_first_) && d->I64(&first_day_) &&
+           d->Bool(&cursor_started_);
   }
 
  private:
@@ -57,17 +59,23 @@ class FunnelRule final : public Rule {
 
   static const char* Name(Measure m) {
     switch (m) {
-      case Measure::kReferrals: return "referrals";
-      case Measure::kHomeVisits: return "home visits";
-      case Measure::kOutOfHours: return "out-of-hours contacts";
+      case Measure::kReferrals:
+        return "referrals";
+      case Measure::kHomeVisits:
+        return "home visits";
+      case Measure::kOutOfHours:
+        return "out-of-hours contacts";
     }
     return "";
   }
   static const DayRing& Ring(const Practice& p, Measure m) {
     switch (m) {
-      case Measure::kReferrals: return p.referrals;
-      case Measure::kHomeVisits: return p.home_visits;
-      case Measure::kOutOfHours: return p.out_of_hours;
+      case Measure::kReferrals:
+        return p.referrals;
+      case Measure::kHomeVisits:
+        return p.home_visits;
+      case Measure::kOutOfHours:
+        return p.out_of_hours;
     }
     return p.referrals;
   }
@@ -108,7 +116,8 @@ class FunnelRule final : public Rule {
         }
       } else {
         for (const auto& [group, entries] : national) {
-          if (entries.size() >= min_peers) Judge(env, m, group, entries, entries, start_day, end_day);
+          if (entries.size() >= min_peers)
+            Judge(env, m, group, entries, entries, start_day, end_day);
         }
       }
     }
@@ -127,7 +136,8 @@ class FunnelRule final : public Rule {
       poisson_log = 3.0 * std::log(b);
     } else {
       const double e1 = ex + 1.0;
-      poisson_log = std::log(e1 / ex) + 3.0 * std::log(1.0 - 1.0 / (9.0 * e1) + z / (3.0 * std::sqrt(e1)));
+      poisson_log =
+          std::log(e1 / ex) + 3.0 * std::log(1.0 - 1.0 / (9.0 * e1) + z / (3.0 * std::sqrt(e1)));
     }
     const double half = std::sqrt(poisson_log * poisson_log + z * z * tau2);
     return ex * std::exp(z < 0 ? -half : half);
@@ -217,12 +227,13 @@ class FunnelRule final : public Rule {
       d.baseline.set_rate(rate * 1000.0);
       d.evidence = {e.p->reference_ref, LastRef(*e.p, m)};
       const int64_t window = end_day - start_day;
-      d.summary = "Practice " + e.p->code + " recorded " + Num(e.observed, 0) + " " + Name(m) + " in the " +
-                  std::to_string(window) + " days to " + FormatDate(end_day * kSecondsPerDay - 1) + ", " +
-                  Num(d.observed) + " per 1,000 weighted patients against " + Num(d.expected) +
-                  " expected from its peers (" + group + "); this is " + (high ? "above" : "below") +
-                  " the 99.8% limit of " + Num(high ? d.upper_limit : d.lower_limit) + " (95% limit " +
-                  Num((high ? whi : std::max(0.0, wlo)) * per) + ").";
+      d.summary =
+          "Practice " + e.p->code + " recorded " + Num(e.observed, 0) + " " + Name(m) + " in the " +
+          std::to_string(window) + " days to " + FormatDate(end_day * kSecondsPerDay - 1) + ", " +
+          Num(d.observed) + " per 1,000 weighted patients against " + Num(d.expected) +
+          " expected from its peers (" + group + "); this is " + (high ? "above" : "below") +
+          " the 99.8% limit of " + Num(high ? d.upper_limit : d.lower_limit) + " (95% limit " +
+          Num((high ? whi : std::max(0.0, wlo)) * per) + ").";
       env.Emit(spec_, std::move(d));
     }
   }

@@ -21,9 +21,9 @@ struct ParamSchema {
   std::vector<std::string> choices = {};  // for kString (and list items when set)
 };
 
-const std::vector<std::string> kStreams = {"GLOBAL_SUM",       "QOF_ACHIEVEMENT", "QOF_ASPIRATION",
-                                           "ENHANCED_SERVICE", "ITEM_OF_SERVICE", "LOCAL_INCENTIVE",
-                                           "PREMISES",         "OTHER"};
+const std::vector<std::string> kStreams = {
+    "GLOBAL_SUM",      "QOF_ACHIEVEMENT", "QOF_ASPIRATION", "ENHANCED_SERVICE",
+    "ITEM_OF_SERVICE", "LOCAL_INCENTIVE", "PREMISES",       "OTHER"};
 
 std::vector<ParamSchema> FunnelParams(const char* measures_default, const char* direction_default) {
   std::vector<ParamSchema> p = {
@@ -35,12 +35,21 @@ std::vector<ParamSchema> FunnelParams(const char* measures_default, const char* 
       {"min_expected", ParamType::kDouble, "20", 0, 1e12},
       {"warning_z", ParamType::kDouble, "1.959964", 0.1, 10},
       {"alarm_z", ParamType::kDouble, "3.090232", 0.1, 10},
-      {"overdispersion", ParamType::kString, "random_effects", 0, 0,
+      {"overdispersion",
+       ParamType::kString,
+       "random_effects",
+       0,
+       0,
        {"random_effects", "multiplicative", "none"}},
       {"direction", ParamType::kString, direction_default, 0, 0, {"both", "high", "low"}},
   };
   if (measures_default != nullptr) {
-    p.push_back({"measures", ParamType::kStringList, measures_default, 0, 0, {"home_visit", "out_of_hours"}});
+    p.push_back({"measures",
+                 ParamType::kStringList,
+                 measures_default,
+                 0,
+                 0,
+                 {"home_visit", "out_of_hours"}});
   }
   return p;
 }
@@ -53,7 +62,8 @@ const std::map<std::string, std::vector<ParamSchema>>& Schemas() {
        {{"cohort_tolerance_pct", ParamType::kDouble, "0", 0, 1000},
         {"check_list_size", ParamType::kBool, "true"},
         {"list_size_tolerance_pct", ParamType::kDouble, "0", 0, 1000},
-        {"list_size_streams", ParamType::kStringList, "[ITEM_OF_SERVICE, ENHANCED_SERVICE]", 0, 0, kStreams}}},
+        {"list_size_streams", ParamType::kStringList, "[ITEM_OF_SERVICE, ENHANCED_SERVICE]", 0, 0,
+         kStreams}}},
       {"qof_points_over_maximum",
        {{"annual_maximum", ParamType::kDouble, "635", 1, 1e6},
         {"tolerance", ParamType::kDouble, "0.001", 0, 1000}}},
@@ -80,7 +90,8 @@ const std::map<std::string, std::vector<ParamSchema>>& Schemas() {
       // Contacts are judged high only by default: the concern is cost (docs/rules.md, rule 7).
       {"contact_rate_outlier", FunnelParams("[home_visit, out_of_hours]", "high")},
       {"claimed_value_shift",
-       {{"streams", ParamType::kStringList, "[GLOBAL_SUM, QOF_ASPIRATION, PREMISES]", 0, 0, kStreams},
+       {{"streams", ParamType::kStringList, "[GLOBAL_SUM, QOF_ASPIRATION, PREMISES]", 0, 0,
+         kStreams},
         {"k", ParamType::kDouble, "0.5", 0, 20},
         {"h", ParamType::kDouble, "5", 0.1, 100},
         {"min_history_months", ParamType::kInt, "6", 2, 120},
@@ -99,14 +110,16 @@ const std::map<std::string, std::vector<ParamSchema>>& Schemas() {
   return *schemas;
 }
 
-Status ParseValue(const std::string& where, const ParamSchema& s, const YAML::Node& node, ParamValue* out) {
+Status ParseValue(const std::string& where, const ParamSchema& s, const YAML::Node& node,
+                  ParamValue* out) {
   auto bad = [&](const std::string& why) { return InvalidArgument(where + ": " + why); };
   switch (s.type) {
     case ParamType::kInt:
     case ParamType::kDouble: {
       if (!node.IsScalar()) return bad("must be a number");
       double v = 0;
-      if (!YAML::convert<double>::decode(node, v)) return bad("must be a number, got '" + node.Scalar() + "'");
+      if (!YAML::convert<double>::decode(node, v))
+        return bad("must be a number, got '" + node.Scalar() + "'");
       if (s.type == ParamType::kInt && v != static_cast<double>(static_cast<int64_t>(v))) {
         return bad("must be a whole number, got '" + node.Scalar() + "'");
       }
@@ -120,14 +133,16 @@ Status ParseValue(const std::string& where, const ParamSchema& s, const YAML::No
     }
     case ParamType::kBool: {
       bool b = false;
-      if (!node.IsScalar() || !YAML::convert<bool>::decode(node, b)) return bad("must be true or false");
+      if (!node.IsScalar() || !YAML::convert<bool>::decode(node, b))
+        return bad("must be true or false");
       out->boolean = b;
       return Status::Ok();
     }
     case ParamType::kString: {
       if (!node.IsScalar()) return bad("must be a string");
       out->text = node.Scalar();
-      if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), out->text) == s.choices.end()) {
+      if (!s.choices.empty() &&
+          std::find(s.choices.begin(), s.choices.end(), out->text) == s.choices.end()) {
         std::string c;
         for (const auto& x : s.choices) c += (c.empty() ? "" : ", ") + x;
         return bad("must be one of {" + c + "}, got '" + out->text + "'");
@@ -141,7 +156,8 @@ Status ParseValue(const std::string& where, const ParamSchema& s, const YAML::No
         if (!item.IsScalar()) return bad("items must be strings");
         std::string v = item.Scalar();
         if (v.rfind("PAYMENT_STREAM_", 0) == 0) v = v.substr(15);
-        if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), v) == s.choices.end()) {
+        if (!s.choices.empty() &&
+            std::find(s.choices.begin(), s.choices.end(), v) == s.choices.end()) {
           return bad("unknown item '" + item.Scalar() + "'");
         }
         out->list.push_back(v);
@@ -152,7 +168,8 @@ Status ParseValue(const std::string& where, const ParamSchema& s, const YAML::No
       if (!node.IsMap()) return bad("must be a mapping");
       out->mapping.clear();
       for (const auto& kv : node) {
-        if (!kv.first.IsScalar() || !kv.second.IsScalar()) return bad("keys and values must be strings");
+        if (!kv.first.IsScalar() || !kv.second.IsScalar())
+          return bad("keys and values must be strings");
         out->mapping[kv.first.Scalar()] = kv.second.Scalar();
       }
       return Status::Ok();
@@ -168,10 +185,12 @@ Status CrossCheck(const std::string& where, const RuleSpec& r) {
       if (service.empty()) return InvalidArgument(where + ": params.intervals: empty service code");
       if (interval == "financial_year") continue;
       bool ok = interval.size() >= 2 && interval.back() == 'd';
-      for (size_t i = 0; ok && i + 1 < interval.size(); ++i) ok = std::isdigit(static_cast<unsigned char>(interval[i]));
+      for (size_t i = 0; ok && i + 1 < interval.size(); ++i)
+        ok = std::isdigit(static_cast<unsigned char>(interval[i]));
       if (!ok || std::stol(interval.substr(0, interval.size() - 1)) <= 0) {
         return InvalidArgument(where + ": params.intervals." + service +
-                               ": must be 'financial_year' or a number of days like '365d', got '" + interval + "'");
+                               ": must be 'financial_year' or a number of days like '365d', got '" +
+                               interval + "'");
       }
     }
   }
@@ -179,8 +198,10 @@ Status CrossCheck(const std::string& where, const RuleSpec& r) {
       r.Number("warning_z") >= r.Number("alarm_z")) {
     return InvalidArgument(where + ": params.warning_z must be below params.alarm_z");
   }
-  if (r.kind == "claimed_value_shift" && r.Number("min_history_months") > r.Number("max_history_months")) {
-    return InvalidArgument(where + ": params.min_history_months must not exceed max_history_months");
+  if (r.kind == "claimed_value_shift" &&
+      r.Number("min_history_months") > r.Number("max_history_months")) {
+    return InvalidArgument(where +
+                           ": params.min_history_months must not exceed max_history_months");
   }
   if (r.kind == "contact_rate_outlier" && r.List("measures").empty()) {
     return InvalidArgument(where + ": params.measures must not be empty");
@@ -193,10 +214,12 @@ StatusOr<RuleSet> LoadImpl(std::string_view content) {
   set.yaml_content = std::string(content);
   set.sha256_hex = Sha256Hex(content);
   YAML::Node root = YAML::Load(set.yaml_content);
-  if (!root.IsMap()) return InvalidArgument("rule set: top level must be a mapping with name, version, rules");
+  if (!root.IsMap())
+    return InvalidArgument("rule set: top level must be a mapping with name, version, rules");
   for (const auto& kv : root) {
     std::string k = kv.first.Scalar();
-    if (k != "name" && k != "version" && k != "rules") return InvalidArgument("rule set: unknown key '" + k + "'");
+    if (k != "name" && k != "version" && k != "rules")
+      return InvalidArgument("rule set: unknown key '" + k + "'");
   }
   if (!root["name"] || !root["name"].IsScalar() || root["name"].Scalar().empty()) {
     return InvalidArgument("rule set: 'name' is required");
@@ -216,11 +239,14 @@ StatusOr<RuleSet> LoadImpl(std::string_view content) {
     std::string where = "rules[" + std::to_string(i) + "]";
     if (!r.IsMap()) return InvalidArgument(where + ": must be a mapping");
     for (const auto& kv : r) {
-      static const std::set<std::string> kKeys = {"id", "version", "kind", "severity", "description", "params"};
-      if (!kKeys.count(kv.first.Scalar())) return InvalidArgument(where + ": unknown key '" + kv.first.Scalar() + "'");
+      static const std::set<std::string> kKeys = {"id",       "version",     "kind",
+                                                  "severity", "description", "params"};
+      if (!kKeys.count(kv.first.Scalar()))
+        return InvalidArgument(where + ": unknown key '" + kv.first.Scalar() + "'");
     }
     RuleSpec spec;
-    if (!r["id"] || !r["id"].IsScalar() || r["id"].Scalar().empty()) return InvalidArgument(where + ": 'id' is required");
+    if (!r["id"] || !r["id"].IsScalar() || r["id"].Scalar().empty())
+      return InvalidArgument(where + ": 'id' is required");
     spec.id = r["id"].Scalar();
     where += " (" + spec.id + ")";
     if (!ids.insert(spec.id).second) return InvalidArgument(where + ": duplicate rule id");
@@ -239,32 +265,39 @@ StatusOr<RuleSet> LoadImpl(std::string_view content) {
       return InvalidArgument(where + ": unknown kind '" + spec.kind + "' (known: " + kinds + ")");
     }
     std::string sev = r["severity"] && r["severity"].IsScalar() ? r["severity"].Scalar() : "";
-    if (sev == "info") spec.severity = probity::v1::SEVERITY_INFO;
-    else if (sev == "warning") spec.severity = probity::v1::SEVERITY_WARNING;
-    else if (sev == "critical") spec.severity = probity::v1::SEVERITY_CRITICAL;
-    else return InvalidArgument(where + ": 'severity' must be info, warning or critical");
+    if (sev == "info")
+      spec.severity = probity::v1::SEVERITY_INFO;
+    else if (sev == "warning")
+      spec.severity = probity::v1::SEVERITY_WARNING;
+    else if (sev == "critical")
+      spec.severity = probity::v1::SEVERITY_CRITICAL;
+    else
+      return InvalidArgument(where + ": 'severity' must be info, warning or critical");
     if (!r["description"] || !r["description"].IsScalar() || r["description"].Scalar().empty()) {
-      return InvalidArgument(where + ": 'description' is required (plain English for a contract manager)");
+      return InvalidArgument(where +
+                             ": 'description' is required (plain English for a contract manager)");
     }
     spec.description = r["description"].Scalar();
     const auto& schema = schema_it->second;
     for (const auto& ps : schema) {
-      PROBITY_RETURN_IF_ERROR(ParseValue(where + ": default of " + ps.name, ps, YAML::Load(ps.default_yaml),
-                                         &spec.params[ps.name]));
+      PROBITY_RETURN_IF_ERROR(ParseValue(where + ": default of " + ps.name, ps,
+                                         YAML::Load(ps.default_yaml), &spec.params[ps.name]));
     }
     const YAML::Node params = r["params"];
     if (params && !params.IsNull()) {
       if (!params.IsMap()) return InvalidArgument(where + ": 'params' must be a mapping");
       for (const auto& kv : params) {
         const std::string name = kv.first.Scalar();
-        auto it = std::find_if(schema.begin(), schema.end(), [&](const ParamSchema& p) { return name == p.name; });
+        auto it = std::find_if(schema.begin(), schema.end(),
+                               [&](const ParamSchema& p) { return name == p.name; });
         if (it == schema.end()) {
           std::string known;
           for (const auto& p : schema) known += (known.empty() ? "" : ", ") + std::string(p.name);
-          return InvalidArgument(where + ": unknown parameter '" + name + "' for kind " + spec.kind +
-                                 " (known: " + known + ")");
+          return InvalidArgument(where + ": unknown parameter '" + name + "' for kind " +
+                                 spec.kind + " (known: " + known + ")");
         }
-        PROBITY_RETURN_IF_ERROR(ParseValue(where + ": params." + name, *it, kv.second, &spec.params[name]));
+        PROBITY_RETURN_IF_ERROR(
+            ParseValue(where + ": params." + name, *it, kv.second, &spec.params[name]));
       }
     }
     PROBITY_RETURN_IF_ERROR(CrossCheck(where, spec));
@@ -277,7 +310,9 @@ StatusOr<RuleSet> LoadImpl(std::string_view content) {
 
 double RuleSpec::Number(std::string_view name) const { return params.at(std::string(name)).number; }
 bool RuleSpec::Bool(std::string_view name) const { return params.at(std::string(name)).boolean; }
-const std::string& RuleSpec::Text(std::string_view name) const { return params.at(std::string(name)).text; }
+const std::string& RuleSpec::Text(std::string_view name) const {
+  return params.at(std::string(name)).text;
+}
 const std::vector<std::string>& RuleSpec::List(std::string_view name) const {
   return params.at(std::string(name)).list;
 }
@@ -287,9 +322,9 @@ const std::map<std::string, std::string>& RuleSpec::Map(std::string_view name) c
 
 const std::vector<std::string>& RuleKinds() {
   static const auto* kinds = new std::vector<std::string>{
-      "duplicate_item_of_service", "claim_exceeds_cohort",   "qof_points_over_maximum",
+      "duplicate_item_of_service", "claim_exceeds_cohort",        "qof_points_over_maximum",
       "late_or_resubmitted_claim", "payment_per_patient_outlier", "referral_rate_outlier",
-      "contact_rate_outlier",      "claimed_value_shift",    "list_inflation",
+      "contact_rate_outlier",      "claimed_value_shift",         "list_inflation",
       "monitoring_visit_overdue",  "remedial_deadline_missed"};
   return *kinds;
 }
@@ -336,7 +371,8 @@ probity::v1::Envelope MakeRuleSetEnvelope(const RuleSet& rule_set, int64_t publi
   env.set_source_system("probity-rules");
   int64_t secs = published_at_micros / 1000000 - (published_at_micros % 1000000 < 0 ? 1 : 0);
   env.mutable_occurred_at()->set_seconds(secs);
-  env.mutable_occurred_at()->set_nanos(static_cast<int32_t>((published_at_micros - secs * 1000000) * 1000));
+  env.mutable_occurred_at()->set_nanos(
+      static_cast<int32_t>((published_at_micros - secs * 1000000) * 1000));
   *env.mutable_recorded_at() = env.occurred_at();
   auto* rs = env.mutable_rule_set();
   rs->set_name(rule_set.name);
@@ -347,8 +383,9 @@ probity::v1::Envelope MakeRuleSetEnvelope(const RuleSet& rule_set, int64_t publi
 }
 
 bool ParsePaymentStream(std::string_view name, probity::v1::PaymentStream* out) {
-  std::string full = std::string(name).rfind("PAYMENT_STREAM_", 0) == 0 ? std::string(name)
-                                                                         : "PAYMENT_STREAM_" + std::string(name);
+  std::string full = std::string(name).rfind("PAYMENT_STREAM_", 0) == 0
+                         ? std::string(name)
+                         : "PAYMENT_STREAM_" + std::string(name);
   return probity::v1::PaymentStream_Parse(full, out);
 }
 

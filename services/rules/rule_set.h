@@ -25,11 +25,11 @@ namespace probity::rules {
 
 // One validated parameter value. Which member is meaningful is fixed by the kind's schema.
 struct ParamValue {
-  double number = 0;                          // int and double params
+  double number = 0;  // int and double params
   bool boolean = false;
-  std::string text;                           // string params
-  std::vector<std::string> list;              // string-list params
-  std::map<std::string, std::string> mapping; // string-map params
+  std::string text;                            // string params
+  std::vector<std::string> list;               // string-list params
+  std::map<std::string, std::string> mapping;  // string-map params
 };
 
 struct RuleSpec {

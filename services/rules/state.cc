@@ -108,23 +108,24 @@ void Practice::Encode(Encoder* e) const {
 bool Practice::Decode(Decoder* d) {
   uint64_t format = 0, n = 0;
   if (!d->U64(&format) || format < 1 || format > kPracticeFormat) return false;
-  if (!d->Str(&code) || !d->Bool(&has_reference) || !d->I64(&list_size) || !d->F64(&weighted_list_size) ||
-      !d->Str(&icb_code) || !d->Bool(&dispensing) || !d->Bool(&closed) || !Ref(d, &reference_ref) ||
-      !d->I64(&first_seen) || !d->Count(&n)) {
+  if (!d->Str(&code) || !d->Bool(&has_reference) || !d->I64(&list_size) ||
+      !d->F64(&weighted_list_size) || !d->Str(&icb_code) || !d->Bool(&dispensing) ||
+      !d->Bool(&closed) || !Ref(d, &reference_ref) || !d->I64(&first_seen) || !d->Count(&n)) {
     return false;
   }
   list_history.resize(n);
   for (auto& l : list_history) {
-    if (!d->I64(&l.time) || !d->I64(&l.list_size) || !d->Bool(&l.merger) || !Ref(d, &l.ref)) return false;
+    if (!d->I64(&l.time) || !d->I64(&l.list_size) || !d->Bool(&l.merger) || !Ref(d, &l.ref))
+      return false;
   }
   if (!d->Count(&n)) return false;
   for (uint64_t i = 0; i < n; ++i) {
     std::string id;
     ClaimRec c;
     int64_t stream = 0, status = 0;
-    if (!d->Str(&id) || !d->I64(&c.amount_pence) || !d->I64(&stream) || !d->I64(&c.month) || !d->I64(&status) ||
-        !d->Bool(&c.counted) || !d->Bool(&c.ever_paid) || !Ref(d, &c.first) || !Ref(d, &c.last) || stream < 0 ||
-        stream >= kStreams) {
+    if (!d->Str(&id) || !d->I64(&c.amount_pence) || !d->I64(&stream) || !d->I64(&c.month) ||
+        !d->I64(&status) || !d->Bool(&c.counted) || !d->Bool(&c.ever_paid) || !Ref(d, &c.first) ||
+        !Ref(d, &c.last) || stream < 0 || stream >= kStreams) {
       return false;
     }
     c.stream = static_cast<int32_t>(stream);
@@ -165,14 +166,15 @@ bool Practice::Decode(Decoder* d) {
       inds[ind] = std::move(q);
     }
   }
-  if (!referrals.Decode(d) || !home_visits.Decode(d) || !out_of_hours.Decode(d) || !Ref(d, &last_referral) ||
-      !Ref(d, &last_contact) || !d->Bool(&has_visit) || !d->I64(&last_visit) || !Ref(d, &last_visit_ref) ||
-      !d->Count(&n)) {
+  if (!referrals.Decode(d) || !home_visits.Decode(d) || !out_of_hours.Decode(d) ||
+      !Ref(d, &last_referral) || !Ref(d, &last_contact) || !d->Bool(&has_visit) ||
+      !d->I64(&last_visit) || !Ref(d, &last_visit_ref) || !d->Count(&n)) {
     return false;
   }
   notices.resize(n);
   for (auto& no : notices) {
-    if (!d->Str(&no.visit_id) || !d->I64(&no.notice_time) || !d->I64(&no.due) || !Ref(d, &no.ref)) return false;
+    if (!d->Str(&no.visit_id) || !d->I64(&no.notice_time) || !d->I64(&no.due) || !Ref(d, &no.ref))
+      return false;
   }
   if (!d->Count(&n)) return false;
   follow_ups.resize(n);
@@ -196,7 +198,8 @@ std::string FormatPounds(double pence) {
 std::string FormatDate(int64_t secs) {
   Civil c = CivilFromDays(DayOf(secs));
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02u", static_cast<long long>(c.year), c.month, c.day);
+  std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02u", static_cast<long long>(c.year), c.month,
+                c.day);
   return buf;
 }
 

@@ -27,7 +27,8 @@ StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) 
 }
 
 Status StateStore::Save(const Engine& engine) {
-  if (!engine.has_processed()) return FailedPrecondition("rules state store: nothing processed yet");
+  if (!engine.has_processed())
+    return FailedPrecondition("rules state store: nothing processed yet");
   return SaveSnapshot(engine.Snapshot());
 }
 
@@ -41,7 +42,8 @@ Status StateStore::SaveSnapshot(const EngineSnapshot& snap) {
   batch.DeleteRange(kPracticePrefix, kPracticeEnd);
   batch.Put(kMetaKey, meta.out());
   batch.Put(kGlobalKey, snap.global);
-  for (const auto& [code, blob] : snap.practices) batch.Put(std::string(kPracticePrefix) + code, blob);
+  for (const auto& [code, blob] : snap.practices)
+    batch.Put(std::string(kPracticePrefix) + code, blob);
   rocksdb::WriteOptions wo;  // the WAL makes the batch atomic; no fsync (see the header)
   rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) return IoError("rules state store: save failed: " + s.ToString());
@@ -56,8 +58,8 @@ Status StateStore::Load(Engine* engine) const {
   EngineSnapshot snap;
   internal::Decoder d(meta);
   uint64_t format = 0;
-  if (!d.U64(&format) || format != kMetaFormat || !d.Str(&snap.rule_set_hash) || !d.U64(&snap.last_index) ||
-      !d.done()) {
+  if (!d.U64(&format) || format != kMetaFormat || !d.Str(&snap.rule_set_hash) ||
+      !d.U64(&snap.last_index) || !d.done()) {
     return DataLoss("rules state store: meta record corrupt");
   }
   snap.has_last_index = true;
@@ -68,7 +70,8 @@ Status StateStore::Load(Engine* engine) const {
   s = db_->Get(ro, kGlobalKey, &snap.global);
   if (s.ok()) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-    for (it->Seek(kPracticePrefix); it->Valid() && it->key().starts_with(kPracticePrefix); it->Next()) {
+    for (it->Seek(kPracticePrefix); it->Valid() && it->key().starts_with(kPracticePrefix);
+         it->Next()) {
       snap.practices.emplace_back(it->key().ToString().substr(2), it->value().ToString());
     }
     s = it->status();

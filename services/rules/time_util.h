@@ -25,7 +25,8 @@ inline int64_t MonthOf(int64_t secs) {
   return c.year * 12 + (c.month - 1);
 }
 inline int64_t MonthStartSeconds(int64_t month) {
-  return DaysFromCivil(FloorDiv(month, 12), static_cast<unsigned>(month - FloorDiv(month, 12) * 12) + 1, 1) *
+  return DaysFromCivil(FloorDiv(month, 12),
+                       static_cast<unsigned>(month - FloorDiv(month, 12) * 12) + 1, 1) *
          kSecondsPerDay;
 }
 // Financial year (April to March) identified by the calendar year it starts in.
@@ -39,8 +40,12 @@ inline int64_t FinancialYearOfMonth(int64_t month) {
   return m >= 4 ? y : y - 1;
 }
 inline int64_t FinancialYearStartMonth(int64_t fy) { return fy * 12 + 3; }
-inline int64_t FinancialYearStartSeconds(int64_t fy) { return DaysFromCivil(fy, 4, 1) * kSecondsPerDay; }
-inline int64_t QuarterStartMonth(int64_t month) { return month - (month - FloorDiv(month, 12) * 12) % 3; }
+inline int64_t FinancialYearStartSeconds(int64_t fy) {
+  return DaysFromCivil(fy, 4, 1) * kSecondsPerDay;
+}
+inline int64_t QuarterStartMonth(int64_t month) {
+  return month - (month - FloorDiv(month, 12) * 12) % 3;
+}
 // Same day-of-month `months` later, clamped to the month's end; time of day kept.
 inline int64_t AddMonths(int64_t secs, int64_t months) {
   int64_t day = DayOf(secs);

@@ -31,9 +31,12 @@ class ListInflation final : public Rule {
       if (lp.merger) return;  // a merger in the window explains growth
       if (lp.time < t && (base == nullptr || lp.list_size < base->list_size)) base = &lp;
     }
-    if (in_force != nullptr && (base == nullptr || in_force->list_size < base->list_size)) base = in_force;
-    if (base == nullptr || base->list_size <= 0 || base->list_size < spec_.Number("min_list_size")) return;
-    const double growth = 100.0 * static_cast<double>(list - base->list_size) / static_cast<double>(base->list_size);
+    if (in_force != nullptr && (base == nullptr || in_force->list_size < base->list_size))
+      base = in_force;
+    if (base == nullptr || base->list_size <= 0 || base->list_size < spec_.Number("min_list_size"))
+      return;
+    const double growth =
+        100.0 * static_cast<double>(list - base->list_size) / static_cast<double>(base->list_size);
     const double threshold = spec_.Number("threshold_pct");
     if (growth <= threshold) return;
     FlagDraft d;
@@ -47,8 +50,9 @@ class ListInflation final : public Rule {
     d.upper_limit = base->list_size * (1 + threshold / 100.0);
     d.evidence = {base->ref, EventRef{ev.index, ev.envelope.event_id()}};
     d.summary = "Practice " + p.code + "'s registered list grew by " + Num(growth) + "% (from " +
-                std::to_string(base->list_size) + " on " + FormatDate(base->time) + " to " + std::to_string(list) +
-                " on " + FormatDate(t) + ") with no merger recorded; the limit is " + Num(threshold) + "% in " +
+                std::to_string(base->list_size) + " on " + FormatDate(base->time) + " to " +
+                std::to_string(list) + " on " + FormatDate(t) +
+                ") with no merger recorded; the limit is " + Num(threshold) + "% in " +
                 std::to_string(static_cast<int64_t>(spec_.Number("window_days"))) + " days.";
     env.Emit(spec_, std::move(d));
   }
@@ -73,11 +77,14 @@ class MonitoringVisitOverdue final : public Rule {
       d.observed = static_cast<double>(env.visits_watermark() - since) / kSecondsPerDay / 30.4375;
       d.upper_limit = static_cast<double>(months);
       if (p.has_visit) d.evidence = {p.last_visit_ref};
-      d.summary = p.has_visit ? "Practice " + p.code + " has had no contract-monitoring visit since " +
-                                    FormatDate(p.last_visit) + "; one was due by " + FormatDate(due) + " (every " +
-                                    std::to_string(months) + " months)."
-                              : "Practice " + p.code + " has no contract-monitoring visit on record since it first appeared on " +
-                                    FormatDate(p.first_seen) + "; one was due by " + FormatDate(due) + ".";
+      d.summary =
+          p.has_visit
+              ? "Practice " + p.code + " has had no contract-monitoring visit since " +
+                    FormatDate(p.last_visit) + "; one was due by " + FormatDate(due) + " (every " +
+                    std::to_string(months) + " months)."
+              : "Practice " + p.code +
+                    " has no contract-monitoring visit on record since it first appeared on " +
+                    FormatDate(p.first_seen) + "; one was due by " + FormatDate(due) + ".";
       env.Emit(spec_, std::move(d));
     }
   }
@@ -102,8 +109,10 @@ class RemedialDeadlineMissed final : public Rule {
         d.observed = static_cast<double>(env.visits_watermark() - n.due) / kSecondsPerDay;
         d.upper_limit = static_cast<double>(grace / kSecondsPerDay);
         d.evidence = {n.ref};
-        d.summary = "Practice " + p.code + " had a remedy due by " + FormatDate(n.due) + " (notice from visit " +
-                    n.visit_id + ") and no remedial follow-up visit is recorded by " + FormatDate(deadline) + ".";
+        d.summary = "Practice " + p.code + " had a remedy due by " + FormatDate(n.due) +
+                    " (notice from visit " + n.visit_id +
+                    ") and no remedial follow-up visit is recorded by " + FormatDate(deadline) +
+                    ".";
         env.Emit(spec_, std::move(d));
       }
     }
@@ -114,8 +123,10 @@ class RemedialDeadlineMissed final : public Rule {
 
 std::unique_ptr<Rule> MakeTimerRule(const RuleSpec& spec) {
   if (spec.kind == "list_inflation") return std::make_unique<ListInflation>(spec);
-  if (spec.kind == "monitoring_visit_overdue") return std::make_unique<MonitoringVisitOverdue>(spec);
-  if (spec.kind == "remedial_deadline_missed") return std::make_unique<RemedialDeadlineMissed>(spec);
+  if (spec.kind == "monitoring_visit_overdue")
+    return std::make_unique<MonitoringVisitOverdue>(spec);
+  if (spec.kind == "remedial_deadline_missed")
+    return std::make_unique<RemedialDeadlineMissed>(spec);
   return nullptr;
 }
 

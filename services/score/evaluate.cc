@@ -30,7 +30,8 @@ class EngineSink final : public generate::Sink {
     record_.set_kind(envelope.kind());
     record_.set_practice_code(envelope.practice_code());
     *record_.mutable_occurred_at() = envelope.occurred_at();
-    record_.mutable_received_at()->set_seconds(envelope.occurred_at().seconds() + options_.receive_delay_seconds);
+    record_.mutable_received_at()->set_seconds(envelope.occurred_at().seconds() +
+                                               options_.receive_delay_seconds);
     record_.set_message_key(std::string(key));
     ++input_events_;
     return Append(record_, envelope);
@@ -57,7 +58,8 @@ class EngineSink final : public generate::Sink {
  private:
   Status Append(const v1::LogRecord& record, const v1::Envelope& envelope) {
     flags_.clear();
-    PROBITY_RETURN_IF_ERROR(engine_->Process(rules::LogEvent{next_index_++, record, envelope}, &flags_));
+    PROBITY_RETURN_IF_ERROR(
+        engine_->Process(rules::LogEvent{next_index_++, record, envelope}, &flags_));
     // Flags come back through ingest as FLAG entries, after the entry that raised them.
     for (size_t i = 0; i < flags_.size(); ++i) {
       v1::Envelope flag = std::move(flags_[i]);
@@ -98,8 +100,9 @@ std::string Fmt(double v) {
 }  // namespace
 
 StatusOr<Evaluation> Evaluate(const std::vector<generate::PracticeRecord>& reference,
-                              const generate::GeneratorParams& params, const rules::RuleSet& rule_set,
-                              const generate::ProgressFn& progress, const EvaluateOptions& options) {
+                              const generate::GeneratorParams& params,
+                              const rules::RuleSet& rule_set, const generate::ProgressFn& progress,
+                              const EvaluateOptions& options) {
   PROBITY_ASSIGN_OR_RETURN(auto gen, generate::Generator::Create(reference, params));
   PROBITY_ASSIGN_OR_RETURN(auto engine, rules::Engine::Create(rule_set));
   Evaluation out;
@@ -122,29 +125,35 @@ StatusOr<Evaluation> Evaluate(const std::vector<generate::PracticeRecord>& refer
   for (const auto& f : flags) {
     if (truth_pairs.count({f.practice_code(), f.flag().rule_kind()})) continue;
     if (described.insert(f.practice_code()).second) {
-      out.flagged_practice_plans.emplace_back(f.practice_code(), gen->DescribePractice(f.practice_code()));
+      out.flagged_practice_plans.emplace_back(f.practice_code(),
+                                              gen->DescribePractice(f.practice_code()));
     }
   }
   for (const auto& t : out.truth) {
     if (described.insert(t.practice_code).second) {
-      out.flagged_practice_plans.emplace_back(t.practice_code, gen->DescribePractice(t.practice_code));
+      out.flagged_practice_plans.emplace_back(t.practice_code,
+                                              gen->DescribePractice(t.practice_code));
     }
   }
   if (options.keep_flags) out.flags = std::move(flags);
   return out;
 }
 
-StatusOr<ScoreReport> EvaluateScenario(const generate::GeneratorParams& params, const rules::RuleSet& rule_set,
+StatusOr<ScoreReport> EvaluateScenario(const generate::GeneratorParams& params,
+                                       const rules::RuleSet& rule_set,
                                        const generate::ProgressFn& progress) {
-  PROBITY_ASSIGN_OR_RETURN(auto reference, generate::LoadReference(generate::DefaultReferenceCsvPath()));
+  PROBITY_ASSIGN_OR_RETURN(auto reference,
+                           generate::LoadReference(generate::DefaultReferenceCsvPath()));
   EvaluateOptions options;
   options.keep_flags = false;
-  PROBITY_ASSIGN_OR_RETURN(auto evaluation, Evaluate(reference, params, rule_set, progress, options));
+  PROBITY_ASSIGN_OR_RETURN(auto evaluation,
+                           Evaluate(reference, params, rule_set, progress, options));
   return std::move(evaluation.report);
 }
 
 std::string FormatDiagnostics(const Evaluation& ev) {
-  std::map<std::string, std::string> plans(ev.flagged_practice_plans.begin(), ev.flagged_practice_plans.end());
+  std::map<std::string, std::string> plans(ev.flagged_practice_plans.begin(),
+                                           ev.flagged_practice_plans.end());
   std::set<std::pair<std::string, std::string>> truth_pairs;
   for (const auto& t : ev.truth) truth_pairs.emplace(t.practice_code, t.rule_kind);
   std::set<std::pair<std::string, std::string>> found;
@@ -155,14 +164,16 @@ std::string FormatDiagnostics(const Evaluation& ev) {
     found.emplace(f.practice_code(), fl.rule_kind());
     if (truth_pairs.count({f.practice_code(), fl.rule_kind()})) continue;
     if (!printed.emplace(f.practice_code(), fl.rule_id()).second) continue;
-    out += "FP " + fl.rule_kind() + " " + f.practice_code() + " observed " + Fmt(fl.observed()) + " expected " +
-           Fmt(fl.expected()) + " limits [" + Fmt(fl.lower_limit()) + ", " + Fmt(fl.upper_limit()) + "]" +
-           (fl.has_baseline() ? " group " + fl.baseline().group() : "") + "\n   " + fl.summary() + "\n   plan: " +
-           plans[f.practice_code()] + "\n";
+    out += "FP " + fl.rule_kind() + " " + f.practice_code() + " observed " + Fmt(fl.observed()) +
+           " expected " + Fmt(fl.expected()) + " limits [" + Fmt(fl.lower_limit()) + ", " +
+           Fmt(fl.upper_limit()) + "]" +
+           (fl.has_baseline() ? " group " + fl.baseline().group() : "") + "\n   " + fl.summary() +
+           "\n   plan: " + plans[f.practice_code()] + "\n";
   }
   for (const auto& t : ev.truth) {
     if (found.count({t.practice_code, t.rule_kind})) continue;
-    out += "FN " + t.rule_kind + " " + t.practice_code + ": " + t.detail + "\n   plan: " + plans[t.practice_code] + "\n";
+    out += "FN " + t.rule_kind + " " + t.practice_code + ": " + t.detail +
+           "\n   plan: " + plans[t.practice_code] + "\n";
   }
   return out;
 }

@@ -32,10 +32,10 @@ struct EvaluateOptions {
 struct Evaluation {
   ScoreReport report;
   std::vector<generate::TruthEntry> truth;
-  std::vector<std::string> practices;      // the run's practices, sorted
-  std::vector<v1::Envelope> flags;         // in log order (empty unless keep_flags)
-  int64_t input_events = 0;                // generator envelopes fed to the engine
-  int64_t log_entries = 0;                 // input events + the rule-set entry + FLAG entries
+  std::vector<std::string> practices;  // the run's practices, sorted
+  std::vector<v1::Envelope> flags;     // in log order (empty unless keep_flags)
+  int64_t input_events = 0;            // generator envelopes fed to the engine
+  int64_t log_entries = 0;             // input events + the rule-set entry + FLAG entries
   // A plain-English account of what the generator planned for each flagged practice that is
   // clean or flagged for a kind it was not given (practice code -> description).
   std::vector<std::pair<std::string, std::string>> flagged_practice_plans;
@@ -47,13 +47,15 @@ struct Evaluation {
 // envelopes in stream order, each followed by the FLAG entries it caused. Returns the first error
 // of the generator or the engine (InvalidArgument for bad params, for instance).
 StatusOr<Evaluation> Evaluate(const std::vector<generate::PracticeRecord>& reference,
-                              const generate::GeneratorParams& params, const rules::RuleSet& rule_set,
+                              const generate::GeneratorParams& params,
+                              const rules::RuleSet& rule_set,
                               const generate::ProgressFn& progress = nullptr,
                               const EvaluateOptions& options = {});
 
 // Evaluate over the repository's reference CSV (generate::DefaultReferenceCsvPath()), returning
 // the report only. IoError / InvalidArgument when the CSV cannot be loaded.
-StatusOr<ScoreReport> EvaluateScenario(const generate::GeneratorParams& params, const rules::RuleSet& rule_set,
+StatusOr<ScoreReport> EvaluateScenario(const generate::GeneratorParams& params,
+                                       const rules::RuleSet& rule_set,
                                        const generate::ProgressFn& progress = nullptr);
 
 // One line per flag on a practice that is clean or flagged for a kind it was not given, and one

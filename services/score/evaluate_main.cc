@@ -28,14 +28,22 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--practice_fraction") params.practice_fraction = std::stod(next());
-    else if (a == "--volume_fraction") params.volume_fraction = std::stod(next());
-    else if (a == "--anomaly_share") params.anomaly_share = std::stod(next());
-    else if (a == "--seed") params.seed = std::stoull(next());
-    else if (a == "--rules") rules_path = next();
-    else if (a == "--diagnose") diagnose = true;
-    else if (a == "--json") json = true;
-    else if (a == "--truth_only") truth_only = true;
+    if (a == "--practice_fraction")
+      params.practice_fraction = std::stod(next());
+    else if (a == "--volume_fraction")
+      params.volume_fraction = std::stod(next());
+    else if (a == "--anomaly_share")
+      params.anomaly_share = std::stod(next());
+    else if (a == "--seed")
+      params.seed = std::stoull(next());
+    else if (a == "--rules")
+      rules_path = next();
+    else if (a == "--diagnose")
+      diagnose = true;
+    else if (a == "--json")
+      json = true;
+    else if (a == "--truth_only")
+      truth_only = true;
     else {
       std::cerr << "probity_evaluate: unknown argument " << a << "\n";
       return 2;
@@ -58,7 +66,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     for (const auto& t : (*gen)->truth()) {
-      std::cout << generate::TruthToJsonLine(t) << "  # " << (*gen)->DescribePractice(t.practice_code) << "\n";
+      std::cout << generate::TruthToJsonLine(t) << "  # "
+                << (*gen)->DescribePractice(t.practice_code) << "\n";
     }
     return 0;
   }
@@ -66,7 +75,9 @@ int main(int argc, char** argv) {
   score::EvaluateOptions options;
   options.keep_flags = true;
   auto progress = [&](const generate::Progress& p) {
-    if (p.days_done % 30 == 0) std::cerr << "  day " << p.days_done << "/" << p.days_total << ", " << p.events_emitted << " events\n";
+    if (p.days_done % 30 == 0)
+      std::cerr << "  day " << p.days_done << "/" << p.days_total << ", " << p.events_emitted
+                << " events\n";
   };
   auto ev = score::Evaluate(*reference, params, *rule_set, progress, options);
   if (!ev.ok()) {
@@ -76,7 +87,8 @@ int main(int argc, char** argv) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (diagnose) std::cout << score::FormatDiagnostics(*ev);
   std::cout << (json ? score::FormatJson(ev->report) : score::FormatText(ev->report)) << "\n";
-  std::fprintf(stderr, "%lld input events, %lld log entries, %.1f s\n", static_cast<long long>(ev->input_events),
-               static_cast<long long>(ev->log_entries), secs);
+  std::fprintf(stderr, "%lld input events, %lld log entries, %.1f s\n",
+               static_cast<long long>(ev->input_events), static_cast<long long>(ev->log_entries),
+               secs);
   return 0;
 }

@@ -44,8 +44,10 @@ std::string JsonString(const std::string& s) {
 }
 
 std::string JsonKind(const KindScore& k) {
-  return "{\"rule_kind\":" + JsonString(k.rule_kind) + ",\"tp\":" + std::to_string(k.true_positives) +
-         ",\"fp\":" + std::to_string(k.false_positives) + ",\"fn\":" + std::to_string(k.false_negatives) +
+  return "{\"rule_kind\":" + JsonString(k.rule_kind) +
+         ",\"tp\":" + std::to_string(k.true_positives) +
+         ",\"fp\":" + std::to_string(k.false_positives) +
+         ",\"fn\":" + std::to_string(k.false_negatives) +
          ",\"precision\":" + (k.precision ? Num(k.precision, "%.6g") : "null") +
          ",\"recall\":" + (k.recall ? Num(k.recall, "%.6g") : "null") + "}";
 }
@@ -66,7 +68,8 @@ ScoreReport Score(const std::vector<generate::TruthEntry>& truth,
   std::set<std::string> practices(options.practices.begin(), options.practices.end());
   const bool derive_practices = options.practices.empty();
   for (const auto& e : envelopes) {
-    if (derive_practices && e.kind() == v1::EVENT_KIND_PRACTICE_UPDATE && !e.practice_code().empty()) {
+    if (derive_practices && e.kind() == v1::EVENT_KIND_PRACTICE_UPDATE &&
+        !e.practice_code().empty()) {
       practices.insert(e.practice_code());
     }
     if (e.kind() != v1::EVENT_KIND_FLAG || !e.has_flag()) continue;
@@ -101,7 +104,8 @@ ScoreReport Score(const std::vector<generate::TruthEntry>& truth,
   std::map<std::string, KindScore> by_kind;
   for (const auto& k : kinds) by_kind[k].rule_kind = k;
   for (const auto& pair : truth_pairs) {
-    (flagged_pairs.count(pair) ? by_kind[pair.first].true_positives : by_kind[pair.first].false_negatives)++;
+    (flagged_pairs.count(pair) ? by_kind[pair.first].true_positives
+                               : by_kind[pair.first].false_negatives)++;
   }
   for (const auto& pair : flagged_pairs) {
     if (!truth_pairs.count(pair)) ++by_kind[pair.first].false_positives;
@@ -135,7 +139,8 @@ std::string FormatText(const ScoreReport& r) {
   out.append(line);
   auto row = [&](const KindScore& k) {
     std::snprintf(line, sizeof(line), "%-28s %6lld %6lld %6lld %9s %7s\n", k.rule_kind.c_str(),
-                  static_cast<long long>(k.true_positives), static_cast<long long>(k.false_positives),
+                  static_cast<long long>(k.true_positives),
+                  static_cast<long long>(k.false_positives),
                   static_cast<long long>(k.false_negatives), Num(k.precision, "%.3f").c_str(),
                   Num(k.recall, "%.3f").c_str());
     out.append(line);
@@ -143,13 +148,13 @@ std::string FormatText(const ScoreReport& r) {
   for (const auto& k : r.kinds) row(k);
   out.append(std::string(28 + 7 * 3 + 10 + 8, '-') + "\n");
   row(r.overall);
-  std::snprintf(line, sizeof(line),
-                "clean practices flagged by any rule: %lld of %lld (%s); practices %lld; flags %lld "
-                "(%lld without a practice)\n",
-                static_cast<long long>(r.clean_practices_flagged),
-                static_cast<long long>(r.clean_practices), Num(r.clean_flagged_share, "%.3f").c_str(),
-                static_cast<long long>(r.practices), static_cast<long long>(r.flags),
-                static_cast<long long>(r.flags_without_practice));
+  std::snprintf(
+      line, sizeof(line),
+      "clean practices flagged by any rule: %lld of %lld (%s); practices %lld; flags %lld "
+      "(%lld without a practice)\n",
+      static_cast<long long>(r.clean_practices_flagged), static_cast<long long>(r.clean_practices),
+      Num(r.clean_flagged_share, "%.3f").c_str(), static_cast<long long>(r.practices),
+      static_cast<long long>(r.flags), static_cast<long long>(r.flags_without_practice));
   out.append(line);
   return out;
 }

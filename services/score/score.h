@@ -33,8 +33,8 @@ struct ScoreReport {
   // One row per kind in the generator's catalogue, then any other kind seen in truth or flags
   // (sorted).
   std::vector<KindScore> kinds;
-  KindScore overall;  // micro-average: sums of the counts over every kind
-  int64_t practices = 0;               // practices in the run (see ScoreOptions)
+  KindScore overall;      // micro-average: sums of the counts over every kind
+  int64_t practices = 0;  // practices in the run (see ScoreOptions)
   int64_t clean_practices = 0;
   int64_t clean_practices_flagged = 0;
   std::optional<double> clean_flagged_share;

@@ -14,8 +14,8 @@
 //     holds N entries. The log is then verified (not timed).
 //  3. latency: with ingest running, latency_n claims are produced at latency_rate per second (by
 //     default a quarter of the rate measured in 2: on a busy 2-core machine half was already
-//     more than ingest sustains while a producer shares the CPU, and a queue built up); the time from
-//     each Produce() call to the moment the log's size covered its index gives p50/p99.
+//     more than ingest sustains while a producer shares the CPU, and a queue built up); the time
+//     from each Produce() call to the moment the log's size covered its index gives p50/p99.
 //
 // The embedded bus keeps only ~5 MB per partition (common/bus/embedded_cluster.h), so the input
 // topic is created here with 48 partitions instead of 4: N pre-produced messages must all still
@@ -29,8 +29,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <thread>
 #include <map>
+#include <thread>
 #include <unordered_map>
 
 #include "common/bus/embedded_cluster.h"
@@ -83,7 +83,8 @@ std::vector<std::string> MakeClaims(const std::string& prefix, size_t n) {
 
 void ProduceAll(bus::Producer& p, std::string_view topic, const std::vector<std::string>& values) {
   for (size_t i = 0; i < values.size(); ++i) {
-    Check(p.Produce(topic, static_cast<int32_t>(i % kInputPartitions), "A81001", values[i]), "produce");
+    Check(p.Produce(topic, static_cast<int32_t>(i % kInputPartitions), "A81001", values[i]),
+          "produce");
   }
   Check(p.Flush(120000), "flush");
 }
@@ -118,7 +119,8 @@ BusRates MeasureBus(bus::EmbeddedCluster& cluster, const bus::ClientConfig& cfg,
   r.produce_per_s = values.size() / Seconds(t0, Clock::now());
 
   std::vector<bus::TopicPartitionOffset> assignment;
-  for (int p = 0; p < kInputPartitions; ++p) assignment.push_back({"bench.baseline", p, RD_KAFKA_OFFSET_BEGINNING});
+  for (int p = 0; p < kInputPartitions; ++p)
+    assignment.push_back({"bench.baseline", p, RD_KAFKA_OFFSET_BEGINNING});
   {
     auto consumer = bus::Consumer::Create(cfg);
     Check(consumer.status(), "consumer");
@@ -196,7 +198,8 @@ void BM_IngestEndToEnd(benchmark::State& state) {
     prometheus::Registry registry;
     IngestOptions opts;
     opts.checkpoint_origin = "probity.bench/log";
-    auto service_ptr = std::make_unique<IngestService>(opts, cfg, store->get(), &clock, &registry, &*signer);
+    auto service_ptr =
+        std::make_unique<IngestService>(opts, cfg, store->get(), &clock, &registry, &*signer);
     IngestService& service = *service_ptr;
     std::atomic<bool> stop{false};
     auto t0 = Clock::now();
@@ -267,22 +270,29 @@ void BM_IngestEndToEnd(benchmark::State& state) {
     std::map<int, int> slow_at;
     Clock::time_point first_produced = Clock::time_point::max();
     for (const auto& [id, t] : produced_at) first_produced = std::min(first_produced, t);
-    Check((*store)->Scan(n, n + g_latency_n, [&](const logstore::Entry& e) -> Status {
-      v1::LogRecord r;
-      r.ParseFromString(e.record_bytes);
-      auto it = produced_at.find(r.event_id());
-      if (it == produced_at.end()) return Internal("unexpected entry " + r.event_id());
-      // First sample whose size covers this index.
-      auto s = std::lower_bound(sizes.begin(), sizes.end(), e.index + 1,
-                                [](const auto& a, uint64_t v) { return a.second < v; });
-      if (s == sizes.end()) return Internal("entry appended after sampling stopped");
-      lat_ms.push_back(std::chrono::duration<double, std::milli>(s->first - it->second).count());
-      if (lat_ms.back() > 100) ++slow_at[static_cast<int>(4 * Seconds(first_produced, it->second))];
-      return Status::Ok();
-    }), "scan latency entries");
+    Check((*store)->Scan(
+              n, n + g_latency_n,
+              [&](const logstore::Entry& e) -> Status {
+                v1::LogRecord r;
+                r.ParseFromString(e.record_bytes);
+                auto it = produced_at.find(r.event_id());
+                if (it == produced_at.end()) return Internal("unexpected entry " + r.event_id());
+                // First sample whose size covers this index.
+                auto s = std::lower_bound(sizes.begin(), sizes.end(), e.index + 1,
+                                          [](const auto& a, uint64_t v) { return a.second < v; });
+                if (s == sizes.end()) return Internal("entry appended after sampling stopped");
+                lat_ms.push_back(
+                    std::chrono::duration<double, std::milli>(s->first - it->second).count());
+                if (lat_ms.back() > 100)
+                  ++slow_at[static_cast<int>(4 * Seconds(first_produced, it->second))];
+                return Status::Ok();
+              }),
+          "scan latency entries");
     std::sort(lat_ms.begin(), lat_ms.end());
     auto pct = [&](double q) {
-      return lat_ms.empty() ? -1.0 : lat_ms[std::min(lat_ms.size() - 1, static_cast<size_t>(q * lat_ms.size()))];
+      return lat_ms.empty()
+                 ? -1.0
+                 : lat_ms[std::min(lat_ms.size() - 1, static_cast<size_t>(q * lat_ms.size()))];
     };
 
     auto verify = (*store)->Verify();
@@ -311,14 +321,16 @@ void BM_IngestEndToEnd(benchmark::State& state) {
     state.counters["lat_rate_per_s"] = latency_rate;
     std::printf(
         "ingest: %zu events in %.2f s = %.0f events/s (all published: %.0f/s); bus alone: produce "
-        "%.0f/s, consume %.0f/s, consume+republish %.0f/s (fastest of %.0f, %.0f, %.0f); ingest / bus "
+        "%.0f/s, consume %.0f/s, consume+republish %.0f/s (fastest of %.0f, %.0f, %.0f); ingest / "
+        "bus "
         "pipe = %.2f\n"
-        "latency at %.0f events/s (%zu events): p50 %.1f ms, p99 %.1f ms, max %.1f ms; log verified "
+        "latency at %.0f events/s (%zu events): p50 %.1f ms, p99 %.1f ms, max %.1f ms; log "
+        "verified "
         "(%llu entries)\n",
         n, ingest_s, rate, n / published_s, bus_rates.produce_per_s, bus_rates.consume_per_s,
-        bus_rates.pipe_per_s, bus_rates.pipe_runs[0], bus_rates.pipe_runs[1], bus_rates.pipe_runs[2],
-        rate / bus_rates.pipe_per_s, latency_rate, lat_ms.size(),
-        pct(0.5), pct(0.99), lat_ms.empty() ? -1.0 : lat_ms.back(),
+        bus_rates.pipe_per_s, bus_rates.pipe_runs[0], bus_rates.pipe_runs[1],
+        bus_rates.pipe_runs[2], rate / bus_rates.pipe_per_s, latency_rate, lat_ms.size(), pct(0.5),
+        pct(0.99), lat_ms.empty() ? -1.0 : lat_ms.back(),
         static_cast<unsigned long long>(verify->entries_checked));
     service_ptr.reset();
     store->reset();

@@ -27,8 +27,9 @@ using probity::testing::Claim;
 class IngestIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("probity_ingest_it_" + std::to_string(getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("probity_ingest_it_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     auto cluster = bus::EmbeddedCluster::Start({});
     ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
@@ -56,7 +57,8 @@ class IngestIntegrationTest : public ::testing::Test {
     store_ = std::move(store).value();
     opts.checkpoint_origin = "probity.test/log";
     opts.checkpoint_interval_ms = 100;
-    service_ = std::make_unique<IngestService>(opts, cfg_, store_.get(), &clock_, &registry_, &*signer_);
+    service_ =
+        std::make_unique<IngestService>(opts, cfg_, store_.get(), &clock_, &registry_, &*signer_);
     Status st = service_->Start();
     ASSERT_TRUE(st.ok()) << st.ToString();
     stop_ = false;
@@ -113,16 +115,26 @@ TEST_F(IngestIntegrationTest, ClaimsInBothEncodingsAreLoggedAndMalformedOnesDead
   v1::Envelope a = Claim("it-1", "A81001", 1000);
   v1::Envelope b = Claim("it-2", "B82005", 2500);
   ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 0, "A81001", a.SerializeAsString()).ok());
-  ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 1, "B82005", codec::ToJson(b),
-                                 {{"content-type", "application/json"}}).ok());
-  // Malformed: garbage bytes; a bad ODS code; a claim on the referrals topic; an unknown content type.
+  ASSERT_TRUE(producer_
+                  ->Produce(bus::kClaimsTopic, 1, "B82005", codec::ToJson(b),
+                            {{"content-type", "application/json"}})
+                  .ok());
+  // Malformed: garbage bytes; a bad ODS code; a claim on the referrals topic; an unknown content
+  // type.
   ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 2, "k1", "\x08\xff\xff\xff garbage").ok());
   v1::Envelope bad_ods = Claim("it-3", "81001", 10);
-  ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 2, "k2", bad_ods.SerializeAsString(),
-                                 {{"trace", "abc"}}).ok());
-  ASSERT_TRUE(producer_->Produce(bus::kReferralsTopic, 0, "k3", Claim("it-4", "A81001", 5).SerializeAsString()).ok());
-  ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 3, "k4", a.SerializeAsString(),
-                                 {{"content-type", "text/csv"}}).ok());
+  ASSERT_TRUE(
+      producer_
+          ->Produce(bus::kClaimsTopic, 2, "k2", bad_ods.SerializeAsString(), {{"trace", "abc"}})
+          .ok());
+  ASSERT_TRUE(
+      producer_
+          ->Produce(bus::kReferralsTopic, 0, "k3", Claim("it-4", "A81001", 5).SerializeAsString())
+          .ok());
+  ASSERT_TRUE(producer_
+                  ->Produce(bus::kClaimsTopic, 3, "k4", a.SerializeAsString(),
+                            {{"content-type", "text/csv"}})
+                  .ok());
   // A redelivery of a (other partition, same bytes) and a conflicting resubmission of b.
   ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 3, "A81001", a.SerializeAsString()).ok());
   v1::Envelope b2 = b;
@@ -200,16 +212,22 @@ TEST_F(IngestIntegrationTest, ClaimsInBothEncodingsAreLoggedAndMalformedOnesDead
 TEST_F(IngestIntegrationTest, RestartResumesFromStoredOffsetsWithoutLossOrDuplication) {
   StartService();
   for (int i = 0; i < 500; ++i) {
-    ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, -1, "A81001",
-                                   Claim("r-" + std::to_string(i), "A81001", 100 + i).SerializeAsString()).ok());
+    ASSERT_TRUE(
+        producer_
+            ->Produce(bus::kClaimsTopic, -1, "A81001",
+                      Claim("r-" + std::to_string(i), "A81001", 100 + i).SerializeAsString())
+            .ok());
   }
   ASSERT_TRUE(producer_->Flush(10000).ok());
   ASSERT_TRUE(WaitConsumed(500));
   StopService();
   store_.reset();
   for (int i = 500; i < 1000; ++i) {
-    ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, -1, "A81001",
-                                   Claim("r-" + std::to_string(i), "A81001", 100 + i).SerializeAsString()).ok());
+    ASSERT_TRUE(
+        producer_
+            ->Produce(bus::kClaimsTopic, -1, "A81001",
+                      Claim("r-" + std::to_string(i), "A81001", 100 + i).SerializeAsString())
+            .ok());
   }
   ASSERT_TRUE(producer_->Flush(10000).ok());
   StartService();
@@ -230,8 +248,10 @@ TEST_F(IngestIntegrationTest, RestartResumesFromStoredOffsetsWithoutLossOrDuplic
 // letters, 0 published and no checkpoint until the first new batch, although the store held them.
 TEST_F(IngestIntegrationTest, StatsAfterRestartReportWhatTheStoreHolds) {
   StartService();
-  ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 0, "A81001",
-                                 Claim("s-1", "A81001", 100).SerializeAsString()).ok());
+  ASSERT_TRUE(
+      producer_
+          ->Produce(bus::kClaimsTopic, 0, "A81001", Claim("s-1", "A81001", 100).SerializeAsString())
+          .ok());
   ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 0, "k", "not protobuf \xff").ok());
   ASSERT_TRUE(producer_->Flush(10000).ok());
   ASSERT_TRUE(WaitConsumed(2));
@@ -254,17 +274,19 @@ TEST_F(IngestIntegrationTest, RecoversFromBusFaultsWithoutLossOrDuplication) {
   StartService();
   auto produce_range = [&](int from, int to) {
     for (int i = from; i < to; ++i) {
-      ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, -1, "A81001",
-                                     Claim("f-" + std::to_string(i), "A81001", 100 + i).SerializeAsString()).ok());
+      ASSERT_TRUE(
+          producer_
+              ->Produce(bus::kClaimsTopic, -1, "A81001",
+                        Claim("f-" + std::to_string(i), "A81001", 100 + i).SerializeAsString())
+              .ok());
     }
   };
   produce_range(0, 300);
   ASSERT_TRUE(producer_->Flush(10000).ok());
   // Fetch and produce requests fail a few times; the clients retry.
-  rd_kafka_mock_push_request_errors(cluster_->mock(), 1 /* Fetch */, 3,
-                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+  rd_kafka_mock_push_request_errors(
+      cluster_->mock(), 1 /* Fetch */, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
   rd_kafka_mock_push_request_errors(cluster_->mock(), 0 /* Produce */, 2,
                                     RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                                     RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
@@ -296,8 +318,11 @@ TEST_F(IngestIntegrationTest, RecoversFromBusFaultsWithoutLossOrDuplication) {
 // (promptly, not when the bus comes back), keeps what it appended, and a restart publishes it.
 TEST_F(IngestIntegrationTest, StopsUnderBackpressureAndRepublishesAfterRestart) {
   for (int i = 0; i < 300; ++i) {
-    ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, -1, "A81001",
-                                   Claim("bp-" + std::to_string(i), "A81001", 100 + i).SerializeAsString()).ok());
+    ASSERT_TRUE(
+        producer_
+            ->Produce(bus::kClaimsTopic, -1, "A81001",
+                      Claim("bp-" + std::to_string(i), "A81001", 100 + i).SerializeAsString())
+            .ok());
   }
   ASSERT_TRUE(producer_->Flush(10000).ok());
   // From now on every produce request fails (retriably): nothing ingest publishes is confirmed.

@@ -77,7 +77,7 @@ struct Figures {
   double append_per_s = 0;
   double replay_per_s = 0;          // the sequencer's own batches, replayed (step 3b)
   uint64_t replay_batch_bytes = 0;  // average WriteBatch size
-  uint64_t record_bytes = 0;  // serialized LogRecord size of the bench records
+  uint64_t record_bytes = 0;        // serialized LogRecord size of the bench records
   double big_build_s = 0;
   bool big_build_resumed = false;
   bool big_reused = false;
@@ -120,8 +120,9 @@ v1::LogRecord MakeRecord(uint64_t i) {
   uint64_t s = i ^ 0xabcdef;
   char id[40];
   uint64_t a = SplitMix(&s), b = SplitMix(&s);
-  std::snprintf(id, sizeof(id), "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
-                a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48, b & uint64_t{0xffffffffffff});
+  std::snprintf(id, sizeof(id),
+                "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64, a >> 32,
+                (a >> 16) & 0xffff, a & 0xffff, b >> 48, b & uint64_t{0xffffffffffff});
   r.set_event_id(id);
   r.set_kind(static_cast<v1::EventKind>(1 + i % 4));
   char ods[8];
@@ -179,9 +180,12 @@ void LoadMarker() {
   std::ifstream f(BigMarker());
   std::string key;
   while (f >> key) {
-    if (key == "build_seconds") f >> g_fig.big_build_s;
-    else if (key == "resumed") f >> g_fig.big_build_resumed;
-    else if (key == "peak_rss_kb") f >> g_fig.peak_rss_kb;
+    if (key == "build_seconds")
+      f >> g_fig.big_build_s;
+    else if (key == "resumed")
+      f >> g_fig.big_build_resumed;
+    else if (key == "peak_rss_kb")
+      f >> g_fig.peak_rss_kb;
     else if (key == "rss") {
       uint64_t n;
       long kb;
@@ -390,7 +394,8 @@ void BM_ReplaySequencerBatches(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(i * kBatch));
   g_fig.replay_per_s = static_cast<double>(i * kBatch) / secs;
   g_fig.replay_batch_bytes = i > 0 ? bytes / i : 0;
-  if (g_fig.append_per_s > 0) state.counters["append_vs_replay"] = g_fig.append_per_s / g_fig.replay_per_s;
+  if (g_fig.append_per_s > 0)
+    state.counters["append_vs_replay"] = g_fig.append_per_s / g_fig.replay_per_s;
   RemoveStore(std::move(store));
 }
 
@@ -503,19 +508,20 @@ void PrintSummary() {
     row("raw RocksDB WriteBatch, 200 B values", fmt("%.0f /s", g_fig.raw_per_s), "(reference)", "");
   }
   if (g_fig.append_per_s > 0) {
-    row("Sequencer::Append, 200 B payloads", fmt("%.0f /s (record %" PRIu64 " B)",
-                                                 g_fig.append_per_s, g_fig.record_bytes),
+    row("Sequencer::Append, 200 B payloads",
+        fmt("%.0f /s (record %" PRIu64 " B)", g_fig.append_per_s, g_fig.record_bytes),
         ">= 500000 /s", mark(g_fig.append_per_s >= 500000));
     if (g_fig.raw_per_s > 0) {
       row("  ratio append / raw", fmt("%.2f", g_fig.append_per_s / g_fig.raw_per_s), "", "");
     }
   }
   if (g_fig.replay_per_s > 0) {
-    row("  RocksDB writing the same batches", fmt("%.0f /s (%" PRIu64 " kB/batch)",
-                                                  g_fig.replay_per_s, g_fig.replay_batch_bytes / 1024),
+    row("  RocksDB writing the same batches",
+        fmt("%.0f /s (%" PRIu64 " kB/batch)", g_fig.replay_per_s, g_fig.replay_batch_bytes / 1024),
         "(floor)", "");
     if (g_fig.append_per_s > 0) {
-      row("  ratio append / same batches", fmt("%.2f", g_fig.append_per_s / g_fig.replay_per_s), "", "");
+      row("  ratio append / same batches", fmt("%.2f", g_fig.append_per_s / g_fig.replay_per_s), "",
+          "");
     }
   }
   row("build of the big store (appends/s)",
@@ -538,8 +544,8 @@ void PrintSummary() {
     row("LogStore::Verify", fmt("%.0f entries/s (%.1f s)", g_fig.verify_per_s, g_fig.verify_s),
         ">= 1000000 /s", mark(g_fig.verify_per_s >= 1e6));
   }
-  row("peak RSS after building the big store", fmt("%ld MB", g_fig.peak_rss_kb / 1024),
-      "flat in n", "");
+  row("peak RSS after building the big store", fmt("%ld MB", g_fig.peak_rss_kb / 1024), "flat in n",
+      "");
   std::string samples;
   for (auto [n, kb] : g_fig.rss_samples) {
     samples += fmt("%" PRIu64 "M:%ldMB ", n / 1000000, kb / 1024);
@@ -582,19 +588,33 @@ int main(int argc, char** argv) {
   EnsureBigStore();
   const auto batches = static_cast<benchmark::IterationCount>(g_flags.append_batches);
   const auto samples = static_cast<benchmark::IterationCount>(g_flags.proof_samples);
-  benchmark::RegisterBenchmark("RawRocksDbBatchedWrite/batch:1000/value:200", BM_RawRocksDbBatchedWrite)
-      ->Iterations(batches)->UseRealTime()->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("RawRocksDbBatchedWrite/batch:1000/value:200",
+                               BM_RawRocksDbBatchedWrite)
+      ->Iterations(batches)
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("SequencerAppend/batch:1000/payload:200", BM_SequencerAppend)
-      ->Iterations(batches)->UseRealTime()->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("ReplaySequencerBatches/batch:1000/payload:200", BM_ReplaySequencerBatches)
-      ->Iterations(batches)->UseRealTime()->Unit(benchmark::kMicrosecond);
+      ->Iterations(batches)
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("ReplaySequencerBatches/batch:1000/payload:200",
+                               BM_ReplaySequencerBatches)
+      ->Iterations(batches)
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
   const std::string at = "/size:" + std::to_string(g_flags.big_entries);
   benchmark::RegisterBenchmark(("InclusionProof" + at).c_str(), BM_InclusionProof)
-      ->Iterations(samples)->UseRealTime()->Unit(benchmark::kMicrosecond);
+      ->Iterations(samples)
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark(("ConsistencyProof" + at).c_str(), BM_ConsistencyProof)
-      ->Iterations(samples)->UseRealTime()->Unit(benchmark::kMicrosecond);
+      ->Iterations(samples)
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark(("Verify" + at).c_str(), BM_Verify)
-      ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+      ->Iterations(1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   PrintSummary();

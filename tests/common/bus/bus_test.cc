@@ -86,7 +86,8 @@ TEST(EmbeddedClusterTest, KcatListsTopics) {
     EXPECT_NE(out.find("topic \"" + std::string(t.name) + "\" with " +
                        std::to_string(t.partitions) + " partitions"),
               std::string::npos)
-        << t.name << "\n" << out;
+        << t.name << "\n"
+        << out;
   }
 }
 

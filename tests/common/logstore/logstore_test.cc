@@ -90,7 +90,9 @@ TEST_F(LogStoreTest, AppendsAndServesEntriesRootsAndProofs) {
     if (size / 3 == 0) continue;  // RFC 9162: nothing to prove from the empty tree
     auto cons = store->ConsistencyProof(size / 3, size);
     ASSERT_TRUE(cons.ok());
-    EXPECT_TRUE(merkle::VerifyConsistency(size / 3, size, *cons, *ref.RootAt(size / 3), *ref.RootAt(size)).ok());
+    EXPECT_TRUE(
+        merkle::VerifyConsistency(size / 3, size, *cons, *ref.RootAt(size / 3), *ref.RootAt(size))
+            .ok());
   }
   EXPECT_EQ(*store->FindByEventId("e42"), std::vector<uint64_t>{42});
   EXPECT_EQ(store->FindByKind(v1::EVENT_KIND_CLAIM, 10, 3)->size(), 3u);
@@ -265,11 +267,12 @@ class CorruptionTest : public LogStoreTest {
     ASSERT_TRUE(store->Verify().ok());
   }
   // Opens the raw DB with every column family and runs fn on it.
-  void Tamper(const std::function<void(rocksdb::DB*, std::vector<rocksdb::ColumnFamilyHandle*>&)>& fn) {
+  void Tamper(
+      const std::function<void(rocksdb::DB*, std::vector<rocksdb::ColumnFamilyHandle*>&)>& fn) {
     auto store = OpenRw();
-    std::vector<rocksdb::ColumnFamilyHandle*> cfs = {store->meta(), store->entries(), store->tiles(),
-                                                     store->event_index(), store->practice_index(),
-                                                     store->kind_index(), store->checkpoints()};
+    std::vector<rocksdb::ColumnFamilyHandle*> cfs = {
+        store->meta(),           store->entries(),    store->tiles(),      store->event_index(),
+        store->practice_index(), store->kind_index(), store->checkpoints()};
     fn(store->db(), cfs);
   }
   Status VerifyNow() {
@@ -306,7 +309,9 @@ TEST_F(CorruptionTest, FlippedByteInStoredNode) {
 
 TEST_F(CorruptionTest, DeletedEntry) {
   Build();
-  Tamper([](rocksdb::DB* db, auto& cfs) { ASSERT_TRUE(db->Delete({}, cfs[1], keys::EntryKey(99)).ok()); });
+  Tamper([](rocksdb::DB* db, auto& cfs) {
+    ASSERT_TRUE(db->Delete({}, cfs[1], keys::EntryKey(99)).ok());
+  });
   Status st = VerifyNow();
   EXPECT_EQ(st.code(), Code::kDataLoss);
   EXPECT_NE(st.message().find("first bad index 99"), std::string::npos) << st.message();
@@ -330,7 +335,8 @@ TEST_F(CorruptionTest, TruncatedTree) {
   Build();
   Tamper([](rocksdb::DB* db, auto& cfs) {
     // Roll the tree back to 500 entries and drop the rest, as a rewrite of history would.
-    for (uint64_t i = 500; i < 600; ++i) ASSERT_TRUE(db->Delete({}, cfs[1], keys::EntryKey(i)).ok());
+    for (uint64_t i = 500; i < 600; ++i)
+      ASSERT_TRUE(db->Delete({}, cfs[1], keys::EntryKey(i)).ok());
     ASSERT_TRUE(db->Put({}, cfs[0], keys::kMetaTreeSize, keys::Be64(500)).ok());
   });
   Status st = VerifyNow();
@@ -361,7 +367,7 @@ TEST_F(LogStoreTest, SigkillDuringAppendsLeavesAConsistentLog) {
       if (!store.ok()) _exit(2);
       auto seq = Sequencer::Create(store->get());
       if (!seq.ok()) _exit(3);
-      for (int64_t off = static_cast<int64_t>((*seq)->size());; ) {
+      for (int64_t off = static_cast<int64_t>((*seq)->size());;) {
         std::vector<v1::LogRecord> recs;
         for (int j = 0; j < 200; ++j, ++off) {
           recs.push_back(Record("k" + std::to_string(off), std::string(200, 'q'), off));

@@ -160,8 +160,8 @@ TEST(TileTest, GetFromSerializedAgreesWithParseAndGet) {
     for (uint32_t j = 0; j < w; ++j) {
       ASSERT_TRUE(tile.Set(TileNode(id, 0, j), HashLeaf("n" + std::to_string(j))).ok());
       for (uint32_t r = 1, k = j; r < kTileHeight && (k & 1); ++r, k >>= 1) {
-        ASSERT_TRUE(tile.Set(TileNode(id, r, k >> 1), HashLeaf(std::to_string(r) + "/" +
-                                                               std::to_string(k >> 1)))
+        ASSERT_TRUE(tile.Set(TileNode(id, r, k >> 1),
+                             HashLeaf(std::to_string(r) + "/" + std::to_string(k >> 1)))
                         .ok());
       }
     }
@@ -192,8 +192,9 @@ TEST(TileTest, GetFromSerializedAgreesWithParseAndGet) {
   const std::string good = tile.Serialize();
   const NodeId first = TileNode({0, 3}, 0, 0);
   EXPECT_EQ(*Tile::GetFromSerialized({0, 3}, good, first), *tile.Get(first));
-  for (const std::string& bad : {std::string(), std::string(1, '\0'), good.substr(0, good.size() - 1),
-                                 good + "x", good.substr(0, good.size() - 32)}) {
+  for (const std::string& bad :
+       {std::string(), std::string(1, '\0'), good.substr(0, good.size() - 1), good + "x",
+        good.substr(0, good.size() - 32)}) {
     auto st = Tile::GetFromSerialized({0, 3}, bad, first).status();
     EXPECT_EQ(st.code(), Code::kInvalidArgument) << bad.size();
     EXPECT_EQ(st.message(), Tile::Parse({0, 3}, bad).status().message()) << bad.size();

@@ -35,7 +35,8 @@ class VectorSource final : public follow::EntrySource {
     entries_.push_back(e);
   }
   Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) override {
-    for (uint64_t i = next; i < entries_.size() && out->size() < max; ++i) out->push_back(entries_[i]);
+    for (uint64_t i = next; i < entries_.size() && out->size() < max; ++i)
+      out->push_back(entries_[i]);
     return Status::Ok();
   }
 
@@ -87,7 +88,8 @@ v1::Envelope Decision(const std::string& id_char, v1::DecisionOutcome outcome) {
 }
 
 fs::path TempDir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("probity_alerts_" + name + "_" + std::to_string(getpid()));
+  fs::path p =
+      fs::temp_directory_path() / ("probity_alerts_" + name + "_" + std::to_string(getpid()));
   fs::remove_all(p);
   return p;
 }
@@ -164,8 +166,8 @@ TEST(AlertmanagerIntegrationTest, DeliversToARealAlertmanager) {
     std::string storage = "--storage.path=" + (dir / "data").string();
     std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port);
     freopen((dir / "am.log").c_str(), "w", stderr);
-    execl(bin, bin, cfg.c_str(), storage.c_str(), listen.c_str(), "--cluster.listen-address=",
-          static_cast<char*>(nullptr));
+    execl(bin, bin, cfg.c_str(), storage.c_str(), listen.c_str(),
+          "--cluster.listen-address=", static_cast<char*>(nullptr));
     _exit(127);
   }
   httplib::Client cli("127.0.0.1", port);
@@ -203,7 +205,8 @@ TEST(AlertmanagerIntegrationTest, DeliversToARealAlertmanager) {
   EXPECT_NE(body.find(std::string(64, 'c')), std::string::npos) << body;
   EXPECT_NE(body.find("\"rule_kind\":\"duplicate_item_of_service\""), std::string::npos) << body;
   EXPECT_NE(body.find("\"practice\":\"A81001\""), std::string::npos) << body;
-  EXPECT_EQ(body.find(std::string(64, 'd')), std::string::npos) << "dismissed flag still active: " << body;
+  EXPECT_EQ(body.find(std::string(64, 'd')), std::string::npos)
+      << "dismissed flag still active: " << body;
   fs::remove_all(dir);
 }
 

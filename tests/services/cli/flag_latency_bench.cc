@@ -65,7 +65,8 @@ void BM_AppendToFlagLatency(benchmark::State& state) {
     rules_cfg.properties["linger.ms"] = "0";
     auto rules_producer = std::move(bus::Producer::Create(rules_cfg)).value();
     StoreSource source(store.get());
-    RulesRunner runner({.state_dir = (dir / "rules").string()}, rule_set, &source, rules_producer.get());
+    RulesRunner runner({.state_dir = (dir / "rules").string()}, rule_set, &source,
+                       rules_producer.get());
     if (!runner.Start(clock.NowMicros()).ok()) {
       state.SkipWithError("rules did not start");
       return;
@@ -135,7 +136,9 @@ void BM_AppendToFlagLatency(benchmark::State& state) {
     }
     std::sort(lat_ms.begin(), lat_ms.end());
     auto pct = [&](double q) {
-      return lat_ms.empty() ? -1.0 : lat_ms[std::min(lat_ms.size() - 1, static_cast<size_t>(q * lat_ms.size()))];
+      return lat_ms.empty()
+                 ? -1.0
+                 : lat_ms[std::min(lat_ms.size() - 1, static_cast<size_t>(q * lat_ms.size()))];
     };
     state.counters["events"] = static_cast<double>(total);
     state.counters["flags"] = static_cast<double>(lat_ms.size());
@@ -143,9 +146,10 @@ void BM_AppendToFlagLatency(benchmark::State& state) {
     state.counters["p99_ms"] = pct(0.99);
     state.counters["max_ms"] = lat_ms.empty() ? -1 : lat_ms.back();
     state.counters["bound_p99_ms"] = 50;
-    std::printf("append-to-flag at %.0f events/s for %d s: %zu flags, p50 %.1f ms, p99 %.1f ms "
-                "(bound: p99 < 50 ms), max %.1f ms\n",
-                rate, seconds, lat_ms.size(), pct(0.5), pct(0.99), lat_ms.empty() ? -1.0 : lat_ms.back());
+    std::printf(
+        "append-to-flag at %.0f events/s for %d s: %zu flags, p50 %.1f ms, p99 %.1f ms "
+        "(bound: p99 < 50 ms), max %.1f ms\n",
+        rate, seconds, lat_ms.size(), pct(0.5), pct(0.99), lat_ms.empty() ? -1.0 : lat_ms.back());
     store.reset();
     fs::remove_all(dir);
   }

@@ -1,6 +1,8 @@
 // Integration: bus + ingest + the rules runner in one process, as `probity up` wires them. A
 // duplicate item-of-service claim produced on the bus becomes a FLAG entry in the log; restarting
 // the rules runner (state saved, or lost and replayed) never logs the same flag twice.
+#include "services/cli/rules_runner.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,7 +16,6 @@
 #include "common/logstore/store.h"
 #include "common/note/note.h"
 #include "services/cli/analysis_commands.h"
-#include "services/cli/rules_runner.h"
 #include "services/ingest/ingest.h"
 #include "services/rules/rule_set.h"
 #include "tests/integration/test_events.h"
@@ -50,7 +51,8 @@ class RulesIntegrationTest : public ::testing::Test {
     store_ = std::move(store).value();
     ingest::IngestOptions o;
     o.checkpoint_origin = "probity.test/log";
-    ingest_ = std::make_unique<ingest::IngestService>(o, cfg_, store_.get(), &clock_, &registry_, &*signer_);
+    ingest_ = std::make_unique<ingest::IngestService>(o, cfg_, store_.get(), &clock_, &registry_,
+                                                      &*signer_);
     ASSERT_TRUE(ingest_->Start().ok());
     ingest_thread_ = std::thread([this] { ingest_status_ = ingest_->Run(&ingest_stop_); });
     producer_ = std::move(bus::Producer::Create(cfg_)).value();
@@ -83,7 +85,8 @@ class RulesIntegrationTest : public ::testing::Test {
   void RunRulesToEnd(const std::string& state_dir) {
     auto producer = std::move(bus::Producer::Create(cfg_)).value();
     StoreSource source(store_.get());
-    RulesRunner runner({.state_dir = state_dir, .save_every_ms = 50}, rule_set_, &source, producer.get());
+    RulesRunner runner({.state_dir = state_dir, .save_every_ms = 50}, rule_set_, &source,
+                       producer.get());
     ASSERT_TRUE(runner.Start(1700000000000000).ok());
     for (int i = 0; i < 200; ++i) {
       auto n = runner.RunOnce();
@@ -111,9 +114,18 @@ class RulesIntegrationTest : public ::testing::Test {
 
 TEST_F(RulesIntegrationTest, DuplicateClaimBecomesOneLoggedFlagAcrossRestarts) {
   const int64_t t = 1656633600;  // 2022-07-01
-  ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 0, "A81001", Ldhc("ld-1", "P123", t).SerializeAsString()).ok());
-  ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 0, "A81001", Ldhc("ld-2", "P999", t + 86400).SerializeAsString()).ok());
-  ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 0, "A81001", Ldhc("ld-3", "P123", t + 90 * 86400).SerializeAsString()).ok());
+  ASSERT_TRUE(
+      producer_
+          ->Produce(bus::kClaimsTopic, 0, "A81001", Ldhc("ld-1", "P123", t).SerializeAsString())
+          .ok());
+  ASSERT_TRUE(producer_
+                  ->Produce(bus::kClaimsTopic, 0, "A81001",
+                            Ldhc("ld-2", "P999", t + 86400).SerializeAsString())
+                  .ok());
+  ASSERT_TRUE(producer_
+                  ->Produce(bus::kClaimsTopic, 0, "A81001",
+                            Ldhc("ld-3", "P123", t + 90 * 86400).SerializeAsString())
+                  .ok());
   ASSERT_TRUE(producer_->Flush(10000).ok());
   ASSERT_TRUE(WaitFor([&] { return *store_->TreeSize() == 3; }));
 

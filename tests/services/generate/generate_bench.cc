@@ -7,7 +7,8 @@ namespace probity::generate {
 namespace {
 
 const std::vector<PracticeRecord>& Reference() {
-  static const auto* ref = new std::vector<PracticeRecord>(*LoadReference(DefaultReferenceCsvPath()));
+  static const auto* ref =
+      new std::vector<PracticeRecord>(*LoadReference(DefaultReferenceCsvPath()));
   return *ref;
 }
 
@@ -39,7 +40,8 @@ void BM_Generate(benchmark::State& state) {
     if (!(*gen)->Run(&sink).ok()) state.SkipWithError("run failed");
     events += (*gen)->stats().events;
   }
-  state.counters["events/s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+  state.counters["events/s"] =
+      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
   state.counters["events/run"] = static_cast<double>((*gen)->stats().events);
 }
 

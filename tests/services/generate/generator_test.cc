@@ -15,7 +15,9 @@
 namespace probity::generate {
 namespace {
 
-Micros Ts(const google::protobuf::Timestamp& t) { return t.seconds() * kMicrosPerSecond + t.nanos() / 1000; }
+Micros Ts(const google::protobuf::Timestamp& t) {
+  return t.seconds() * kMicrosPerSecond + t.nanos() / 1000;
+}
 
 const std::vector<PracticeRecord>& Reference() {
   static const auto* ref = [] {
@@ -122,7 +124,8 @@ TEST(Generator, RerunEmitsTheSameStream) {
   ASSERT_TRUE((*gen)->Run(&b).ok());
   ASSERT_EQ(a.records().size(), b.records().size());
   for (size_t i = 0; i < a.records().size(); i += 97) {
-    EXPECT_EQ(a.records()[i].envelope.SerializeAsString(), b.records()[i].envelope.SerializeAsString());
+    EXPECT_EQ(a.records()[i].envelope.SerializeAsString(),
+              b.records()[i].envelope.SerializeAsString());
   }
 }
 
@@ -206,7 +209,9 @@ TEST(Generator, StreamShape) {
   // Every UBRN is unique.
   std::set<std::string> ubrns;
   for (const auto& r : recs) {
-    if (r.envelope.has_referral()) { EXPECT_TRUE(ubrns.insert(r.envelope.referral().ubrn()).second); }
+    if (r.envelope.has_referral()) {
+      EXPECT_TRUE(ubrns.insert(r.envelope.referral().ubrn()).second);
+    }
   }
 }
 
@@ -301,7 +306,8 @@ TEST(Generator, ReferralAndContactVolumesPerDay) {
   double share = 0;
   int64_t referrals = 0, two_week = 0, contacts = 0;
   for (const auto& [code, recs] : run.by_practice) {
-    const bool ref_outlier = run.kind_of.count(code) && run.kind_of.at(code) == kReferralRateOutlier;
+    const bool ref_outlier =
+        run.kind_of.count(code) && run.kind_of.at(code) == kReferralRateOutlier;
     share += ref_outlier ? 0 : by_code.at(code)->weighted_list_size / national_weighted;
     for (const Record* r : recs) {
       if (r->envelope.has_referral() && !ref_outlier) {
@@ -319,7 +325,8 @@ TEST(Generator, ReferralAndContactVolumesPerDay) {
   }
   double clean_share = 0;
   for (const auto& [code, recs] : run.by_practice) {
-    if (!run.kind_of.count(code)) clean_share += by_code.at(code)->weighted_list_size / national_weighted;
+    if (!run.kind_of.count(code))
+      clean_share += by_code.at(code)->weighted_list_size / national_weighted;
   }
   const double days = 365;
   const double expected_referrals = 44000 * 0.25 * share * days;
@@ -336,7 +343,8 @@ bool HasDuplicateLdhc(const std::vector<const Record*>& recs) {
   for (const Record* r : recs) {
     if (!r->envelope.has_claim()) continue;
     const auto& c = r->envelope.claim();
-    if (c.service_code() == "LDHC" && !c.patient_ref().empty()) claims_by_patient[c.patient_ref()].insert(c.claim_id());
+    if (c.service_code() == "LDHC" && !c.patient_ref().empty())
+      claims_by_patient[c.patient_ref()].insert(c.claim_id());
   }
   for (const auto& [p, ids] : claims_by_patient) {
     if (ids.size() > 1) return true;
@@ -377,14 +385,16 @@ int LateOrResubmitted(const std::vector<const Record*>& recs) {
   for (const Record* r : recs) {
     if (!r->envelope.has_claim()) continue;
     const auto& c = r->envelope.claim();
-    const double days = static_cast<double>(Ts(r->envelope.occurred_at()) - Ts(c.period_end())) / kMicrosPerDay;
+    const double days =
+        static_cast<double>(Ts(r->envelope.occurred_at()) - Ts(c.period_end())) / kMicrosPerDay;
     EXPECT_GT(days, 0);
     if (days >= 200) return 1;
     auto [it, inserted] = first.emplace(c.claim_id(), &r->envelope);
     if (!inserted) {
       EXPECT_EQ(r->envelope.supersedes_event_id(), it->second->event_id());
       EXPECT_EQ(it->second->claim().status(), v1::CLAIM_STATUS_PAID);
-      EXPECT_NEAR(static_cast<double>(c.amount_pence()) / it->second->claim().amount_pence(), 1.25, 0.001);
+      EXPECT_NEAR(static_cast<double>(c.amount_pence()) / it->second->claim().amount_pence(), 1.25,
+                  0.001);
       return 2;
     }
     EXPECT_LT(days, 30) << c.claim_id();
@@ -399,8 +409,9 @@ double ShiftRatio(const std::vector<const Record*>& recs) {
   for (const Record* r : recs) {
     if (!r->envelope.has_claim()) continue;
     const auto& c = r->envelope.claim();
-    if (c.service_code() != "GSUM" && c.service_code() != "PMSBAL" && c.service_code() != "PREMISES" &&
-        c.service_code() != "QOFASP" && c.service_code() != "MPIG" && c.service_code() != "EXTHRS") {
+    if (c.service_code() != "GSUM" && c.service_code() != "PMSBAL" &&
+        c.service_code() != "PREMISES" && c.service_code() != "QOFASP" &&
+        c.service_code() != "MPIG" && c.service_code() != "EXTHRS") {
       continue;
     }
     (Ts(c.period_start()) >= cut ? late : early) += static_cast<double>(c.amount_pence());
@@ -430,7 +441,8 @@ double LongestVisitGapDays(const std::vector<const Record*>& recs) {
   std::sort(at.begin(), at.end());
   at.push_back(MicrosFromCivil(2023, 4, 1));
   double worst = 0;
-  for (size_t i = 1; i < at.size(); ++i) worst = std::max(worst, static_cast<double>(at[i] - at[i - 1]) / kMicrosPerDay);
+  for (size_t i = 1; i < at.size(); ++i)
+    worst = std::max(worst, static_cast<double>(at[i] - at[i - 1]) / kMicrosPerDay);
   return worst;
 }
 
@@ -443,7 +455,8 @@ bool RemedialMissed(const std::vector<const Record*>& recs) {
     if (v.outcome() == v1::MONITORING_OUTCOME_REMEDIAL_NOTICE) {
       notices.push_back({Ts(v.notice_issued_at()), Ts(v.remedy_due_at())});
     }
-    if (v.type() == v1::MONITORING_VISIT_TYPE_REMEDIAL_FOLLOW_UP) follow_ups.push_back(Ts(r->envelope.occurred_at()));
+    if (v.type() == v1::MONITORING_VISIT_TYPE_REMEDIAL_FOLLOW_UP)
+      follow_ups.push_back(Ts(r->envelope.occurred_at()));
   }
   for (auto [notice, due] : notices) {
     bool followed = false;
@@ -473,7 +486,8 @@ TEST(Generator, EveryAnomalyKindIsInTruthAndInTheStream) {
   std::vector<double> clean_rates;
   for (const auto& code : run.gen->practice_codes()) {
     if (!run.kind_of.count(code)) {
-      clean_rates.push_back(ReferralsPerWeighted(run.by_practice.at(code), by_code.at(code)->weighted_list_size));
+      clean_rates.push_back(
+          ReferralsPerWeighted(run.by_practice.at(code), by_code.at(code)->weighted_list_size));
     }
   }
   std::sort(clean_rates.begin(), clean_rates.end());
@@ -483,16 +497,23 @@ TEST(Generator, EveryAnomalyKindIsInTruthAndInTheStream) {
     const auto& recs = run.by_practice.at(t.practice_code);
     const std::string& k = t.rule_kind;
     SCOPED_TRACE(t.practice_code + " " + k + ": " + t.detail);
-    if (k == kDuplicateItemOfService) { EXPECT_TRUE(HasDuplicateLdhc(recs)); }
-    if (k == kClaimExceedsCohort) { EXPECT_TRUE(HasClaimOverCohort(recs)); }
-    if (k == kQofPointsOverMaximum) { EXPECT_TRUE(HasQofOverMax(recs)); }
+    if (k == kDuplicateItemOfService) {
+      EXPECT_TRUE(HasDuplicateLdhc(recs));
+    }
+    if (k == kClaimExceedsCohort) {
+      EXPECT_TRUE(HasClaimOverCohort(recs));
+    }
+    if (k == kQofPointsOverMaximum) {
+      EXPECT_TRUE(HasQofOverMax(recs));
+    }
     if (k == kLateOrResubmittedClaim) {
       const int v = LateOrResubmitted(recs);
       EXPECT_NE(v, 0);
       late_variants.insert(v);
     }
     if (k == kReferralRateOutlier) {
-      EXPECT_GT(ReferralsPerWeighted(recs, by_code.at(t.practice_code)->weighted_list_size), 3 * median);
+      EXPECT_GT(ReferralsPerWeighted(recs, by_code.at(t.practice_code)->weighted_list_size),
+                3 * median);
     }
     if (k == kContactRateOutlier) {
       ContactTally c = Tally(recs);
@@ -500,10 +521,18 @@ TEST(Generator, EveryAnomalyKindIsInTruthAndInTheStream) {
       const double ooh = static_cast<double>(c.ooh) / c.total;
       EXPECT_TRUE(home > 0.04 || ooh > 0.07) << home << " " << ooh;
     }
-    if (k == kClaimedValueShift) { EXPECT_NEAR(ShiftRatio(recs), 1.8, 0.1); }
-    if (k == kListInflation) { EXPECT_NEAR(MaxListStep(recs), 0.15, 0.01); }
-    if (k == kMonitoringVisitOverdue) { EXPECT_GT(LongestVisitGapDays(recs), 900 + 365); }
-    if (k == kRemedialDeadlineMissed) { EXPECT_TRUE(RemedialMissed(recs)); }
+    if (k == kClaimedValueShift) {
+      EXPECT_NEAR(ShiftRatio(recs), 1.8, 0.1);
+    }
+    if (k == kListInflation) {
+      EXPECT_NEAR(MaxListStep(recs), 0.15, 0.01);
+    }
+    if (k == kMonitoringVisitOverdue) {
+      EXPECT_GT(LongestVisitGapDays(recs), 900 + 365);
+    }
+    if (k == kRemedialDeadlineMissed) {
+      EXPECT_TRUE(RemedialMissed(recs));
+    }
   }
   EXPECT_EQ(late_variants, (std::set<int>{1, 2}));
 }
@@ -524,7 +553,9 @@ TEST(Generator, CleanPracticesAreFreeOfEveryPattern) {
     EXPECT_LE(LongestVisitGapDays(recs), 671);
     EXPECT_FALSE(RemedialMissed(recs));
     const double shift = ShiftRatio(recs);
-    if (shift > 0) { EXPECT_NEAR(shift, 1.0, 0.1); }
+    if (shift > 0) {
+      EXPECT_NEAR(shift, 1.0, 0.1);
+    }
     ContactTally c = Tally(recs);
     EXPECT_LT(static_cast<double>(c.by_mode[v1::CONTACT_MODE_HOME_VISIT]) / c.total, 0.025);
     EXPECT_LT(static_cast<double>(c.ooh) / c.total, 0.04);
@@ -571,12 +602,15 @@ TEST(Generator, ProgressAndSinkErrors) {
   ASSERT_TRUE(gen.ok());
   int64_t calls = 0, last_events = 0;
   NullSink sink;
-  ASSERT_TRUE((*gen)->Run(&sink, [&](const Progress& p) {
-                       ++calls;
-                       EXPECT_GE(p.events_emitted, last_events);
-                       last_events = p.events_emitted;
-                       EXPECT_EQ(p.days_total, 91);
-                     }).ok());
+  ASSERT_TRUE((*gen)
+                  ->Run(&sink,
+                        [&](const Progress& p) {
+                          ++calls;
+                          EXPECT_GE(p.events_emitted, last_events);
+                          last_events = p.events_emitted;
+                          EXPECT_EQ(p.days_total, 91);
+                        })
+                  .ok());
   EXPECT_EQ(calls, 92);  // 91 days and the final flush
   EXPECT_EQ(last_events, sink.count());
   EXPECT_EQ((*gen)->stats().events, sink.count());

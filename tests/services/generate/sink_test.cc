@@ -39,9 +39,7 @@ void WriteAll(const std::string& path, const std::string& bytes) {
   out << bytes;
 }
 
-TEST(Crc32, KnownVector) {
-  EXPECT_EQ(record_format::Crc32("123456789", 9), 0xCBF43926u);
-}
+TEST(Crc32, KnownVector) { EXPECT_EQ(record_format::Crc32("123456789", 9), 0xCBF43926u); }
 
 TEST(FileSink, RoundTrip) {
   const std::string path = TempPath("roundtrip.bin");

@@ -10,8 +10,8 @@ namespace {
 // ---- duplicate_item_of_service ----
 class DuplicateTest : public ::testing::Test {
  protected:
-  v1::Claim& Ldhc(const std::string& practice, int64_t t, const std::string& id, const std::string& patient,
-                  const std::string& service = "LDHC") {
+  v1::Claim& Ldhc(const std::string& practice, int64_t t, const std::string& id,
+                  const std::string& patient, const std::string& service = "LDHC") {
     auto& c = log_.Claim(practice, t, id, v1::PAYMENT_STREAM_ITEM_OF_SERVICE, 14000);
     c.set_service_code(service);
     c.set_patient_ref(patient);
@@ -46,9 +46,9 @@ TEST_F(DuplicateTest, SilentAcrossFinancialYearBoundary) {
 
 TEST_F(DuplicateTest, SilentForOtherPatientOtherPracticeOrSameClaimId) {
   Ldhc("A81001", T(2022, 5, 10), "c1", "p1");
-  Ldhc("A81001", T(2022, 6, 10), "c2", "p2");      // other patient
-  Ldhc("B81001", T(2022, 6, 10), "c3", "p1");      // other practice
-  Ldhc("A81001", T(2022, 7, 10), "c1", "p1");      // same claim id: a status update, not a new item
+  Ldhc("A81001", T(2022, 6, 10), "c2", "p2");  // other patient
+  Ldhc("B81001", T(2022, 6, 10), "c3", "p1");  // other practice
+  Ldhc("A81001", T(2022, 7, 10), "c1", "p1");  // same claim id: a status update, not a new item
   Ldhc("A81001", T(2022, 7, 10), "c4", "p1", "SMOKE");  // service without an interval
   EXPECT_TRUE(RunRules(rs_, log_.entries()).empty());
 }
@@ -56,7 +56,7 @@ TEST_F(DuplicateTest, SilentForOtherPatientOtherPracticeOrSameClaimId) {
 TEST_F(DuplicateTest, PrefixIntervalsAndDayIntervals) {
   auto rs = OneRule("duplicate_item_of_service", "{intervals: {'FLU*': 300d}}");
   Ldhc("A81001", T(2022, 10, 1), "c1", "p1", "FLU65");
-  Ldhc("A81001", T(2023, 7, 1), "c2", "p1", "FLU65");   // 273 days later: duplicate
+  Ldhc("A81001", T(2023, 7, 1), "c2", "p1", "FLU65");  // 273 days later: duplicate
   Ldhc("A81001", T(2022, 10, 1), "c3", "p9", "FLU65");
   Ldhc("A81001", T(2023, 8, 30), "c4", "p9", "FLU65");  // 333 days later: fine
   auto flags = RunRules(rs, log_.entries());
@@ -74,10 +74,12 @@ TEST_F(DuplicateTest, RejectedOriginalDoesNotCount) {
 TEST(CohortTest, FiresAboveCohortSilentAtIt) {
   LogBuilder log;
   log.Practice("A81001", T(2022, 4, 1), 5000, 5200);
-  auto& c1 = log.Claim("A81001", T(2022, 10, 5), "flu-1", v1::PAYMENT_STREAM_ENHANCED_SERVICE, 1000);
+  auto& c1 =
+      log.Claim("A81001", T(2022, 10, 5), "flu-1", v1::PAYMENT_STREAM_ENHANCED_SERVICE, 1000);
   c1.set_quantity(130);
   c1.set_eligible_cohort(100);
-  auto& c2 = log.Claim("A81001", T(2022, 10, 5), "flu-2", v1::PAYMENT_STREAM_ENHANCED_SERVICE, 1000);
+  auto& c2 =
+      log.Claim("A81001", T(2022, 10, 5), "flu-2", v1::PAYMENT_STREAM_ENHANCED_SERVICE, 1000);
   c2.set_quantity(100);
   c2.set_eligible_cohort(100);
   auto flags = RunRules(OneRule("claim_exceeds_cohort"), log.entries());
@@ -90,9 +92,11 @@ TEST(CohortTest, FiresAboveCohortSilentAtIt) {
 TEST(CohortTest, ListSizeOnlyForPatientStreams) {
   LogBuilder log;
   log.Practice("A81001", T(2022, 4, 1), 1000, 1200);
-  log.Claim("A81001", T(2022, 10, 5), "ios", v1::PAYMENT_STREAM_ITEM_OF_SERVICE, 1).set_quantity(1001);
+  log.Claim("A81001", T(2022, 10, 5), "ios", v1::PAYMENT_STREAM_ITEM_OF_SERVICE, 1)
+      .set_quantity(1001);
   log.Claim("A81001", T(2022, 10, 5), "gsum", v1::PAYMENT_STREAM_GLOBAL_SUM, 1).set_quantity(1200);
-  log.Claim("A81001", T(2022, 10, 5), "ok", v1::PAYMENT_STREAM_ITEM_OF_SERVICE, 1).set_quantity(1000);
+  log.Claim("A81001", T(2022, 10, 5), "ok", v1::PAYMENT_STREAM_ITEM_OF_SERVICE, 1)
+      .set_quantity(1000);
   auto flags = RunRules(OneRule("claim_exceeds_cohort"), log.entries());
   ASSERT_EQ(flags.size(), 1u);
   EXPECT_EQ(flags[0].flag().claim_id(), "ios");
@@ -129,8 +133,8 @@ TEST(QofTest, AnnualTotalOverMaximumOncePerYearAndResubmissionReplaces) {
   add("b", "X2", 300, T(2023, 4, 10));
   add("b", "X2", 335, T(2023, 4, 11));  // replaces 300: total 635, not over
   EXPECT_TRUE(RunRules(OneRule("qof_points_over_maximum"), log.entries()).empty());
-  add("c", "X3", 1, T(2023, 4, 12));    // 636
-  add("d", "X4", 1, T(2023, 4, 12));    // still over: same flag id, not repeated
+  add("c", "X3", 1, T(2023, 4, 12));  // 636
+  add("d", "X4", 1, T(2023, 4, 12));  // still over: same flag id, not repeated
   auto flags = RunRules(OneRule("qof_points_over_maximum"), log.entries());
   ASSERT_EQ(flags.size(), 1u);
   EXPECT_DOUBLE_EQ(flags[0].flag().observed(), 636);
@@ -140,9 +144,11 @@ TEST(QofTest, AnnualTotalOverMaximumOncePerYearAndResubmissionReplaces) {
 // ---- late_or_resubmitted_claim ----
 TEST(LateTest, LateBeyondLimitOnly) {
   LogBuilder log;
-  auto& late = log.Claim("A81001", T(2022, 5, 1) + 91 * 86400, "late", v1::PAYMENT_STREAM_ENHANCED_SERVICE, 1);
+  auto& late = log.Claim("A81001", T(2022, 5, 1) + 91 * 86400, "late",
+                         v1::PAYMENT_STREAM_ENHANCED_SERVICE, 1);
   SetPeriod(late, T(2022, 4, 1), T(2022, 5, 1));
-  auto& edge = log.Claim("A81001", T(2022, 5, 1) + 90 * 86400, "edge", v1::PAYMENT_STREAM_ENHANCED_SERVICE, 1);
+  auto& edge = log.Claim("A81001", T(2022, 5, 1) + 90 * 86400, "edge",
+                         v1::PAYMENT_STREAM_ENHANCED_SERVICE, 1);
   SetPeriod(edge, T(2022, 4, 1), T(2022, 5, 1));
   auto flags = RunRules(OneRule("late_or_resubmitted_claim"), log.entries());
   ASSERT_EQ(flags.size(), 1u);
@@ -170,7 +176,8 @@ TEST(LateTest, LifecycleUpdatesAndDecreasesAreSilent) {
       .set_status(v1::CLAIM_STATUS_PAID);
   log.Claim("A81001", T(2022, 6, 9), "c1", v1::PAYMENT_STREAM_ENHANCED_SERVICE, 9000)
       .set_status(v1::CLAIM_STATUS_WITHDRAWN);  // recovery after payment
-  log.Claim("B81001", T(2022, 6, 9), "c1", v1::PAYMENT_STREAM_ENHANCED_SERVICE, 99000);  // other practice
+  log.Claim("B81001", T(2022, 6, 9), "c1", v1::PAYMENT_STREAM_ENHANCED_SERVICE,
+            99000);  // other practice
   EXPECT_TRUE(RunRules(OneRule("late_or_resubmitted_claim"), log.entries()).empty());
 }
 
@@ -196,7 +203,8 @@ void PaymentYear(LogBuilder* log, int practices, int outlier, double factor, int
   for (int i = 0; i < practices; ++i) {
     char code[8];
     std::snprintf(code, sizeof(code), "A8%04d", i);
-    auto* u = log->Add(v1::EVENT_KIND_PRACTICE_UPDATE, code, T(2022, 4, 1)).mutable_practice_update();
+    auto* u =
+        log->Add(v1::EVENT_KIND_PRACTICE_UPDATE, code, T(2022, 4, 1)).mutable_practice_update();
     u->set_list_size(list);
     u->set_weighted_list_size(list * 1.1);
     u->set_icb_code("QHM");
@@ -210,8 +218,9 @@ void PaymentYear(LogBuilder* log, int practices, int outlier, double factor, int
       double per_patient = 950 * (1 + 0.01 * (i % 7));  // pence a month per weighted patient
       if (i == outlier) per_patient *= factor;
       if (scale) per_patient *= scale(i);
-      auto& c = log->Claim(code, pe + 3600 * (i + 1), std::string(code) + "-gs-" + std::to_string(m),
-                           v1::PAYMENT_STREAM_GLOBAL_SUM, static_cast<int64_t>(per_patient * list * 1.1));
+      auto& c =
+          log->Claim(code, pe + 3600 * (i + 1), std::string(code) + "-gs-" + std::to_string(m),
+                     v1::PAYMENT_STREAM_GLOBAL_SUM, static_cast<int64_t>(per_patient * list * 1.1));
       SetPeriod(c, ps, pe);
     }
   }
@@ -244,7 +253,8 @@ TEST(PaymentTest, ApmsPracticesAreJudgedAgainstApmsPeers) {
   PaymentYear(&log, 55, -1, 1, 5000, contract, scale);
   EXPECT_TRUE(RunRules(OneRule("payment_per_patient_outlier"), log.entries()).empty());
   // The same year judged without the contract stratum flags the dearer APMS practices.
-  auto flags = RunRules(OneRule("payment_per_patient_outlier", "{stratify_contract_type: false}"), log.entries());
+  auto flags = RunRules(OneRule("payment_per_patient_outlier", "{stratify_contract_type: false}"),
+                        log.entries());
   ASSERT_FALSE(flags.empty());
   for (const auto& f : flags) EXPECT_EQ(f.flag().baseline().group(), "national/non-dispensing");
 }
@@ -277,13 +287,14 @@ TEST(PaymentTest, SilentOnNormalSpreadSmallPracticesAndTooFewPeers) {
 }
 
 // ---- claimed_value_shift ----
-void MonthlyClaims(LogBuilder* log, const std::string& code, int months, int shift_from, double factor,
-                   v1::PaymentStream stream = v1::PAYMENT_STREAM_GLOBAL_SUM) {
+void MonthlyClaims(LogBuilder* log, const std::string& code, int months, int shift_from,
+                   double factor, v1::PaymentStream stream = v1::PAYMENT_STREAM_GLOBAL_SUM) {
   for (int m = 0; m < months; ++m) {
     int64_t ps = MonthStartSeconds(2022 * 12 + 3 + m), pe = MonthStartSeconds(2022 * 12 + 4 + m);
     double v = 4'000'000 * (1 + 0.02 * ((m * 7) % 3 - 1));
     if (m >= shift_from) v *= factor;
-    auto& c = log->Claim(code, pe + 86400 * 20, code + "-" + std::to_string(m), stream, static_cast<int64_t>(v));
+    auto& c = log->Claim(code, pe + 86400 * 20, code + "-" + std::to_string(m), stream,
+                         static_cast<int64_t>(v));
     SetPeriod(c, ps, pe);
   }
 }
@@ -292,7 +303,8 @@ TEST(ValueShiftTest, FiresOnEightyPercentRiseSilentWithoutOrOnExcludedStream) {
   LogBuilder log;
   MonthlyClaims(&log, "A81001", 12, 9, 1.8);
   MonthlyClaims(&log, "B81001", 12, 99, 1.0);
-  MonthlyClaims(&log, "C81001", 12, 9, 1.8, v1::PAYMENT_STREAM_QOF_ACHIEVEMENT);  // not a monthly stream
+  MonthlyClaims(&log, "C81001", 12, 9, 1.8,
+                v1::PAYMENT_STREAM_QOF_ACHIEVEMENT);  // not a monthly stream
   log.Tick(T(2023, 6, 1));
   auto flags = RunRules(OneRule("claimed_value_shift"), log.entries());
   ASSERT_EQ(flags.size(), 1u);

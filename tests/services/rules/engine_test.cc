@@ -25,8 +25,10 @@ std::vector<LogBuilder::Entry> BuildMixedLog() {
     return std::string(c);
   };
   for (int i = 0; i < 30; ++i) {
-    log.Practice(code(i), T(2022, 4, 1), 8000 + 100 * i, 9000 + 90 * i, i < 15 ? "QHM" : "QOP", i % 10 == 0);
-    log.Visit(code(i), i == 4 ? T(2020, 1, 5) : T(2021, 6, 5), v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW);
+    log.Practice(code(i), T(2022, 4, 1), 8000 + 100 * i, 9000 + 90 * i, i < 15 ? "QHM" : "QOP",
+                 i % 10 == 0);
+    log.Visit(code(i), i == 4 ? T(2020, 1, 5) : T(2021, 6, 5),
+              v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW);
   }
   for (int d = 0; d < 450; ++d) {
     const int64_t day = T(2022, 4, 1) + d * kSecondsPerDay;
@@ -34,12 +36,14 @@ std::vector<LogBuilder::Entry> BuildMixedLog() {
     for (int i = 0; i < 30; ++i) {
       double f = 1 + 0.03 * (i % 5);
       log.Referrals(code(i), day + 9 * 3600, static_cast<int>((i == 11 && d > 200 ? 24 : 6) * f));
-      log.Contact(code(i), day + 18 * 3600, v1::CONTACT_MODE_HOME_VISIT, false, static_cast<uint32_t>(3 * f));
-      log.Contact(code(i), day + 23 * 3600, v1::CONTACT_MODE_TELEPHONE, true, static_cast<uint32_t>(5 * f));
+      log.Contact(code(i), day + 18 * 3600, v1::CONTACT_MODE_HOME_VISIT, false,
+                  static_cast<uint32_t>(3 * f));
+      log.Contact(code(i), day + 23 * 3600, v1::CONTACT_MODE_TELEPHONE, true,
+                  static_cast<uint32_t>(5 * f));
       if (Civil c = CivilFromDays(DayOf(day)); c.day == 10) {
         double v = 900.0 * (9000 + 90 * i) * (i == 17 ? 2.5 : 1) * (i == 21 && d > 300 ? 1.8 : 1);
-        auto& gs = log.Claim(code(i), day, code(i) + "-gs-" + std::to_string(month), v1::PAYMENT_STREAM_GLOBAL_SUM,
-                             static_cast<int64_t>(v));
+        auto& gs = log.Claim(code(i), day, code(i) + "-gs-" + std::to_string(month),
+                             v1::PAYMENT_STREAM_GLOBAL_SUM, static_cast<int64_t>(v));
         SetPeriod(gs, MonthStartSeconds(month - 1), MonthStartSeconds(month));
       }
     }
@@ -47,7 +51,8 @@ std::vector<LogBuilder::Entry> BuildMixedLog() {
       auto& a = log.Claim(code(2), day, "ld-1", v1::PAYMENT_STREAM_ITEM_OF_SERVICE, 14000);
       a.set_service_code("LDHC");
       a.set_patient_ref("pt-1");
-      auto& b = log.Claim(code(2), day + 90 * kSecondsPerDay, "ld-2", v1::PAYMENT_STREAM_ITEM_OF_SERVICE, 14000);
+      auto& b = log.Claim(code(2), day + 90 * kSecondsPerDay, "ld-2",
+                          v1::PAYMENT_STREAM_ITEM_OF_SERVICE, 14000);
       b.set_service_code("LDHC");
       b.set_patient_ref("pt-1");
       auto& c = log.Claim(code(3), day, "flu-1", v1::PAYMENT_STREAM_ENHANCED_SERVICE, 1000);
@@ -56,7 +61,8 @@ std::vector<LogBuilder::Entry> BuildMixedLog() {
       log.Practice(code(6), day, 9800, 10000);  // 8,600 -> 9,800: +14% in 40 days
       auto& late = log.Claim(code(9), day, "late-1", v1::PAYMENT_STREAM_ENHANCED_SERVICE, 5000);
       SetPeriod(late, day - 230 * kSecondsPerDay, day - 200 * kSecondsPerDay);
-      auto& v = log.Visit(code(8), day, v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW, v1::MONITORING_OUTCOME_REMEDIAL_NOTICE);
+      auto& v = log.Visit(code(8), day, v1::MONITORING_VISIT_TYPE_ANNUAL_REVIEW,
+                          v1::MONITORING_OUTCOME_REMEDIAL_NOTICE);
       v.mutable_remedy_due_at()->set_seconds(day + 30 * kSecondsPerDay);
     }
   }
@@ -94,9 +100,10 @@ TEST(EngineTest, EveryKindFiresOnMixedLogAndFlagsAreWellFormed) {
       EXPECT_EQ(entries[e.log_index()].envelope.event_id(), e.event_id());
     }
   }
-  for (const char* k : {"duplicate_item_of_service", "claim_exceeds_cohort", "late_or_resubmitted_claim",
-                        "payment_per_patient_outlier", "referral_rate_outlier", "claimed_value_shift",
-                        "list_inflation", "monitoring_visit_overdue", "remedial_deadline_missed"}) {
+  for (const char* k :
+       {"duplicate_item_of_service", "claim_exceeds_cohort", "late_or_resubmitted_claim",
+        "payment_per_patient_outlier", "referral_rate_outlier", "claimed_value_shift",
+        "list_inflation", "monitoring_visit_overdue", "remedial_deadline_missed"}) {
     EXPECT_TRUE(kinds.count(k)) << k;
   }
 }
@@ -173,8 +180,10 @@ TEST(EngineTest, RejectsNonIncreasingIndex) {
   std::vector<v1::Envelope> flags;
   const auto& e = log.entries()[0];
   ASSERT_TRUE((*engine)->Process({5, e.record, e.envelope}, &flags).ok());
-  EXPECT_EQ((*engine)->Process({5, e.record, e.envelope}, &flags).code(), Code::kFailedPrecondition);
-  EXPECT_EQ((*engine)->Process({4, e.record, e.envelope}, &flags).code(), Code::kFailedPrecondition);
+  EXPECT_EQ((*engine)->Process({5, e.record, e.envelope}, &flags).code(),
+            Code::kFailedPrecondition);
+  EXPECT_EQ((*engine)->Process({4, e.record, e.envelope}, &flags).code(),
+            Code::kFailedPrecondition);
 }
 
 TEST(EngineTest, FlagsSeenInLogAreNeverEmittedAgain) {
@@ -185,12 +194,14 @@ TEST(EngineTest, FlagsSeenInLogAreNeverEmittedAgain) {
   // recognise it and not emit it again.
   const auto& first = flags[0];
   const size_t at = first.flag().judged_at_tree_size() - 1;
-  std::vector<LogBuilder::Entry> with_flag(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(at));
+  std::vector<LogBuilder::Entry> with_flag(entries.begin(),
+                                           entries.begin() + static_cast<std::ptrdiff_t>(at));
   LogBuilder::Entry fe;
   fe.envelope = first;
   fe.record.set_kind(v1::EVENT_KIND_FLAG);
   with_flag.push_back(fe);
-  with_flag.insert(with_flag.end(), entries.begin() + static_cast<std::ptrdiff_t>(at), entries.end());
+  with_flag.insert(with_flag.end(), entries.begin() + static_cast<std::ptrdiff_t>(at),
+                   entries.end());
   auto again = RunRules(DefaultRules(), with_flag);
   EXPECT_EQ(again.size(), flags.size() - 1);
   for (const auto& f : again) EXPECT_NE(f.flag().flag_id(), first.flag().flag_id());
@@ -214,7 +225,8 @@ TEST(BacktestTest, ReportsWouldFireAgainstRaised) {
   auto same = Backtest(active, source);
   ASSERT_TRUE(same.ok()) << same.status().ToString();
   EXPECT_EQ(same->flags.size(), flags.size());
-  for (const auto& row : same->rows) EXPECT_EQ(row.would_fire, row.raised) << row.rule_id << " " << row.practice_code;
+  for (const auto& row : same->rows)
+    EXPECT_EQ(row.would_fire, row.raised) << row.rule_id << " " << row.practice_code;
   // A candidate with a stricter list-inflation threshold fires less for that rule.
   std::string yaml = active.yaml_content;
   yaml.replace(yaml.find("threshold_pct: 10"), 17, "threshold_pct: 50");

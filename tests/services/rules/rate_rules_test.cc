@@ -33,7 +33,8 @@ std::string Code(int i) {
 // `n` practices of 10,000 weighted patients whose referral rates vary by a factor of ~2.5 from
 // lowest to highest; practice `outlier` at `factor` times its own baseline. Daily counts from
 // 2023-01-01 for `days` days.
-LogBuilder ReferralLog(int n, int outlier, double factor, int days = 100, double small_weighted = 0) {
+LogBuilder ReferralLog(int n, int outlier, double factor, int days = 100,
+                       double small_weighted = 0) {
   LogBuilder log;
   for (int i = 0; i < n; ++i) log.Practice(Code(i), T(2023, 1, 1), 9000, 10000);
   if (small_weighted > 0) log.Practice("S00001", T(2023, 1, 1), 100, small_weighted);
@@ -70,8 +71,10 @@ TEST(ReferralFunnelTest, FlagsFourTimesBaselineOnly) {
 TEST(ReferralFunnelTest, CleanOverdispersedVariationStaysInside) {
   auto log = ReferralLog(40, -1, 1.0);
   EXPECT_TRUE(RunRules(OneRule("referral_rate_outlier"), log.entries()).empty());
-  // Without the overdispersion adjustment the same clean spread would be flagged: the test can fail.
-  EXPECT_FALSE(RunRules(OneRule("referral_rate_outlier", "{overdispersion: none}"), log.entries()).empty());
+  // Without the overdispersion adjustment the same clean spread would be flagged: the test can
+  // fail.
+  EXPECT_FALSE(
+      RunRules(OneRule("referral_rate_outlier", "{overdispersion: none}"), log.entries()).empty());
 }
 
 TEST(ReferralFunnelTest, WindowNotCoveredOrMinimumExpectedNotMet) {
@@ -103,14 +106,16 @@ TEST(ReferralFunnelTest, SmallExpectedCountLowerLimitIsExactPoisson) {
     return log;
   };
   // P(Poisson(25) <= 13) = 0.0086: inside the 99.8% funnel (the old limit, 13.5, flagged it).
-  EXPECT_EQ(CountFor(RunRules(OneRule("referral_rate_outlier"), build(13).entries()), "S00001"), 0u);
+  EXPECT_EQ(CountFor(RunRules(OneRule("referral_rate_outlier"), build(13).entries()), "S00001"),
+            0u);
   // P(Poisson(25) <= 6) < 0.0001: outside.
   EXPECT_EQ(CountFor(RunRules(OneRule("referral_rate_outlier"), build(6).entries()), "S00001"), 1u);
 }
 
 TEST(ReferralFunnelTest, MultiplicativeMethodAlsoCatchesOutlier) {
   auto log = ReferralLog(40, 7, 4.0);
-  auto flags = RunRules(OneRule("referral_rate_outlier", "{overdispersion: multiplicative}"), log.entries());
+  auto flags =
+      RunRules(OneRule("referral_rate_outlier", "{overdispersion: multiplicative}"), log.entries());
   ASSERT_GE(flags.size(), 1u);
   EXPECT_EQ(CountFor(flags, Code(7)), flags.size());
 }
@@ -126,8 +131,10 @@ LogBuilder ContactLog(int n, int outlier, bool home, double factor) {
       double hv = 30 * f, ooh = 80 * f;  // large enough that rounding adds no spread
       if (i == outlier) (home ? hv : ooh) *= factor;
       log.Contact(Code(i), t, v1::CONTACT_MODE_FACE_TO_FACE, false, static_cast<uint32_t>(150 * f));
-      log.Contact(Code(i), t, v1::CONTACT_MODE_HOME_VISIT, false, static_cast<uint32_t>(std::lround(hv)));
-      log.Contact(Code(i), t + 5 * 3600, v1::CONTACT_MODE_TELEPHONE, true, static_cast<uint32_t>(std::lround(ooh)));
+      log.Contact(Code(i), t, v1::CONTACT_MODE_HOME_VISIT, false,
+                  static_cast<uint32_t>(std::lround(hv)));
+      log.Contact(Code(i), t + 5 * 3600, v1::CONTACT_MODE_TELEPHONE, true,
+                  static_cast<uint32_t>(std::lround(ooh)));
     }
   }
   return log;
@@ -142,9 +149,11 @@ TEST(ContactFunnelTest, HomeVisitsAndOutOfHoursMeasuredSeparately) {
   auto ooh = RunRules(OneRule("contact_rate_outlier"), ContactLog(40, 5, false, 4.0).entries());
   ASSERT_EQ(ooh.size(), 1u);
   EXPECT_NE(ooh[0].flag().summary().find("out-of-hours"), std::string::npos);
-  auto only_hv = RunRules(OneRule("contact_rate_outlier", "{measures: [home_visit]}"), ContactLog(40, 5, false, 4.0).entries());
+  auto only_hv = RunRules(OneRule("contact_rate_outlier", "{measures: [home_visit]}"),
+                          ContactLog(40, 5, false, 4.0).entries());
   EXPECT_TRUE(only_hv.empty());
-  EXPECT_TRUE(RunRules(OneRule("contact_rate_outlier"), ContactLog(40, -1, true, 1.0).entries()).empty());
+  EXPECT_TRUE(
+      RunRules(OneRule("contact_rate_outlier"), ContactLog(40, -1, true, 1.0).entries()).empty());
 }
 
 // Regression: contacts were judged on both sides, and at national scale ~1.5% of clean practices

@@ -1,13 +1,15 @@
+#include "services/rules/rule_set.h"
+
 #include <gtest/gtest.h>
 
-#include "services/rules/rule_set.h"
 #include "tests/services/rules/test_util.h"
 
 namespace probity::rules::testing {
 namespace {
 
-const char kHeader[] = "name: t\nversion: \"1\"\nrules:\n  - id: a\n    version: 1\n    severity: warning\n"
-                       "    description: d\n";
+const char kHeader[] =
+    "name: t\nversion: \"1\"\nrules:\n  - id: a\n    version: 1\n    severity: warning\n"
+    "    description: d\n";
 
 TEST(RuleSetTest, DefaultRuleSetLoadsWithEveryKind) {
   auto rs = LoadRuleSetFile(PROBITY_DEFAULT_RULES);
@@ -32,22 +34,35 @@ TEST(RuleSetTest, ClearErrors) {
     std::string expect;
   } cases[] = {
       {std::string(kHeader) + "    kind: no_such_kind\n", "unknown kind 'no_such_kind'"},
-      {std::string(kHeader) + "    kind: list_inflation\n    params: {threshold: 5}\n", "unknown parameter 'threshold'"},
-      {std::string(kHeader) + "    kind: list_inflation\n    params: {threshold_pct: -5}\n", "params.threshold_pct"},
-      {std::string(kHeader) + "    kind: list_inflation\n    params: {window_days: 1.5}\n", "whole number"},
-      {std::string(kHeader) + "    kind: referral_rate_outlier\n    params: {overdispersion: magic}\n", "must be one of"},
-      {std::string(kHeader) + "    kind: payment_per_patient_outlier\n    params: {streams: [GOLD]}\n", "unknown item 'GOLD'"},
-      {std::string(kHeader) + "    kind: duplicate_item_of_service\n    params: {intervals: {LDHC: weekly}}\n",
+      {std::string(kHeader) + "    kind: list_inflation\n    params: {threshold: 5}\n",
+       "unknown parameter 'threshold'"},
+      {std::string(kHeader) + "    kind: list_inflation\n    params: {threshold_pct: -5}\n",
+       "params.threshold_pct"},
+      {std::string(kHeader) + "    kind: list_inflation\n    params: {window_days: 1.5}\n",
+       "whole number"},
+      {std::string(kHeader) +
+           "    kind: referral_rate_outlier\n    params: {overdispersion: magic}\n",
+       "must be one of"},
+      {std::string(kHeader) +
+           "    kind: payment_per_patient_outlier\n    params: {streams: [GOLD]}\n",
+       "unknown item 'GOLD'"},
+      {std::string(kHeader) +
+           "    kind: duplicate_item_of_service\n    params: {intervals: {LDHC: weekly}}\n",
        "financial_year"},
-      {std::string(kHeader) + "    kind: referral_rate_outlier\n    params: {warning_z: 4}\n", "warning_z"},
-      {"name: t\nversion: 1\nrules: [{id: a, version: 0, kind: list_inflation, severity: warning, description: d}]\n",
+      {std::string(kHeader) + "    kind: referral_rate_outlier\n    params: {warning_z: 4}\n",
+       "warning_z"},
+      {"name: t\nversion: 1\nrules: [{id: a, version: 0, kind: list_inflation, severity: warning, "
+       "description: d}]\n",
        "'version' must be a positive integer"},
-      {"name: t\nversion: 1\nrules: [{id: a, version: 1, kind: list_inflation, severity: loud, description: d}]\n",
+      {"name: t\nversion: 1\nrules: [{id: a, version: 1, kind: list_inflation, severity: loud, "
+       "description: d}]\n",
        "severity"},
-      {"name: t\nversion: 1\nrules: [{id: a, version: 1, kind: list_inflation, severity: info, description: d},"
+      {"name: t\nversion: 1\nrules: [{id: a, version: 1, kind: list_inflation, severity: info, "
+       "description: d},"
        " {id: a, version: 1, kind: list_inflation, severity: info, description: d}]\n",
        "duplicate rule id"},
-      {"name: t\nversion: 1\nrules: [{id: a, version: 1, kind: list_inflation, severity: info}]\n", "description"},
+      {"name: t\nversion: 1\nrules: [{id: a, version: 1, kind: list_inflation, severity: info}]\n",
+       "description"},
       {"name: [unclosed\n", "YAML error"},
       {"just a string", "top level"},
       {"name: t\nversion: 1\nrules: []\n", "non-empty"},

@@ -50,12 +50,16 @@ const std::vector<VectorEventSource::Entry>& SyntheticLog() {
       const int64_t day = start + d * kSecondsPerDay;
       for (int i = 0; i < kPractices; ++i) {
         for (int r = 0; r < 2 + (d + i) % 2; ++r) {
-          add(v1::EVENT_KIND_REFERRAL, code(i), day + 9 * 3600 + r).mutable_referral()->set_ubrn("1");
+          add(v1::EVENT_KIND_REFERRAL, code(i), day + 9 * 3600 + r)
+              .mutable_referral()
+              ->set_ubrn("1");
         }
-        auto* c = add(v1::EVENT_KIND_PATIENT_CONTACT, code(i), day + 18 * 3600).mutable_patient_contact();
+        auto* c =
+            add(v1::EVENT_KIND_PATIENT_CONTACT, code(i), day + 18 * 3600).mutable_patient_contact();
         c->set_mode(v1::CONTACT_MODE_HOME_VISIT);
         c->set_count(3);
-        auto* o = add(v1::EVENT_KIND_PATIENT_CONTACT, code(i), day + 23 * 3600).mutable_patient_contact();
+        auto* o =
+            add(v1::EVENT_KIND_PATIENT_CONTACT, code(i), day + 23 * 3600).mutable_patient_contact();
         o->set_mode(v1::CONTACT_MODE_TELEPHONE);
         o->set_out_of_hours(true);
         o->set_count(5);

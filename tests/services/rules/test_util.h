@@ -21,9 +21,11 @@ inline int64_t T(int y, unsigned m, unsigned d, int hour = 0) {
   return DaysFromCivil(y, m, d) * kSecondsPerDay + hour * 3600;
 }
 
-inline RuleSet OneRule(const std::string& kind, const std::string& params = "{}", const std::string& id = "r1") {
-  std::string yaml = "name: test\nversion: \"1\"\nrules:\n  - id: " + id + "\n    version: 1\n    kind: " + kind +
-                     "\n    severity: warning\n    description: test rule\n    params: " + params + "\n";
+inline RuleSet OneRule(const std::string& kind, const std::string& params = "{}",
+                       const std::string& id = "r1") {
+  std::string yaml =
+      "name: test\nversion: \"1\"\nrules:\n  - id: " + id + "\n    version: 1\n    kind: " + kind +
+      "\n    severity: warning\n    description: test rule\n    params: " + params + "\n";
   auto rs = LoadRuleSet(yaml);
   EXPECT_TRUE(rs.ok()) << rs.status().ToString();
   return rs.ok() ? *rs : RuleSet{};
@@ -51,7 +53,8 @@ class LogBuilder {
   v1::LogRecord& last_record() { return entries_.back().record; }
 
   LogBuilder& Practice(const std::string& code, int64_t t, int64_t list, double weighted,
-                       const std::string& icb = "QHM", bool dispensing = false, const std::string& merged_from = "") {
+                       const std::string& icb = "QHM", bool dispensing = false,
+                       const std::string& merged_from = "") {
     auto* u = Add(v1::EVENT_KIND_PRACTICE_UPDATE, code, t).mutable_practice_update();
     u->set_list_size(list);
     u->set_weighted_list_size(weighted);
@@ -60,8 +63,8 @@ class LogBuilder {
     u->set_merged_from_practice_code(merged_from);
     return *this;
   }
-  v1::Claim& Claim(const std::string& code, int64_t t, const std::string& claim_id, v1::PaymentStream stream,
-                   int64_t amount) {
+  v1::Claim& Claim(const std::string& code, int64_t t, const std::string& claim_id,
+                   v1::PaymentStream stream, int64_t amount) {
     auto* c = Add(v1::EVENT_KIND_CLAIM, code, t).mutable_claim();
     c->set_claim_id(claim_id);
     c->set_stream(stream);
@@ -71,10 +74,12 @@ class LogBuilder {
     return *c;
   }
   LogBuilder& Referrals(const std::string& code, int64_t t, int n) {
-    for (int i = 0; i < n; ++i) Add(v1::EVENT_KIND_REFERRAL, code, t).mutable_referral()->set_ubrn("1");
+    for (int i = 0; i < n; ++i)
+      Add(v1::EVENT_KIND_REFERRAL, code, t).mutable_referral()->set_ubrn("1");
     return *this;
   }
-  LogBuilder& Contact(const std::string& code, int64_t t, v1::ContactMode mode, bool ooh, uint32_t count) {
+  LogBuilder& Contact(const std::string& code, int64_t t, v1::ContactMode mode, bool ooh,
+                      uint32_t count) {
     auto* c = Add(v1::EVENT_KIND_PATIENT_CONTACT, code, t).mutable_patient_contact();
     c->set_mode(mode);
     c->set_out_of_hours(ooh);
@@ -112,7 +117,8 @@ inline void SetPeriod(v1::Claim& c, int64_t start, int64_t end) {
   c.mutable_period_end()->set_seconds(end);
 }
 
-inline std::vector<v1::Envelope> RunRules(const RuleSet& rs, const std::vector<LogBuilder::Entry>& entries) {
+inline std::vector<v1::Envelope> RunRules(const RuleSet& rs,
+                                          const std::vector<LogBuilder::Entry>& entries) {
   auto engine = Engine::Create(rs);
   EXPECT_TRUE(engine.ok()) << engine.status().ToString();
   std::vector<v1::Envelope> flags;

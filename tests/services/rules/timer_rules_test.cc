@@ -24,7 +24,7 @@ TEST(ListInflationTest, SilentOnDriftMergerSlowGrowthAndOtherPractice) {
   log.Practice("B81001", T(2022, 4, 1), 10000, 11000);
   log.Practice("B81001", T(2022, 6, 1), 13000, 14000, "QHM", false, "C81001");  // merger
   log.Practice("D81001", T(2022, 4, 1), 10000, 11000);
-  log.Practice("D81001", T(2022, 8, 1), 10800, 11000);  // +8%
+  log.Practice("D81001", T(2022, 8, 1), 10800, 11000);   // +8%
   log.Practice("D81001", T(2022, 12, 1), 11700, 11000);  // +8.3% on the point 4 months before
   log.Practice("E81001", T(2022, 4, 1), 500, 600);       // under the minimum list size
   log.Practice("E81001", T(2022, 5, 1), 800, 900);
@@ -131,7 +131,8 @@ TEST(RemedialTest, SilentWithFollowUpInTimeButNotForOtherPractice) {
                         v1::MONITORING_OUTCOME_BREACH_NOTICE);
     v.mutable_remedy_due_at()->set_seconds(T(2022, 7, 1));
   }
-  log.Visit("A81001", T(2022, 7, 10), v1::MONITORING_VISIT_TYPE_REMEDIAL_FOLLOW_UP);  // within grace
+  log.Visit("A81001", T(2022, 7, 10),
+            v1::MONITORING_VISIT_TYPE_REMEDIAL_FOLLOW_UP);  // within grace
   log.Tick(T(2022, 9, 1));
   auto flags = RunRules(OneRule("remedial_deadline_missed"), log.entries());
   ASSERT_EQ(flags.size(), 1u);

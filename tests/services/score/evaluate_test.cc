@@ -15,7 +15,8 @@ const std::vector<generate::PracticeRecord>& Reference() {
   static const auto* ref = [] {
     auto r = generate::LoadReference(generate::DefaultReferenceCsvPath());
     EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return new std::vector<generate::PracticeRecord>(r.ok() ? *r : std::vector<generate::PracticeRecord>{});
+    return new std::vector<generate::PracticeRecord>(
+        r.ok() ? *r : std::vector<generate::PracticeRecord>{});
   }();
   return *ref;
 }
@@ -68,9 +69,9 @@ TEST(EvaluateTest, ScoresEveryInjectedKindAndCountsTheLog) {
   // Kinds judged on single events or timers are found wherever they are injected.
   for (auto kind : {generate::kDuplicateItemOfService, generate::kClaimExceedsCohort,
                     generate::kQofPointsOverMaximum, generate::kLateOrResubmittedClaim,
-                    generate::kClaimedValueShift, generate::kListInflation, generate::kMonitoringVisitOverdue,
-                    generate::kRemedialDeadlineMissed, generate::kPaymentPerPatientOutlier,
-                    generate::kReferralRateOutlier}) {
+                    generate::kClaimedValueShift, generate::kListInflation,
+                    generate::kMonitoringVisitOverdue, generate::kRemedialDeadlineMissed,
+                    generate::kPaymentPerPatientOutlier, generate::kReferralRateOutlier}) {
     EXPECT_EQ(Row(ev.report, kind).false_negatives, 0) << kind << "\n" << FormatDiagnostics(ev);
   }
 }
@@ -98,7 +99,8 @@ TEST(EvaluateTest, DeterministicFlagBytes) {
   const Evaluation& ev = SmallRun();
   ASSERT_EQ(again->flags.size(), ev.flags.size());
   for (size_t i = 0; i < ev.flags.size(); ++i) {
-    EXPECT_EQ(rules::SerializeDeterministic(again->flags[i]), rules::SerializeDeterministic(ev.flags[i]));
+    EXPECT_EQ(rules::SerializeDeterministic(again->flags[i]),
+              rules::SerializeDeterministic(ev.flags[i]));
   }
   EXPECT_EQ(FormatJson(again->report), FormatJson(ev.report));
 }

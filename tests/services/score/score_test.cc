@@ -136,18 +136,21 @@ TEST(Score, ExplicitPracticesAndEmptyInput) {
 }
 
 TEST(Score, Formats) {
-  ScoreReport r = Score({T("A00001", generate::kListInflation), T("A00002", generate::kListInflation)},
-                        {Register("A00001"), Register("A00002"), Register("A00003"),
-                         Flag("A00001", generate::kListInflation), Flag("A00003", generate::kListInflation)});
+  ScoreReport r =
+      Score({T("A00001", generate::kListInflation), T("A00002", generate::kListInflation)},
+            {Register("A00001"), Register("A00002"), Register("A00003"),
+             Flag("A00001", generate::kListInflation), Flag("A00003", generate::kListInflation)});
   const std::string text = FormatText(r);
   EXPECT_NE(text.find("list_inflation                    1      1      1     0.500   0.500"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("clean practices flagged by any rule: 1 of 1 (1.000)"), std::string::npos) << text;
+  EXPECT_NE(text.find("clean practices flagged by any rule: 1 of 1 (1.000)"), std::string::npos)
+      << text;
   const std::string json = FormatJson(r);
-  EXPECT_NE(json.find("{\"rule_kind\":\"list_inflation\",\"tp\":1,\"fp\":1,\"fn\":1,\"precision\":0.5,"
-                      "\"recall\":0.5}"),
-            std::string::npos)
+  EXPECT_NE(
+      json.find("{\"rule_kind\":\"list_inflation\",\"tp\":1,\"fp\":1,\"fn\":1,\"precision\":0.5,"
+                "\"recall\":0.5}"),
+      std::string::npos)
       << json;
   EXPECT_NE(json.find("{\"rule_kind\":\"duplicate_item_of_service\",\"tp\":0,\"fp\":0,\"fn\":0,"
                       "\"precision\":null,\"recall\":null}"),

@@ -1284,9 +1284,12 @@ std::optional<Rejection> Validate(std::string_view topic, const v1::Envelope& en
   return std::nullopt;
 }
 
-std::string ToJson(const pb::Message& message) {
+std::string ToJson(const pb::Message& message) { return ToJson(message, JsonOptions{}); }
+
+std::string ToJson(const pb::Message& message, const JsonOptions& json_options) {
   pb::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = json_options.print_defaults;
   std::string out;
   try {
     if (!pb::util::MessageToJsonString(message, &out, options).ok()) return "";

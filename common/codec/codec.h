@@ -92,6 +92,10 @@ std::optional<Rejection> Validate(std::string_view topic, const probity::v1::Env
 // message always gives the same string. Returns "" only if the message cannot be printed (never
 // for probity.v1 messages).
 std::string ToJson(const google::protobuf::Message& message);
+struct JsonOptions {
+  bool print_defaults = false;  // print fields at their default value too (fixed-shape bodies)
+};
+std::string ToJson(const google::protobuf::Message& message, const JsonOptions& options);
 
 // Every reason code Decode() and Validate() can return, each exactly once, in catalogue order
 // (docs/events.md lists them in this order). The views point at static storage.

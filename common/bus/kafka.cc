@@ -341,6 +341,11 @@ class KafkaTopicConfigReader final : public TopicConfigReader {
   ~KafkaTopicConfigReader() override { rd_kafka_destroy(rk_); }
 
   StatusOr<int64_t> MaxMessageBytes(const std::string& topic, int timeout_ms) override {
+    if (!probed_) {
+      probe_ = Probe(timeout_ms);
+      probed_ = true;
+    }
+    PROBITY_RETURN_IF_ERROR(probe_);
     char err[512];
     rd_kafka_ConfigResource_t* res =
         rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
@@ -395,7 +400,29 @@ class KafkaTopicConfigReader final : public TopicConfigReader {
     return Unavailable("describe configs of " + topic + ": no max.message.bytes in the answer");
   }
 
+  // DescribeConfigs goes to the cluster's controller. A bus whose metadata names no controller
+  // among its brokers (librdkafka's mock cluster says 0, its brokers are 1..n) cannot answer it.
+  Status Probe(int timeout_ms) {
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, nullptr, &md, timeout_ms);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Unavailable(std::string("metadata: ") + rd_kafka_err2str(err));
+    }
+    const int32_t controller = rd_kafka_controllerid(rk_, timeout_ms);
+    bool known = false;
+    for (int i = 0; i < md->broker_cnt; ++i) known = known || md->brokers[i].id == controller;
+    rd_kafka_metadata_destroy(md);
+    if (!known) {
+      return Unimplemented("the bus names no controller among its brokers (controller id " +
+                           std::to_string(controller) +
+                           "), so it cannot answer DescribeConfigs (the embedded bus)");
+    }
+    return Status::Ok();
+  }
+
   rd_kafka_t* rk_;
+  bool probed_ = false;
+  Status probe_;
 };
 
 }  // namespace

@@ -63,8 +63,8 @@ void ProgressWatch::Judge(v1::HealthReport* r) const {
   }
   for (const auto& s : r->stuck()) {
     if (s.permanent()) {
-      r->add_not_ready_reasons("publication of " + s.topic() + " #" +
-                               std::to_string(s.sequence()) + " refused: " + s.error());
+      r->add_not_ready_reasons("publication of " + s.topic() + " #" + std::to_string(s.sequence()) +
+                               " refused: " + s.error());
     }
   }
   r->set_ready(r->not_ready_reasons().empty());

@@ -220,8 +220,8 @@ Status IngestService::CheckBudget() {
       bus::CheckTopicLimits(admin.get(), outputs, bus::kRequiredTopicMaxMessageBytes, &checked));
   if (!checked) {
     std::fprintf(stderr,
-                 "ingest: the bus does not report topic limits (the embedded bus); "
-                 "max.message.bytes of the output topics not checked\n");
+                 "ingest: the bus does not report topic configs (the embedded bus, which holds "
+                 "messages of any size); max.message.bytes of the output topics not checked\n");
   }
   return Status::Ok();
 }

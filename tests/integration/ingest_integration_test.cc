@@ -360,5 +360,50 @@ TEST_F(IngestIntegrationTest, StopsUnderBackpressureAndRepublishesAfterRestart) 
   EXPECT_EQ(*indexes.rbegin(), 299u);
 }
 
+// Issue 10: a publication the bus refuses with an error retrying alone cannot fix must not stop
+// ingest. The embedded bus answers the first produce requests with MESSAGE_TOO_LARGE; ingest names
+// the record in /healthz, keeps running, retries, and once the bus takes it nothing is missing.
+TEST_F(IngestIntegrationTest, APublicationRefusedForGoodIsRetriedWithoutStoppingIngest) {
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(
+        producer_
+            ->Produce(bus::kClaimsTopic, -1, "A81001",
+                      Claim("refused-" + std::to_string(i), "A81001", 100 + i).SerializeAsString())
+            .ok());
+  }
+  ASSERT_TRUE(producer_->Flush(10000).ok());
+  // From now on the next produce requests (ingest's) are refused for good.
+  std::vector<rd_kafka_resp_err_t> errors(3, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  rd_kafka_mock_push_request_errors_array(cluster_->mock(), 0 /* Produce */, errors.size(),
+                                          errors.data());
+  IngestOptions opts;
+  opts.max_retry_seconds = 1;
+  StartService(opts);
+  bool saw_not_ready = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (service_->stats().log_published < 20 && std::chrono::steady_clock::now() < deadline) {
+    metrics::Health h = service_->health();
+    if (!h.ready && h.detail_json.find("MSG_SIZE_TOO_LARGE") != std::string::npos) {
+      saw_not_ready = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(service_->stats().log_published, 20u);
+  EXPECT_TRUE(saw_not_ready) << "the refusal never showed in /healthz";
+  // Ready again once everything went through.
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!service_->health().ready && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(service_->health().ready) << service_->health().detail_json;
+  StopService();
+  ASSERT_TRUE(run_status_.ok()) << run_status_.ToString();
+  std::set<uint64_t> indexes;
+  for (const auto& m : ReadTopic(bus::kLogTopic, 20, 30)) {
+    indexes.insert(logstore::keys::GetBe64(m.key));
+  }
+  EXPECT_EQ(indexes.size(), 20u);
+}
+
 }  // namespace
 }  // namespace probity::ingest

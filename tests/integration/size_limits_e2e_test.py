@@ -15,6 +15,7 @@ It also replays the report that opened issue 10: the docs' example claim padded 
 """
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -134,16 +135,20 @@ class SizeLimitsEndToEnd(unittest.TestCase):
             # 999,900 bytes, with a default kcat (librdkafka's default 1,000,000-byte limit).
             with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common",
                                    "codec", "testdata", "example_claim.json"), "rb") as f:
-                example = f.read().rstrip()
+                example = json.dumps(json.load(f), separators=(",", ":")).encode()
             for tag, body in (("example", example[:-1] + b" " * (999900 - len(example)) + b"}"),):
                 self.assertEqual(len(body), 999900)
+                # A file argument is one message for kcat (its standard input is read in
+                # lines through a buffer that refuses lines near 1 MB).
+                path = os.path.join(c.dir, tag + ".json")
+                with open(path, "wb") as f:
+                    f.write(body)
                 r = subprocess.run([KCAT, "-b", c.bootstrap, "-P", "-t", "probity.claims.v1",
-                                    "-H", "content-type=application/json", "-k", tag],
-                                   input=body, capture_output=True, timeout=60)
+                                    "-H", "content-type=application/json", "-k", tag, path],
+                                   capture_output=True, timeout=60)
                 self.assertEqual(r.returncode, 0, r.stderr)
+                expect_log[json.loads(body)["event_id"]] = body
             settle("kcat example claim")
-            log_size = c.health()["log_size"]
-            self.assertIn(log_size, (len(expect_log), len(expect_log) + 1))  # new, or a redelivery
             restart("kcat example claim")
 
             # The store: each valid message once, with its exact bytes; each bad one dead-lettered.

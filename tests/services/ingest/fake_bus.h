@@ -117,8 +117,7 @@ class FakeBus final : public BusFactory {
     early.clear();
     return std::unique_ptr<MessageConsumer>(std::move(c));
   }
-  StatusOr<std::unique_ptr<MessageProducer>> NewProducer(
-      Producer::DeliveryCallback cb) override {
+  StatusOr<std::unique_ptr<MessageProducer>> NewProducer(Producer::DeliveryCallback cb) override {
     return std::unique_ptr<MessageProducer>(new FakeProducer(std::move(cb), &judge, &delivered));
   }
   StatusOr<std::unique_ptr<TopicConfigReader>> NewTopicConfigReader() override {

@@ -41,8 +41,8 @@ class IngestTest : public ::testing::Test {
   }
   Status Start(IngestOptions opts = {}) {
     opts.checkpoint_origin = "probity.test/log";
-    service_ = std::make_unique<IngestService>(opts, &bus_, store_.get(), &clock_, &registry_,
-                                               &*signer_);
+    service_ =
+        std::make_unique<IngestService>(opts, &bus_, store_.get(), &clock_, &registry_, &*signer_);
     return service_->Start();
   }
   void Rounds(int n) {
@@ -147,8 +147,9 @@ TEST_F(IngestTest, ARefusedPublicationIsNamedInHealthRetriedAndNothingIsLost) {
   bool refuse = true;
   bus_.judge = [&](const bus::testing::Produced& p) -> Status {
     if (refuse && p.topic == bus::kDeadLetterTopic) {
-      return FailedPrecondition("delivery to probity.deadletter.v1 failed: Broker: Message size "
-                                "too large (MSG_SIZE_TOO_LARGE)");
+      return FailedPrecondition(
+          "delivery to probity.deadletter.v1 failed: Broker: Message size "
+          "too large (MSG_SIZE_TOO_LARGE)");
     }
     return Status::Ok();
   };

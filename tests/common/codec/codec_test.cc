@@ -853,7 +853,7 @@ TEST(CodecFuzzCorpus, SeedsAreAccepted) {
 // the named rejection, so a place the fast check missed would show up as an accepted envelope.
 
 TEST(CodecFastPath, CoversTheSchema) {
-  // False would mean a schema change added an enum or message field that codec.cc's fast check
+  // False would mean a schema change added an enum or message field that hygiene.cc's fast check
   // does not read (Validate would still be right, through reflection, but slow).
   EXPECT_TRUE(internal::FastCheckCoversSchema());
 }

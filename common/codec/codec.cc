@@ -5,6 +5,8 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <climits>
+#include <cstdio>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -22,6 +24,30 @@ using internal::Quote;
 using internal::Reject;
 using internal::Result;
 using internal::Sanitize;
+
+namespace {
+
+std::string RawControlCharacterMessage(const internal::RawControlCharacter& cc) {
+  char byte[8];
+  std::snprintf(byte, sizeof(byte), "0x%02x", cc.byte);
+  std::string where;
+  switch (cc.where) {
+    case internal::RawControlCharacter::Where::kKey:
+      where = "in key " + Quote(cc.path);
+      break;
+    case internal::RawControlCharacter::Where::kValue:
+      where = cc.path.empty() ? "in a string value" : "in the value of " + Quote(cc.path);
+      break;
+    case internal::RawControlCharacter::Where::kUnknown:
+      where = "in a string";
+      break;
+  }
+  return "JSON has a raw control character " + std::string(byte) + " at byte offset " +
+         std::to_string(cc.offset) + ", " + where +
+         "; RFC 8259 requires U+0000..U+001F inside strings to be escaped (e.g. \\t, \\u0001)";
+}
+
+}  // namespace
 
 std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view value,
                                         std::optional<std::string_view> content_type_header,
@@ -51,6 +77,11 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
     }
   } else {
     try {
+      // Syntax the parser lets through, checked before it so that it is reported as what it is.
+      if (std::optional<internal::RawControlCharacter> cc =
+              internal::FindRawControlCharacter(value, v1::Envelope::descriptor())) {
+        return Reject(reason::kMalformedJson, RawControlCharacterMessage(*cc));
+      }
       pb::util::JsonParseOptions strict;  // ignore_unknown_fields = false
       pb::util::Status st = internal::JsonToEnvelope(value, &out.envelope, strict);
       if (!st.ok()) {

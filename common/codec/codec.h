@@ -73,8 +73,9 @@ std::variant<ContentType, Rejection> ParseContentType(std::optional<std::string_
 
 // Decodes `value` received on `topic` and validates it with Validate(). Returns the envelope and
 // its encoding, or the first reason it is unacceptable. Checks, in order: size, content type,
-// parse (binary: wire format, valid UTF-8 in strings; JSON: syntax, no unknown fields, known enum
-// names), non-empty envelope, then Validate(). MUST NOT throw or crash on any bytes; a returned
+// parse (binary: wire format, valid UTF-8 in strings; JSON: no raw control characters in strings,
+// then syntax, no unknown fields, known enum names, then no field given twice in one object),
+// non-empty envelope, then Validate(). MUST NOT throw or crash on any bytes; a returned
 // Decoded always passes Validate(topic, envelope, policy, now).
 std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view value,
                                         std::optional<std::string_view> content_type_header,

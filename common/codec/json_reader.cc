@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common/codec/ascii.h"
@@ -13,15 +15,28 @@ namespace {
 
 namespace pb = ::google::protobuf;
 
-// The walk behind FindDuplicateKey(): one pass over the text, keys compared per object.
-class DuplicateKeyFinder {
+// One pass over the text from the start, following objects, arrays and strings, naming each
+// value by its path of fields. It either compares the keys of each object (FindDuplicateKey) or
+// stops at the key or string value holding one byte (FindRawControlCharacter). Safe on any bytes:
+// every read is bounds-checked, every step consumes input, and nesting deeper than kMaxDepth is
+// not followed; on text that is not well-formed JSON it may simply find nothing.
+class JsonWalker {
  public:
-  explicit DuplicateKeyFinder(std::string_view json) : s_(json) {}
+  explicit JsonWalker(std::string_view json) : s_(json) {}
 
   // Returns the path of the first duplicated field, or "" if there is none.
-  std::string Find(const pb::Descriptor* root) {
+  std::string FindDuplicate(const pb::Descriptor* root) {
     Value(root, nullptr, 0);
-    return dup_;
+    return found_;
+  }
+
+  // Returns where the byte at `target` is: the path of the key holding it (kKey) or of the field
+  // whose string value holds it (kValue), or kUnknown with "" if the walk does not reach it.
+  std::pair<RawControlCharacter::Where, std::string> Locate(const pb::Descriptor* root,
+                                                            size_t target) {
+    target_ = target;
+    Value(root, nullptr, 0);
+    return {where_, found_};
   }
 
  private:
@@ -29,7 +44,7 @@ class DuplicateKeyFinder {
 
   // Where a value is, as a chain up to the root (nullptr): a field of an object (`name`, the
   // field's proto name or the raw key) or an element of an array. The path string is built only
-  // for a duplicate: fields joined by ".", "[]" appended for an array element.
+  // for what is found: fields joined by ".", "[]" appended for an array element.
   struct Path {
     const Path* parent;
     std::string_view name;  // empty for an array element
@@ -113,7 +128,7 @@ class DuplicateKeyFinder {
   // Skips one value; `d` is the message type an object here would be (nullptr if unknown).
   void Value(const pb::Descriptor* d, const Path* path, int depth) {
     Ws();
-    if (i_ >= s_.size() || !dup_.empty() || depth > kMaxDepth) return;
+    if (i_ >= s_.size() || done_ || depth > kMaxDepth) return;
     char c = s_[i_];
     if (c == '{') {
       Object(d, path, depth + 1);
@@ -125,7 +140,7 @@ class DuplicateKeyFinder {
         return;
       }
       const Path element{path, {}, true};
-      while (i_ < s_.size() && dup_.empty()) {
+      while (i_ < s_.size() && !done_) {
         Value(d, &element, depth + 1);
         Ws();
         if (i_ < s_.size() && s_[i_] == ',') {
@@ -136,7 +151,9 @@ class DuplicateKeyFinder {
         break;
       }
     } else if (c == '"') {
+      const size_t start = i_;
       String();
+      if (start < target_ && target_ < i_) Found(path, RawControlCharacter::Where::kValue);
     } else {
       while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']') ++i_;
     }
@@ -147,7 +164,7 @@ class DuplicateKeyFinder {
     // Field names (or raw keys outside the schema) seen in this object; views of descriptor
     // names, of the input or of decoded_.
     std::vector<std::string_view> seen;
-    while (i_ < s_.size() && dup_.empty()) {
+    while (i_ < s_.size() && !done_) {
       Ws();
       if (i_ >= s_.size()) return;
       if (s_[i_] == '}') {
@@ -159,32 +176,81 @@ class DuplicateKeyFinder {
         continue;
       }
       if (s_[i_] != '"') return;  // not reachable for JSON protobuf accepted
+      const size_t key_start = i_;
       std::string_view key = String();
       const pb::FieldDescriptor* fd = Field(d, key);
       std::string_view identity = fd != nullptr ? std::string_view(fd->name()) : key;
       const Path field_path{path, identity, false};
-      if (std::find(seen.begin(), seen.end(), identity) != seen.end()) {
-        dup_ = PathString(&field_path);
-        return;
+      if (target_ != std::string_view::npos) {
+        if (key_start < target_ && target_ < i_) {
+          Found(&field_path, RawControlCharacter::Where::kKey);
+          return;
+        }
+      } else {
+        if (std::find(seen.begin(), seen.end(), identity) != seen.end()) {
+          Found(&field_path, RawControlCharacter::Where::kKey);
+          return;
+        }
+        if (seen.empty()) seen.reserve(d != nullptr ? d->field_count() : 8);
+        seen.push_back(identity);
       }
-      if (seen.empty()) seen.reserve(d != nullptr ? d->field_count() : 8);
-      seen.push_back(identity);
       Ws();
       if (i_ < s_.size() && s_[i_] == ':') ++i_;
       Value(MessageOf(fd), &field_path, depth);
     }
   }
 
+  void Found(const Path* path, RawControlCharacter::Where where) {
+    found_ = PathString(path);
+    where_ = where;
+    done_ = true;
+  }
+
   std::string_view s_;
   size_t i_ = 0;
-  std::string dup_;
+  size_t target_ = std::string_view::npos;  // the byte Locate() looks for
+  bool done_ = false;
+  std::string found_;  // the path of what was found
+  RawControlCharacter::Where where_ = RawControlCharacter::Where::kUnknown;
   std::deque<std::string> decoded_;  // keys with escapes, decoded (stable addresses)
 };
+
+// The offset of the first byte below 0x20 inside a string token, or npos. Strings are told apart
+// from the rest by their quotes alone (a backslash escapes the next byte), so this is one pass
+// with no allocation; raw tabs and newlines between tokens are whitespace, not string content.
+size_t FindControlByteInString(std::string_view s) {
+  bool in_string = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (!in_string) {
+      in_string = c == '"';
+    } else if (c == '"') {
+      in_string = false;
+    } else if (c == '\\') {
+      if (i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0x20) return i + 1;
+      ++i;  // the escaped byte is content, not a closing quote
+    } else if (c < 0x20) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
 
 }  // namespace
 
 std::string FindDuplicateKey(std::string_view json, const pb::Descriptor* root) {
-  return DuplicateKeyFinder(json).Find(root);
+  return JsonWalker(json).FindDuplicate(root);
+}
+
+std::optional<RawControlCharacter> FindRawControlCharacter(std::string_view json,
+                                                           const pb::Descriptor* root) {
+  const size_t at = FindControlByteInString(json);
+  if (at == std::string_view::npos) return std::nullopt;
+  RawControlCharacter out;
+  out.offset = at;
+  out.byte = static_cast<unsigned char>(json[at]);
+  std::tie(out.where, out.path) = JsonWalker(json).Locate(root, at);
+  return out;
 }
 
 }  // namespace probity::codec::internal

@@ -47,6 +47,20 @@ std::string RawControlCharacterMessage(const internal::RawControlCharacter& cc) 
          "; RFC 8259 requires U+0000..U+001F inside strings to be escaped (e.g. \\t, \\u0001)";
 }
 
+// The binary parse. REQUIRES: value.size() <= INT_MAX. The parser logs invalid UTF-8 at ERROR;
+// callers report the failure themselves, so it is silenced.
+bool ParseBinary(std::string_view value, v1::Envelope* envelope) {
+  pb::LogSilencer silence;
+  return envelope->ParseFromArray(value.data(), static_cast<int>(value.size()));
+}
+
+// JSON parse options that skip field names and enum value names the schema does not define.
+pb::util::JsonParseOptions LenientJson() {
+  pb::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  return lenient;
+}
+
 }  // namespace
 
 std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view value,
@@ -63,13 +77,7 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
   if (value.empty()) return Reject(reason::kEmptyMessage, "message value is empty");
 
   if (out.content_type == ContentType::kProtobuf) {
-    bool ok;
-    {
-      // The parser logs invalid UTF-8 at ERROR; the rejection below reports it instead.
-      pb::LogSilencer silence;
-      ok = out.envelope.ParseFromArray(value.data(), static_cast<int>(value.size()));
-    }
-    if (!ok) {
+    if (!ParseBinary(value, &out.envelope)) {
       return Reject(reason::kMalformedProtobuf,
                     "message value (" + std::to_string(value.size()) +
                         " bytes) is not a binary protobuf probity.v1.Envelope (bad wire format "
@@ -89,9 +97,7 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
         // The parser reports unknown fields and unknown enum names in its message only; tell
         // them apart from malformed JSON by whether a lenient parse succeeds.
         v1::Envelope scratch;
-        pb::util::JsonParseOptions lenient;
-        lenient.ignore_unknown_fields = true;
-        bool lenient_ok = internal::JsonToEnvelope(value, &scratch, lenient).ok();
+        bool lenient_ok = internal::JsonToEnvelope(value, &scratch, LenientJson()).ok();
         // A lenient parse relaxes exactly two things: unknown field names ("Cannot find
         // field") and unknown enum value names.
         if (lenient_ok && detail.find("Cannot find field") != std::string::npos) {
@@ -121,6 +127,31 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
   }
   if (Result r = Validate(topic, out.envelope, policy, now)) return std::move(*r);
   return out;
+}
+
+StatusOr<v1::Envelope> ParseStored(std::string_view payload, ContentType content_type) {
+  if (payload.size() > static_cast<size_t>(INT_MAX)) {
+    return DataLoss("stored payload is " + std::to_string(payload.size()) +
+                    " bytes, more than an envelope can be");
+  }
+  v1::Envelope envelope;
+  if (content_type == ContentType::kProtobuf) {
+    if (!ParseBinary(payload, &envelope)) {
+      return DataLoss("stored payload (" + std::to_string(payload.size()) +
+                      " bytes) is not a binary protobuf probity.v1.Envelope");
+    }
+    return envelope;
+  }
+  try {
+    pb::util::Status st = internal::JsonToEnvelope(payload, &envelope, LenientJson());
+    if (!st.ok()) {
+      return DataLoss("stored payload is not a probity.v1.Envelope in the protobuf JSON mapping: " +
+                      Sanitize(std::string(st.message())));
+    }
+  } catch (...) {
+    return DataLoss("stored payload could not be parsed as JSON");
+  }
+  return envelope;
 }
 
 std::vector<std::string_view> AllReasonCodes() {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -741,6 +742,79 @@ TEST(CodecReasons, CatalogueIsUniqueUpperSnake) {
     EXPECT_TRUE(seen.insert(code).second) << code;
     EXPECT_TRUE(std::regex_match(std::string(code), std::regex("[A-Z]+(_[A-Z0-9]+)*"))) << code;
   }
+}
+
+// ---- ParseStored: entries read back from the log, not judged again ----
+
+TEST(CodecParseStored, ReadsWhatDecodeAcceptedToTheSameEnvelope) {
+  for (const Example& ex : AllValid()) {
+    SCOPED_TRACE(ex.name);
+    std::string bin = Bin(ex.envelope);
+    StatusOr<v1::Envelope> b = ParseStored(bin, ContentType::kProtobuf);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_EQ(b->SerializeAsString(), bin);
+    StatusOr<v1::Envelope> j = ParseStored(ToJson(ex.envelope), ContentType::kJson);
+    ASSERT_TRUE(j.ok()) << j.status().ToString();
+    EXPECT_EQ(j->SerializeAsString(), bin);
+  }
+}
+
+TEST(CodecParseStored, ReadsJsonDecodeNowRejectsForARawControlCharacter) {
+  // As a log written before JSON was read strictly holds it.
+  const std::string bad =
+      Replace(ToJson(ValidReferral()), "CARDIOLOGY", std::string("CARDIO\tLO\x01GY"));
+  EXPECT_EQ(Rejected(bus::kReferralsTopic, bad, "application/json").reason_code, "MALFORMED_JSON");
+  StatusOr<v1::Envelope> e = ParseStored(bad, ContentType::kJson);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->referral().specialty_code(), "CARDIO\tLO\x01GY");
+  EXPECT_EQ(e->event_id(), "ref-0001");
+}
+
+TEST(CodecParseStored, ValidatesNothingAndSkipsWhatTheSchemaDoesNotDefine) {
+  // Domain rules, the clock and the size limit are not applied.
+  v1::Envelope e = With(ValidClaim(), [](auto& x) {
+    x.set_practice_code("a8100");
+    *x.mutable_occurred_at() = At("2099-01-01T00:00:00Z");
+    x.mutable_claim()->set_amount_pence(-5);
+  });
+  ASSERT_TRUE(Validate(bus::kClaimsTopic, e, Policy(), kNow).has_value());
+  StatusOr<v1::Envelope> got = ParseStored(Bin(e), ContentType::kProtobuf);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->SerializeAsString(), Bin(e));
+  std::string big = ToJson(With(ValidRuleSet(), [](auto& x) {
+    x.mutable_rule_set()->set_yaml_content(std::string(2 << 20, 'y'));
+  }));
+  EXPECT_TRUE(ParseStored(big, ContentType::kJson).ok());
+  // Unknown fields: binary keeps them, JSON skips them, as do unknown enum names; a field given
+  // twice reads as protobuf reads it (the last value).
+  std::string unknown = Bin(ValidClaim()) + std::string("\x98\x06\x01", 3);
+  EXPECT_TRUE(ParseStored(unknown, ContentType::kProtobuf).ok());
+  StatusOr<v1::Envelope> j =
+      ParseStored(R"({"event_id":"a","colour":"blue","kind":"EVENT_KIND_INVOICE","event_id":"b"})",
+                  ContentType::kJson);
+  ASSERT_TRUE(j.ok()) << j.status().ToString();
+  EXPECT_EQ(j->event_id(), "b");
+  EXPECT_EQ(j->kind(), v1::EVENT_KIND_UNSPECIFIED);
+}
+
+TEST(CodecParseStored, BytesThatAreNoEnvelopeAreDataLossNotACrash) {
+  for (std::string_view in : {std::string_view("\xff\xff\xff", 3), std::string_view("\x0b", 1)}) {
+    StatusOr<v1::Envelope> e = ParseStored(in, ContentType::kProtobuf);
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.status().code(), Code::kDataLoss);
+  }
+  for (std::string_view in :
+       {"", "{\"event_id\": ", "[1,2]", "{\"schema_version\":\"one\"}", "\xff\xfe"}) {
+    StatusOr<v1::Envelope> e = ParseStored(in, ContentType::kJson);
+    ASSERT_FALSE(e.ok()) << in;
+    EXPECT_EQ(e.status().code(), Code::kDataLoss);
+    EXPECT_TRUE(std::all_of(e.status().message().begin(), e.status().message().end(), [](char c) {
+      return c >= 0x20 && c < 0x7f;
+    })) << e.status().message();
+  }
+  // JSON that is wrong only for validation still reads.
+  EXPECT_TRUE(ParseStored("{}", ContentType::kJson).ok());
+  EXPECT_TRUE(ParseStored("", ContentType::kProtobuf).ok());
 }
 
 // ---- Domain rules in more detail ----

@@ -8,14 +8,14 @@
 namespace probity::follow {
 
 StatusOr<v1::Envelope> DecodeRecordEnvelope(const v1::LogRecord& record) {
-  std::optional<std::string_view> ct;
-  if (record.content_type() == v1::CONTENT_TYPE_JSON) ct = "application/json";
-  // No clock check: the entry was judged when it arrived; here it is only read back.
-  auto d = codec::Decode(record.topic(), record.payload(), ct, codec::Policy{}, INT64_MAX / 4);
-  if (auto* rej = std::get_if<codec::Rejection>(&d)) {
-    return DataLoss("logged payload no longer decodes: " + rej->reason_code + ": " + rej->message);
-  }
-  return std::move(std::get<codec::Decoded>(d).envelope);
+  // Not validated again: the entry was judged when it arrived, by the rules of that day; here it
+  // is only read back, so rules tightened since (and the clock) do not stop it.
+  const codec::ContentType ct = record.content_type() == v1::CONTENT_TYPE_JSON
+                                    ? codec::ContentType::kJson
+                                    : codec::ContentType::kProtobuf;
+  StatusOr<v1::Envelope> env = codec::ParseStored(record.payload(), ct);
+  if (!env.ok()) return DataLoss("logged payload no longer parses: " + env.status().message());
+  return env;
 }
 
 Status StoreSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {

@@ -73,8 +73,9 @@ class CatchUpSource final : public EntrySource {
   uint64_t caught_up_ = 0;
 };
 
-// Decodes the envelope of a stored record (it was validated when it was received; no clock check
-// here).
+// Parses the envelope of a stored record with codec::ParseStored: no validation, since it was
+// validated when it was received, so an entry stays readable after the codec's rules are
+// tightened. DATA_LOSS only if the payload does not parse as an envelope in its content type.
 StatusOr<v1::Envelope> DecodeRecordEnvelope(const v1::LogRecord& record);
 
 }  // namespace probity::follow

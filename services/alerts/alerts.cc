@@ -18,6 +18,9 @@ namespace {
 
 constexpr const char* kCursorKey = "cursor";
 constexpr const char* kOpenPrefix = "open/";
+// When open alerts were last re-sent (µs, 8-byte big-endian), so that a target restarted more
+// often than the resend interval still refreshes them before Alertmanager lets them expire.
+constexpr const char* kResentAtKey = "resent_at";
 
 std::string JsonEscape(const std::string& s) {
   std::string out;
@@ -185,6 +188,12 @@ Status AlertsRunner::Start() {
   stats_.next_index = next_;
   stats_.open = open_.size();
   last_resend_ = clock_->NowMicros();
+  s = db_->Get(rocksdb::ReadOptions(), kResentAtKey, &v);
+  if (s.ok() && v.size() == 8) {
+    last_resend_ = static_cast<Micros>(logstore::keys::GetBe64(v));
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "read resend time");
+  }
   return FromRocks(it->status(), "scan open alerts");
 }
 
@@ -233,7 +242,12 @@ StatusOr<size_t> AlertsRunner::RunOnce() {
     wb.Put(kCursorKey, logstore::keys::Be64(next_));
     PROBITY_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "write"));
   }
-  if (resend) last_resend_ = now;
+  if (resend) {
+    last_resend_ = now;
+    PROBITY_RETURN_IF_ERROR(FromRocks(db_->Put(rocksdb::WriteOptions(), kResentAtKey,
+                                               logstore::keys::Be64(static_cast<uint64_t>(now))),
+                                      "write resend time"));
+  }
   for (auto& [id, a] : opened) open_[id] = std::move(a);
   for (const auto& id : closed) open_.erase(id);
   stats_.next_index = next_;

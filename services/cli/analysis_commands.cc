@@ -93,18 +93,15 @@ int RunRules(const BusFlags& bus, const RulesFlags& f, int http_port,
   rules_cfg.properties.emplace("linger.ms", "0");  // flags are few; their latency matters
   auto producer = bus::Producer::Create(rules_cfg);
   if (!producer.ok()) return Fail("rules", producer.status());
-  auto source = LogTopicSource::Create(cfg);
-  if (!source.ok()) return Fail("rules", source.status());
-  RulesRunner runner({.state_dir = f.data_dir + "/rules"}, *rs, source->get(), producer->get());
+  auto topic = LogTopicSource::Create(cfg);
+  if (!topic.ok()) return Fail("rules", topic.status());
+  follow::CatchUpSource source(topic->get(), bus.catch_up_from);
   SystemClock clock;
+  RulesRunner runner({.state_dir = f.data_dir + "/rules"}, *rs, &source, producer->get(), &clock);
   Status st = runner.Start(clock.NowMicros());
   if (!st.ok()) return Fail("rules", st);
   auto registry = std::make_shared<prometheus::Registry>();
-  metrics::HttpServer http(registry, [&] {
-    auto s = runner.stats();
-    return metrics::Health{true, "{\"ready\":true,\"next_index\":" + std::to_string(s.next_index) +
-                                     ",\"flags\":" + std::to_string(s.flags) + "}"};
-  });
+  metrics::HttpServer http(registry, [&] { return runner.health(); });
   st = http.Start(http_host, http_port);
   if (!st.ok()) return Fail("rules", st);
   std::cout << "probity rules: rule set " << rs->name << " " << rs->version << " ("

@@ -17,6 +17,9 @@ std::atomic<bool>& StopFlag();
 struct BusFlags {
   std::string bootstrap_servers = "127.0.0.1:9092";
   std::map<std::string, std::string> kafka_properties;  // --kafka-property k=v
+  // Followers of probity.log.v1: a verified copy of the log (the sequencer's store or a
+  // replica's, DIR/log) to read what retention has taken from the topic. Empty: none.
+  std::string catch_up_from;
 };
 
 struct ServeFlags {

@@ -59,15 +59,26 @@ Status RulesRunner::Start(Micros now) {
     in >> published_at;
     if (!in) return DataLoss("unreadable rule-set publication time in " + marker);
   }
+  // The time is saved BEFORE the first publication, so that a kill between the bus taking the
+  // rule set and the save cannot make the next start publish it with another time (ingest would
+  // log that as a conflicting resubmission).
+  if (published_at == now) {
+    const std::string tmp = marker + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << published_at << "\n";
+      out.flush();
+      if (!out) return IoError("cannot write " + tmp);
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, marker, ec);
+    if (ec) return IoError("cannot rename " + tmp + ": " + ec.message());
+  }
   v1::Envelope env = rules::MakeRuleSetEnvelope(rule_set_, published_at);
   PROBITY_RETURN_IF_ERROR(
       producer_->Produce(bus::kRuleSetsTopic, 0, rule_set_.sha256_hex, env.SerializeAsString()));
   PROBITY_RETURN_IF_ERROR(producer_->Flush(30000));
-  if (published_at == now) {
-    std::ofstream out(marker);
-    out << published_at << "\n";
-    if (!out) return IoError("cannot write " + marker);
-  }
+  PROBITY_RETURN_IF_ERROR(producer_->TakeDeliveryFailure());
   // The first flag must not wait for a leader lookup.
   PROBITY_RETURN_IF_ERROR(producer_->WarmUp(std::string(bus::kFlagsTopic), 10000));
   last_save_ms_ = SteadyMs();

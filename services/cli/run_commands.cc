@@ -241,11 +241,11 @@ int RunAlerts(const BusFlags& bus, const std::string& data_dir,
   bus::ClientConfig cfg{bus.bootstrap_servers, bus.kafka_properties};
   auto client = alerts::AlertmanagerClient::Create(alertmanager_url);
   if (!client.ok()) return Fail("alerts", client.status());
-  auto source = LogTopicSource::Create(cfg);
-  if (!source.ok()) return Fail("alerts", source.status());
+  auto topic = LogTopicSource::Create(cfg);
+  if (!topic.ok()) return Fail("alerts", topic.status());
+  follow::CatchUpSource source(topic->get(), bus.catch_up_from);
   SystemClock clock;
-  alerts::AlertsRunner runner({.state_dir = data_dir + "/alerts"}, source->get(), client->get(),
-                              &clock);
+  alerts::AlertsRunner runner({.state_dir = data_dir + "/alerts"}, &source, client->get(), &clock);
   Status st = runner.Start();
   if (!st.ok()) return Fail("alerts", st);
   std::cout << "probity alerts: following probity.log.v1 on " << bus.bootstrap_servers

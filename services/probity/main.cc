@@ -104,6 +104,9 @@ int main(int argc, char** argv) {
       ->add_option("--alertmanager-url", alerts_url,
                    "Alertmanager base URL, e.g. http://127.0.0.1:9093")
       ->required();
+  alerts->add_option("--catch-up-from", busf.catch_up_from,
+                     "A verified copy of the log (the sequencer's DATA_DIR/log, or a replica's) "
+                     "to read entries retention has taken from probity.log.v1");
   alerts->add_option("--data-dir", alerts_dir, "Delivery state goes in DATA_DIR/alerts")
       ->capture_default_str();
   alerts->callback([&] { rc = RunAlerts(busf, alerts_dir, alerts_url); });
@@ -209,6 +212,9 @@ int main(int argc, char** argv) {
                     "Rule set file (default deploy/rules/default.yaml)");
   int rules_http_port = 9465;
   std::string rules_http_host = "127.0.0.1";
+  rules->add_option("--catch-up-from", busf.catch_up_from,
+                    "A verified copy of the log (the sequencer's DATA_DIR/log, or a replica's) "
+                    "to read entries retention has taken from probity.log.v1");
   rules->add_option("--http-port", rules_http_port, "Port for /metrics and /healthz")
       ->capture_default_str();
   rules->add_option("--http-host", rules_http_host, "Address for /metrics and /healthz")

@@ -147,6 +147,30 @@ def claim(event_id, practice="A81001", pence=1000, occurred=JUL_2022, amount=Non
     return "probity.claims.v1", binary, json.dumps(js, separators=(",", ":")).encode()
 
 
+def padded_json(event_id, size):
+    """A valid JSON claim of exactly `size` bytes (whitespace before the closing brace)."""
+    _, _, j = claim(event_id)
+    pad = size - len(j)
+    assert pad >= 0
+    return j[:-1] + b" " * pad + b"}"
+
+
+def padded_binary(event_id, size):
+    """A valid binary claim of exactly `size` bytes: the envelope's source_system (field 7) given
+    again and again (protobuf keeps the last one, "e2e"), with one filler of the right length."""
+    _, b, _ = claim(event_id)
+    unit = pb_bytes(7, "e2e")
+    out = bytearray(b)
+    # Leave room for one filler (2-byte header plus 1..100 bytes) and the final unit.
+    while len(out) + len(unit) + 2 + 100 + len(unit) < size:
+        out += unit
+    filler = size - len(out) - len(unit) - 2
+    assert 1 <= filler <= 127, filler
+    out += pb_bytes(7, "s" * filler) + unit
+    assert len(out) == size, (len(out), size)
+    return bytes(out)
+
+
 def referral(event_id, practice="B82005", ubrn="000123456789", occurred=JUL_2022):
     body = pb_bytes(1, ubrn) + pb_bytes(3, "320") + pb_varint(4, 1)
     binary = (pb_bytes(1, event_id) + pb_varint(2, 2) + pb_varint(3, 1) + pb_bytes(4, practice) +

@@ -34,30 +34,6 @@ RECORD_LIMIT = 1114112
 JSON = [("content-type", b"application/json")]
 
 
-def padded_json(event_id, size):
-    """A valid JSON claim of exactly `size` bytes (whitespace before the closing brace)."""
-    _, _, j = e2e.claim(event_id)
-    pad = size - len(j)
-    assert pad >= 0
-    return j[:-1] + b" " * pad + b"}"
-
-
-def padded_binary(event_id, size):
-    """A valid binary claim of exactly `size` bytes: the envelope's source_system (field 7) given
-    again and again (protobuf keeps the last one, "e2e"), with one filler of the right length."""
-    _, b, _ = e2e.claim(event_id)
-    unit = e2e.pb_bytes(7, "e2e")
-    out = bytearray(b)
-    # Leave room for one filler (2-byte header plus 1..100 bytes) and the final unit.
-    while len(out) + len(unit) + 2 + 100 + len(unit) < size:
-        out += unit
-    filler = size - len(out) - len(unit) - 2
-    assert 1 <= filler <= 127, filler
-    out += e2e.pb_bytes(7, "s" * filler) + unit
-    assert len(out) == size, (len(out), size)
-    return bytes(out)
-
-
 class SizeLimitsEndToEnd(unittest.TestCase):
     def setUp(self):
         self.assertTrue(os.access(PROBITY, os.X_OK), "set PROBITY_BIN to the probity binary")
@@ -95,13 +71,13 @@ class SizeLimitsEndToEnd(unittest.TestCase):
             for n in (VALUE_LIMIT - 1, VALUE_LIMIT, VALUE_LIMIT + 1):
                 ok = n <= VALUE_LIMIT
                 groups.append(("json valid %d" % n, [
-                    ("jv-%d" % n, padded_json("jv-%d" % n, n), JSON,
+                    ("jv-%d" % n, e2e.padded_json("jv-%d" % n, n), JSON,
                      None if ok else "MESSAGE_TOO_LARGE")]))
                 groups.append(("json invalid %d" % n, [
                     ("ji-%d" % n, b'{"event_id": ' + b" " * (n - 13), JSON,
                      "MALFORMED_JSON" if ok else "MESSAGE_TOO_LARGE")]))
                 groups.append(("binary valid %d" % n, [
-                    ("bv-%d" % n, padded_binary("bv-%d" % n, n), [],
+                    ("bv-%d" % n, e2e.padded_binary("bv-%d" % n, n), [],
                      None if ok else "MESSAGE_TOO_LARGE")]))
                 groups.append(("binary invalid %d" % n, [
                     ("bi-%d" % n, b"\xff" * n, [],

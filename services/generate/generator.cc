@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "common/bus/topics.h"
+#include "common/time/proto_time.h"
 #include "services/generate/random.h"
 #include "services/generate/rule_kinds.h"
 
@@ -128,17 +129,6 @@ std::string Hex16(uint64_t v) {
 }
 
 std::string Yyyymm(Micros t) { return FormatYmd(t).substr(0, 6); }
-
-void SetTs(google::protobuf::Timestamp* ts, Micros t) {
-  int64_t secs = t / kSecond;
-  int64_t rem = t % kSecond;
-  if (rem < 0) {
-    rem += kSecond;
-    --secs;
-  }
-  ts->set_seconds(secs);
-  ts->set_nanos(static_cast<int32_t>(rem * 1000));
-}
 
 // Whole seconds in [lo, hi).
 Micros UniformTime(Rng& rng, Micros lo, Micros hi) {
@@ -462,15 +452,14 @@ struct Generator::Impl {
     e.set_kind(kind);
     e.set_schema_version(1);
     e.set_practice_code(p.rec.practice_code);
-    SetTs(e.mutable_occurred_at(), occurred);
-    SetTs(e.mutable_recorded_at(), recorded);
+    SetTimestamp(e.mutable_occurred_at(), occurred);
+    SetTimestamp(e.mutable_recorded_at(), recorded);
     e.set_source_system(source);
     return e;
   }
   Pending Make(std::string_view topic, v1::Envelope env) {
     Pending pe;
-    pe.t = static_cast<Micros>(env.occurred_at().seconds()) * kSecond +
-           env.occurred_at().nanos() / 1000;
+    pe.t = FromTimestamp(env.occurred_at());
     pe.seq = seq++;
     pe.topic = topic;
     pe.env = std::move(env);
@@ -907,8 +896,8 @@ v1::Envelope Generator::Impl::VisitEvent(const Practice& p, const PlannedVisit& 
   m->set_visit_id("MV-" + p.rec.practice_code + "-" + FormatYmd(v.at));
   m->set_type(v.type);
   m->set_outcome(v.outcome);
-  if (v.notice != 0) SetTs(m->mutable_notice_issued_at(), v.notice);
-  if (v.due != 0) SetTs(m->mutable_remedy_due_at(), v.due);
+  if (v.notice != 0) SetTimestamp(m->mutable_notice_issued_at(), v.notice);
+  if (v.due != 0) SetTimestamp(m->mutable_remedy_due_at(), v.due);
   return e;
 }
 
@@ -930,8 +919,8 @@ void Generator::Impl::ClaimsEndingAt(Practice& p, size_t pi, Micros boundary) {
     c->set_stream(s.stream);
     c->set_service_code(s.service_code);
     c->set_indicator_code(s.indicator);
-    SetTs(c->mutable_period_start(), s.period_start);
-    SetTs(c->mutable_period_end(), s.period_end);
+    SetTimestamp(c->mutable_period_start(), s.period_start);
+    SetTimestamp(c->mutable_period_end(), s.period_end);
     c->set_quantity(s.quantity);
     c->set_unit_price_pence(s.unit_price);
     c->set_amount_pence(s.quantity * s.unit_price);

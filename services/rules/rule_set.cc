@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/time/proto_time.h"
+
 namespace probity::rules {
 namespace {
 
@@ -369,10 +371,7 @@ probity::v1::Envelope MakeRuleSetEnvelope(const RuleSet& rule_set, int64_t publi
   env.set_kind(probity::v1::EVENT_KIND_RULE_SET);
   env.set_schema_version(1);
   env.set_source_system("probity-rules");
-  int64_t secs = published_at_micros / 1000000 - (published_at_micros % 1000000 < 0 ? 1 : 0);
-  env.mutable_occurred_at()->set_seconds(secs);
-  env.mutable_occurred_at()->set_nanos(
-      static_cast<int32_t>((published_at_micros - secs * 1000000) * 1000));
+  SetTimestamp(env.mutable_occurred_at(), published_at_micros);
   *env.mutable_recorded_at() = env.occurred_at();
   auto* rs = env.mutable_rule_set();
   rs->set_name(rule_set.name);

@@ -1,6 +1,5 @@
 #include "services/rules/rule_set.h"
 
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -214,7 +213,7 @@ Status CrossCheck(const std::string& where, const RuleSpec& r) {
 StatusOr<RuleSet> LoadImpl(std::string_view content) {
   RuleSet set;
   set.yaml_content = std::string(content);
-  set.sha256_hex = Sha256Hex(content);
+  set.sha256_hex = crypto::Sha256Hex(content);
   YAML::Node root = YAML::Load(set.yaml_content);
   if (!root.IsMap())
     return InvalidArgument("rule set: top level must be a mapping with name, version, rules");
@@ -350,19 +349,6 @@ StatusOr<RuleSet> LoadRuleSetFile(const std::string& path) {
   auto loaded = LoadRuleSet(ss.str());
   if (!loaded.ok()) return Status(loaded.status().code(), path + ": " + loaded.status().message());
   return loaded;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out(len * 2, '0');
-  for (unsigned i = 0; i < len; ++i) {
-    out[2 * i] = kHex[md[i] >> 4];
-    out[2 * i + 1] = kHex[md[i] & 15];
-  }
-  return out;
 }
 
 probity::v1::Envelope MakeRuleSetEnvelope(const RuleSet& rule_set, int64_t published_at_micros) {

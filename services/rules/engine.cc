@@ -6,7 +6,8 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "services/rules/internal.h"
+#include "services/rules/rule.h"
+#include "services/rules/time_util.h"
 
 namespace probity::rules {
 

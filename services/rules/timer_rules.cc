@@ -4,7 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "services/rules/internal.h"
+#include "services/rules/rule.h"
+#include "services/rules/rule_util.h"
 
 namespace probity::rules::internal {
 namespace {

@@ -31,10 +31,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "common/status/status.h"
 #include "probity/v1/events.pb.h"
 #include "services/rules/facts.h"
+#include "services/rules/kinds.h"
 #include "services/rules/log_event.h"
 #include "services/rules/rule_set.h"
 #include "services/rules/state_codec.h"
@@ -101,11 +104,50 @@ class Rule {
   const RuleSpec spec_;  // the rule's own copy
 };
 
+// ---- Registration: one RuleKind per kind of the catalogue (kinds.h) ----
+
+enum class ParamType { kInt, kDouble, kBool, kString, kStringList, kStringMap };
+
+// One parameter of a kind, as LoadRuleSet validates it.
+struct ParamSchema {
+  const char* name;
+  ParamType type;
+  const char* default_yaml;  // parsed with the same code as user input
+  double min = 0;            // kInt, kDouble: inclusive range
+  double max = 1e18;
+  std::vector<std::string> choices = {};  // kString (and kStringList items) when non-empty
+};
+
+// A kind of rule: what LoadRuleSet validates a rule of this kind against and how the engine
+// builds one. Registered once, in the file that implements the rule, by listing it in that
+// file's *RuleKinds() below.
+struct RuleKind {
+  std::string_view name;            // one of kinds.h
+  std::vector<ParamSchema> params;  // every parameter, in the order errors list them
+  // Checks across parameters, after each passed its schema: InvalidArgument prefixed with
+  // `where`, or Ok. nullptr when the kind has none.
+  Status (*check)(const std::string& where, const RuleSpec& spec) = nullptr;
+  // REQUIRES: spec.kind == name and spec passed LoadRuleSet.
+  std::unique_ptr<Rule> (*make)(const RuleSpec& spec) = nullptr;
+};
+
+// RuleKind::make for a rule class constructible from a RuleSpec.
+template <typename R>
+std::unique_ptr<Rule> MakeRuleOf(const RuleSpec& spec) {
+  return std::make_unique<R>(spec);
+}
+
+// The kinds each file implements (claim_rules.cc, rate_rules.cc, timer_rules.cc).
+std::vector<RuleKind> ClaimRuleKinds();
+std::vector<RuleKind> RateRuleKinds();
+std::vector<RuleKind> TimerRuleKinds();
+
+// The registered kind named `name`, or nullptr. Built once from the lists above; thread-safe.
+const RuleKind* FindRuleKind(std::string_view name);
+// How many kinds are registered (a test holds it to the catalogue's size).
+size_t RegisteredRuleKindCount();
+
 // A new rule for `spec`, or nullptr when this build has no rule of spec.kind.
 std::unique_ptr<Rule> MakeRule(const RuleSpec& spec);
-// Factories per file.
-std::unique_ptr<Rule> MakeClaimRule(const RuleSpec& spec);
-std::unique_ptr<Rule> MakeRateRule(const RuleSpec& spec);
-std::unique_ptr<Rule> MakeTimerRule(const RuleSpec& spec);
 
 }  // namespace probity::rules::internal

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <string_view>
 
 namespace probity::rules {
@@ -34,5 +35,14 @@ inline constexpr std::array<std::string_view, 11> kRuleKinds = {
     kContactRateOutlier,     kClaimedValueShift,        kListInflation,
     kMonitoringVisitOverdue, kRemedialDeadlineMissed,
 };
+
+// The position of `kind` in kRuleKinds; kRuleKinds.size() when it is not in the catalogue.
+constexpr size_t RuleKindIndex(std::string_view kind) {
+  for (size_t i = 0; i < kRuleKinds.size(); ++i) {
+    if (kRuleKinds[i] == kind) return i;
+  }
+  return kRuleKinds.size();
+}
+static_assert(RuleKindIndex(kListInflation) == 8 && RuleKindIndex("no_such_kind") == 11);
 
 }  // namespace probity::rules

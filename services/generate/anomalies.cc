@@ -28,6 +28,17 @@ bool InRange(const GeneratorParams& params, const ClaimSpec& s) {
   return s.period_start >= params.start && s.period_end <= params.end;
 }
 
+// The first claim of `fp` (in period-end order) that satisfies `pred`, or nullptr.
+template <typename Pred>
+const ClaimSpec* FindClaim(const FyPlan& fp, Pred pred) {
+  for (const auto& v : fp.by_end_month) {
+    for (const auto& s : v) {
+      if (pred(s)) return &s;
+    }
+  }
+  return nullptr;
+}
+
 // The claims of the financial year of the range's first whole month.
 FyPlan FirstYearPlan(const GeneratorParams& params, const Practice& p) {
   return PlanFy(p, FyStart(FirstWholeMonth(params.start)), params.seed);
@@ -79,31 +90,23 @@ class DuplicateItemOfService final : public AnomalyKind {
   DuplicateItemOfService() : AnomalyKind(rules::kDuplicateItemOfService) {}
   bool Eligible(const GeneratorParams& params, const Practice& p, int variant) const override {
     FyPlan fp = FirstYearPlan(params, p);
-    for (const auto& v : fp.by_end_month) {
-      for (const auto& s : v) {
-        if (RepeatableLdhc(params, fp, s)) return true;
-      }
-    }
-    return false;
+    return FindClaim(fp, [&](const ClaimSpec& s) { return RepeatableLdhc(params, fp, s); }) !=
+           nullptr;
   }
   std::unique_ptr<Injection> Plan(const GeneratorParams& params, Rng& rng, Practice& p,
                                   TruthEntry* t) const override {
     const std::string& code = p.rec.practice_code;
     FyPlan fp = FirstYearPlan(params, p);
-    for (const auto& v : fp.by_end_month) {
-      for (const auto& s : v) {
-        if (!RepeatableLdhc(params, fp, s)) continue;
-        const Micros dup_period = AddMonths(s.period_start, 3);
-        t->detail = "LDHC claim CLM-" + code + "-LDHC-" + Yyyymm(s.period_start) + s.id_suffix +
-                    " for patient " + s.patient_ref + " repeated as CLM-" + code + "-LDHC-" +
-                    Yyyymm(dup_period) + s.id_suffix + " three months later";
-        t->window_start = s.period_start;
-        t->window_end = AddMonths(dup_period, 1) + 30 * kDay;
-        return std::make_unique<DuplicateInjection>(code, s.period_start,
-                                                    std::stoll(s.id_suffix.substr(1)), dup_period);
-      }
-    }
-    return nullptr;  // unreachable when Eligible
+    const ClaimSpec& s =
+        *FindClaim(fp, [&](const ClaimSpec& c) { return RepeatableLdhc(params, fp, c); });
+    const Micros dup_period = AddMonths(s.period_start, 3);
+    t->detail = "LDHC claim CLM-" + code + "-LDHC-" + Yyyymm(s.period_start) + s.id_suffix +
+                " for patient " + s.patient_ref + " repeated as CLM-" + code + "-LDHC-" +
+                Yyyymm(dup_period) + s.id_suffix + " three months later";
+    t->window_start = s.period_start;
+    t->window_end = AddMonths(dup_period, 1) + 30 * kDay;
+    return std::make_unique<DuplicateInjection>(code, s.period_start,
+                                                std::stoll(s.id_suffix.substr(1)), dup_period);
   }
 };
 
@@ -134,13 +137,8 @@ class ClaimExceedsCohort final : public AnomalyKind {
  public:
   ClaimExceedsCohort() : AnomalyKind(rules::kClaimExceedsCohort) {}
   bool Eligible(const GeneratorParams& params, const Practice& p, int variant) const override {
-    FyPlan fp = FirstYearPlan(params, p);
-    for (const auto& v : fp.by_end_month) {
-      for (const auto& s : v) {
-        if (CohortItem(params, s)) return true;
-      }
-    }
-    return false;
+    return FindClaim(FirstYearPlan(params, p),
+                     [&](const ClaimSpec& s) { return CohortItem(params, s); }) != nullptr;
   }
   std::unique_ptr<Injection> Plan(const GeneratorParams& params, Rng& rng, Practice& p,
                                   TruthEntry* t) const override {
@@ -220,12 +218,8 @@ Micros LateMonth(const GeneratorParams& params, int variant) {
 
 // The first monthly lump claim of `month`, or nullptr.
 const ClaimSpec* FirstLumpOf(const FyPlan& fp, Micros month) {
-  for (const auto& v : fp.by_end_month) {
-    for (const auto& s : v) {
-      if (IsMonthlyLump(s) && s.period_start == month) return &s;
-    }
-  }
-  return nullptr;
+  return FindClaim(fp,
+                   [&](const ClaimSpec& s) { return IsMonthlyLump(s) && s.period_start == month; });
 }
 
 class LateInjection final : public Injection {
@@ -317,9 +311,6 @@ class PaymentPerPatientOutlier final : public AnomalyKind {
 class ReferralRateOutlier final : public AnomalyKind {
  public:
   ReferralRateOutlier() : AnomalyKind(rules::kReferralRateOutlier) {}
-  bool Eligible(const GeneratorParams& params, const Practice& p, int variant) const override {
-    return true;
-  }
   std::unique_ptr<Injection> Plan(const GeneratorParams& params, Rng& rng, Practice& p,
                                   TruthEntry* t) const override {
     p.referral_factor = kReferralOutlierFactor;
@@ -350,9 +341,6 @@ class ContactInjection final : public Injection {
 class ContactRateOutlier final : public AnomalyKind {
  public:
   ContactRateOutlier() : AnomalyKind(rules::kContactRateOutlier) {}
-  bool Eligible(const GeneratorParams& params, const Practice& p, int variant) const override {
-    return true;
-  }
   std::unique_ptr<Injection> Plan(const GeneratorParams& params, Rng& rng, Practice& p,
                                   TruthEntry* t) const override {
     t->detail = p.variant == 0 ? "home visits at 4x the national share (4.8% of contacts)"
@@ -451,9 +439,6 @@ class OverdueInjection final : public Injection {
 class MonitoringVisitOverdue final : public AnomalyKind {
  public:
   MonitoringVisitOverdue() : AnomalyKind(rules::kMonitoringVisitOverdue) {}
-  bool Eligible(const GeneratorParams& params, const Practice& p, int variant) const override {
-    return true;
-  }
   std::unique_ptr<Injection> Plan(const GeneratorParams& params, Rng& rng, Practice& p,
                                   TruthEntry* t) const override {
     t->detail = "last contract-monitoring visit 30 months before the range start; none during it";

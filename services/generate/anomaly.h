@@ -85,9 +85,12 @@ class AnomalyKind {
   // The rule kind that must detect it: TruthEntry::rule_kind.
   std::string_view rule_kind() const { return rule_kind_; }
 
-  // Whether clean practice p can carry variant `variant` of this anomaly over the range. Kinds
-  // are dealt with alternating variants 0, 1, 0...; a kind without variants ignores it.
-  virtual bool Eligible(const GeneratorParams& params, const Practice& p, int variant) const = 0;
+  // Whether clean practice p can carry variant `variant` of this anomaly over the range (by
+  // default, every practice can). Kinds are dealt with alternating variants 0, 1, 0...; a kind
+  // without variants ignores it.
+  virtual bool Eligible(const GeneratorParams& params, const Practice& p, int variant) const {
+    return true;
+  }
   // Plans the anomaly for p (p.anomaly and p.variant are set): returns what it changes, may
   // change p's factors, and records the truth. *truth arrives with practice_code, rule_kind and
   // the whole range as window; Plan sets detail and, when narrower, the window (or a later

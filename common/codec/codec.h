@@ -5,7 +5,8 @@
 // into an Envelope and runs Validate() on it; every message either decodes into an envelope that
 // ingest may append to the log, or is rejected with a stable reason code (the catalogue is
 // AllReasonCodes()) and a human message naming the field and value. docs/events.md describes
-// every rule and every reason code.
+// every rule and every reason code. Entries already in the log are read back with ParseStored(),
+// which validates nothing.
 //
 // Everything here is a pure function of its arguments: time comes in as `now`, nothing reads the
 // wall clock, nothing throws, and no input bytes can crash it (tests/common/codec/codec_fuzz.cc).
@@ -20,6 +21,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/status/status.h"
 #include "common/time/clock.h"
 #include "probity/v1/events.pb.h"
 
@@ -73,12 +75,25 @@ std::variant<ContentType, Rejection> ParseContentType(std::optional<std::string_
 
 // Decodes `value` received on `topic` and validates it with Validate(). Returns the envelope and
 // its encoding, or the first reason it is unacceptable. Checks, in order: size, content type,
-// parse (binary: wire format, valid UTF-8 in strings; JSON: syntax, no unknown fields, known enum
-// names), non-empty envelope, then Validate(). MUST NOT throw or crash on any bytes; a returned
+// parse (binary: wire format, valid UTF-8 in strings; JSON: no raw control characters in strings,
+// then syntax, no unknown fields, known enum names, then no field given twice in one object),
+// non-empty envelope, then Validate(). MUST NOT throw or crash on any bytes; a returned
 // Decoded always passes Validate(topic, envelope, policy, now).
 std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view value,
                                         std::optional<std::string_view> content_type_header,
                                         const Policy& policy, Micros now);
+
+// Parses a payload as the audit log stores it (LogRecord.payload, with its content type) back into
+// its envelope, for followers reading entries that were judged when they arrived. It validates
+// nothing: no size limit, no Validate(), none of Decode()'s checks of the JSON text (raw control
+// characters, fields given twice), so an entry accepted by an earlier, more lenient codec still
+// reads after validation has been tightened. It is lenient where the schema may have moved on too:
+// JSON field names and enum names the compiled schema does not define are skipped, and the binary
+// parse keeps unknown fields and enum numbers as protobuf does. Returns the envelope, or DATA_LOSS
+// only when the bytes do not parse as an envelope in `content_type` at all (the log MUST NOT hold
+// such an entry). MUST NOT throw or crash on any bytes. Input from outside the log goes through
+// Decode(), never through this.
+StatusOr<probity::v1::Envelope> ParseStored(std::string_view payload, ContentType content_type);
 
 // Checks an envelope against the domain rules of validity for `topic` (docs/events.md, section
 // "Validation"): returns nullopt if it is acceptable, else the first failure found. Envelopes
@@ -92,6 +107,10 @@ std::optional<Rejection> Validate(std::string_view topic, const probity::v1::Env
 // message always gives the same string. Returns "" only if the message cannot be printed (never
 // for probity.v1 messages).
 std::string ToJson(const google::protobuf::Message& message);
+struct JsonOptions {
+  bool print_defaults = false;  // print fields at their default value too (fixed-shape bodies)
+};
+std::string ToJson(const google::protobuf::Message& message, const JsonOptions& options);
 
 // Every reason code Decode() and Validate() can return, each exactly once, in catalogue order
 // (docs/events.md lists them in this order). The views point at static storage.

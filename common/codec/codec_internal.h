@@ -1,4 +1,4 @@
-// Internals of codec.cc that tests and benchmarks look at. Not part of the codec's interface.
+// Internals of the codec that tests and benchmarks look at. Not part of the codec's interface.
 #pragma once
 
 #include <google/protobuf/util/json_util.h>
@@ -9,7 +9,7 @@
 
 namespace probity::codec::internal {
 
-// True if the fast whole-message check in codec.cc (unknown fields and out-of-range enum numbers,
+// True if the fast whole-message check in hygiene.cc (unknown fields and out-of-range enum numbers,
 // read through the generated code) handles every enum- and message-typed field of the schema
 // compiled in. When false, Validate() falls back to the reflection-based check for every
 // envelope: the same results, only slower. A schema change that adds such a field must extend the

@@ -8,14 +8,14 @@
 namespace probity::follow {
 
 StatusOr<v1::Envelope> DecodeRecordEnvelope(const v1::LogRecord& record) {
-  std::optional<std::string_view> ct;
-  if (record.content_type() == v1::CONTENT_TYPE_JSON) ct = "application/json";
-  // No clock check: the entry was judged when it arrived; here it is only read back.
-  auto d = codec::Decode(record.topic(), record.payload(), ct, codec::Policy{}, INT64_MAX / 4);
-  if (auto* rej = std::get_if<codec::Rejection>(&d)) {
-    return DataLoss("logged payload no longer decodes: " + rej->reason_code + ": " + rej->message);
-  }
-  return std::move(std::get<codec::Decoded>(d).envelope);
+  // Not validated again: the entry was judged when it arrived, by the rules of that day; here it
+  // is only read back, so rules tightened since (and the clock) do not stop it.
+  const codec::ContentType ct = record.content_type() == v1::CONTENT_TYPE_JSON
+                                    ? codec::ContentType::kJson
+                                    : codec::ContentType::kProtobuf;
+  StatusOr<v1::Envelope> env = codec::ParseStored(record.payload(), ct);
+  if (!env.ok()) return DataLoss("logged payload no longer parses: " + env.status().message());
+  return env;
 }
 
 Status StoreSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {
@@ -36,13 +36,21 @@ StatusOr<std::unique_ptr<LogTopicSource>> LogTopicSource::Create(const bus::Clie
 Status LogTopicSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {
   if (!assigned_) {
     // The topic key is the index; start from the beginning and skip what was evaluated. (A
-    // deployment with retention shorter than the log rebuilds from the store instead.)
+    // deployment with retention shorter than the log catches up from a store: CatchUpSource.)
     PROBITY_RETURN_IF_ERROR(
         consumer_->Assign({{std::string(bus::kLogTopic), 0, RD_KAFKA_OFFSET_BEGINNING}}));
     assigned_ = true;
   }
   std::vector<bus::Message> msgs;
-  PROBITY_RETURN_IF_ERROR(consumer_->Poll(max, 100, &msgs));
+  Status polled = consumer_->Poll(max, 100, &msgs);
+  if (polled.code() == Code::kDataLoss) {
+    // Old segments were deleted while they were being read: start again from what the topic
+    // holds now. Whatever this poll returned is dropped; the next Read asks again from `next`.
+    assigned_ = false;
+    return Unavailable("probity.log.v1 moved under the reader (" + polled.message() +
+                       "); reading it again from its start");
+  }
+  PROBITY_RETURN_IF_ERROR(polled);
   uint64_t want = next;
   for (const auto& m : msgs) {
     v1::SequencedEntry se;
@@ -52,8 +60,13 @@ Status LogTopicSource::Read(uint64_t next, size_t max, std::vector<logstore::Ent
     }
     if (se.index() < want) continue;  // a repeat after a sequencer restart
     if (se.index() > want) {
-      return DataLoss("probity.log.v1 skipped from index " + std::to_string(want) + " to " +
-                      std::to_string(se.index()));
+      // Either the entry is gone (retention) or the topic skipped it; both mean: not here.
+      assigned_ = false;
+      out->clear();
+      return OutOfRange("index " + std::to_string(want) +
+                        " is no longer on probity.log.v1 (the next entry there is " +
+                        std::to_string(se.index()) +
+                        "): catch up from a verified copy of the log (--catch-up-from DIR)");
     }
     merkle::Hash h = merkle::HashLeaf(se.record());
     if (se.leaf_hash() != merkle::AsBytes(h)) {
@@ -67,6 +80,34 @@ Status LogTopicSource::Read(uint64_t next, size_t max, std::vector<logstore::Ent
     out->push_back(std::move(e));
     ++want;
   }
+  return Status::Ok();
+}
+
+Status CatchUpSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {
+  Status st = primary_->Read(next, max, out);
+  if (st.code() != Code::kOutOfRange) return st;
+  if (store_path_.empty()) return st;
+  auto store = logstore::LogStore::Open(store_path_, {.read_only = true});
+  if (!store.ok()) {
+    return Unavailable(st.message() + "; catching up from " + store_path_ +
+                       " failed: " + store.status().message());
+  }
+  StoreSource from_store(store->get());
+  const size_t before = out->size();
+  PROBITY_RETURN_IF_ERROR(from_store.Read(next, max, out));
+  if (out->size() == before) {
+    return OutOfRange(st.message() + "; " + store_path_ + " does not have it either");
+  }
+  // The store's leaf hashes were checked by its writer; check them again as the topic's are.
+  for (size_t i = before; i < out->size(); ++i) {
+    const logstore::Entry& e = (*out)[i];
+    if (merkle::HashLeaf(e.record_bytes) != e.leaf_hash) {
+      return DataLoss(store_path_ + " entry " + std::to_string(e.index) +
+                      " does not match its leaf hash");
+    }
+  }
+  caught_up_ += out->size() - before;
+  primary_->Reset();  // try the topic again next time
   return Status::Ok();
 }
 

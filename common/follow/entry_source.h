@@ -19,8 +19,13 @@ namespace probity::follow {
 class EntrySource {
  public:
   virtual ~EntrySource() = default;
-  // Appends entries with index >= next (at most max) to *out; may return none.
+  // Appends entries with index >= next (at most max) to *out; may return none. kOutOfRange when
+  // entry `next` is no longer available here (retention): the caller catches up elsewhere;
+  // kUnavailable when a retry may help.
   virtual Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) = 0;
+  // Forgets any read position, so that the next Read may ask for an index below the last one
+  // returned (a follower that restarts from its saved state).
+  virtual void Reset() {}
 };
 
 // Reads the log store directly (the rules target in the same process as ingest, or over a
@@ -34,19 +39,43 @@ class StoreSource final : public EntrySource {
   const logstore::LogStore* store_;
 };
 
-// Follows probity.log.v1 on the bus, checking each entry's leaf hash.
+// Follows probity.log.v1 on the bus, checking each entry's leaf hash. When the bus deletes old
+// segments while this reads them (offset out of range), it starts the topic again and drops
+// what it has seen (kUnavailable, so the caller retries); when the entry it needs is gone for
+// good, kOutOfRange names it and the earliest the topic still holds. It never skips an index.
 class LogTopicSource final : public EntrySource {
  public:
   static StatusOr<std::unique_ptr<LogTopicSource>> Create(const bus::ClientConfig& cfg);
   Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) override;
+  void Reset() override { assigned_ = false; }
 
  private:
   std::unique_ptr<bus::Consumer> consumer_;
   bool assigned_ = false;
 };
 
-// Decodes the envelope of a stored record (it was validated when it was received; no clock check
-// here).
+// Reads `primary` (probity.log.v1), and when it says the entries a follower needs are no longer
+// there (kOutOfRange), reads them from a verified copy of the log on disk instead (the
+// sequencer's store or a replica's, opened read-only at each catch-up read so that it sees new
+// entries), until the primary has them again.
+class CatchUpSource final : public EntrySource {
+ public:
+  // REQUIRES: primary outlives this.
+  CatchUpSource(EntrySource* primary, std::string store_path)
+      : primary_(primary), store_path_(std::move(store_path)) {}
+  Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) override;
+  void Reset() override { primary_->Reset(); }
+  uint64_t caught_up() const { return caught_up_; }  // entries read from the store so far
+
+ private:
+  EntrySource* primary_;
+  std::string store_path_;
+  uint64_t caught_up_ = 0;
+};
+
+// Parses the envelope of a stored record with codec::ParseStored: no validation, since it was
+// validated when it was received, so an entry stays readable after the codec's rules are
+// tightened. DATA_LOSS only if the payload does not parse as an envelope in its content type.
 StatusOr<v1::Envelope> DecodeRecordEnvelope(const v1::LogRecord& record);
 
 }  // namespace probity::follow

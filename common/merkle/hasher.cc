@@ -61,6 +61,12 @@ Hash HashChildrenBytes(std::string_view left, std::string_view right) {
   return out;
 }
 
+Hash Sha256(std::string_view data) {
+  Hash h;
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), h.data());
+  return h;
+}
+
 Hash EmptyRoot() {
   static const Hash kEmpty = [] {
     Hash h;

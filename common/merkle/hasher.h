@@ -24,6 +24,10 @@ Hash HashChildren(const Hash& left, const Hash& right);
 // handle untrusted bytes; tree code MUST use HashChildren.
 Hash HashChildrenBytes(std::string_view left, std::string_view right);
 
+// Plain SHA-256(data), no prefix: for content digests (dead-letter originals, files), not tree
+// nodes.
+Hash Sha256(std::string_view data);
+
 // SHA-256(""): the root of the empty tree.
 Hash EmptyRoot();
 

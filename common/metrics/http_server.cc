@@ -16,9 +16,16 @@ HttpServer::HttpServer(std::shared_ptr<prometheus::Registry> registry, HealthFn 
     prometheus::TextSerializer().Serialize(out, registry_->Collect());
     res.set_content(out.str(), "text/plain; version=0.0.4");
   });
-  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+  auto readiness = [this](const httplib::Request&, httplib::Response& res) {
     Health h = health_ ? health_() : Health{true, "{}"};
     res.status = h.ready ? 200 : 503;
+    res.set_content(h.detail_json, "application/json");
+  };
+  server_->Get("/healthz", readiness);
+  server_->Get("/readyz", readiness);
+  server_->Get("/livez", [this](const httplib::Request&, httplib::Response& res) {
+    Health h = health_ ? health_() : Health{true, "{}"};
+    res.status = h.live ? 200 : 503;
     res.set_content(h.detail_json, "application/json");
   });
 }

@@ -18,9 +18,13 @@ class Server;
 
 namespace probity::metrics {
 
+// What /healthz, /readyz and /livez answer: /healthz and /readyz 200 when ready, else 503; /livez
+// 200 when live, else 503 (an orchestrator restarts a target that is not live, and sends no work
+// to one that is not ready). The body is detail_json in every case.
 struct Health {
   bool ready = false;
-  std::string detail_json = "{}";  // a JSON object with whatever the service reports
+  std::string detail_json = "{}";  // a JSON object (a probity.v1.HealthReport)
+  bool live = true;
 };
 
 class HttpServer {

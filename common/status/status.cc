@@ -22,6 +22,10 @@ const char* CodeName(Code code) {
       return "INTERNAL";
     case Code::kIoError:
       return "IO_ERROR";
+    case Code::kUnimplemented:
+      return "UNIMPLEMENTED";
+    case Code::kOutOfRange:
+      return "OUT_OF_RANGE";
   }
   return "UNKNOWN";
 }

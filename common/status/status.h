@@ -19,6 +19,8 @@ enum class Code {
   kUnavailable,  // the bus or a peer is not reachable; retrying may help
   kInternal,
   kIoError,
+  kUnimplemented,  // the peer does not offer this (e.g. an admin call the embedded bus lacks)
+  kOutOfRange,     // asked for what is no longer (or not yet) there, e.g. an index past retention
 };
 
 const char* CodeName(Code code);
@@ -51,6 +53,8 @@ inline Status DataLoss(std::string m) { return Status(Code::kDataLoss, std::move
 inline Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
 inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
 inline Status IoError(std::string m) { return Status(Code::kIoError, std::move(m)); }
+inline Status Unimplemented(std::string m) { return Status(Code::kUnimplemented, std::move(m)); }
+inline Status OutOfRange(std::string m) { return Status(Code::kOutOfRange, std::move(m)); }
 
 // A value or the Status saying why there is none. REQUIRES: a StatusOr built from a Status
 // is never built from an ok Status.

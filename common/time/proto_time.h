@@ -1,25 +1,22 @@
-// Micros (microseconds since the Unix epoch, UTC) to and from google.protobuf.Timestamp: the one
-// conversion every component uses for envelope and record timestamps. Pure, header-only.
+// Conversions between Micros (µs since the Unix epoch, UTC) and google.protobuf.Timestamp: the
+// one copy every component uses.
 #pragma once
 
-#include <cstdint>
+#include <google/protobuf/timestamp.pb.h>
 
 #include "common/time/clock.h"
-#include "google/protobuf/timestamp.pb.h"
 
 namespace probity {
 
-// Sets *ts to `t`: seconds = floor(t / 1e6), nanos = the remaining microseconds * 1000, so nanos
-// is always in [0, 1e9) as the Timestamp contract requires, also before 1970.
+// Floors towards minus infinity, so that times before 1970 keep nanos in [0, 1e9).
 inline void SetTimestamp(google::protobuf::Timestamp* ts, Micros t) {
-  int64_t secs = t / 1'000'000;
-  int64_t rem = t % 1'000'000;
-  if (rem < 0) {
-    rem += 1'000'000;
-    --secs;
+  Micros s = t / 1000000, us = t % 1000000;
+  if (us < 0) {
+    us += 1000000;
+    s -= 1;
   }
-  ts->set_seconds(secs);
-  ts->set_nanos(static_cast<int32_t>(rem * 1000));
+  ts->set_seconds(s);
+  ts->set_nanos(static_cast<int32_t>(us * 1000));
 }
 
 inline google::protobuf::Timestamp ToTimestamp(Micros t) {
@@ -28,10 +25,9 @@ inline google::protobuf::Timestamp ToTimestamp(Micros t) {
   return ts;
 }
 
-// seconds * 1e6 + nanos / 1000 (sub-microsecond nanos are dropped). Every valid Timestamp (years
-// 0001-9999, nanos in [0, 1e9)) fits; REQUIRES: ts is valid, else the result is unspecified.
+// Truncates nanoseconds to whole microseconds.
 inline Micros FromTimestamp(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1'000'000 + ts.nanos() / 1000;
+  return ts.seconds() * 1000000 + ts.nanos() / 1000;
 }
 
 }  // namespace probity

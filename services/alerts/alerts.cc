@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -247,8 +248,14 @@ Status AlertsRunner::Run(const std::atomic<bool>* stop) {
   while (!stop->load()) {
     auto n = RunOnce();
     if (!n.ok()) {
-      if (n.status().code() != Code::kUnavailable) return n.status();
-      // Alertmanager down: keep the cursor and retry with backoff.
+      if (n.status().code() != Code::kUnavailable && n.status().code() != Code::kOutOfRange) {
+        return n.status();
+      }
+      // Alertmanager down, or the log topic moved under the reader: keep the cursor, and read
+      // again from it after a pause (the source has already handed over what it read).
+      std::fprintf(stderr, "probity alerts: %s; retrying from index %llu\n",
+                   n.status().ToString().c_str(), static_cast<unsigned long long>(next_));
+      source_->Reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
       backoff_ms = std::min(backoff_ms * 2, 5000);
       continue;

@@ -60,5 +60,8 @@ int LogInclusionProof(const LogFlags& f, uint64_t index, std::optional<uint64_t>
 int LogConsistencyProof(const LogFlags& f, uint64_t from, std::optional<uint64_t> to);
 int LogCheckpoint(const LogFlags& f);
 int LogDeadLetters(const LogFlags& f, uint64_t from, uint64_t limit);
+// Writes dead letter `seq`'s original value, byte for byte as received, to `out_file` ("-" is
+// stdout); its SHA-256 equals the dead letter's original_value_sha256.
+int LogDeadLetterRaw(const LogFlags& f, uint64_t seq, const std::string& out_file);
 
 }  // namespace probity::cli

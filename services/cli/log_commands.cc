@@ -1,6 +1,7 @@
 // `probity log ...`: read-only views of the audit log.
 #include <cctype>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <tuple>
 
@@ -294,6 +295,31 @@ int LogDeadLetters(const LogFlags& f, uint64_t from, uint64_t limit) {
                   d.message().c_str());
     }
   }
+  return 0;
+}
+
+int LogDeadLetterRaw(const LogFlags& f, uint64_t seq, const std::string& out_file) {
+  auto store = OpenReadOnly(f, "deadletters");
+  if (!store) return 1;
+  auto raw = store->GetDeadLetter(seq);
+  if (!raw.ok()) return Fail("deadletters", raw.status());
+  v1::DeadLetter d;
+  if (!d.ParseFromString(*raw)) {
+    return Fail("deadletters", DataLoss("dead letter " + std::to_string(seq) + " does not parse"));
+  }
+  if (out_file == "-") {
+    std::cout.write(d.original_value().data(),
+                    static_cast<std::streamsize>(d.original_value().size()));
+    std::cout.flush();
+    return std::cout ? 0 : 1;
+  }
+  std::ofstream out(out_file, std::ios::binary | std::ios::trunc);
+  out.write(d.original_value().data(), static_cast<std::streamsize>(d.original_value().size()));
+  out.close();
+  if (!out) return Fail("deadletters", IoError("cannot write " + out_file));
+  std::cerr << "wrote " << d.original_value().size() << " bytes (sha256 "
+            << merkle::ToHex(merkle::Sha256(d.original_value())) << ") of dead letter " << seq
+            << " to " << out_file << "\n";
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "services/cli/rules_runner.h"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -26,11 +27,13 @@ RulesRunner::~RulesRunner() {
 }
 
 RulesRunner::RulesRunner(Options options, rules::RuleSet rule_set, EntrySource* source,
-                         bus::Producer* producer)
+                         bus::Producer* producer, const Clock* clock)
     : options_(std::move(options)),
       rule_set_(std::move(rule_set)),
       source_(source),
-      producer_(producer) {}
+      producer_(producer),
+      clock_(clock != nullptr ? clock : &system_clock_),
+      watch_(std::make_unique<metrics::ProgressWatch>("rules", clock_)) {}
 
 Status RulesRunner::Start(Micros now) {
   std::filesystem::create_directories(options_.state_dir);
@@ -111,6 +114,7 @@ Status RulesRunner::Checkpoint(bool wait) {
   // Flags first: a state that says "evaluated up to i" MUST NOT be saved before every flag raised
   // up to i is confirmed on the bus.
   PROBITY_RETURN_IF_ERROR(producer_->Flush(30000));
+  PROBITY_RETURN_IF_ERROR(producer_->TakeDeliveryFailure());
   if (saver_.joinable()) saver_.join();
   PROBITY_RETURN_IF_ERROR(save_status_);
   last_save_ms_ = SteadyMs();
@@ -124,12 +128,63 @@ Status RulesRunner::Checkpoint(bool wait) {
   return Status::Ok();
 }
 
+bool RulesRunner::Retriable(const Status& st) {
+  return st.code() == Code::kUnavailable || st.code() == Code::kOutOfRange ||
+         st.code() == Code::kFailedPrecondition;
+}
+
+Status RulesRunner::Restart() {
+  if (saver_.joinable()) saver_.join();
+  save_status_ = Status::Ok();
+  (void)producer_->Flush(30000);
+  (void)producer_->TakeDeliveryFailure();
+  PROBITY_ASSIGN_OR_RETURN(engine_, rules::Engine::Create(rule_set_));
+  Status loaded = state_->Load(engine_.get());
+  if (!loaded.ok() && loaded.code() != Code::kNotFound) {
+    PROBITY_ASSIGN_OR_RETURN(engine_, rules::Engine::Create(rule_set_));
+  }
+  next_ = engine_->has_processed() ? engine_->last_index() + 1 : 0;
+  source_->Reset();
+  std::lock_guard<std::mutex> l(mu_);
+  stats_.next_index = next_;
+  return Status::Ok();
+}
+
 Status RulesRunner::Run(const std::atomic<bool>* stop) {
+  Micros backoff = 0;
   while (!stop->load()) {
-    PROBITY_ASSIGN_OR_RETURN(size_t n, RunOnce());
-    if (n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    StatusOr<size_t> n = RunOnce();
+    if (!n.ok()) {
+      if (!Retriable(n.status())) return n.status();
+      // Wait, then go back to the last saved state: nothing after it was confirmed, so nothing
+      // is lost, and flags raised again are the same bytes (ingest drops the repeats).
+      backoff = backoff == 0 ? 1'000'000 : std::min<Micros>(backoff * 2, 60'000'000);
+      ++retries_;
+      watch_->SetBlocker(n.status().ToString() + " (retrying)");
+      std::fprintf(stderr, "probity rules: %s; retrying from the last saved state in %lld ms\n",
+                   n.status().ToString().c_str(), static_cast<long long>(backoff / 1000));
+      for (Micros waited = 0; waited < backoff && !stop->load(); waited += 50'000) {
+        watch_->Observe({next_, retries_}, true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      PROBITY_RETURN_IF_ERROR(Restart());
+      continue;
+    }
+    if (*n > 0) backoff = 0;
+    watch_->SetBlocker("");
+    watch_->Observe({next_}, *n > 0);
+    if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return Checkpoint();
+}
+
+metrics::Health RulesRunner::health() const {
+  RulesStats s = stats();
+  v1::HealthReport r;
+  r.set_next_index(static_cast<double>(s.next_index));
+  r.set_consumed(static_cast<double>(s.processed));
+  watch_->Judge(&r);
+  return {r.ready(), codec::ToJson(r, codec::JsonOptions{.print_defaults = true}), r.live()};
 }
 
 RulesStats RulesRunner::stats() const {

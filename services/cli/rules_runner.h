@@ -6,6 +6,12 @@
 // after a crash the runner replays from the last saved index and re-raises the same flags, byte
 // for byte (flags are deterministic); ingest drops them as exact redeliveries. No flag is lost
 // and none is logged twice.
+//
+// Resilience: what a retry can fix never stops it. When the bus refuses a flag, or the log topic
+// moves under the reader, or the entries it needs are past the topic's retention (and no
+// catch-up store is given), Run() reports it in health(), waits (1 s doubling to 60 s), goes
+// back to its last saved state and carries on from there. Only evidence of a damaged log (an
+// entry that does not match its hash) or a failing state store ends Run() with an error.
 #pragma once
 
 #include <atomic>
@@ -19,6 +25,8 @@
 #include "common/bus/kafka.h"
 #include "common/follow/entry_source.h"
 #include "common/logstore/store.h"
+#include "common/metrics/health.h"
+#include "common/metrics/http_server.h"
 #include "common/status/status.h"
 #include "common/time/clock.h"
 #include "services/rules/engine.h"
@@ -47,9 +55,10 @@ class RulesRunner {
     int save_every_ms = 10000;
     size_t max_batch = 10000;
   };
-  // REQUIRES: source and producer outlive the runner.
+  // REQUIRES: source and producer outlive the runner; so does clock, when given (health and
+  // retry backoff use it; the system clock otherwise).
   RulesRunner(Options options, rules::RuleSet rule_set, EntrySource* source,
-              bus::Producer* producer);
+              bus::Producer* producer, const Clock* clock = nullptr);
   ~RulesRunner();
 
   // Opens the state, restores the engine (when the saved state is for the same rule set), and
@@ -62,8 +71,14 @@ class RulesRunner {
   // `wait`, which also waits for an earlier background save).
   Status Checkpoint(bool wait = true);
   RulesStats stats() const;
+  // /healthz: a probity.v1.HealthReport for target "rules".
+  metrics::Health health() const;
 
  private:
+  // Back to the last saved state: engine, next index, source position.
+  Status Restart();
+  // Whether Run() may wait and restart after `st` rather than stop.
+  static bool Retriable(const Status& st);
   Options options_;
   rules::RuleSet rule_set_;
   EntrySource* source_;
@@ -76,6 +91,10 @@ class RulesRunner {
   int64_t last_save_ms_ = 0;
   mutable std::mutex mu_;
   RulesStats stats_;
+  SystemClock system_clock_;
+  const Clock* clock_;
+  std::unique_ptr<metrics::ProgressWatch> watch_;
+  uint64_t retries_ = 0;
 };
 
 using follow::DecodeRecordEnvelope;

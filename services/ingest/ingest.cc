@@ -1,5 +1,11 @@
 #include "services/ingest/ingest.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <array>
 #include <chrono>
 #include <condition_variable>
@@ -7,23 +13,35 @@
 #include <optional>
 #include <thread>
 
+#include "common/bus/limits.h"
 #include "common/bus/topics.h"
+#include "common/codec/reason_codes.h"
 #include "common/logstore/keys.h"
 #include "common/merkle/hasher.h"
 #include "common/note/checkpoint.h"
+#include "common/time/proto_time.h"
 
 namespace probity::ingest {
+
+// Metrics of the ingest target, declared together.
+struct IngestMetrics {
+  explicit IngestMetrics(prometheus::Registry& r);
+  prometheus::Family<prometheus::Counter>& accepted;  // by kind
+  prometheus::Family<prometheus::Counter>& rejected;  // by reason
+  prometheus::Counter& duplicates;
+  prometheus::Counter& conflicts;
+  prometheus::Gauge& log_size;
+  prometheus::Gauge& lag;
+  prometheus::Gauge& unconfirmed;
+  prometheus::Counter& checkpoints;
+  prometheus::Histogram& append_seconds;
+  prometheus::Counter& bus_errors;
+  prometheus::Family<prometheus::Gauge>& stuck;             // by topic: 1 while refused
+  prometheus::Family<prometheus::Counter>& publish_failed;  // by topic
+  prometheus::Gauge& ready;
+};
+
 namespace {
-
-constexpr uint64_t kTagLog = uint64_t{1} << 62;
-constexpr uint64_t kTagDeadLetter = uint64_t{2} << 62;
-constexpr uint64_t kTagCheckpoint = uint64_t{3} << 62;
-constexpr uint64_t kTagMask = (uint64_t{1} << 62) - 1;
-
-void SetTimestamp(google::protobuf::Timestamp* ts, Micros t) {
-  ts->set_seconds(t / 1000000);
-  ts->set_nanos(static_cast<int32_t>((t % 1000000) * 1000));
-}
 
 void AppendVarint(uint64_t v, std::string* out) {
   while (v >= 0x80) {
@@ -51,6 +69,15 @@ void AppendSequencedEntry(uint64_t index, const merkle::Hash& leaf, std::string_
     out->append(record);
   }
 }
+
+// Bytes of a message's key and headers, as the size budget counts them.
+size_t KeyAndHeaderBytes(const bus::Message& m) {
+  size_t n = m.key.size();
+  for (const auto& [k, v] : m.headers) n += k.size() + v.size();
+  return n;
+}
+
+constexpr size_t kMaxDeadLetterMessage = 1024;  // the human explanation, truncated beyond
 
 }  // namespace
 
@@ -104,7 +131,21 @@ IngestMetrics::IngestMetrics(prometheus::Registry& r)
                      .Name("probity_ingest_bus_transient_errors_total")
                      .Help("Bus errors librdkafka recovered from by itself")
                      .Register(r)
-                     .Add({})) {}
+                     .Add({})),
+      stuck(prometheus::BuildGauge()
+                .Name("probity_publication_stuck")
+                .Help("1 while the bus refuses a publication on this topic (it is retried; see "
+                      "/healthz for the record and the error)")
+                .Register(r)),
+      publish_failed(prometheus::BuildCounter()
+                         .Name("probity_publication_failures_total")
+                         .Help("Publications the bus refused, by topic (each is retried)")
+                         .Register(r)),
+      ready(prometheus::BuildGauge()
+                .Name("probity_ready")
+                .Help("1 when the target is ready (/readyz), else 0")
+                .Register(r)
+                .Add({{"target", "ingest"}})) {}
 
 v1::DeadLetter MakeDeadLetter(const bus::Message& m, const codec::Rejection& why, Micros now) {
   v1::DeadLetter d;
@@ -119,46 +160,113 @@ v1::DeadLetter MakeDeadLetter(const bus::Message& m, const codec::Rejection& why
   d.set_source_partition(m.partition);
   d.set_source_offset(m.offset);
   d.set_reason_code(why.reason_code);
-  d.set_message(why.message);
+  d.set_message(why.message.size() > kMaxDeadLetterMessage
+                    ? why.message.substr(0, kMaxDeadLetterMessage) + "..."
+                    : why.message);
   SetTimestamp(d.mutable_rejected_at(), now);
+  d.set_original_size(m.value.size() + KeyAndHeaderBytes(m));
+  d.set_original_value_sha256(std::string(merkle::AsBytes(merkle::Sha256(m.value))));
   return d;
+}
+
+v1::DeadLetter PublishedDeadLetter(v1::DeadLetter stored, uint64_t sequence) {
+  stored.set_sequence(sequence);
+  if (stored.reason_code() == codec::reason::kMessageTooLarge) {
+    stored.clear_original_key();
+    stored.clear_original_value();
+    stored.clear_original_headers();
+    stored.set_original_omitted(true);
+  }
+  return stored;
 }
 
 IngestService::IngestService(IngestOptions options, bus::ClientConfig bus,
                              logstore::LogStore* store, const Clock* clock,
                              prometheus::Registry* registry, const note::Signer* signer)
+    : IngestService(std::move(options), static_cast<bus::BusFactory*>(nullptr), store, clock,
+                    registry, signer) {
+  owned_bus_ = std::make_unique<bus::KafkaBus>(std::move(bus));
+  bus_ = owned_bus_.get();
+}
+
+IngestService::IngestService(IngestOptions options, bus::BusFactory* bus, logstore::LogStore* store,
+                             const Clock* clock, prometheus::Registry* registry,
+                             const note::Signer* signer)
     : options_(std::move(options)),
-      bus_config_(std::move(bus)),
+      bus_(bus),
       store_(store),
       clock_(clock),
       signer_(signer),
-      metrics_(*registry) {}
+      metrics_(std::make_unique<IngestMetrics>(*registry)),
+      watch_("ingest", clock,
+             metrics::ProgressWatch::Options{Micros{options_.stall_seconds} * 1000000,
+                                             Micros{120} * 1000000}) {}
 
 IngestService::~IngestService() = default;
 
+Status IngestService::CheckBudget() {
+  if (options_.policy.max_message_bytes > bus::kMaxInputValueBytes) {
+    return InvalidArgument(
+        "the message limit (" + std::to_string(options_.policy.max_message_bytes) +
+        " bytes) is above the size budget's input limit of " +
+        std::to_string(bus::kMaxInputValueBytes) + " (docs/events.md, \"Size budget\")");
+  }
+  PROBITY_ASSIGN_OR_RETURN(auto admin, bus_->NewTopicConfigReader());
+  std::vector<std::string> outputs = {std::string(bus::kDeadLetterTopic),
+                                      std::string(bus::kCheckpointsTopic)};
+  if (options_.publish_log) outputs.insert(outputs.begin(), std::string(bus::kLogTopic));
+  bool checked = false;
+  PROBITY_RETURN_IF_ERROR(
+      bus::CheckTopicLimits(admin.get(), outputs, bus::kRequiredTopicMaxMessageBytes, &checked));
+  if (!checked) {
+    std::fprintf(stderr,
+                 "ingest: the bus does not report topic configs (the embedded bus, which holds "
+                 "messages of any size); max.message.bytes of the output topics not checked\n");
+  }
+  return Status::Ok();
+}
+
+Status IngestService::MakeProducer() {
+  PROBITY_ASSIGN_OR_RETURN(
+      producer_, bus_->NewProducer([this](const bus::DeliveryReport& r) { OnDelivery(r); }));
+  return Status::Ok();
+}
+
+void IngestService::OnDelivery(const bus::DeliveryReport& r) {
+  bus::PublicationStream* stream = nullptr;
+  if (r.topic == bus::kLogTopic) stream = log_stream_.get();
+  if (r.topic == bus::kDeadLetterTopic) stream = dl_stream_.get();
+  if (r.topic == bus::kCheckpointsTopic) stream = cp_stream_.get();
+  if (stream == nullptr) return;
+  if (!r.status.ok()) {
+    metrics_->publish_failed.Add({{"topic", r.topic}}).Increment();
+  }
+  stream->Delivered(r.tag, r.status);
+}
+
 Status IngestService::Start() {
+  PROBITY_RETURN_IF_ERROR(CheckBudget());
   PROBITY_ASSIGN_OR_RETURN(sequencer_, logstore::Sequencer::Create(store_));
-  PROBITY_ASSIGN_OR_RETURN(consumer_, bus::Consumer::Create(bus_config_));
-  PROBITY_ASSIGN_OR_RETURN(producer_,
-                           bus::Producer::Create(bus_config_, [this](const bus::DeliveryReport& r) {
-                             if (!r.status.ok()) {
-                               std::lock_guard<std::mutex> l(publish_mu_);
-                               if (!publish_failed_) publish_error_ = r.status.message();
-                               publish_failed_ = true;
-                               return;
-                             }
-                             uint64_t n = (r.tag & kTagMask) + 1;
-                             switch (r.tag & ~kTagMask) {
-                               case kTagLog:
-                                 if (n > log_confirmed_) log_confirmed_ = n;
-                                 break;
-                               case kTagDeadLetter:
-                                 if (n > dl_confirmed_) dl_confirmed_ = n;
-                                 break;
-                               default:
-                                 break;
-                             }
-                           }));
+  PROBITY_ASSIGN_OR_RETURN(uint64_t published, store_->LogPublishedUpTo());
+  PROBITY_ASSIGN_OR_RETURN(uint64_t dl_published, store_->DeadLettersPublishedUpTo());
+  PROBITY_ASSIGN_OR_RETURN(auto checkpoints, store_->Checkpoints());
+  checkpoints_stored_ = checkpoints.size();
+  const bus::PublicationStream::Options retry{1'000'000,
+                                              Micros{options_.max_retry_seconds} * 1000000};
+  log_stream_ = std::make_unique<bus::PublicationStream>(std::string(bus::kLogTopic), published,
+                                                         clock_, retry);
+  dl_stream_ = std::make_unique<bus::PublicationStream>(std::string(bus::kDeadLetterTopic),
+                                                        dl_published, clock_, retry);
+  // Checkpoint publication is not recorded in the store: the latest one is published again at
+  // every start (consumers key checkpoints by tree size), and any made after it as they come.
+  cp_stream_ = std::make_unique<bus::PublicationStream>(
+      std::string(bus::kCheckpointsTopic), checkpoints.empty() ? 0 : checkpoints.size() - 1, clock_,
+      retry);
+  log_persisted_ = published;
+  dl_persisted_ = dl_published;
+
+  PROBITY_ASSIGN_OR_RETURN(consumer_, bus_->NewConsumer());
+  PROBITY_RETURN_IF_ERROR(MakeProducer());
 
   PROBITY_ASSIGN_OR_RETURN(auto stored, store_->ConsumerOffsets());
   std::vector<bus::TopicPartitionOffset> assignment;
@@ -172,9 +280,8 @@ Status IngestService::Start() {
     }
     if (!parts.ok()) {
       return Unavailable("ingest: cannot read metadata of " + topic + ": " +
-                         parts.status().message() + " (is the bus at " +
-                         bus_config_.bootstrap_servers +
-                         " up, and were Probity's topics created?)");
+                         parts.status().message() +
+                         " (is the bus up, and were Probity's topics created?)");
     }
     for (int p = 0; p < *parts; ++p) {
       auto it = stored.find({topic, p});
@@ -187,14 +294,14 @@ Status IngestService::Start() {
   }
   PROBITY_RETURN_IF_ERROR(consumer_->Assign(assignment));
 
-  PROBITY_ASSIGN_OR_RETURN(uint64_t published, store_->LogPublishedUpTo());
-  PROBITY_ASSIGN_OR_RETURN(uint64_t dl_published, store_->DeadLettersPublishedUpTo());
-  log_confirmed_ = log_sent_ = log_persisted_ = published;
-  dl_confirmed_ = dl_sent_ = dl_persisted_ = dl_published;
   PROBITY_ASSIGN_OR_RETURN(auto latest, store_->LatestCheckpoint());
   if (latest) last_checkpoint_size_ = latest->tree_size();
   last_checkpoint_at_ = clock_->NowMicros();
-  PROBITY_RETURN_IF_ERROR(CatchUpPublications());
+  // Entries and dead letters appended before a restart but not confirmed on the bus, and the
+  // latest checkpoint: sent again from the store, in order. Followers drop repeats by index.
+  PROBITY_RETURN_IF_ERROR(PublishEntries(nullptr));
+  PROBITY_RETURN_IF_ERROR(PublishDeadLetters());
+  PROBITY_RETURN_IF_ERROR(PublishCheckpoints());
   {
     std::lock_guard<std::mutex> l(stats_mu_);
     stats_.ready = true;
@@ -202,85 +309,176 @@ Status IngestService::Start() {
     stats_.log_size = sequencer_->size();
     stats_.dead_letters = sequencer_->dead_letter_count();
     stats_.checkpoint_size = last_checkpoint_size_;
-    stats_.log_published = log_confirmed_.load();
+    stats_.log_published = log_stream_->confirmed();
+    stats_.dead_letters_published = dl_stream_->confirmed();
   }
-  metrics_.log_size.Set(static_cast<double>(sequencer_->size()));
+  metrics_->log_size.Set(static_cast<double>(sequencer_->size()));
+  ObserveProgress();
   return Status::Ok();
 }
 
-Status IngestService::CatchUpPublications() {
-  // Entries appended before a restart but not confirmed on the bus: send them again from the
-  // store, in order. Followers drop repeats by index.
-  if (options_.publish_log) {
-    PROBITY_RETURN_IF_ERROR(PublishEntries(log_sent_, nullptr));
-  }
-  for (; dl_sent_ < sequencer_->dead_letter_count(); ++dl_sent_) {
-    PROBITY_ASSIGN_OR_RETURN(std::string d, store_->GetDeadLetter(dl_sent_));
-    v1::DeadLetter dl;
-    dl.ParseFromString(d);
-    PROBITY_RETURN_IF_ERROR(producer_->Produce(
-        bus::kDeadLetterTopic, 0, dl.original_key(), d,
-        {{"probity-deadletter-seq", std::to_string(dl_sent_)}}, kTagDeadLetter | dl_sent_));
-  }
-  return Status::Ok();
-}
-
-Status IngestService::PublishEntries(uint64_t from, const logstore::BatchResult* fresh) {
+Status IngestService::PublishEntries(const logstore::BatchResult* fresh) {
+  if (!options_.publish_log) return Status::Ok();
+  bus::PublicationStream& stream = *log_stream_;
   const uint64_t to = sequencer_->size();
+  // Entries not in this batch come from the store (catch-up after a restart or a refusal).
+  const uint64_t store_until = fresh != nullptr ? fresh->tree_size - fresh->appended : to;
   std::string value;
-  // Entries not in this batch come from the store (catch-up after restart).
-  uint64_t store_until = fresh != nullptr ? fresh->tree_size - fresh->appended : to;
+  auto send = [&](uint64_t index, const merkle::Hash& leaf, std::string_view record) -> Status {
+    value.clear();
+    AppendSequencedEntry(index, leaf, record, &value);
+    if (value.size() > bus::kMaxRecordBytes) {
+      // Cannot happen within the size budget; if it does, it is named, not fatal.
+      stream.SendFailed(index, FailedPrecondition("log entry " + std::to_string(index) + " is " +
+                                                  std::to_string(value.size()) +
+                                                  " bytes, over the record limit"));
+      return Status::Ok();
+    }
+    Status st = producer_->Produce(bus::kLogTopic, 0, logstore::keys::Be64(index), value, {},
+                                   stream.Tag(index));
+    if (!st.ok()) {
+      metrics_->publish_failed.Add({{"topic", std::string(bus::kLogTopic)}}).Increment();
+      stream.SendFailed(index, st);
+      return Status::Ok();
+    }
+    stream.Sent(index);
+    return Status::Ok();
+  };
+  if (stream.paused()) return Status::Ok();
+  uint64_t from = stream.next();
   if (from < store_until) {
-    PROBITY_RETURN_IF_ERROR(
-        store_->Scan(from, store_until, [&](const logstore::Entry& e) -> Status {
-          value.clear();
-          AppendSequencedEntry(e.index, e.leaf_hash, e.record_bytes, &value);
-          return producer_->Produce(bus::kLogTopic, 0, logstore::keys::Be64(e.index), value, {},
-                                    kTagLog | e.index);
-        }));
+    Status scanned = store_->Scan(from, store_until, [&](const logstore::Entry& e) -> Status {
+      PROBITY_RETURN_IF_ERROR(send(e.index, e.leaf_hash, e.record_bytes));
+      // Stop the scan once the stream paused: everything after waits for the retry.
+      return stream.paused() ? Status(Code::kAlreadyExists, "paused") : Status::Ok();
+    });
+    if (!scanned.ok() && scanned.code() != Code::kAlreadyExists) return scanned;
+    if (stream.paused()) return Status::Ok();
     from = store_until;
   }
   if (fresh != nullptr) {
     // The entries as the sequencer stored them: their bytes and leaf hashes come with the result.
-    char key[8];
-    for (size_t k = 0; k < fresh->appended; ++k) {
+    for (size_t k = 0; k < fresh->appended && !stream.paused(); ++k) {
       const uint64_t index = store_until + k;
-      if (index < from) continue;
-      value.clear();
-      AppendSequencedEntry(index, fresh->leaf_hashes[k], fresh->leaf_data(k), &value);
-      logstore::keys::EncodeBe64(key, index);
-      PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kLogTopic, 0, std::string_view(key, 8), value,
-                                                 {}, kTagLog | index));
+      if (index < stream.next()) continue;
+      PROBITY_RETURN_IF_ERROR(send(index, fresh->leaf_hashes[k], fresh->leaf_data(k)));
     }
   }
-  log_sent_ = to;
   return Status::Ok();
+}
+
+Status IngestService::PublishDeadLetters() {
+  bus::PublicationStream& stream = *dl_stream_;
+  while (!stream.paused() && stream.next() < sequencer_->dead_letter_count()) {
+    const uint64_t seq = stream.next();
+    PROBITY_ASSIGN_OR_RETURN(std::string stored, store_->GetDeadLetter(seq));
+    v1::DeadLetter d;
+    if (!d.ParseFromString(stored)) {
+      return DataLoss("stored dead letter " + std::to_string(seq) + " does not parse");
+    }
+    v1::DeadLetter out = PublishedDeadLetter(std::move(d), seq);
+    std::string bytes = out.SerializeAsString();
+    Status st;
+    if (bytes.size() > bus::kMaxRecordBytes) {
+      st = FailedPrecondition("dead letter " + std::to_string(seq) + " is " +
+                              std::to_string(bytes.size()) + " bytes, over the record limit");
+    } else {
+      st = producer_->Produce(bus::kDeadLetterTopic, 0,
+                              out.original_omitted() ? std::string() : out.original_key(), bytes,
+                              {{"probity-deadletter-seq", std::to_string(seq)}}, stream.Tag(seq));
+    }
+    if (!st.ok()) {
+      metrics_->publish_failed.Add({{"topic", std::string(bus::kDeadLetterTopic)}}).Increment();
+      stream.SendFailed(seq, st);
+      break;
+    }
+    stream.Sent(seq);
+  }
+  return Status::Ok();
+}
+
+Status IngestService::PublishCheckpoints() {
+  bus::PublicationStream& stream = *cp_stream_;
+  if (stream.paused() || stream.next() >= checkpoints_stored_) return Status::Ok();
+  PROBITY_ASSIGN_OR_RETURN(auto all, store_->Checkpoints());
+  while (!stream.paused() && stream.next() < all.size()) {
+    const uint64_t seq = stream.next();
+    const v1::CheckpointRecord& rec = all[seq];
+    Status st = producer_->Produce(bus::kCheckpointsTopic, 0, logstore::keys::Be64(rec.tree_size()),
+                                   rec.SerializeAsString(), {}, stream.Tag(seq));
+    if (!st.ok()) {
+      metrics_->publish_failed.Add({{"topic", std::string(bus::kCheckpointsTopic)}}).Increment();
+      stream.SendFailed(seq, st);
+      break;
+    }
+    stream.Sent(seq);
+  }
+  return Status::Ok();
+}
+
+void IngestService::ServicePublications() {
+  producer_->Poll(0);
+  if (auto fatal = producer_->FatalError()) {
+    // An idempotent producer that failed for good sends nothing more: make a new one and send
+    // again everything the bus has not confirmed.
+    for (auto* s : {log_stream_.get(), dl_stream_.get(), cp_stream_.get()}) {
+      s->SendFailed(s->confirmed(), FailedPrecondition("producer failed: " + *fatal));
+    }
+    producer_.reset();
+    Status st = MakeProducer();
+    if (!st.ok()) {
+      std::fprintf(stderr, "ingest: cannot make a new producer: %s\n", st.ToString().c_str());
+      return;
+    }
+  }
+  bool retried = false;
+  for (auto* s : {log_stream_.get(), dl_stream_.get(), cp_stream_.get()}) {
+    if (s->RetryDue()) {
+      retried = true;
+      if (auto stuck = s->stuck()) {
+        std::fprintf(stderr, "ingest: retrying %s #%llu (attempt %u): %s\n", s->topic().c_str(),
+                     static_cast<unsigned long long>(stuck->sequence()), stuck->attempts() + 1,
+                     stuck->error().c_str());
+      }
+    }
+  }
+  if (retried) {
+    Status st = PublishEntries(nullptr);
+    if (st.ok()) st = PublishDeadLetters();
+    if (st.ok()) st = PublishCheckpoints();
+    if (!st.ok()) std::fprintf(stderr, "ingest: republishing: %s\n", st.ToString().c_str());
+  }
+  for (auto* s : {log_stream_.get(), dl_stream_.get(), cp_stream_.get()}) {
+    metrics_->stuck.Add({{"topic", s->topic()}}).Set(s->stuck() ? 1 : 0);
+  }
 }
 
 IngestService::Prepared IngestService::Prepare(std::vector<bus::Message>& batch) const {
   const Micros now = clock_->NowMicros();
   Prepared p;
   p.consumed = batch.size();
-  std::vector<v1::LogRecord>& records = p.records;
-  records.reserve(batch.size());
-  std::vector<std::string>& dead_letters = p.dead_letters;
-  std::vector<std::string>& dead_reasons = p.dead_reasons;
-  std::vector<std::string>& batch_keys = p.dead_keys;
-  std::vector<v1::EventKind>& kinds = p.kinds;
-  logstore::OffsetMap& offsets = p.offsets;
+  p.records.reserve(batch.size());
   for (bus::Message& m : batch) {
-    int64_t& next = offsets[{m.topic, m.partition}];
+    int64_t& next = p.offsets[{m.topic, m.partition}];
     next = std::max(next, m.offset + 1);
-    auto decoded = codec::Decode(m.topic, m.value, m.Header("content-type"), options_.policy, now);
+    std::variant<codec::Decoded, codec::Rejection> decoded;
+    if (const size_t extra = KeyAndHeaderBytes(m); extra > bus::kMaxInputKeyAndHeadersBytes) {
+      decoded = codec::Rejection{std::string(codec::reason::kMessageTooLarge),
+                                 "key and headers are " + std::to_string(extra) +
+                                     " bytes, over the limit of " +
+                                     std::to_string(bus::kMaxInputKeyAndHeadersBytes)};
+    } else {
+      decoded = codec::Decode(m.topic, m.value, m.Header("content-type"), options_.policy, now);
+    }
     if (auto* rej = std::get_if<codec::Rejection>(&decoded)) {
-      dead_letters.push_back(MakeDeadLetter(m, *rej, now).SerializeAsString());
-      batch_keys.push_back(m.key);
-      dead_reasons.push_back(rej->reason_code);
+      p.dead_letters.push_back(
+          {MakeDeadLetter(m, *rej, now).SerializeAsString(), rej->reason_code});
       continue;
     }
     auto& d = std::get<codec::Decoded>(decoded);
     const v1::Envelope& env = d.envelope;
-    v1::LogRecord& r = records.emplace_back();
+    PreparedRecord& pr = p.records.emplace_back();
+    v1::LogRecord& r = pr.record;
     r.set_payload(std::move(m.value));
     r.set_content_type(d.content_type == codec::ContentType::kJson ? v1::CONTENT_TYPE_JSON
                                                                    : v1::CONTENT_TYPE_PROTOBUF);
@@ -293,63 +491,60 @@ IngestService::Prepared IngestService::Prepare(std::vector<bus::Message>& batch)
     r.set_practice_code(env.practice_code());
     *r.mutable_occurred_at() = env.occurred_at();
     if (!m.key.empty()) r.set_message_key(std::move(m.key));
-    kinds.push_back(env.kind());
     // The leaf bytes and hash, here rather than on the sequencer's thread.
-    logstore::Sequencer::Serialized& ser = p.serialized.emplace_back();
-    r.SerializeToString(&ser.bytes);
-    ser.leaf = merkle::HashLeaf(ser.bytes);
+    r.SerializeToString(&pr.serialized.bytes);
+    pr.serialized.leaf = merkle::HashLeaf(pr.serialized.bytes);
   }
   return p;
 }
 
 Status IngestService::Commit(Prepared& p) {
-  std::vector<v1::LogRecord>& records = p.records;
-  const std::vector<std::string>& dead_letters = p.dead_letters;
-  const std::vector<std::string>& batch_keys = p.dead_keys;
-  const std::vector<v1::EventKind>& kinds = p.kinds;
+  // The sequencer takes parallel vectors; they are moved in and out, not copied.
+  std::vector<v1::LogRecord> records;
+  std::vector<logstore::Sequencer::Serialized> serialized;
+  std::vector<std::string> dead_letters;
+  records.reserve(p.records.size());
+  serialized.reserve(p.records.size());
+  for (PreparedRecord& pr : p.records) {
+    records.push_back(std::move(pr.record));
+    serialized.push_back(std::move(pr.serialized));
+  }
+  dead_letters.reserve(p.dead_letters.size());
+  for (PreparedDeadLetter& d : p.dead_letters) dead_letters.push_back(std::move(d.bytes));
+
   auto t0 = std::chrono::steady_clock::now();
   PROBITY_ASSIGN_OR_RETURN(logstore::BatchResult result,
-                           sequencer_->Append(&records, p.offsets, dead_letters, &p.serialized));
-  metrics_.append_seconds.Observe(
+                           sequencer_->Append(&records, p.offsets, dead_letters, &serialized));
+  metrics_->append_seconds.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
-  if (options_.publish_log) {
-    PROBITY_RETURN_IF_ERROR(PublishEntries(log_sent_, &result));
-  }
-  const uint64_t first_dead_letter = sequencer_->dead_letter_count() - dead_letters.size();
-  for (size_t i = 0; i < dead_letters.size(); ++i) {
-    const uint64_t seq = first_dead_letter + i;
-    if (seq < dl_sent_) continue;
-    PROBITY_RETURN_IF_ERROR(producer_->Produce(
-        bus::kDeadLetterTopic, 0, batch_keys[i], dead_letters[i],
-        {{"probity-deadletter-seq", std::to_string(seq)}}, kTagDeadLetter | seq));
-    dl_sent_ = seq + 1;
-  }
+  PROBITY_RETURN_IF_ERROR(PublishEntries(&result));
+  PROBITY_RETURN_IF_ERROR(PublishDeadLetters());
   // Counted per batch, then one labelled-counter lookup per kind and reason present (a lookup
   // builds a label map and takes the family's lock: too dear per message).
   std::array<uint64_t, v1::EventKind_ARRAYSIZE> accepted_by_kind{};
   for (size_t i = 0; i < records.size(); ++i) {
     if (result.outcomes[i] == logstore::AppendOutcome::kDuplicate) continue;
     // Validation rejects kinds outside the enum; "unknown" (0) would still count, not crash.
-    const size_t k = static_cast<size_t>(kinds[i]);
+    const size_t k = static_cast<size_t>(records[i].kind());
     ++accepted_by_kind[k < accepted_by_kind.size() ? k : 0];
   }
   std::map<std::string_view, uint64_t> rejected_by_reason;
-  for (const auto& reason : p.dead_reasons) ++rejected_by_reason[reason];
+  for (const auto& d : p.dead_letters) ++rejected_by_reason[d.reason];
   std::lock_guard<std::mutex> l(stats_mu_);
   for (size_t k = 0; k < accepted_by_kind.size(); ++k) {
     if (accepted_by_kind[k] == 0) continue;
     const std::string kind(codec::ShortKindName(static_cast<v1::EventKind>(k)));
-    metrics_.accepted.Add({{"kind", kind}}).Increment(static_cast<double>(accepted_by_kind[k]));
+    metrics_->accepted.Add({{"kind", kind}}).Increment(static_cast<double>(accepted_by_kind[k]));
     stats_.accepted_by_kind[kind] += accepted_by_kind[k];
   }
   for (const auto& [reason, count] : rejected_by_reason) {
-    metrics_.rejected.Add({{"reason", std::string(reason)}}).Increment(static_cast<double>(count));
+    metrics_->rejected.Add({{"reason", std::string(reason)}}).Increment(static_cast<double>(count));
     stats_.rejected_by_reason[std::string(reason)] += count;
   }
-  metrics_.duplicates.Increment(static_cast<double>(result.duplicates));
-  metrics_.conflicts.Increment(static_cast<double>(result.conflicts));
-  metrics_.log_size.Set(static_cast<double>(result.tree_size));
+  metrics_->duplicates.Increment(static_cast<double>(result.duplicates));
+  metrics_->conflicts.Increment(static_cast<double>(result.conflicts));
+  metrics_->log_size.Set(static_cast<double>(result.tree_size));
 
   stats_.consumed += p.consumed;
   stats_.appended += result.appended;
@@ -361,13 +556,9 @@ Status IngestService::Commit(Prepared& p) {
 }
 
 Status IngestService::PersistCursors() {
-  producer_->Poll(0);
-  if (publish_failed_) {
-    std::lock_guard<std::mutex> l(publish_mu_);
-    return Unavailable("publishing failed: " + publish_error_);
-  }
-  uint64_t log_c = options_.publish_log ? log_confirmed_.load() : 0;
-  uint64_t dl_c = dl_confirmed_.load();
+  ServicePublications();
+  const uint64_t log_c = options_.publish_log ? log_stream_->confirmed() : 0;
+  const uint64_t dl_c = dl_stream_->confirmed();
   if (options_.publish_log && log_c > log_persisted_) {
     PROBITY_RETURN_IF_ERROR(sequencer_->SetLogPublished(log_c));
     log_persisted_ = log_c;
@@ -376,9 +567,11 @@ Status IngestService::PersistCursors() {
     PROBITY_RETURN_IF_ERROR(sequencer_->SetDeadLettersPublished(dl_c));
     dl_persisted_ = dl_c;
   }
-  metrics_.unconfirmed.Set(static_cast<double>(log_sent_ - std::min(log_sent_, log_c)));
+  const uint64_t log_sent = log_stream_->next();
+  metrics_->unconfirmed.Set(static_cast<double>(log_sent - std::min(log_sent, log_c)));
   std::lock_guard<std::mutex> l(stats_mu_);
   stats_.log_published = log_c;
+  stats_.dead_letters_published = dl_c;
   return Status::Ok();
 }
 
@@ -401,11 +594,11 @@ Status IngestService::MaybeCheckpoint(bool force) {
   rec.set_signed_note(signed_note);
   SetTimestamp(rec.mutable_created_at(), now);
   PROBITY_RETURN_IF_ERROR(sequencer_->AddCheckpoint(rec));
-  PROBITY_RETURN_IF_ERROR(producer_->Produce(bus::kCheckpointsTopic, 0, logstore::keys::Be64(size),
-                                             rec.SerializeAsString(), {}, kTagCheckpoint | size));
+  ++checkpoints_stored_;
+  PROBITY_RETURN_IF_ERROR(PublishCheckpoints());
   last_checkpoint_size_ = size;
   last_checkpoint_at_ = now;
-  metrics_.checkpoints.Increment();
+  metrics_->checkpoints.Increment();
   std::lock_guard<std::mutex> l(stats_mu_);
   stats_.checkpoint_size = size;
   return Status::Ok();
@@ -426,19 +619,40 @@ void IngestService::UpdateLag() {
     int64_t next = it == stored->end() ? 0 : it->second;
     lag += std::max<int64_t>(0, hi - next);
   }
-  metrics_.lag.Set(static_cast<double>(lag));
+  metrics_->lag.Set(static_cast<double>(lag));
+  metrics_->bus_errors.Increment(static_cast<double>(consumer_->transient_errors()) -
+                                 metrics_->bus_errors.Value());
   std::lock_guard<std::mutex> l(stats_mu_);
   stats_.lag = known ? lag : -1;
+}
+
+void IngestService::ObserveProgress() {
+  IngestStats s = stats();
+  const uint64_t dl_count = sequencer_->dead_letter_count();
+  const bool pending = s.lag > 0 || (options_.publish_log && s.log_size > s.log_published) ||
+                       dl_count > s.dead_letters_published ||
+                       (signer_ != nullptr && s.log_size > s.checkpoint_size);
+  watch_.Observe({s.consumed, s.log_published, s.dead_letters_published, s.checkpoint_size},
+                 pending);
 }
 
 Status IngestService::WaitForBus(const std::atomic<bool>* stop) {
   // Backpressure: while the bus has not confirmed enough of what was published, do not go on
   // (unless stopping: what is appended stays in the log and is published again after a restart).
-  while (options_.publish_log &&
-         log_sent_ - std::min(log_sent_, log_confirmed_.load()) > options_.max_unconfirmed &&
+  // Unconfirmed counts what is not yet sent too, so that a refused publication (the stream
+  // paused) bounds the backlog the same way.
+  auto unconfirmed = [&] {
+    return sequencer_->size() - std::min(sequencer_->size(), log_stream_->confirmed());
+  };
+  uint64_t turns = 0;
+  while (options_.publish_log && unconfirmed() > options_.max_unconfirmed &&
          !(stop != nullptr && stop->load())) {
     producer_->Poll(10);
     PROBITY_RETURN_IF_ERROR(PersistCursors());
+    if (++turns % 50 == 0) {
+      UpdateLag();
+      ObserveProgress();
+    }
   }
   return Status::Ok();
 }
@@ -462,6 +676,7 @@ Status IngestService::AfterRound() {
   PROBITY_RETURN_IF_ERROR(MaybeCheckpoint(false));
   PROBITY_RETURN_IF_ERROR(PersistCursors());
   if (++rounds_ % 10 == 0) UpdateLag();
+  ObserveProgress();
   return Status::Ok();
 }
 
@@ -561,13 +776,25 @@ IngestStats IngestService::stats() const {
 
 metrics::Health IngestService::health() const {
   IngestStats s = stats();
-  std::string json = "{\"ready\":" + std::string(s.ready ? "true" : "false") +
-                     ",\"log_size\":" + std::to_string(s.log_size) +
-                     ",\"log_published\":" + std::to_string(s.log_published) +
-                     ",\"dead_letters\":" + std::to_string(s.dead_letters) +
-                     ",\"consumer_lag\":" + std::to_string(s.lag) +
-                     ",\"latest_checkpoint_size\":" + std::to_string(s.checkpoint_size) + "}";
-  return {s.ready, json};
+  v1::HealthReport r;
+  r.set_log_size(static_cast<double>(s.log_size));
+  r.set_log_published(static_cast<double>(s.log_published));
+  r.set_dead_letters(static_cast<double>(s.dead_letters));
+  r.set_dead_letters_published(static_cast<double>(s.dead_letters_published));
+  r.set_consumer_lag(static_cast<double>(s.lag));
+  r.set_latest_checkpoint_size(static_cast<double>(s.checkpoint_size));
+  r.set_consumed(static_cast<double>(s.consumed));
+  for (const auto* stream : {log_stream_.get(), dl_stream_.get(), cp_stream_.get()}) {
+    if (stream == nullptr) continue;
+    if (auto st = stream->stuck()) *r.add_stuck() = *st;
+  }
+  watch_.Judge(&r);
+  if (!s.ready) {
+    r.set_ready(false);
+    r.add_not_ready_reasons("not started, or stopped");
+  }
+  metrics_->ready.Set(r.ready() ? 1 : 0);
+  return {r.ready(), codec::ToJson(r, codec::JsonOptions{.print_defaults = true}), r.live()};
 }
 
 }  // namespace probity::ingest

@@ -11,13 +11,11 @@
 //    id and bytes) or in the dead-letter outbox, at any crash point: offsets move with the data.
 //  - probity.log.v1 carries every index in order; after a restart publishing resumes from the
 //    last confirmed index, so a follower may see an index again and MUST drop repeats by index.
+//  - No input can jam it (docs/events.md, "Size budget"): every accepted input fits the bus, and a
+//    record the bus refuses anyway (a misconfigured topic, an ACL) stays in the store's outbox,
+//    is named in /healthz, which turns not ready, and is retried with backoff until it goes
+//    through; the service keeps running and loses nothing.
 #pragma once
-
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
 
 #include <atomic>
 #include <map>
@@ -25,14 +23,21 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/bus/kafka.h"
+#include "common/bus/outbox.h"
 #include "common/codec/codec.h"
 #include "common/logstore/sequencer.h"
 #include "common/logstore/store.h"
+#include "common/metrics/health.h"
 #include "common/metrics/http_server.h"
 #include "common/note/note.h"
 #include "common/time/clock.h"
+
+namespace prometheus {
+class Registry;
+}
 
 namespace probity::ingest {
 
@@ -50,22 +55,13 @@ struct IngestOptions {
   // drops exact redeliveries.
   bool ignore_stored_offsets = false;
   codec::Policy policy;
+  // Readiness (docs/operations.md, "Health"): work pending and no progress for this long.
+  int stall_seconds = 60;
+  // A publication the bus refused is retried after 1 s, doubling up to this.
+  int max_retry_seconds = 60;
 };
 
-// Metrics of the ingest target, declared together.
-struct IngestMetrics {
-  explicit IngestMetrics(prometheus::Registry& r);
-  prometheus::Family<prometheus::Counter>& accepted;  // by kind
-  prometheus::Family<prometheus::Counter>& rejected;  // by reason
-  prometheus::Counter& duplicates;
-  prometheus::Counter& conflicts;
-  prometheus::Gauge& log_size;
-  prometheus::Gauge& lag;
-  prometheus::Gauge& unconfirmed;
-  prometheus::Counter& checkpoints;
-  prometheus::Histogram& append_seconds;
-  prometheus::Counter& bus_errors;
-};
+struct IngestMetrics;
 
 struct IngestStats {
   uint64_t consumed = 0;
@@ -75,6 +71,7 @@ struct IngestStats {
   uint64_t log_size = 0;
   uint64_t log_published = 0;
   uint64_t dead_letters = 0;
+  uint64_t dead_letters_published = 0;
   uint64_t checkpoint_size = 0;
   int64_t lag = -1;
   bool ready = false;
@@ -84,13 +81,19 @@ struct IngestStats {
 
 class IngestService {
  public:
-  // REQUIRES: store is open writable; store, clock, registry and signer outlive the service.
+  // REQUIRES: store is open writable; bus, store, clock, registry and signer outlive the service.
+  // `bus` makes the consumer, the producer and the topic-config reader (tests pass fakes).
+  IngestService(IngestOptions options, bus::BusFactory* bus, logstore::LogStore* store,
+                const Clock* clock, prometheus::Registry* registry, const note::Signer* signer);
+  // The same on librdkafka clients for `bus`.
   IngestService(IngestOptions options, bus::ClientConfig bus, logstore::LogStore* store,
                 const Clock* clock, prometheus::Registry* registry, const note::Signer* signer);
   ~IngestService();
 
-  // Connects, assigns every partition of the ingested topics from the stored offsets (the
-  // beginning when none) and republishes anything the bus had not confirmed before a restart.
+  // Checks the size budget against the policy and the output topics' limits (refusing to start,
+  // with the fix, when a topic allows less), connects, assigns every partition of the ingested
+  // topics from the stored offsets (the beginning when none) and republishes anything the bus
+  // had not confirmed before a restart.
   Status Start();
   // One poll-validate-append-publish round on the calling thread. Returns after at most
   // ~max_batch_latency_ms (plus the wait for the bus under backpressure).
@@ -102,18 +105,24 @@ class IngestService {
   Status Drain();
 
   IngestStats stats() const;
+  // /healthz: a probity.v1.HealthReport (docs/operations.md, "Health").
   metrics::Health health() const;
 
  private:
-  // A polled batch, decoded and validated: what Commit appends in one write.
+  // One polled message, decoded and validated: a record to append, or a dead letter.
+  struct PreparedRecord {
+    v1::LogRecord record;
+    logstore::Sequencer::Serialized serialized;  // its leaf bytes and hash
+  };
+  struct PreparedDeadLetter {
+    std::string bytes;  // serialized DeadLetter, as stored
+    std::string reason;
+  };
+  // A polled batch: what Commit appends in one write.
   struct Prepared {
-    std::vector<v1::LogRecord> records;
-    std::vector<v1::EventKind> kinds;                         // of each record
-    std::vector<logstore::Sequencer::Serialized> serialized;  // of each record
-    std::vector<std::string> dead_letters;                    // serialized DeadLetter
-    std::vector<std::string> dead_reasons;                    // reason code of each dead letter
-    std::vector<std::string> dead_keys;                       // original key of each dead letter
-    logstore::OffsetMap offsets;                              // next offset per topic-partition
+    std::vector<PreparedRecord> records;
+    std::vector<PreparedDeadLetter> dead_letters;
+    logstore::OffsetMap offsets;  // next offset per topic-partition
     size_t consumed = 0;
   };
   // Decodes and validates (the reader thread's stage; touches no state but the clock).
@@ -123,34 +132,40 @@ class IngestService {
   Status WaitForBus(const std::atomic<bool>* stop = nullptr);
   Status PollBatch(std::vector<bus::Message>* batch);
   Status AfterRound();
-  // Publishes entries [from, size) on probity.log.v1: those of `fresh` (the batch just appended)
-  // from the append result, any earlier ones from the store.
-  Status PublishEntries(uint64_t from, const logstore::BatchResult* fresh);
-  Status CatchUpPublications();
+  Status CheckBudget();
+  Status MakeProducer();
+  void OnDelivery(const bus::DeliveryReport& r);
+  // Retries refused publications when due; replaces a producer that failed for good.
+  void ServicePublications();
+  // Sends log entries from the log stream's next() up to the tree size: those of `fresh` (the
+  // batch just appended) from the append result, any earlier ones from the store.
+  Status PublishEntries(const logstore::BatchResult* fresh);
+  Status PublishDeadLetters();
+  Status PublishCheckpoints();
   Status MaybeCheckpoint(bool force);
   Status PersistCursors();
   void UpdateLag();
+  void ObserveProgress();
 
   IngestOptions options_;
-  bus::ClientConfig bus_config_;
+  std::unique_ptr<bus::BusFactory> owned_bus_;
+  bus::BusFactory* bus_;
   logstore::LogStore* store_;
   const Clock* clock_;
   const note::Signer* signer_;
-  IngestMetrics metrics_;
+  std::unique_ptr<IngestMetrics> metrics_;
   std::unique_ptr<logstore::Sequencer> sequencer_;
-  std::unique_ptr<bus::Consumer> consumer_;
-  std::unique_ptr<bus::Producer> producer_;
+  std::unique_ptr<bus::MessageConsumer> consumer_;
+  std::unique_ptr<bus::MessageProducer> producer_;
   std::vector<std::pair<std::string, int32_t>> partitions_;
 
-  // Publication cursors: everything below *_confirmed_ is acknowledged by the bus.
-  std::atomic<uint64_t> log_confirmed_{0};
-  std::atomic<uint64_t> dl_confirmed_{0};
-  uint64_t log_sent_ = 0;  // next index to send on probity.log.v1
-  uint64_t dl_sent_ = 0;   // next dead letter to send
+  // Publication cursors: everything below confirmed() is acknowledged by the bus.
+  std::unique_ptr<bus::PublicationStream> log_stream_;
+  std::unique_ptr<bus::PublicationStream> dl_stream_;
+  std::unique_ptr<bus::PublicationStream> cp_stream_;  // seq: ordinal of the stored checkpoint
   uint64_t log_persisted_ = 0, dl_persisted_ = 0;
-  std::atomic<bool> publish_failed_{false};
-  std::string publish_error_;
-  std::mutex publish_mu_;
+  uint64_t checkpoints_stored_ = 0;
+  metrics::ProgressWatch watch_;
 
   uint64_t rounds_ = 0;
   Micros last_checkpoint_at_ = 0;
@@ -159,7 +174,12 @@ class IngestService {
   IngestStats stats_;
 };
 
-// Builds the dead-letter record for a rejected message.
+// Builds the dead-letter record for a rejected message, as the store keeps it: the original key,
+// value and headers whole, with their size and the value's SHA-256.
 v1::DeadLetter MakeDeadLetter(const bus::Message& m, const codec::Rejection& why, Micros now);
+// The copy of a stored dead letter that goes on probity.deadletter.v1: the stored one with its
+// sequence number, or, for MESSAGE_TOO_LARGE, a reference in place of the original bytes
+// (docs/events.md, "Size budget"). Always within bus::kMaxRecordBytes.
+v1::DeadLetter PublishedDeadLetter(v1::DeadLetter stored, uint64_t sequence);
 
 }  // namespace probity::ingest

@@ -185,7 +185,16 @@ int main(int argc, char** argv) {
   AddLogFlags(dl, &logf);
   dl->add_option("--from", from, "First dead letter")->capture_default_str();
   dl->add_option("--limit", limit, "Most to list")->capture_default_str();
-  dl->callback([&] { rc = LogDeadLetters(logf, from, limit); });
+  std::optional<uint64_t> raw_seq;
+  std::string raw_out = "-";
+  dl->add_option("--raw", raw_seq,
+                 "Write dead letter N's original value, exactly as received, instead of listing "
+                 "(a MESSAGE_TOO_LARGE dead letter is published on the bus as a reference only)");
+  dl->add_option("--out", raw_out, "With --raw: the file to write (- is standard output)")
+      ->capture_default_str();
+  dl->callback([&] {
+    rc = raw_seq ? LogDeadLetterRaw(logf, *raw_seq, raw_out) : LogDeadLetters(logf, from, limit);
+  });
 
   // probity rules [rebuild|backtest]
   RulesFlags rulesf;

@@ -12,6 +12,7 @@
 #include "common/bus/kafka.h"
 #include "common/bus/topics.h"
 #include "common/codec/codec.h"
+#include "common/follow/entry_source.h"
 #include "common/logstore/keys.h"
 #include "common/logstore/store.h"
 #include "common/note/note.h"
@@ -358,6 +359,100 @@ TEST_F(IngestIntegrationTest, StopsUnderBackpressureAndRepublishesAfterRestart) 
   }
   EXPECT_EQ(indexes.size(), 300u);
   EXPECT_EQ(*indexes.rbegin(), 299u);
+}
+
+// Issue 10: a publication the bus refuses with an error retrying alone cannot fix must not stop
+// ingest. The embedded bus answers the first produce requests with MESSAGE_TOO_LARGE; ingest names
+// the record in /healthz, keeps running, retries, and once the bus takes it nothing is missing.
+TEST_F(IngestIntegrationTest, APublicationRefusedForGoodIsRetriedWithoutStoppingIngest) {
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(
+        producer_
+            ->Produce(bus::kClaimsTopic, -1, "A81001",
+                      Claim("refused-" + std::to_string(i), "A81001", 100 + i).SerializeAsString())
+            .ok());
+  }
+  ASSERT_TRUE(producer_->Flush(10000).ok());
+  // From now on the next produce requests (ingest's) are refused for good.
+  std::vector<rd_kafka_resp_err_t> errors(3, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  rd_kafka_mock_push_request_errors_array(cluster_->mock(), 0 /* Produce */, errors.size(),
+                                          errors.data());
+  IngestOptions opts;
+  opts.max_retry_seconds = 1;
+  StartService(opts);
+  bool saw_not_ready = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (service_->stats().log_published < 20 && std::chrono::steady_clock::now() < deadline) {
+    metrics::Health h = service_->health();
+    if (!h.ready && h.detail_json.find("MSG_SIZE_TOO_LARGE") != std::string::npos) {
+      saw_not_ready = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(service_->stats().log_published, 20u);
+  EXPECT_TRUE(saw_not_ready) << "the refusal never showed in /healthz";
+  // Ready again once everything went through.
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!service_->health().ready && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(service_->health().ready) << service_->health().detail_json;
+  StopService();
+  ASSERT_TRUE(run_status_.ok()) << run_status_.ToString();
+  std::set<uint64_t> indexes;
+  for (const auto& m : ReadTopic(bus::kLogTopic, 20, 30)) {
+    indexes.insert(logstore::keys::GetBe64(m.key));
+  }
+  EXPECT_EQ(indexes.size(), 20u);
+}
+
+// Issue 10, late followers: the embedded bus keeps about 5 MB of probity.log.v1, so a follower
+// that starts late finds its first entries gone. It must say so (kOutOfRange naming the index),
+// never skip, and catch up from a verified copy of the log: here the sequencer's store.
+TEST_F(IngestIntegrationTest, ALateFollowerCatchesUpFromTheStoreWithoutSkipping) {
+  constexpr int kClaims = 40000;  // about 14 MB on probity.log.v1: the oldest are deleted
+  for (int i = 0; i < kClaims; ++i) {
+    ASSERT_TRUE(
+        producer_
+            ->Produce(
+                bus::kClaimsTopic, -1, "A81001",
+                Claim("late-" + std::to_string(i), "A81001", 100 + i % 50).SerializeAsString())
+            .ok());
+  }
+  ASSERT_TRUE(producer_->Flush(30000).ok());
+  StartService();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (service_->stats().log_published < kClaims && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(service_->stats().log_published, static_cast<uint64_t>(kClaims));
+
+  auto topic = follow::LogTopicSource::Create(cfg_);
+  ASSERT_TRUE(topic.ok());
+  std::vector<logstore::Entry> got;
+  Status st;
+  for (int i = 0; i < 200 && st.ok() && got.empty(); ++i) st = (*topic)->Read(0, 1000, &got);
+  ASSERT_EQ(st.code(), Code::kOutOfRange) << st.ToString();
+  EXPECT_NE(st.message().find("index 0 is no longer on probity.log.v1"), std::string::npos)
+      << st.message();
+  EXPECT_TRUE(got.empty());
+
+  (*topic)->Reset();
+  follow::CatchUpSource source(topic->get(), dir_.string());
+  uint64_t next = 0;
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (next < kClaims && std::chrono::steady_clock::now() < deadline) {
+    std::vector<logstore::Entry> batch;
+    Status r = source.Read(next, 5000, &batch);
+    ASSERT_TRUE(r.ok() || r.code() == Code::kUnavailable) << r.ToString();
+    for (const auto& e : batch) {
+      ASSERT_EQ(e.index, next);  // in order, none skipped, none repeated
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, static_cast<uint64_t>(kClaims));
+  EXPECT_GT(source.caught_up(), 0u);    // the gone ones came from the store
+  EXPECT_LT(source.caught_up(), next);  // and the rest from the topic
 }
 
 }  // namespace

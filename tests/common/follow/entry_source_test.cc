@@ -1,0 +1,125 @@
+// Followers read logged entries back without judging them again: an entry accepted before the
+// codec's rules were tightened (here, strict JSON) still reads, from a record and through the
+// real store.
+#include "common/follow/entry_source.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/bus/topics.h"
+#include "common/codec/codec.h"
+#include "common/logstore/sequencer.h"
+#include "common/logstore/store.h"
+
+namespace probity::follow {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr Micros kNow = 1717200000LL * 1000000;  // 2024-06-01T00:00:00Z
+
+// A referral in JSON whose specialty_code holds a raw tab and a raw 0x01, as a log written before
+// JSON was read strictly (RFC 8259) may hold it.
+const std::string kOldJson = std::string(
+    "{\"event_id\":\"ref-0001\",\"kind\":\"EVENT_KIND_REFERRAL\",\"schema_version\":1,"
+    "\"practice_code\":\"A81001\",\"occurred_at\":\"2024-05-01T09:30:00Z\","
+    "\"referral\":{\"ubrn\":\"000123456789\",\"specialty_code\":\"CARDIO\tLO\x01GY\","
+    "\"priority\":\"REFERRAL_PRIORITY_ROUTINE\"}}");
+
+v1::LogRecord Record(std::string payload, v1::ContentType content_type, std::string event_id,
+                     int64_t offset) {
+  v1::LogRecord r;
+  r.set_payload(std::move(payload));
+  r.set_content_type(content_type);
+  r.set_topic(std::string(bus::kReferralsTopic));
+  r.set_offset(offset);
+  r.set_event_id(std::move(event_id));
+  r.set_kind(v1::EVENT_KIND_REFERRAL);
+  r.set_practice_code("A81001");
+  r.mutable_occurred_at()->set_seconds(1714555800);
+  return r;
+}
+
+TEST(DecodeRecordEnvelope, ReadsAnEntryTheStricterDecodeNowRejects) {
+  auto d = codec::Decode(bus::kReferralsTopic, kOldJson, "application/json", codec::Policy(), kNow);
+  ASSERT_TRUE(std::holds_alternative<codec::Rejection>(d));
+  EXPECT_EQ(std::get<codec::Rejection>(d).reason_code, "MALFORMED_JSON");
+
+  StatusOr<v1::Envelope> env =
+      DecodeRecordEnvelope(Record(kOldJson, v1::CONTENT_TYPE_JSON, "ref-0001", 0));
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->event_id(), "ref-0001");
+  EXPECT_EQ(env->referral().specialty_code(), "CARDIO\tLO\x01GY");
+}
+
+TEST(DecodeRecordEnvelope, PayloadThatIsNoEnvelopeIsDataLoss) {
+  StatusOr<v1::Envelope> env =
+      DecodeRecordEnvelope(Record("{\"event_id\": ", v1::CONTENT_TYPE_JSON, "x", 0));
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.status().code(), Code::kDataLoss);
+  env = DecodeRecordEnvelope(Record("\xff\xff\xff", v1::CONTENT_TYPE_PROTOBUF, "x", 0));
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.status().code(), Code::kDataLoss);
+}
+
+class StoreSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("probity_follow_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path dir_;
+};
+
+TEST_F(StoreSourceTest, OldEntryWrittenBySequencerReadsBackThroughStoreSource) {
+  v1::Envelope binary_env;
+  binary_env.set_event_id("ref-0002");
+  binary_env.set_kind(v1::EVENT_KIND_REFERRAL);
+  binary_env.set_schema_version(1);
+  binary_env.mutable_referral()->set_specialty_code("CARDIOLOGY");
+  {
+    auto store = logstore::LogStore::Open(dir_.string(), {});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto seq = logstore::Sequencer::Create(store->get());
+    ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+    std::vector<v1::LogRecord> records = {
+        Record(kOldJson, v1::CONTENT_TYPE_JSON, "ref-0001", 0),
+        Record(binary_env.SerializeAsString(), v1::CONTENT_TYPE_PROTOBUF, "ref-0002", 1),
+    };
+    auto r = (*seq)->Append(&records, {{{std::string(bus::kReferralsTopic), 0}, 2}}, {});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->appended, 2u);
+  }
+  // A follower opens the store read-only and reads it in order.
+  auto store = logstore::LogStore::Open(dir_.string(), {.read_only = true});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  StoreSource source(store->get());
+  std::vector<logstore::Entry> entries;
+  ASSERT_TRUE(source.Read(0, 10, &entries).ok());
+  ASSERT_EQ(entries.size(), 2u);
+
+  v1::LogRecord first;
+  ASSERT_TRUE(first.ParseFromString(entries[0].record_bytes));
+  EXPECT_EQ(first.payload(), kOldJson);  // stored byte for byte
+  StatusOr<v1::Envelope> env = DecodeRecordEnvelope(first);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->referral().specialty_code(), "CARDIO\tLO\x01GY");
+
+  v1::LogRecord second;
+  ASSERT_TRUE(second.ParseFromString(entries[1].record_bytes));
+  env = DecodeRecordEnvelope(second);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->SerializeAsString(), binary_env.SerializeAsString());
+}
+
+}  // namespace
+}  // namespace probity::follow

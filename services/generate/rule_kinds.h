@@ -1,30 +1,22 @@
-// The catalogue of rule kinds the generator injects and the rules service detects
-// (Flag.rule_kind). The strings are a contract with services/rules: change them together.
+// The rule kinds the generator injects: the catalogue of services/rules/kinds.h, named in this
+// namespace for the generator's callers.
 #pragma once
 
-#include <array>
-#include <string_view>
+#include "services/rules/kinds.h"
 
 namespace probity::generate {
 
-inline constexpr std::string_view kDuplicateItemOfService = "duplicate_item_of_service";
-inline constexpr std::string_view kClaimExceedsCohort = "claim_exceeds_cohort";
-inline constexpr std::string_view kQofPointsOverMaximum = "qof_points_over_maximum";
-inline constexpr std::string_view kLateOrResubmittedClaim = "late_or_resubmitted_claim";
-inline constexpr std::string_view kPaymentPerPatientOutlier = "payment_per_patient_outlier";
-inline constexpr std::string_view kReferralRateOutlier = "referral_rate_outlier";
-inline constexpr std::string_view kContactRateOutlier = "contact_rate_outlier";
-inline constexpr std::string_view kClaimedValueShift = "claimed_value_shift";
-inline constexpr std::string_view kListInflation = "list_inflation";
-inline constexpr std::string_view kMonitoringVisitOverdue = "monitoring_visit_overdue";
-inline constexpr std::string_view kRemedialDeadlineMissed = "remedial_deadline_missed";
-
-// In the order anomalies are dealt out (round-robin).
-inline constexpr std::array<std::string_view, 11> kRuleKinds = {
-    kDuplicateItemOfService, kClaimExceedsCohort,       kQofPointsOverMaximum,
-    kLateOrResubmittedClaim, kPaymentPerPatientOutlier, kReferralRateOutlier,
-    kContactRateOutlier,     kClaimedValueShift,        kListInflation,
-    kMonitoringVisitOverdue, kRemedialDeadlineMissed,
-};
+using rules::kClaimedValueShift;
+using rules::kClaimExceedsCohort;
+using rules::kContactRateOutlier;
+using rules::kDuplicateItemOfService;
+using rules::kLateOrResubmittedClaim;
+using rules::kListInflation;
+using rules::kMonitoringVisitOverdue;
+using rules::kPaymentPerPatientOutlier;
+using rules::kQofPointsOverMaximum;
+using rules::kReferralRateOutlier;
+using rules::kRemedialDeadlineMissed;
+using rules::kRuleKinds;
 
 }  // namespace probity::generate

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/time/proto_time.h"
 #include "services/generate/civil_time.h"
 
 namespace probity::generate {
@@ -50,7 +51,7 @@ StatusOr<Micros> ParseTime(const std::string& s) {
   if (!google::protobuf::util::TimeUtil::FromString(s, &ts)) {
     return InvalidArgument("bad timestamp \"" + s + "\"");
   }
-  return google::protobuf::util::TimeUtil::TimestampToMicroseconds(ts);
+  return FromTimestamp(ts);
 }
 
 }  // namespace

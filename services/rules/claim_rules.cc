@@ -1,10 +1,12 @@
 // Claim rules: duplicate_item_of_service, claim_exceeds_cohort, qof_points_over_maximum,
 // late_or_resubmitted_claim, payment_per_patient_outlier, claimed_value_shift.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
-#include "services/rules/internal.h"
+#include "services/rules/rule.h"
+#include "services/rules/rule_util.h"
 
 namespace probity::rules::internal {
 namespace {
@@ -555,19 +557,93 @@ class ClaimedValueShift final : public MonthEndClaimRule {
   std::vector<int> streams_;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Registration.
+
+Status CheckDuplicateIntervals(const std::string& where, const RuleSpec& r) {
+  for (const auto& [service, interval] : r.Map("intervals")) {
+    if (service.empty()) return InvalidArgument(where + ": params.intervals: empty service code");
+    if (interval == "financial_year") continue;
+    bool ok = interval.size() >= 2 && interval.back() == 'd';
+    for (size_t i = 0; ok && i + 1 < interval.size(); ++i)
+      ok = std::isdigit(static_cast<unsigned char>(interval[i]));
+    if (!ok || std::stol(interval.substr(0, interval.size() - 1)) <= 0) {
+      return InvalidArgument(where + ": params.intervals." + service +
+                             ": must be 'financial_year' or a number of days like '365d', got '" +
+                             interval + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckShiftHistory(const std::string& where, const RuleSpec& r) {
+  if (r.Number("min_history_months") > r.Number("max_history_months")) {
+    return InvalidArgument(where +
+                           ": params.min_history_months must not exceed max_history_months");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-std::unique_ptr<Rule> MakeClaimRule(const RuleSpec& spec) {
-  if (spec.kind == "duplicate_item_of_service")
-    return std::make_unique<DuplicateItemOfService>(spec);
-  if (spec.kind == "claim_exceeds_cohort") return std::make_unique<ClaimExceedsCohort>(spec);
-  if (spec.kind == "qof_points_over_maximum") return std::make_unique<QofPointsOverMaximum>(spec);
-  if (spec.kind == "late_or_resubmitted_claim")
-    return std::make_unique<LateOrResubmittedClaim>(spec);
-  if (spec.kind == "payment_per_patient_outlier")
-    return std::make_unique<PaymentPerPatientOutlier>(spec);
-  if (spec.kind == "claimed_value_shift") return std::make_unique<ClaimedValueShift>(spec);
-  return nullptr;
+std::vector<RuleKind> ClaimRuleKinds() {
+  // The payment streams a rule set may name ("PAYMENT_STREAM_" is optional there).
+  const std::vector<std::string> streams = {
+      "GLOBAL_SUM",      "QOF_ACHIEVEMENT", "QOF_ASPIRATION", "ENHANCED_SERVICE",
+      "ITEM_OF_SERVICE", "LOCAL_INCENTIVE", "PREMISES",       "OTHER"};
+  return {
+      {kDuplicateItemOfService,
+       {{"intervals", ParamType::kStringMap, "{LDHC: financial_year, 'FLU*': financial_year}"}},
+       CheckDuplicateIntervals,
+       MakeRuleOf<DuplicateItemOfService>},
+      {kClaimExceedsCohort,
+       {{"cohort_tolerance_pct", ParamType::kDouble, "0", 0, 1000},
+        {"check_list_size", ParamType::kBool, "true"},
+        {"list_size_tolerance_pct", ParamType::kDouble, "0", 0, 1000},
+        {"list_size_streams", ParamType::kStringList, "[ITEM_OF_SERVICE, ENHANCED_SERVICE]", 0, 0,
+         streams}},
+       nullptr,
+       MakeRuleOf<ClaimExceedsCohort>},
+      {kQofPointsOverMaximum,
+       {{"annual_maximum", ParamType::kDouble, "635", 1, 1e6},
+        {"tolerance", ParamType::kDouble, "0.001", 0, 1000}},
+       nullptr,
+       MakeRuleOf<QofPointsOverMaximum>},
+      {kLateOrResubmittedClaim,
+       {{"late_days", ParamType::kInt, "90", 1, 3650},
+        {"flag_paid_reclaim", ParamType::kBool, "true"},
+        {"flag_amount_change", ParamType::kBool, "true"},
+        {"flag_amount_decrease", ParamType::kBool, "false"}},
+       nullptr,
+       MakeRuleOf<LateOrResubmittedClaim>},
+      {kPaymentPerPatientOutlier,
+       {{"peer_scope", ParamType::kString, "national", 0, 0, {"national", "icb"}},
+        {"stratify_dispensing", ParamType::kBool, "true"},
+        {"stratify_contract_type", ParamType::kBool, "true"},
+        {"method", ParamType::kString, "mad", 0, 0, {"mad", "quantile"}},
+        {"mad_k", ParamType::kDouble, "7", 1, 100},
+        {"min_ratio", ParamType::kDouble, "2.0", 1, 100},
+        {"quantile", ParamType::kDouble, "0.001", 0.0001, 0.25},
+        {"min_list_size", ParamType::kInt, "1000", 0, 1e9},
+        {"min_peers", ParamType::kInt, "20", 3, 1e9},
+        {"min_months", ParamType::kInt, "6", 1, 12},
+        {"lateness_days", ParamType::kInt, "31", 0, 90},
+        {"streams", ParamType::kStringList, "[GLOBAL_SUM]", 0, 0, streams},
+        {"direction", ParamType::kString, "high", 0, 0, {"both", "high", "low"}}},
+       nullptr,
+       MakeRuleOf<PaymentPerPatientOutlier>},
+      {kClaimedValueShift,
+       {{"streams", ParamType::kStringList, "[GLOBAL_SUM, QOF_ASPIRATION, PREMISES]", 0, 0,
+         streams},
+        {"k", ParamType::kDouble, "0.5", 0, 20},
+        {"h", ParamType::kDouble, "5", 0.1, 100},
+        {"min_history_months", ParamType::kInt, "6", 2, 120},
+        {"max_history_months", ParamType::kInt, "24", 2, 120},
+        {"min_sd_fraction", ParamType::kDouble, "0.05", 0, 10},
+        {"lateness_days", ParamType::kInt, "31", 0, 90}},
+       CheckShiftHistory,
+       MakeRuleOf<ClaimedValueShift>},
+  };
 }
 
 }  // namespace probity::rules::internal

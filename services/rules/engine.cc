@@ -6,7 +6,8 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "services/rules/internal.h"
+#include "services/rules/rule.h"
+#include "services/rules/time_util.h"
 
 namespace probity::rules {
 
@@ -140,7 +141,7 @@ class Engine::Impl final : public internal::Env {
     AppendField(&buf, std::to_string(d.window_start));
     AppendField(&buf, std::to_string(d.window_end));
     AppendField(&buf, d.key);
-    std::string id = Sha256Hex(buf);
+    std::string id = crypto::Sha256Hex(buf);
     if (!known_flags_.insert(id).second) return;
     if (out_ == nullptr) return;
     Envelope env;

@@ -5,7 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "services/rules/internal.h"
+#include "services/rules/rule.h"
+#include "services/rules/rule_util.h"
 
 namespace probity::rules::internal {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 class FunnelRule final : public Rule {
  public:
   explicit FunnelRule(const RuleSpec& spec) : Rule(spec) {
-    if (spec.kind == "referral_rate_outlier") {
+    if (spec.kind == kReferralRateOutlier) {
       measures_.push_back(Measure::kReferrals);
       activity_ = probity::v1::EVENT_KIND_REFERRAL;
     } else {
@@ -246,13 +247,62 @@ class FunnelRule final : public Rule {
   int64_t first_day_ = 0;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Registration.
+
+std::vector<ParamSchema> FunnelParams(const char* measures_default, const char* direction_default) {
+  std::vector<ParamSchema> p = {
+      {"window_days", ParamType::kInt, "90", 7, 240},
+      {"lateness_days", ParamType::kInt, "2", 0, 60},
+      {"peer_scope", ParamType::kString, "national", 0, 0, {"national", "icb"}},
+      {"stratify_dispensing", ParamType::kBool, "false"},
+      {"min_peers", ParamType::kInt, "20", 3, 1e9},
+      {"min_expected", ParamType::kDouble, "20", 0, 1e12},
+      {"warning_z", ParamType::kDouble, "1.959964", 0.1, 10},
+      {"alarm_z", ParamType::kDouble, "3.090232", 0.1, 10},
+      {"overdispersion",
+       ParamType::kString,
+       "random_effects",
+       0,
+       0,
+       {"random_effects", "multiplicative", "none"}},
+      {"direction", ParamType::kString, direction_default, 0, 0, {"both", "high", "low"}},
+  };
+  if (measures_default != nullptr) {
+    p.push_back({"measures",
+                 ParamType::kStringList,
+                 measures_default,
+                 0,
+                 0,
+                 {"home_visit", "out_of_hours"}});
+  }
+  return p;
+}
+
+Status CheckLimits(const std::string& where, const RuleSpec& r) {
+  if (r.Number("warning_z") >= r.Number("alarm_z")) {
+    return InvalidArgument(where + ": params.warning_z must be below params.alarm_z");
+  }
+  return Status::Ok();
+}
+
+Status CheckContact(const std::string& where, const RuleSpec& r) {
+  PROBITY_RETURN_IF_ERROR(CheckLimits(where, r));
+  if (r.List("measures").empty()) {
+    return InvalidArgument(where + ": params.measures must not be empty");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-std::unique_ptr<Rule> MakeRateRule(const RuleSpec& spec) {
-  if (spec.kind == "referral_rate_outlier" || spec.kind == "contact_rate_outlier") {
-    return std::make_unique<FunnelRule>(spec);
-  }
-  return nullptr;
+std::vector<RuleKind> RateRuleKinds() {
+  return {
+      {kReferralRateOutlier, FunnelParams(nullptr, "both"), CheckLimits, MakeRuleOf<FunnelRule>},
+      // Contacts are judged high only by default: the concern is cost (docs/rules.md, rule 7).
+      {kContactRateOutlier, FunnelParams("[home_visit, out_of_hours]", "high"), CheckContact,
+       MakeRuleOf<FunnelRule>},
+  };
 }
 
 }  // namespace probity::rules::internal

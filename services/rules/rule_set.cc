@@ -1,114 +1,20 @@
 #include "services/rules/rule_set.h"
 
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "common/time/proto_time.h"
+#include "services/rules/kinds.h"
+#include "services/rules/rule.h"
+
 namespace probity::rules {
 namespace {
 
-enum class ParamType { kInt, kDouble, kBool, kString, kStringList, kStringMap };
-
-struct ParamSchema {
-  const char* name;
-  ParamType type;
-  const char* default_yaml;  // parsed with the same code as user input
-  double min = 0;
-  double max = 1e18;
-  std::vector<std::string> choices = {};  // for kString (and list items when set)
-};
-
-const std::vector<std::string> kStreams = {
-    "GLOBAL_SUM",      "QOF_ACHIEVEMENT", "QOF_ASPIRATION", "ENHANCED_SERVICE",
-    "ITEM_OF_SERVICE", "LOCAL_INCENTIVE", "PREMISES",       "OTHER"};
-
-std::vector<ParamSchema> FunnelParams(const char* measures_default, const char* direction_default) {
-  std::vector<ParamSchema> p = {
-      {"window_days", ParamType::kInt, "90", 7, 240},
-      {"lateness_days", ParamType::kInt, "2", 0, 60},
-      {"peer_scope", ParamType::kString, "national", 0, 0, {"national", "icb"}},
-      {"stratify_dispensing", ParamType::kBool, "false"},
-      {"min_peers", ParamType::kInt, "20", 3, 1e9},
-      {"min_expected", ParamType::kDouble, "20", 0, 1e12},
-      {"warning_z", ParamType::kDouble, "1.959964", 0.1, 10},
-      {"alarm_z", ParamType::kDouble, "3.090232", 0.1, 10},
-      {"overdispersion",
-       ParamType::kString,
-       "random_effects",
-       0,
-       0,
-       {"random_effects", "multiplicative", "none"}},
-      {"direction", ParamType::kString, direction_default, 0, 0, {"both", "high", "low"}},
-  };
-  if (measures_default != nullptr) {
-    p.push_back({"measures",
-                 ParamType::kStringList,
-                 measures_default,
-                 0,
-                 0,
-                 {"home_visit", "out_of_hours"}});
-  }
-  return p;
-}
-
-const std::map<std::string, std::vector<ParamSchema>>& Schemas() {
-  static const auto* schemas = new std::map<std::string, std::vector<ParamSchema>>{
-      {"duplicate_item_of_service",
-       {{"intervals", ParamType::kStringMap, "{LDHC: financial_year, 'FLU*': financial_year}"}}},
-      {"claim_exceeds_cohort",
-       {{"cohort_tolerance_pct", ParamType::kDouble, "0", 0, 1000},
-        {"check_list_size", ParamType::kBool, "true"},
-        {"list_size_tolerance_pct", ParamType::kDouble, "0", 0, 1000},
-        {"list_size_streams", ParamType::kStringList, "[ITEM_OF_SERVICE, ENHANCED_SERVICE]", 0, 0,
-         kStreams}}},
-      {"qof_points_over_maximum",
-       {{"annual_maximum", ParamType::kDouble, "635", 1, 1e6},
-        {"tolerance", ParamType::kDouble, "0.001", 0, 1000}}},
-      {"late_or_resubmitted_claim",
-       {{"late_days", ParamType::kInt, "90", 1, 3650},
-        {"flag_paid_reclaim", ParamType::kBool, "true"},
-        {"flag_amount_change", ParamType::kBool, "true"},
-        {"flag_amount_decrease", ParamType::kBool, "false"}}},
-      {"payment_per_patient_outlier",
-       {{"peer_scope", ParamType::kString, "national", 0, 0, {"national", "icb"}},
-        {"stratify_dispensing", ParamType::kBool, "true"},
-        {"stratify_contract_type", ParamType::kBool, "true"},
-        {"method", ParamType::kString, "mad", 0, 0, {"mad", "quantile"}},
-        {"mad_k", ParamType::kDouble, "7", 1, 100},
-        {"min_ratio", ParamType::kDouble, "2.0", 1, 100},
-        {"quantile", ParamType::kDouble, "0.001", 0.0001, 0.25},
-        {"min_list_size", ParamType::kInt, "1000", 0, 1e9},
-        {"min_peers", ParamType::kInt, "20", 3, 1e9},
-        {"min_months", ParamType::kInt, "6", 1, 12},
-        {"lateness_days", ParamType::kInt, "31", 0, 90},
-        {"streams", ParamType::kStringList, "[GLOBAL_SUM]", 0, 0, kStreams},
-        {"direction", ParamType::kString, "high", 0, 0, {"both", "high", "low"}}}},
-      {"referral_rate_outlier", FunnelParams(nullptr, "both")},
-      // Contacts are judged high only by default: the concern is cost (docs/rules.md, rule 7).
-      {"contact_rate_outlier", FunnelParams("[home_visit, out_of_hours]", "high")},
-      {"claimed_value_shift",
-       {{"streams", ParamType::kStringList, "[GLOBAL_SUM, QOF_ASPIRATION, PREMISES]", 0, 0,
-         kStreams},
-        {"k", ParamType::kDouble, "0.5", 0, 20},
-        {"h", ParamType::kDouble, "5", 0.1, 100},
-        {"min_history_months", ParamType::kInt, "6", 2, 120},
-        {"max_history_months", ParamType::kInt, "24", 2, 120},
-        {"min_sd_fraction", ParamType::kDouble, "0.05", 0, 10},
-        {"lateness_days", ParamType::kInt, "31", 0, 90}}},
-      {"list_inflation",
-       {{"threshold_pct", ParamType::kDouble, "10", 0.1, 1000},
-        {"window_days", ParamType::kInt, "91", 1, 366},
-        {"min_list_size", ParamType::kInt, "1000", 0, 1e9}}},
-      {"monitoring_visit_overdue",
-       {{"max_months", ParamType::kInt, "24", 1, 240},
-        {"flag_never_visited", ParamType::kBool, "true"}}},
-      {"remedial_deadline_missed", {{"grace_days", ParamType::kInt, "14", 0, 3650}}},
-  };
-  return *schemas;
-}
+using internal::ParamSchema;
+using internal::ParamType;
 
 Status ParseValue(const std::string& where, const ParamSchema& s, const YAML::Node& node,
                   ParamValue* out) {
@@ -178,41 +84,10 @@ Status ParseValue(const std::string& where, const ParamSchema& s, const YAML::No
   return bad("unsupported type");
 }
 
-// Kind-specific checks beyond per-parameter schema.
-Status CrossCheck(const std::string& where, const RuleSpec& r) {
-  if (r.kind == "duplicate_item_of_service") {
-    for (const auto& [service, interval] : r.Map("intervals")) {
-      if (service.empty()) return InvalidArgument(where + ": params.intervals: empty service code");
-      if (interval == "financial_year") continue;
-      bool ok = interval.size() >= 2 && interval.back() == 'd';
-      for (size_t i = 0; ok && i + 1 < interval.size(); ++i)
-        ok = std::isdigit(static_cast<unsigned char>(interval[i]));
-      if (!ok || std::stol(interval.substr(0, interval.size() - 1)) <= 0) {
-        return InvalidArgument(where + ": params.intervals." + service +
-                               ": must be 'financial_year' or a number of days like '365d', got '" +
-                               interval + "'");
-      }
-    }
-  }
-  if ((r.kind == "referral_rate_outlier" || r.kind == "contact_rate_outlier") &&
-      r.Number("warning_z") >= r.Number("alarm_z")) {
-    return InvalidArgument(where + ": params.warning_z must be below params.alarm_z");
-  }
-  if (r.kind == "claimed_value_shift" &&
-      r.Number("min_history_months") > r.Number("max_history_months")) {
-    return InvalidArgument(where +
-                           ": params.min_history_months must not exceed max_history_months");
-  }
-  if (r.kind == "contact_rate_outlier" && r.List("measures").empty()) {
-    return InvalidArgument(where + ": params.measures must not be empty");
-  }
-  return Status::Ok();
-}
-
 StatusOr<RuleSet> LoadImpl(std::string_view content) {
   RuleSet set;
   set.yaml_content = std::string(content);
-  set.sha256_hex = Sha256Hex(content);
+  set.sha256_hex = crypto::Sha256Hex(content);
   YAML::Node root = YAML::Load(set.yaml_content);
   if (!root.IsMap())
     return InvalidArgument("rule set: top level must be a mapping with name, version, rules");
@@ -258,8 +133,8 @@ StatusOr<RuleSet> LoadImpl(std::string_view content) {
     spec.version = static_cast<uint32_t>(version);
     if (!r["kind"] || !r["kind"].IsScalar()) return InvalidArgument(where + ": 'kind' is required");
     spec.kind = r["kind"].Scalar();
-    auto schema_it = Schemas().find(spec.kind);
-    if (schema_it == Schemas().end()) {
+    const internal::RuleKind* rule_kind = internal::FindRuleKind(spec.kind);
+    if (rule_kind == nullptr) {
       std::string kinds;
       for (const auto& k : RuleKinds()) kinds += (kinds.empty() ? "" : ", ") + k;
       return InvalidArgument(where + ": unknown kind '" + spec.kind + "' (known: " + kinds + ")");
@@ -278,7 +153,7 @@ StatusOr<RuleSet> LoadImpl(std::string_view content) {
                              ": 'description' is required (plain English for a contract manager)");
     }
     spec.description = r["description"].Scalar();
-    const auto& schema = schema_it->second;
+    const auto& schema = rule_kind->params;
     for (const auto& ps : schema) {
       PROBITY_RETURN_IF_ERROR(ParseValue(where + ": default of " + ps.name, ps,
                                          YAML::Load(ps.default_yaml), &spec.params[ps.name]));
@@ -300,7 +175,7 @@ StatusOr<RuleSet> LoadImpl(std::string_view content) {
             ParseValue(where + ": params." + name, *it, kv.second, &spec.params[name]));
       }
     }
-    PROBITY_RETURN_IF_ERROR(CrossCheck(where, spec));
+    if (rule_kind->check != nullptr) PROBITY_RETURN_IF_ERROR(rule_kind->check(where, spec));
     set.rules.push_back(std::move(spec));
   }
   return set;
@@ -321,11 +196,7 @@ const std::map<std::string, std::string>& RuleSpec::Map(std::string_view name) c
 }
 
 const std::vector<std::string>& RuleKinds() {
-  static const auto* kinds = new std::vector<std::string>{
-      "duplicate_item_of_service", "claim_exceeds_cohort",        "qof_points_over_maximum",
-      "late_or_resubmitted_claim", "payment_per_patient_outlier", "referral_rate_outlier",
-      "contact_rate_outlier",      "claimed_value_shift",         "list_inflation",
-      "monitoring_visit_overdue",  "remedial_deadline_missed"};
+  static const auto* kinds = new std::vector<std::string>(kRuleKinds.begin(), kRuleKinds.end());
   return *kinds;
 }
 
@@ -350,29 +221,13 @@ StatusOr<RuleSet> LoadRuleSetFile(const std::string& path) {
   return loaded;
 }
 
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out(len * 2, '0');
-  for (unsigned i = 0; i < len; ++i) {
-    out[2 * i] = kHex[md[i] >> 4];
-    out[2 * i + 1] = kHex[md[i] & 15];
-  }
-  return out;
-}
-
 probity::v1::Envelope MakeRuleSetEnvelope(const RuleSet& rule_set, int64_t published_at_micros) {
   probity::v1::Envelope env;
   env.set_event_id("ruleset-" + rule_set.sha256_hex);
   env.set_kind(probity::v1::EVENT_KIND_RULE_SET);
   env.set_schema_version(1);
   env.set_source_system("probity-rules");
-  int64_t secs = published_at_micros / 1000000 - (published_at_micros % 1000000 < 0 ? 1 : 0);
-  env.mutable_occurred_at()->set_seconds(secs);
-  env.mutable_occurred_at()->set_nanos(
-      static_cast<int32_t>((published_at_micros - secs * 1000000) * 1000));
+  SetTimestamp(env.mutable_occurred_at(), published_at_micros);
   *env.mutable_recorded_at() = env.occurred_at();
   auto* rs = env.mutable_rule_set();
   rs->set_name(rule_set.name);

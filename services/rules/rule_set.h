@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/crypto/sha256.h"
 #include "common/status/status.h"
 #include "probity/v1/events.pb.h"
 
@@ -72,8 +73,9 @@ const std::vector<std::string>& RuleKinds();
 // (microseconds since the epoch, supplied by the caller; this library never reads a clock).
 probity::v1::Envelope MakeRuleSetEnvelope(const RuleSet& rule_set, int64_t published_at_micros);
 
-// Lower-case hex SHA-256 of `data`.
-std::string Sha256Hex(std::string_view data);
+// Lower-case hex SHA-256 (common/crypto/sha256.h), named here for the callers that hash a rule
+// set's YAML; new code uses crypto::Sha256Hex directly.
+using crypto::Sha256Hex;
 
 // Parses a payment stream name as written in rule sets ("GLOBAL_SUM" or
 // "PAYMENT_STREAM_GLOBAL_SUM"). False when unknown.

@@ -3,7 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
-#include "services/rules/internal.h"
+#include "services/rules/state_codec.h"
 
 namespace probity::rules {
 namespace {

@@ -4,7 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "services/rules/internal.h"
+#include "services/rules/rule.h"
+#include "services/rules/rule_util.h"
 
 namespace probity::rules::internal {
 namespace {
@@ -121,13 +122,24 @@ class RemedialDeadlineMissed final : public Rule {
 
 }  // namespace
 
-std::unique_ptr<Rule> MakeTimerRule(const RuleSpec& spec) {
-  if (spec.kind == "list_inflation") return std::make_unique<ListInflation>(spec);
-  if (spec.kind == "monitoring_visit_overdue")
-    return std::make_unique<MonitoringVisitOverdue>(spec);
-  if (spec.kind == "remedial_deadline_missed")
-    return std::make_unique<RemedialDeadlineMissed>(spec);
-  return nullptr;
+std::vector<RuleKind> TimerRuleKinds() {
+  return {
+      {kListInflation,
+       {{"threshold_pct", ParamType::kDouble, "10", 0.1, 1000},
+        {"window_days", ParamType::kInt, "91", 1, 366},
+        {"min_list_size", ParamType::kInt, "1000", 0, 1e9}},
+       nullptr,
+       MakeRuleOf<ListInflation>},
+      {kMonitoringVisitOverdue,
+       {{"max_months", ParamType::kInt, "24", 1, 240},
+        {"flag_never_visited", ParamType::kBool, "true"}},
+       nullptr,
+       MakeRuleOf<MonitoringVisitOverdue>},
+      {kRemedialDeadlineMissed,
+       {{"grace_days", ParamType::kInt, "14", 0, 3650}},
+       nullptr,
+       MakeRuleOf<RemedialDeadlineMissed>},
+  };
 }
 
 }  // namespace probity::rules::internal

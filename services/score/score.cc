@@ -4,7 +4,7 @@
 #include <map>
 #include <set>
 
-#include "services/generate/rule_kinds.h"
+#include "services/rules/kinds.h"
 
 namespace probity::score {
 namespace {
@@ -88,7 +88,7 @@ ScoreReport Score(const std::vector<generate::TruthEntry>& truth,
 
   std::vector<std::string> kinds;
   std::set<std::string> seen;
-  for (auto k : generate::kRuleKinds) {
+  for (auto k : rules::kRuleKinds) {
     kinds.emplace_back(k);
     seen.emplace(k);
   }

@@ -30,8 +30,8 @@ struct KindScore {
 };
 
 struct ScoreReport {
-  // One row per kind in the generator's catalogue, then any other kind seen in truth or flags
-  // (sorted).
+  // One row per kind of the catalogue (services/rules/kinds.h), then any other kind seen in
+  // truth or flags (sorted).
   std::vector<KindScore> kinds;
   KindScore overall;      // micro-average: sums of the counts over every kind
   int64_t practices = 0;  // practices in the run (see ScoreOptions)

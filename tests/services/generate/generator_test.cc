@@ -1,6 +1,7 @@
 #include "services/generate/generator.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -85,7 +86,10 @@ const SampleRun& SmallRun() {
 }
 
 std::string FileBytes(const GeneratorParams& params) {
-  const std::string path = ::testing::TempDir() + "/probity_gen_det_" + std::to_string(params.seed);
+  // One path per process: ctest runs this binary's tests in parallel processes (and other
+  // checkouts run them too); two writers of one path raced (SameSeedSameBytes failed under -j2).
+  const std::string path = ::testing::TempDir() + "/probity_gen_det_" + std::to_string(::getpid()) +
+                           "_" + std::to_string(params.seed);
   auto gen = Generator::Create(Reference(), params);
   EXPECT_TRUE(gen.ok());
   auto sink = FileSink::Create(path);

@@ -1,9 +1,5 @@
-// Encoding of per-practice facts (docs/rules.md, "Saved state") and small shared helpers.
-#include <algorithm>
-#include <cmath>
-#include <cstdio>
-
-#include "services/rules/internal.h"
+// Encoding of per-practice facts (docs/rules.md, "Saved state").
+#include "services/rules/facts.h"
 
 namespace probity::rules::internal {
 namespace {
@@ -16,19 +12,6 @@ void Ref(Encoder* e, const EventRef& r) {
 }
 bool Ref(Decoder* d, EventRef* r) { return d->U64(&r->index) && d->Str(&r->event_id); }
 }  // namespace
-
-void DayRing::Encode(Encoder* e) const {
-  e->Bool(has_);
-  e->I64(head_);
-  for (uint64_t c : c_) e->U64(c);
-}
-bool DayRing::Decode(Decoder* d) {
-  if (!d->Bool(&has_) || !d->I64(&head_)) return false;
-  for (auto& c : c_) {
-    if (!d->U64(&c)) return false;
-  }
-  return true;
-}
 
 void Practice::Encode(Encoder* e) const {
   e->U64(kPracticeFormat);
@@ -187,46 +170,6 @@ bool Practice::Decode(Decoder* d) {
     contract_type = static_cast<int32_t>(ct);
   }
   return true;
-}
-
-std::string FormatPounds(double pence) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "£%.2f", pence / 100.0);
-  return buf;
-}
-
-std::string FormatDate(int64_t secs) {
-  Civil c = CivilFromDays(DayOf(secs));
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02u", static_cast<long long>(c.year), c.month,
-                c.day);
-  return buf;
-}
-
-std::string StreamName(int32_t stream) {
-  std::string n = probity::v1::PaymentStream_Name(static_cast<probity::v1::PaymentStream>(stream));
-  if (n.rfind("PAYMENT_STREAM_", 0) == 0) n = n.substr(15);
-  return n;
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
-
-double Mad(const std::vector<double>& v, double median) {
-  std::vector<double> dev;
-  dev.reserve(v.size());
-  for (double x : v) dev.push_back(std::fabs(x - median));
-  return Median(std::move(dev));
-}
-
-std::unique_ptr<Rule> MakeRule(const RuleSpec& spec) {
-  if (auto r = MakeClaimRule(spec)) return r;
-  if (auto r = MakeRateRule(spec)) return r;
-  return MakeTimerRule(spec);
 }
 
 }  // namespace probity::rules::internal

@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <prometheus/text_serializer.h>
 
+#include <chrono>
 #include <sstream>
 
 namespace probity::metrics {
@@ -44,6 +45,12 @@ Status HttpServer::Start(const std::string& host, int port) {
     port_ = port;
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() only reaches a server already listening: wait for it, so that a Stop() right
+  // after Start() (a target failing as it starts) cannot miss it and join a thread that never ends.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return Status::Ok();
 }
 

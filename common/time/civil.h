@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/time/clock.h"
 
@@ -56,8 +58,35 @@ inline std::string FormatRfc3339(Micros t) {
   return buf;
 }
 
+// "YYYY-MM-DD" of the day containing t (UTC).
+inline std::string FormatDate(Micros t) { return FormatRfc3339(t).substr(0, 10); }
+
+// The one date parser of every command line: exactly "YYYY-MM-DD" (ten characters, digits and
+// two dashes) naming a real day of the proleptic Gregorian calendar. Returns 00:00 UTC of that
+// day in µs since the epoch; nullopt for anything else ("2023-02-30", "2023-2-3", " 2023-02-03",
+// "2023-02-03x").
+constexpr std::optional<Micros> ParseDate(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+  int64_t field[3] = {0, 0, 0};
+  const size_t begin[3] = {0, 5, 8}, end[3] = {4, 7, 10};
+  for (int f = 0; f < 3; ++f) {
+    for (size_t i = begin[f]; i < end[f]; ++i) {
+      if (s[i] < '0' || s[i] > '9') return std::nullopt;
+      field[f] = field[f] * 10 + (s[i] - '0');
+    }
+  }
+  if (field[1] < 1 || field[1] > 12 || field[2] < 1 || field[2] > 31) return std::nullopt;
+  const auto m = static_cast<unsigned>(field[1]), d = static_cast<unsigned>(field[2]);
+  const int64_t days = DaysFromCivil(field[0], m, d);
+  const Civil back = CivilFromDays(days);  // 2023-02-30 comes back as 2023-03-02
+  if (back.year != field[0] || back.month != m || back.day != d) return std::nullopt;
+  return days * 86400LL * 1000000;
+}
+
 static_assert(DaysFromCivil(1970, 1, 1) == 0);
 static_assert(DaysFromCivil(2022, 4, 1) == 19083);
 static_assert(CivilFromDays(19083).year == 2022 && CivilFromDays(19083).month == 4);
+static_assert(ParseDate("2022-04-01") == 19083 * 86400LL * 1000000);
+static_assert(!ParseDate("2023-02-30") && !ParseDate("2023-2-03") && ParseDate("2024-02-29"));
 
 }  // namespace probity::civil

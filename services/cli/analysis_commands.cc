@@ -15,7 +15,6 @@
 #include "common/metrics/http_server.h"
 #include "services/cli/kafka_sink.h"
 #include "services/cli/rules_runner.h"
-#include "services/generate/civil_time.h"
 #include "services/generate/generator.h"
 #include "services/generate/reference.h"
 #include "services/generate/sink.h"
@@ -24,25 +23,11 @@
 #include "services/rules/engine.h"
 #include "services/rules/rule_set.h"
 #include "services/rules/state_store.h"
+#include "services/score/evaluate.h"
 #include "services/score/score.h"
 
 namespace probity::cli {
 namespace {
-
-int Fail(const std::string& cmd, const Status& st) {
-  std::cerr << "probity " << cmd << ": " << st.message() << "\n";
-  return st.code() == Code::kDataLoss ? 2 : 1;
-}
-
-StatusOr<Micros> ParseDate(const std::string& s) {
-  int y, m, d;
-  char tail;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 ||
-      d > 31) {
-    return InvalidArgument("'" + s + "' is not a date of the form YYYY-MM-DD");
-  }
-  return generate::MicrosFromCivil(y, m, d);
-}
 
 // Adapts the log store to the rules library's EventSource, optionally keeping only entries whose
 // event time is in [from, to).
@@ -84,48 +69,49 @@ std::string DefaultRulesFile() {
   return std::string(PROBITY_SOURCE_DIR) + "/deploy/rules/default.yaml";
 }
 
-int RunRules(const BusFlags& bus, const RulesFlags& f, int http_port,
-             const std::string& http_host) {
-  auto rs = rules::LoadRuleSetFile(f.rules_file.empty() ? DefaultRulesFile() : f.rules_file);
+int RunRules(const RulesOptions& o, const Runtime& rt) {
+  auto rs = rules::LoadRuleSetFile(o.rules_file.empty() ? DefaultRulesFile() : o.rules_file);
   if (!rs.ok()) return Fail("rules", rs.status());
-  bus::ClientConfig cfg{bus.bootstrap_servers, bus.kafka_properties};
-  bus::ClientConfig rules_cfg = cfg;
-  rules_cfg.properties.emplace("linger.ms", "0");  // flags are few; their latency matters
-  auto producer = bus::Producer::Create(rules_cfg);
+  bus::ClientConfig producer_cfg = o.bus;
+  producer_cfg.properties.emplace("linger.ms", "0");  // flags are few; their latency matters
+  auto producer = bus::Producer::Create(producer_cfg);
   if (!producer.ok()) return Fail("rules", producer.status());
-  auto topic = LogTopicSource::Create(cfg);
+  auto topic = LogTopicSource::Create(o.bus);
   if (!topic.ok()) return Fail("rules", topic.status());
-  follow::CatchUpSource source(topic->get(), bus.catch_up_from);
-  SystemClock clock;
-  RulesRunner runner({.state_dir = f.data_dir + "/rules"}, *rs, &source, producer->get(), &clock);
-  Status st = runner.Start(clock.NowMicros());
+  follow::CatchUpSource source(topic->get(), o.catch_up_from);
+  RulesRunner runner({.state_dir = o.data_dir + "/rules"}, *rs, &source, producer->get(),
+                     rt.clock);
+  Status st = runner.Start(rt.clock->NowMicros());
   if (!st.ok()) return Fail("rules", st);
   auto registry = std::make_shared<prometheus::Registry>();
   metrics::HttpServer http(registry, [&] { return runner.health(); });
-  st = http.Start(http_host, http_port);
+  st = http.Start(o.http.host, o.http.port);
   if (!st.ok()) return Fail("rules", st);
   std::cout << "probity rules: rule set " << rs->name << " " << rs->version << " ("
             << rs->sha256_hex.substr(0, 12) << "), " << rs->rules.size()
-            << " rules; following probity.log.v1 on " << bus.bootstrap_servers
-            << "; health on http://" << http_host << ":" << http.port() << "/healthz" << std::endl;
-  st = runner.Run(&StopFlag());
+            << " rules; following probity.log.v1 on " << o.bus.bootstrap_servers
+            << "; health on http://" << o.http.host << ":" << http.port() << "/healthz"
+            << std::endl;
+  st = runner.Run(rt.stop);
   if (!st.ok()) return Fail("rules", st);
   auto s = runner.stats();
   std::cout << "probity rules: stopped at index " << s.next_index << ", " << s.flags
             << " flags raised" << std::endl;
-  return 0;
+  return kExitOk;
 }
 
-int RulesRebuild(const RulesFlags& f) {
-  auto rs = rules::LoadRuleSetFile(f.rules_file.empty() ? DefaultRulesFile() : f.rules_file);
+int RulesRebuild(const RulesOptions& o) {
+  auto rs = rules::LoadRuleSetFile(o.rules_file.empty() ? DefaultRulesFile() : o.rules_file);
   if (!rs.ok()) return Fail("rules rebuild", rs.status());
-  auto store = OpenLog(f.data_dir);
+  auto store = OpenLog(o.data_dir);
   if (!store.ok()) return Fail("rules rebuild", store.status());
   StoreEventSource source(store->get(), INT64_MIN, INT64_MAX);
   auto rebuilt = rules::Rebuild(*rs, source);
   if (!rebuilt.ok()) return Fail("rules rebuild", rebuilt.status());
-  std::string state_dir = f.data_dir + "/rules/state";
-  std::filesystem::remove_all(state_dir);
+  std::string state_dir = o.data_dir + "/rules/state";
+  std::error_code ec;
+  std::filesystem::remove_all(state_dir, ec);
+  if (ec) return Fail("rules rebuild", IoError("cannot remove " + state_dir + ": " + ec.message()));
   auto state = rules::StateStore::Open(state_dir);
   if (!state.ok()) return Fail("rules rebuild", state.status());
   if (rebuilt->engine->has_processed()) {
@@ -135,42 +121,41 @@ int RulesRebuild(const RulesFlags& f) {
   std::cout << "probity rules rebuild: state rebuilt from " << *(*store)->TreeSize()
             << " entries into " << state_dir << "; the rules raise " << rebuilt->flags.size()
             << " flags over this log (already-logged ones are not raised again)\n";
-  return 0;
+  return kExitOk;
 }
 
-int RulesBacktest(const RulesFlags& f, const std::string& candidate, const std::string& from,
-                  const std::string& to, bool json) {
-  auto rs = rules::LoadRuleSetFile(candidate);
-  if (!rs.ok()) return Fail("rules backtest", rs.status());
+int RulesBacktest(const RulesOptions& r, const BacktestOptions& o) {
   Micros lo = INT64_MIN, hi = INT64_MAX;
-  if (!from.empty()) {
-    auto t = ParseDate(from);
+  if (!o.from.empty()) {
+    auto t = ParseDateOption("--from", o.from);
     if (!t.ok()) return Fail("rules backtest", t.status());
     lo = *t;
   }
-  if (!to.empty()) {
-    auto t = ParseDate(to);
+  if (!o.to.empty()) {
+    auto t = ParseDateOption("--to", o.to);
     if (!t.ok()) return Fail("rules backtest", t.status());
     hi = *t;
   }
-  auto store = OpenLog(f.data_dir);
+  auto rs = rules::LoadRuleSetFile(o.candidate);
+  if (!rs.ok()) return Fail("rules backtest", rs.status());
+  auto store = OpenLog(r.data_dir);
   if (!store.ok()) return Fail("rules backtest", store.status());
   StoreEventSource source(store->get(), lo, hi);
   auto report = rules::Backtest(*rs, source);
   if (!report.ok()) return Fail("rules backtest", report.status());
-  if (json) {
-    for (const auto& r : report->rows) {
-      std::cout << "{\"rule_id\":\"" << r.rule_id << "\",\"practice\":\"" << r.practice_code
-                << "\",\"would_fire\":" << r.would_fire << ",\"raised\":" << r.raised << "}\n";
+  if (o.json) {
+    for (const auto& row : report->rows) {
+      std::cout << "{\"rule_id\":\"" << row.rule_id << "\",\"practice\":\"" << row.practice_code
+                << "\",\"would_fire\":" << row.would_fire << ",\"raised\":" << row.raised << "}\n";
     }
-    return 0;
+    return kExitOk;
   }
   std::map<std::string, std::pair<uint64_t, uint64_t>> per_rule;
-  for (const auto& r : report->rows) {
-    per_rule[r.rule_id].first += r.would_fire;
-    per_rule[r.rule_id].second += r.raised;
+  for (const auto& row : report->rows) {
+    per_rule[row.rule_id].first += row.would_fire;
+    per_rule[row.rule_id].second += row.raised;
   }
-  std::printf("backtest of %s (%s) over %llu entries\n", candidate.c_str(),
+  std::printf("backtest of %s (%s) over %llu entries\n", o.candidate.c_str(),
               report->candidate_rule_set_hash.substr(0, 12).c_str(),
               static_cast<unsigned long long>(report->entries));
   std::printf("%-36s %12s %12s\n", "RULE", "WOULD FIRE", "RAISED NOW");
@@ -179,63 +164,65 @@ int RulesBacktest(const RulesFlags& f, const std::string& candidate, const std::
                 static_cast<unsigned long long>(n.second));
   }
   std::printf("(per practice: --json)\n");
-  return 0;
+  return kExitOk;
 }
 
-int RunGenerate(const BusFlags& bus, const GenerateFlags& f, bool to_bus) {
+StatusOr<generate::GeneratorParams> ScenarioParams(const ScenarioOptions& o) {
+  generate::GeneratorParams p = o.params;
+  PROBITY_ASSIGN_OR_RETURN(p.start, ParseDateOption("--from", o.from));
+  PROBITY_ASSIGN_OR_RETURN(p.end, ParseDateOption("--to", o.to));
+  return p;
+}
+
+int RunGenerate(const GenerateOptions& o, const Runtime& rt) {
+  // The options are checked before anything is produced or written.
+  std::optional<generate::GeneratorParams> params;
+  if (o.replay.empty()) {
+    auto p = ScenarioParams(o.scenario);
+    if (!p.ok()) return Fail("generate", p.status());
+    params = *p;
+  }
   std::unique_ptr<bus::Producer> producer;
   std::unique_ptr<generate::Sink> sink;
   std::unique_ptr<generate::FileSink> file;
-  if (!f.out.empty()) {
-    auto fs = generate::FileSink::Create(f.out);
+  if (!o.out.empty()) {
+    auto fs = generate::FileSink::Create(o.out);
     if (!fs.ok()) return Fail("generate", fs.status());
     file = std::move(fs).value();
   } else {
-    auto p = bus::Producer::Create({bus.bootstrap_servers, bus.kafka_properties});
+    auto p = bus::Producer::Create(o.bus);
     if (!p.ok()) return Fail("generate", p.status());
     producer = std::move(p).value();
     sink = std::make_unique<KafkaSink>(producer.get());
   }
   generate::Sink* target = file ? static_cast<generate::Sink*>(file.get()) : sink.get();
-  SystemClock clock;
   generate::RealSleeper sleeper;
   std::unique_ptr<generate::RateLimitedSink> limited;
-  if (f.rate > 0) {
-    limited = std::make_unique<generate::RateLimitedSink>(target, f.rate, &clock, &sleeper);
+  if (o.rate > 0) {
+    limited = std::make_unique<generate::RateLimitedSink>(target, o.rate, rt.clock, &sleeper);
     target = limited.get();
   }
   auto start = std::chrono::steady_clock::now();
   Status st;
   int64_t events = 0;
-  if (!f.replay.empty()) {
-    st = generate::ReplayFile(f.replay, target);
+  if (!o.replay.empty()) {
+    st = generate::ReplayFile(o.replay, target);
   } else {
-    generate::GeneratorParams p;
-    auto from = ParseDate(f.from);
-    auto to = ParseDate(f.to);
-    if (!from.ok()) return Fail("generate", from.status());
-    if (!to.ok()) return Fail("generate", to.status());
-    p.start = *from;
-    p.end = *to;
-    p.practice_fraction = f.scale;
-    p.volume_fraction = f.volume;
-    p.anomaly_share = f.anomaly_share;
-    p.seed = f.seed;
     bool tty = isatty(2);
-    auto truth = generate::GenerateFromCsv(
-        f.register_csv.empty() ? generate::DefaultReferenceCsvPath() : f.register_csv, p, target,
-        [&](const generate::Progress& pr) {
-          events = pr.events_emitted;
-          if (tty) {
-            std::fprintf(stderr, "\rgenerate: day %lld/%lld, %lld events", (long long)pr.days_done,
-                         (long long)pr.days_total, (long long)pr.events_emitted);
-          }
-        });
+    const std::string& csv = o.scenario.register_csv.empty() ? generate::DefaultReferenceCsvPath()
+                                                             : o.scenario.register_csv;
+    auto truth = generate::GenerateFromCsv(csv, *params, target, [&](const generate::Progress& pr) {
+      events = pr.events_emitted;
+      if (tty) {
+        std::fprintf(stderr, "\rgenerate: day %lld/%lld, %lld events", (long long)pr.days_done,
+                     (long long)pr.days_total, (long long)pr.events_emitted);
+      }
+    });
     if (tty) std::fprintf(stderr, "\n");
     if (!truth.ok()) return Fail("generate", truth.status());
-    st = generate::WriteTruthFile(f.truth, *truth);
+    st = generate::WriteTruthFile(o.truth, *truth);
     if (st.ok())
-      std::cout << "ground truth: " << truth->size() << " injected anomalies in " << f.truth
+      std::cout << "ground truth: " << truth->size() << " injected anomalies in " << o.truth
                 << "\n";
   }
   if (st.ok() && producer) st = producer->Flush(120000);
@@ -243,14 +230,14 @@ int RunGenerate(const BusFlags& bus, const GenerateFlags& f, bool to_bus) {
   if (!st.ok()) return Fail("generate", st);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "generate: " << (events > 0 ? std::to_string(events) + " events " : std::string())
-            << "in " << secs << " s to " << (file ? f.out : bus.bootstrap_servers) << "\n";
-  return 0;
+            << "in " << secs << " s to " << (file ? o.out : o.bus.bootstrap_servers) << "\n";
+  return kExitOk;
 }
 
-int RunScore(const std::string& data_dir, const std::string& truth_file, bool json) {
-  auto truth = generate::ReadTruthFile(truth_file);
+int RunScore(const ScoreOptions& o) {
+  auto truth = generate::ReadTruthFile(o.truth_file);
   if (!truth.ok()) return Fail("score", truth.status());
-  auto store = OpenLog(data_dir);
+  auto store = OpenLog(o.data_dir);
   if (!store.ok()) return Fail("score", store.status());
   std::vector<v1::Envelope> flags;
   std::set<std::string> practices;
@@ -269,8 +256,44 @@ int RunScore(const std::string& data_dir, const std::string& truth_file, bool js
   score::ScoreOptions opts;
   opts.practices.assign(practices.begin(), practices.end());
   auto report = score::Score(*truth, flags, opts);
-  std::cout << (json ? score::FormatJson(report) : score::FormatText(report)) << "\n";
-  return 0;
+  std::cout << (o.json ? score::FormatJson(report) : score::FormatText(report)) << "\n";
+  return kExitOk;
+}
+
+int RunScoreOffline(const ScoreOfflineOptions& o) {
+  auto params = ScenarioParams(o.scenario);
+  if (!params.ok()) return Fail("score offline", params.status());
+  auto rule_set = rules::LoadRuleSetFile(o.rules_file.empty() ? DefaultRulesFile() : o.rules_file);
+  if (!rule_set.ok()) return Fail("score offline", rule_set.status());
+  auto reference =
+      generate::LoadReference(o.scenario.register_csv.empty() ? generate::DefaultReferenceCsvPath()
+                                                              : o.scenario.register_csv);
+  if (!reference.ok()) return Fail("score offline", reference.status());
+  if (o.truth_only) {
+    auto gen = generate::Generator::Create(*reference, *params);
+    if (!gen.ok()) return Fail("score offline", gen.status());
+    for (const auto& t : (*gen)->truth()) {
+      std::cout << generate::TruthToJsonLine(t) << "  # "
+                << (*gen)->DescribePractice(t.practice_code) << "\n";
+    }
+    return kExitOk;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto progress = [&](const generate::Progress& p) {
+    if (p.days_done % 30 == 0) {
+      std::cerr << "  day " << p.days_done << "/" << p.days_total << ", " << p.events_emitted
+                << " events\n";
+    }
+  };
+  auto ev = score::Evaluate(*reference, *params, *rule_set, progress, {.keep_flags = true});
+  if (!ev.ok()) return Fail("score offline", ev.status());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (o.diagnose) std::cout << score::FormatDiagnostics(*ev);
+  std::cout << (o.json ? score::FormatJson(ev->report) : score::FormatText(ev->report)) << "\n";
+  std::fprintf(stderr, "%lld input events, %lld log entries, %.1f s\n",
+               static_cast<long long>(ev->input_events), static_cast<long long>(ev->log_entries),
+               secs);
+  return kExitOk;
 }
 
 }  // namespace probity::cli

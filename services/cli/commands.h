@@ -1,70 +1,161 @@
-// The `probity` command line: each command is a function taking its parsed options, so main()
-// only wires CLI11 to these. Every command returns a process exit code and prints errors to
-// stderr as "probity <command>: <message>".
+// The `probity` command line. app.h parses and validates the options of the chosen command once
+// (CLI11 binds each flag straight to a field of the structs below, whose initializers are the
+// defaults), then calls that command's function here with them, read-only. Every function returns
+// the process exit status (ExitCode) and reports errors on stderr as "probity <command>: <why>".
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "common/bus/kafka.h"
+#include "common/status/status.h"
+#include "common/time/clock.h"
+#include "services/ingest/ingest.h"
 
 namespace probity::cli {
 
-// Set by SIGINT / SIGTERM; long-running commands stop cleanly when it becomes true.
-std::atomic<bool>& StopFlag();
-
-struct BusFlags {
-  std::string bootstrap_servers = "127.0.0.1:9092";
-  std::map<std::string, std::string> kafka_properties;  // --kafka-property k=v
-  // Followers of probity.log.v1: a verified copy of the log (the sequencer's store or a
-  // replica's, DIR/log) to read what retention has taken from the topic. Empty: none.
-  std::string catch_up_from;
+// The exit status of every command (docs/operations.md, "Exit status"; the `probity --help`
+// footer says the same).
+enum ExitCode : int {
+  kExitOk = 0,
+  // The command ran and failed: an error at run time, or an option value the command checks
+  // itself (a date, a kind, a file that does not load, a Kafka property librdkafka refuses).
+  kExitFailure = 1,
+  // The command line does not parse: unknown command or option, missing option, a value of the
+  // wrong type. Nothing ran.
+  kExitUsage = 2,
+  // Stored data is damaged: `log verify` found a bad entry, node or checkpoint (or another
+  // command read an entry that does not parse).
+  kExitDataLoss = 3,
 };
 
-struct ServeFlags {
-  std::string data_dir = "./probity-data";
-  std::string http_host = "127.0.0.1";
-  int http_port = 9464;
-  std::string signing_key;  // default <data_dir>/probity.key
-  std::string origin = "probity.example/log";
-  bool generate_key_if_missing = false;
-  bool sync = false;
-  int checkpoint_interval_ms = 1000;
-  uint64_t checkpoint_every_entries = 100000;
-  size_t max_batch = 5000;
-  int max_batch_latency_ms = 20;
+// Prints "probity <command>: <message>" to stderr. Returns kExitDataLoss for a DataLoss status,
+// kExitFailure for any other. REQUIRES: !st.ok().
+int Fail(std::string_view command, const Status& st);
+
+// Parses the value of a date option with the one strict parser (civil::ParseDate): 00:00 UTC of
+// that day. InvalidArgument "<flag> '<text>' is not a date (YYYY-MM-DD)" otherwise.
+StatusOr<Micros> ParseDateOption(std::string_view flag, const std::string& text);
+
+// What the entry point hands every command besides its options.
+struct Runtime {
+  // Set by SIGINT / SIGTERM; long-running commands stop cleanly when it becomes true. A target
+  // that fails sets it too, so that the rest of the process stops.
+  std::atomic<bool>* stop = nullptr;
+  const Clock* clock = nullptr;
 };
 
-int RunBus(int port, int brokers);
-int RunIngest(const BusFlags& bus, const ServeFlags& serve);
-int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules_file,
-          const std::string& alertmanager_url);
-// Follows probity.log.v1 and delivers flags as alerts to Alertmanager.
-int RunAlerts(const BusFlags& bus, const std::string& data_dir,
-              const std::string& alertmanager_url);
-int RunKeygen(const std::string& name, const std::string& out_dir);
+inline constexpr char kDefaultDataDir[] = "./probity-data";
+inline constexpr char kDefaultBootstrapServers[] = "127.0.0.1:9092";
 
+// Where a target serves /metrics and /healthz.
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0 = any free port
+};
+
+// `probity bus`.
+struct BusServerOptions {
+  int port = 9092;  // fixed loopback bootstrap port
+  int brokers = 1;
+};
+int RunBus(const BusServerOptions& o, const Runtime& rt);
+
+// The serving options of the ingest target (`probity ingest`, and inside `probity up`).
+struct ServeOptions {
+  std::string data_dir = kDefaultDataDir;  // the log is DATA_DIR/log
+  HttpOptions http{.port = 9464};
+  std::string signing_key;  // default DATA_DIR/keys/probity.key
+  bool sync = false;        // fsync every batch
+  // --origin, --checkpoint-interval-ms, --checkpoint-every, --max-batch, --max-batch-latency-ms
+  // are bound to these fields: the defaults are ingest's own.
+  ingest::IngestOptions ingest;
+};
+
+// `probity ingest`.
+struct IngestCommandOptions {
+  bus::ClientConfig bus{kDefaultBootstrapServers, {}};
+  ServeOptions serve;
+};
+int RunIngest(const IngestCommandOptions& o, const Runtime& rt);
+
+// `probity up`: ingest, rules (and alerts) in one process, on the embedded bus unless
+// bus.bootstrap_servers names another.
+struct UpOptions {
+  int port = 9092;        // the embedded bus's bootstrap port
+  bus::ClientConfig bus;  // empty bootstrap_servers: the embedded bus; properties for every client
+  ServeOptions serve;
+  bool demo = false;
+  std::string rules_file;        // default DefaultRulesFile()
+  std::string alertmanager_url;  // empty: no alerts target
+};
+int RunUp(const UpOptions& o, const Runtime& rt);
+
+// `probity alerts`: follows probity.log.v1 and delivers flags as alerts to Alertmanager.
+struct AlertsCommandOptions {
+  bus::ClientConfig bus{kDefaultBootstrapServers, {}};
+  std::string alertmanager_url;
+  std::string data_dir = "./probity-alerts";  // delivery state goes in DATA_DIR/alerts
+  std::string catch_up_from;  // a verified copy of the log to read what retention took
+};
+int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt);
+
+// `probity keygen`.
+struct KeygenOptions {
+  std::string name = "probity.example/log";
+  std::string out_dir = ".";
+};
+int RunKeygen(const KeygenOptions& o);
+
+// `probity log ...`: read-only views of the log in DATA_DIR/log.
 struct LogFlags {
-  std::string data_dir = "./probity-data";
+  std::string data_dir = kDefaultDataDir;
   bool json = false;
 };
-// Optional filters of `probity log list`, served by the practice and kind indexes.
-struct ListFilter {
+// `probity log list`: in log order, or through the practice and kind indexes.
+struct ListOptions {
+  LogFlags log;
+  uint64_t from = 0;  // first index (in log order, or the first to look at with --kind alone)
+  uint64_t limit = 100;
   std::string practice;       // ODS code: that practice's entries, in event-time order
   std::string kind;           // event kind name (claim, referral, ...): entries of that kind
   std::string occurred_from;  // YYYY-MM-DD (UTC), with --practice: occurred on or after
   std::string occurred_to;    // YYYY-MM-DD (UTC), with --practice: occurred before
 };
-int LogList(const LogFlags& f, uint64_t from, uint64_t limit, const ListFilter& filter = {});
-int LogGet(const LogFlags& f, std::optional<uint64_t> index, const std::string& event_id);
+int LogList(const ListOptions& o);
+struct GetOptions {
+  LogFlags log;
+  std::optional<uint64_t> index;
+  std::string event_id;  // exactly one of index and event_id
+};
+int LogGet(const GetOptions& o);
 int LogVerify(const LogFlags& f);
-int LogInclusionProof(const LogFlags& f, uint64_t index, std::optional<uint64_t> size);
-int LogConsistencyProof(const LogFlags& f, uint64_t from, std::optional<uint64_t> to);
+struct InclusionOptions {
+  LogFlags log;
+  uint64_t index = 0;
+  std::optional<uint64_t> size;  // default: the current tree size
+};
+int LogInclusionProof(const InclusionOptions& o);
+struct ConsistencyOptions {
+  LogFlags log;
+  uint64_t from = 0;
+  std::optional<uint64_t> to;  // default: the current tree size
+};
+int LogConsistencyProof(const ConsistencyOptions& o);
 int LogCheckpoint(const LogFlags& f);
-int LogDeadLetters(const LogFlags& f, uint64_t from, uint64_t limit);
-// Writes dead letter `seq`'s original value, byte for byte as received, to `out_file` ("-" is
-// stdout); its SHA-256 equals the dead letter's original_value_sha256.
-int LogDeadLetterRaw(const LogFlags& f, uint64_t seq, const std::string& out_file);
+struct DeadLettersOptions {
+  LogFlags log;
+  uint64_t from = 0;
+  uint64_t limit = 100;
+  // --raw N: write dead letter N's original value, byte for byte as received, to `raw_out`
+  // ("-" is stdout) instead of listing; its SHA-256 equals the dead letter's
+  // original_value_sha256 (a MESSAGE_TOO_LARGE dead letter is published as a reference only).
+  std::optional<uint64_t> raw;
+  std::string raw_out = "-";
+};
+int LogDeadLetters(const DeadLettersOptions& o);
 
 }  // namespace probity::cli

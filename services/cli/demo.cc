@@ -74,14 +74,13 @@ void PrintSummary(const ingest::IngestStats& s, const RulesStats* r, const FeedS
 
 Status RunDemo(const bus::ClientConfig& bus, const DemoOptions& options,
                const ingest::IngestService& ingest, const RulesRunner* rules,
-               const std::string& links, const std::atomic<bool>& stop) {
+               const std::string& links, const std::atomic<bool>& stop, const Clock* clock) {
   PROBITY_ASSIGN_OR_RETURN(auto producer, bus::Producer::Create(bus));
   FeedState feed;
   std::thread feeder([&] {
     KafkaSink kafka(producer.get());
-    SystemClock clock;
     generate::RealSleeper sleeper;
-    generate::RateLimitedSink paced(&kafka, options.events_per_second, &clock, &sleeper);
+    generate::RateLimitedSink paced(&kafka, options.events_per_second, clock, &sleeper);
     StoppableSink sink(&paced, stop);
     generate::GeneratorParams p;
     p.practice_fraction = options.practice_fraction;
@@ -101,16 +100,18 @@ Status RunDemo(const bus::ClientConfig& bus, const DemoOptions& options,
     }
     Status flushed = producer->Flush(60000);
     if (feed.status.ok()) feed.status = flushed;
-    feed.done = true;
+    feed.done = true;  // publishes feed.status to the loop below
   });
   auto start = std::chrono::steady_clock::now();
   bool tty = isatty(1);
-  while (!stop.load()) {
+  // A finished feed leaves the summary on screen until stopped; a failed one ends the demo.
+  auto failed = [&] { return feed.done.load() && !feed.status.ok(); };
+  while (!stop.load() && !failed()) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::optional<RulesStats> rs;
     if (rules != nullptr) rs = rules->stats();
     PrintSummary(ingest.stats(), rs ? &*rs : nullptr, feed, secs, links, tty);
-    for (int i = 0; i < 20 && !stop.load(); ++i)
+    for (int i = 0; i < 20 && !stop.load() && !failed(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   feeder.join();

@@ -24,10 +24,11 @@ struct DemoOptions {
   std::string truth_file;  // where the ground truth goes
 };
 
-// Produces the demo stream onto the bus (in a background thread) and prints a live summary every
-// two seconds until *stop.
+// Produces the demo stream onto the bus (in a background thread, paced by `clock`) and prints a
+// live summary every two seconds until `stop` becomes true, or the feed fails: returns the feed's
+// error then (ok when it was stopped). REQUIRES: clock outlives the call.
 Status RunDemo(const bus::ClientConfig& bus, const DemoOptions& options,
                const ingest::IngestService& ingest, const RulesRunner* rules,
-               const std::string& links, const std::atomic<bool>& stop);
+               const std::string& links, const std::atomic<bool>& stop, const Clock* clock);
 
 }  // namespace probity::cli

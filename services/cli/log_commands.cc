@@ -14,18 +14,17 @@
 namespace probity::cli {
 namespace {
 
+// Fails as "probity log <cmd>: ...".
+int LogFail(const char* cmd, const Status& st) { return Fail(std::string("log ") + cmd, st); }
+
+// The log opened read-only, or nullptr after reporting why not.
 std::unique_ptr<logstore::LogStore> OpenReadOnly(const LogFlags& f, const char* cmd) {
   auto store = logstore::LogStore::Open(f.data_dir + "/log", {.read_only = true});
   if (!store.ok()) {
-    std::cerr << "probity log " << cmd << ": " << store.status().message() << "\n";
+    LogFail(cmd, store.status());
     return nullptr;
   }
   return std::move(store).value();
-}
-
-int Fail(const char* cmd, const Status& st) {
-  std::cerr << "probity log " << cmd << ": " << st.message() << "\n";
-  return st.code() == Code::kDataLoss ? 2 : 1;
 }
 
 std::string Iso(const google::protobuf::Timestamp& ts) {
@@ -55,24 +54,6 @@ std::string EntryJson(const logstore::Entry& e) {
   return s + "}";
 }
 
-}  // namespace
-
-namespace {
-
-// "2023-03-01" -> µs since the epoch at 00:00 UTC; nullopt when it is not a valid date.
-std::optional<int64_t> ParseDay(const std::string& s) {
-  unsigned y = 0, m = 0, d = 0;
-  char tail = 0;
-  if (std::sscanf(s.c_str(), "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3 || s.size() != 10) {
-    return std::nullopt;
-  }
-  if (m < 1 || m > 12 || d < 1 || d > 31) return std::nullopt;
-  const int64_t days = civil::DaysFromCivil(y, m, d);
-  const civil::Civil back = civil::CivilFromDays(days);  // 2023-02-30 does not come back
-  if (back.year != y || back.month != m || back.day != d) return std::nullopt;
-  return days * int64_t{86400} * 1000000;
-}
-
 std::string KindNames() {
   std::string s;
   for (int k = 1; k < v1::EventKind_ARRAYSIZE; ++k) {
@@ -84,13 +65,16 @@ std::string KindNames() {
 
 }  // namespace
 
-int LogList(const LogFlags& f, uint64_t from, uint64_t limit, const ListFilter& filter) {
+int LogList(const ListOptions& o) {
+  const LogFlags& f = o.log;
+  const ListOptions& filter = o;
+  const uint64_t from = o.from, limit = o.limit;
   std::optional<v1::EventKind> kind;
   if (!filter.kind.empty()) {
     kind = codec::ParseKind(filter.kind);
     if (!kind) {
-      return Fail("list", InvalidArgument("unknown kind '" + filter.kind +
-                                          "' (kinds: " + KindNames() + ")"));
+      return LogFail("list", InvalidArgument("unknown kind '" + filter.kind +
+                                             "' (kinds: " + KindNames() + ")"));
     }
   }
   int64_t since = INT64_MIN, until = INT64_MAX;
@@ -98,19 +82,16 @@ int LogList(const LogFlags& f, uint64_t from, uint64_t limit, const ListFilter& 
                                  std::tuple{&filter.occurred_to, &until, "--occurred-to"}}) {
     if (text->empty()) continue;
     if (filter.practice.empty()) {
-      return Fail("list", InvalidArgument(std::string(flag) + " needs --practice"));
+      return LogFail("list", InvalidArgument(std::string(flag) + " needs --practice"));
     }
-    auto t = ParseDay(*text);
-    if (!t) {
-      return Fail("list", InvalidArgument(std::string(flag) + " '" + *text +
-                                          "' is not a date (YYYY-MM-DD)"));
-    }
+    auto t = ParseDateOption(flag, *text);
+    if (!t.ok()) return LogFail("list", t.status());
     *out = *t;
   }
   auto store = OpenReadOnly(f, "list");
-  if (!store) return 1;
+  if (!store) return kExitFailure;
   auto size = store->TreeSize();
-  if (!size.ok()) return Fail("list", size.status());
+  if (!size.ok()) return LogFail("list", size.status());
   if (!f.json) {
     std::printf("%-8s %-36s %-16s %-8s %-20s %s\n", "INDEX", "EVENT ID", "KIND", "PRACTICE",
                 "OCCURRED", "SOURCE");
@@ -143,50 +124,54 @@ int LogList(const LogFlags& f, uint64_t from, uint64_t limit, const ListFilter& 
         !filter.practice.empty()
             ? store->FindByPractice(filter.practice, since, until, kind ? SIZE_MAX : limit)
             : store->FindByKind(static_cast<uint32_t>(*kind), from, limit);
-    if (!found.ok()) return Fail("list", found.status());
+    if (!found.ok()) return LogFail("list", found.status());
     for (uint64_t i : *found) {
       if (shown >= limit) break;
       auto e = store->Get(i);
-      if (!e.ok()) return Fail("list", e.status());
+      if (!e.ok()) return LogFail("list", e.status());
       st = show(*e);
       if (!st.ok()) break;
     }
   } else {
     st = store->Scan(std::min(from, *size), std::min(*size, from + limit), show);
   }
-  if (!st.ok()) return Fail("list", st);
+  if (!st.ok()) return LogFail("list", st);
   if (!f.json) {
     std::printf("(%llu shown; the log holds %llu entries)\n",
                 static_cast<unsigned long long>(shown), static_cast<unsigned long long>(*size));
   }
-  return 0;
+  return kExitOk;
 }
 
-int LogGet(const LogFlags& f, std::optional<uint64_t> index, const std::string& event_id) {
+int LogGet(const GetOptions& o) {
+  const LogFlags& f = o.log;
+  const std::optional<uint64_t>& index = o.index;
+  const std::string& event_id = o.event_id;
   auto store = OpenReadOnly(f, "get");
-  if (!store) return 1;
+  if (!store) return kExitFailure;
   std::vector<uint64_t> indexes;
   if (index) {
     indexes.push_back(*index);
   } else {
     auto found = store->FindByEventId(event_id);
-    if (!found.ok()) return Fail("get", found.status());
-    if (found->empty()) return Fail("get", NotFound("no entry with event id '" + event_id + "'"));
+    if (!found.ok()) return LogFail("get", found.status());
+    if (found->empty())
+      return LogFail("get", NotFound("no entry with event id '" + event_id + "'"));
     indexes = *found;
   }
   for (uint64_t i : indexes) {
     auto e = store->Get(i);
-    if (!e.ok()) return Fail("get", e.status());
+    if (!e.ok()) return LogFail("get", e.status());
     std::cout << EntryJson(*e) << "\n";
   }
-  return 0;
+  return kExitOk;
 }
 
 int LogVerify(const LogFlags& f) {
   auto store = OpenReadOnly(f, "verify");
-  if (!store) return 1;
+  if (!store) return kExitFailure;
   auto size = store->TreeSize();
-  if (!size.ok()) return Fail("verify", size.status());
+  if (!size.ok()) return LogFail("verify", size.status());
   auto start = std::chrono::steady_clock::now();
   auto report = store->Verify([&](uint64_t done, uint64_t total) {
     if (!f.json && total > 1000000 && isatty(2)) {
@@ -197,7 +182,7 @@ int LogVerify(const LogFlags& f) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!report.ok()) {
     if (f.json) std::cout << "{\"ok\":false,\"error\":\"" << report.status().message() << "\"}\n";
-    return Fail("verify", report.status());
+    return LogFail("verify", report.status());
   }
   if (f.json) {
     std::cout << "{\"ok\":true,\"entries\":" << report->entries_checked
@@ -209,21 +194,23 @@ int LogVerify(const LogFlags& f) {
                 static_cast<unsigned long long>(report->checkpoints_checked), secs,
                 merkle::ToHex(report->root).c_str());
   }
-  return 0;
+  return kExitOk;
 }
 
-int LogInclusionProof(const LogFlags& f, uint64_t index, std::optional<uint64_t> size_opt) {
+int LogInclusionProof(const InclusionOptions& o) {
+  const LogFlags& f = o.log;
+  const uint64_t index = o.index;
   auto store = OpenReadOnly(f, "proof inclusion");
-  if (!store) return 1;
+  if (!store) return kExitFailure;
   auto tree = store->TreeSize();
-  if (!tree.ok()) return Fail("proof inclusion", tree.status());
-  uint64_t size = size_opt.value_or(*tree);
+  if (!tree.ok()) return LogFail("proof inclusion", tree.status());
+  uint64_t size = o.size.value_or(*tree);
   auto proof = store->InclusionProof(index, size);
-  if (!proof.ok()) return Fail("proof inclusion", proof.status());
+  if (!proof.ok()) return LogFail("proof inclusion", proof.status());
   auto entry = store->Get(index);
   auto root = store->Root(size);
   if (!entry.ok() || !root.ok())
-    return Fail("proof inclusion", entry.ok() ? root.status() : entry.status());
+    return LogFail("proof inclusion", entry.ok() ? root.status() : entry.status());
   if (f.json) {
     std::cout << "{\"index\":" << index << ",\"tree_size\":" << size << ",\"leaf_hash\":\""
               << merkle::ToHex(entry->leaf_hash) << "\",\"root\":\"" << merkle::ToHex(*root)
@@ -234,20 +221,23 @@ int LogInclusionProof(const LogFlags& f, uint64_t index, std::optional<uint64_t>
                 merkle::ToHex(entry->leaf_hash).c_str(), merkle::ToHex(*root).c_str());
     for (const auto& h : *proof) std::printf("  %s\n", merkle::ToHex(h).c_str());
   }
-  return 0;
+  return kExitOk;
 }
 
-int LogConsistencyProof(const LogFlags& f, uint64_t from, std::optional<uint64_t> to_opt) {
+int LogConsistencyProof(const ConsistencyOptions& o) {
+  const LogFlags& f = o.log;
+  const uint64_t from = o.from;
   auto store = OpenReadOnly(f, "proof consistency");
-  if (!store) return 1;
+  if (!store) return kExitFailure;
   auto tree = store->TreeSize();
-  if (!tree.ok()) return Fail("proof consistency", tree.status());
-  uint64_t to = to_opt.value_or(*tree);
+  if (!tree.ok()) return LogFail("proof consistency", tree.status());
+  uint64_t to = o.to.value_or(*tree);
   auto proof = store->ConsistencyProof(from, to);
-  if (!proof.ok()) return Fail("proof consistency", proof.status());
+  if (!proof.ok()) return LogFail("proof consistency", proof.status());
   auto r1 = store->Root(from);
   auto r2 = store->Root(to);
-  if (!r1.ok() || !r2.ok()) return Fail("proof consistency", r1.ok() ? r2.status() : r1.status());
+  if (!r1.ok() || !r2.ok())
+    return LogFail("proof consistency", r1.ok() ? r2.status() : r1.status());
   if (f.json) {
     std::cout << "{\"from\":" << from << ",\"to\":" << to << ",\"from_root\":\""
               << merkle::ToHex(*r1) << "\",\"to_root\":\"" << merkle::ToHex(*r2)
@@ -259,31 +249,36 @@ int LogConsistencyProof(const LogFlags& f, uint64_t from, std::optional<uint64_t
                 static_cast<unsigned long long>(to), merkle::ToHex(*r2).c_str());
     for (const auto& h : *proof) std::printf("  %s\n", merkle::ToHex(h).c_str());
   }
-  return 0;
+  return kExitOk;
 }
 
 int LogCheckpoint(const LogFlags& f) {
   auto store = OpenReadOnly(f, "checkpoint");
-  if (!store) return 1;
+  if (!store) return kExitFailure;
   auto cp = store->LatestCheckpoint();
-  if (!cp.ok()) return Fail("checkpoint", cp.status());
-  if (!*cp) return Fail("checkpoint", NotFound("no checkpoint has been made yet"));
+  if (!cp.ok()) return LogFail("checkpoint", cp.status());
+  if (!*cp) return LogFail("checkpoint", NotFound("no checkpoint has been made yet"));
   if (f.json) {
     std::cout << codec::ToJson(**cp) << "\n";
   } else {
     std::cout << (*cp)->signed_note();
   }
-  return 0;
+  return kExitOk;
 }
 
-int LogDeadLetters(const LogFlags& f, uint64_t from, uint64_t limit) {
+int LogDeadLetterRaw(const LogFlags& f, uint64_t seq, const std::string& out_file);
+
+int LogDeadLetters(const DeadLettersOptions& o) {
+  if (o.raw) return LogDeadLetterRaw(o.log, *o.raw, o.raw_out);
+  const LogFlags& f = o.log;
+  const uint64_t from = o.from, limit = o.limit;
   auto store = OpenReadOnly(f, "deadletters");
-  if (!store) return 1;
+  if (!store) return kExitFailure;
   auto n = store->DeadLetterCount();
-  if (!n.ok()) return Fail("deadletters", n.status());
+  if (!n.ok()) return LogFail("deadletters", n.status());
   for (uint64_t i = from; i < *n && i < from + limit; ++i) {
     auto raw = store->GetDeadLetter(i);
-    if (!raw.ok()) return Fail("deadletters", raw.status());
+    if (!raw.ok()) return LogFail("deadletters", raw.status());
     v1::DeadLetter d;
     d.ParseFromString(*raw);
     if (f.json) {
@@ -295,32 +290,33 @@ int LogDeadLetters(const LogFlags& f, uint64_t from, uint64_t limit) {
                   d.message().c_str());
     }
   }
-  return 0;
+  return kExitOk;
 }
 
 int LogDeadLetterRaw(const LogFlags& f, uint64_t seq, const std::string& out_file) {
   auto store = OpenReadOnly(f, "deadletters");
-  if (!store) return 1;
+  if (!store) return kExitFailure;
   auto raw = store->GetDeadLetter(seq);
-  if (!raw.ok()) return Fail("deadletters", raw.status());
+  if (!raw.ok()) return LogFail("deadletters", raw.status());
   v1::DeadLetter d;
   if (!d.ParseFromString(*raw)) {
-    return Fail("deadletters", DataLoss("dead letter " + std::to_string(seq) + " does not parse"));
+    return LogFail("deadletters",
+                   DataLoss("dead letter " + std::to_string(seq) + " does not parse"));
   }
   if (out_file == "-") {
     std::cout.write(d.original_value().data(),
                     static_cast<std::streamsize>(d.original_value().size()));
     std::cout.flush();
-    return std::cout ? 0 : 1;
+    return std::cout ? kExitOk : kExitFailure;
   }
   std::ofstream out(out_file, std::ios::binary | std::ios::trunc);
   out.write(d.original_value().data(), static_cast<std::streamsize>(d.original_value().size()));
   out.close();
-  if (!out) return Fail("deadletters", IoError("cannot write " + out_file));
+  if (!out) return LogFail("deadletters", IoError("cannot write " + out_file));
   std::cerr << "wrote " << d.original_value().size() << " bytes (sha256 "
             << merkle::ToHex(merkle::Sha256(d.original_value())) << ") of dead letter " << seq
             << " to " << out_file << "\n";
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace probity::cli

@@ -1,4 +1,5 @@
-// `probity bus`, `probity ingest`, `probity up`, `probity keygen`: the long-running targets.
+// `probity bus`, `probity ingest`, `probity up`, `probity alerts`, `probity keygen`: the
+// long-running targets.
 #include <sys/stat.h>
 
 #include <chrono>
@@ -18,40 +19,36 @@
 #include "services/cli/analysis_commands.h"
 #include "services/cli/commands.h"
 #include "services/cli/demo.h"
+#include "services/cli/first_failure.h"
 #include "services/cli/rules_runner.h"
 #include "services/ingest/ingest.h"
 #include "services/rules/rule_set.h"
 
 namespace probity::cli {
-
-std::atomic<bool>& StopFlag() {
-  static std::atomic<bool> stop{false};
-  return stop;
-}
-
 namespace {
 
-int Fail(const std::string& cmd, const Status& st) {
-  std::cerr << "probity " << cmd << ": " << st.message() << "\n";
-  return 1;
+void WaitForStop(const Runtime& rt) {
+  while (!rt.stop->load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
-void WaitForStop() {
-  while (!StopFlag().load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+Status MakeDirectories(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return IoError("cannot create directory " + dir + ": " + ec.message());
+  return Status::Ok();
 }
 
 // Loads the checkpoint signing key, creating a key pair first when asked to.
-StatusOr<note::Signer> LoadSigner(const ServeFlags& f) {
-  std::string path = f.signing_key.empty() ? f.data_dir + "/keys/probity.key" : f.signing_key;
+StatusOr<note::Signer> LoadSigner(const ServeOptions& s, bool generate_if_missing) {
+  std::string path = s.signing_key.empty() ? s.data_dir + "/keys/probity.key" : s.signing_key;
   if (!std::filesystem::exists(path)) {
-    if (!f.generate_key_if_missing) {
+    if (!generate_if_missing) {
       return NotFound("no checkpoint signing key at " + path +
                       " (create one with `probity keygen --out-dir DIR` and pass --signing-key)");
     }
     std::string dir = std::filesystem::path(path).parent_path().string();
-    std::filesystem::create_directories(dir);
-    std::string name = f.origin;
-    PROBITY_ASSIGN_OR_RETURN(note::KeyPair kp, note::GenerateKey(name));
+    PROBITY_RETURN_IF_ERROR(MakeDirectories(dir));
+    PROBITY_ASSIGN_OR_RETURN(note::KeyPair kp, note::GenerateKey(s.ingest.checkpoint_origin));
     PROBITY_RETURN_IF_ERROR(note::WriteKeyFiles(kp, dir));
     std::cerr << "probity: created checkpoint signing key " << dir
               << "/probity.key (verifier key: " << kp.verifier_key << ")\n";
@@ -64,40 +61,42 @@ StatusOr<note::Signer> LoadSigner(const ServeFlags& f) {
   return note::Signer::FromSignerKey(key);
 }
 
-// Everything ingest needs, started together; stopped in reverse order by the destructor.
+// Everything ingest needs, started together; stopped in reverse order by Stop() or the destructor.
 struct IngestStack {
   std::unique_ptr<logstore::LogStore> store;
   std::optional<note::Signer> signer;
-  SystemClock clock;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<ingest::IngestService> service;
   std::unique_ptr<metrics::HttpServer> http;
   std::thread thread;
   std::atomic<bool> stop{false};
+  std::atomic<bool> finished{false};  // Run returned; result is set
   Status result;
 
-  Status Start(const bus::ClientConfig& bus, const ServeFlags& f, bool embedded_bus = false) {
-    std::filesystem::create_directories(f.data_dir);
+  ~IngestStack() { (void)Stop(); }
+
+  // Opens the log, starts /metrics and /healthz, and runs ingest on its own thread until Stop().
+  // Ingest failing is recorded in *failures (which stops the process). `embedded_bus`: the bus is
+  // new, so ingest reads it from the beginning. REQUIRES: failures outlives the stack.
+  Status Start(const bus::ClientConfig& bus, const ServeOptions& s, const Runtime& rt,
+               bool generate_key_if_missing, bool embedded_bus, FirstFailure* failures) {
+    PROBITY_RETURN_IF_ERROR(MakeDirectories(s.data_dir));
     PROBITY_ASSIGN_OR_RETURN(store,
-                             logstore::LogStore::Open(f.data_dir + "/log", {.sync = f.sync}));
-    PROBITY_ASSIGN_OR_RETURN(note::Signer s, LoadSigner(f));
-    signer = std::move(s);
-    ingest::IngestOptions o;
-    o.checkpoint_origin = f.origin;
-    o.checkpoint_interval_ms = f.checkpoint_interval_ms;
-    o.checkpoint_every_entries = f.checkpoint_every_entries;
-    o.max_batch = f.max_batch;
-    o.max_batch_latency_ms = f.max_batch_latency_ms;
+                             logstore::LogStore::Open(s.data_dir + "/log", {.sync = s.sync}));
+    PROBITY_ASSIGN_OR_RETURN(note::Signer key, LoadSigner(s, generate_key_if_missing));
+    signer = std::move(key);
+    ingest::IngestOptions o = s.ingest;
     // An embedded bus starts empty every time: offsets stored against an earlier one mean nothing.
     o.ignore_stored_offsets = embedded_bus;
-    service = std::make_unique<ingest::IngestService>(o, bus, store.get(), &clock, registry.get(),
+    service = std::make_unique<ingest::IngestService>(o, bus, store.get(), rt.clock, registry.get(),
                                                       &*signer);
     http = std::make_unique<metrics::HttpServer>(registry, [this] { return service->health(); });
-    PROBITY_RETURN_IF_ERROR(http->Start(f.http_host, f.http_port));
+    PROBITY_RETURN_IF_ERROR(http->Start(s.http.host, s.http.port));
     PROBITY_RETURN_IF_ERROR(service->Start());
-    thread = std::thread([this] {
+    thread = std::thread([this, failures] {
       result = service->Run(&stop);
-      if (!result.ok()) StopFlag() = true;  // bring the rest of the process down too
+      finished = true;
+      failures->Record("ingest", result);
     });
     return Status::Ok();
   }
@@ -107,166 +106,178 @@ struct IngestStack {
     uint64_t last = service->stats().consumed;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
     int quiet_ms = 0;
-    while (quiet_ms < 500 && std::chrono::steady_clock::now() < deadline && result.ok()) {
+    while (quiet_ms < 500 && std::chrono::steady_clock::now() < deadline && !finished) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       uint64_t now = service->stats().consumed;
       quiet_ms = now == last ? quiet_ms + 50 : 0;
       last = now;
     }
   }
+  // Stops ingest (it drains first) and the HTTP server. Returns how ingest ended.
   Status Stop() {
     stop = true;
     if (thread.joinable()) thread.join();
     if (http) http->Stop();
+    http.reset();
     return result;
   }
 };
 
 }  // namespace
 
-int RunBus(int port, int brokers) {
-  auto cluster = bus::EmbeddedCluster::Start({.brokers = brokers, .bootstrap_port = port});
+int RunBus(const BusServerOptions& o, const Runtime& rt) {
+  auto cluster = bus::EmbeddedCluster::Start({.brokers = o.brokers, .bootstrap_port = o.port});
   if (!cluster.ok()) return Fail("bus", cluster.status());
   std::cout << "probity bus: Kafka-protocol bus (in memory) at " << (*cluster)->bootstrap_servers()
             << "\n  brokers: " << (*cluster)->broker_addresses() << "\n  topics:";
   for (const auto& t : bus::kTopics) std::cout << " " << t.name << "(" << t.partitions << ")";
   std::cout << "\n  try: kcat -b " << (*cluster)->bootstrap_servers() << " -L\n"
             << "Serving until Ctrl-C or SIGTERM." << std::endl;
-  WaitForStop();
+  WaitForStop(rt);
   std::cout << "probity bus: stopped" << std::endl;
-  return 0;
+  return kExitOk;
 }
 
-int RunIngest(const BusFlags& bus, const ServeFlags& serve) {
+int RunIngest(const IngestCommandOptions& o, const Runtime& rt) {
+  FirstFailure failures(rt.stop);
   IngestStack stack;
-  Status st = stack.Start({bus.bootstrap_servers, bus.kafka_properties}, serve);
+  Status st = stack.Start(o.bus, o.serve, rt, /*generate_key_if_missing=*/false,
+                          /*embedded_bus=*/false, &failures);
   if (!st.ok()) return Fail("ingest", st);
-  std::cout << "probity ingest: consuming from " << bus.bootstrap_servers << " into "
-            << serve.data_dir << "/log; metrics and health on http://" << serve.http_host << ":"
+  std::cout << "probity ingest: consuming from " << o.bus.bootstrap_servers << " into "
+            << o.serve.data_dir << "/log; metrics and health on http://" << o.serve.http.host << ":"
             << stack.http->port() << "/metrics and /healthz" << std::endl;
-  WaitForStop();
+  WaitForStop(rt);
   st = stack.Stop();
   if (!st.ok()) return Fail("ingest", st);
   auto s = stack.service->stats();
   std::cout << "probity ingest: drained; log has " << s.log_size << " entries, " << s.dead_letters
             << " dead letters" << std::endl;
-  return 0;
+  return kExitOk;
 }
 
-int RunUp(int port, const ServeFlags& serve, bool demo, const std::string& rules_file,
-          const std::string& alertmanager_url) {
-  auto rule_set = rules::LoadRuleSetFile(rules_file.empty() ? DefaultRulesFile() : rules_file);
+int RunUp(const UpOptions& o, const Runtime& rt) {
+  // Everything that can be refused is checked before anything starts.
+  auto rule_set = rules::LoadRuleSetFile(o.rules_file.empty() ? DefaultRulesFile() : o.rules_file);
   if (!rule_set.ok()) return Fail("up", rule_set.status());
-  auto cluster = bus::EmbeddedCluster::Start({.brokers = 1, .bootstrap_port = port});
-  if (!cluster.ok()) return Fail("up", cluster.status());
-  bus::ClientConfig cfg{(*cluster)->bootstrap_servers(), {}};
-  ServeFlags f = serve;
-  f.generate_key_if_missing = true;
-  IngestStack stack;
-  Status st = stack.Start(cfg, f, /*embedded_bus=*/true);
-  if (!st.ok()) return Fail("up", st);
+  std::unique_ptr<alerts::AlertmanagerClient> am;
+  if (!o.alertmanager_url.empty()) {
+    auto client = alerts::AlertmanagerClient::Create(o.alertmanager_url);
+    if (!client.ok()) return Fail("up", client.status());
+    am = std::move(client).value();
+  }
+  // The embedded bus, unless --bootstrap-servers names another.
+  std::unique_ptr<bus::EmbeddedCluster> cluster;
+  bus::ClientConfig cfg = o.bus;
+  if (cfg.bootstrap_servers.empty()) {
+    auto started = bus::EmbeddedCluster::Start({.brokers = 1, .bootstrap_port = o.port});
+    if (!started.ok()) return Fail("up", started.status());
+    cluster = std::move(started).value();
+    cfg.bootstrap_servers = cluster->bootstrap_servers();
+  }
+  const std::string& data_dir = o.serve.data_dir;
+
+  // From here on the first target to fail stops the others, and `up` exits with its error.
+  FirstFailure failures(rt.stop);
+  IngestStack stack;  // declared first: stopped last
+  Status st = stack.Start(cfg, o.serve, rt, /*generate_key_if_missing=*/true,
+                          /*embedded_bus=*/cluster != nullptr, &failures);
+  if (!st.ok()) return Fail("up", Status(st.code(), "ingest: " + st.message()));
 
   // The rules target reads the log in this process directly; its flags go back through ingest.
   // Flags are few and their latency matters: the rules producer does not linger.
   bus::ClientConfig rules_cfg = cfg;
-  rules_cfg.properties["linger.ms"] = "0";
+  rules_cfg.properties.emplace("linger.ms", "0");
   auto rules_producer = bus::Producer::Create(rules_cfg);
   if (!rules_producer.ok()) return Fail("up", rules_producer.status());
   StoreSource source(stack.store.get());
-  RulesRunner rules({.state_dir = f.data_dir + "/rules"}, *rule_set, &source,
-                    rules_producer->get());
-  st = rules.Start(stack.clock.NowMicros());
-  if (!st.ok()) return Fail("up", st);
-  Status rules_status;
-  std::thread rules_thread([&] {
-    rules_status = rules.Run(&StopFlag());
-    if (!rules_status.ok()) StopFlag() = true;
-  });
+  RulesRunner rules({.state_dir = data_dir + "/rules"}, *rule_set, &source, rules_producer->get());
+  st = rules.Start(rt.clock->NowMicros());
+  if (!st.ok()) return Fail("up", Status(st.code(), "rules: " + st.message()));
 
   // Alerts, when an Alertmanager is given: a third follower of the same store.
-  std::unique_ptr<alerts::AlertmanagerClient> am;
-  std::unique_ptr<alerts::AlertsRunner> alerter;
   StoreSource alert_source(stack.store.get());
-  std::thread alerts_thread;
-  Status alerts_status;
-  if (!alertmanager_url.empty()) {
-    auto client = alerts::AlertmanagerClient::Create(alertmanager_url);
-    if (!client.ok()) return Fail("up", client.status());
-    am = std::move(client).value();
+  std::unique_ptr<alerts::AlertsRunner> alerter;
+  if (am) {
     alerter = std::make_unique<alerts::AlertsRunner>(
-        alerts::AlertsRunner::Options{.state_dir = f.data_dir + "/alerts"}, &alert_source, am.get(),
-        &stack.clock);
+        alerts::AlertsRunner::Options{.state_dir = data_dir + "/alerts"}, &alert_source, am.get(),
+        rt.clock);
     st = alerter->Start();
-    if (!st.ok()) return Fail("up", st);
-    alerts_thread = std::thread([&] { alerts_status = alerter->Run(&StopFlag()); });
+    if (!st.ok()) return Fail("up", Status(st.code(), "alerts: " + st.message()));
   }
 
+  // Every target is started: no return before the threads are joined.
+  std::thread rules_thread([&] { failures.Record("rules", rules.Run(rt.stop)); });
+  std::thread alerts_thread;
+  if (alerter)
+    alerts_thread = std::thread([&] { failures.Record("alerts", alerter->Run(rt.stop)); });
+
   std::ostringstream links;
-  links << "  bus          " << cfg.bootstrap_servers << " (embedded, in memory; kcat -b "
-        << cfg.bootstrap_servers << " -L)\n"
-        << "  audit log    " << f.data_dir
-        << "/log   (probity log list|verify|checkpoint --data-dir " << f.data_dir << ")\n"
-        << "  metrics      http://" << f.http_host << ":" << stack.http->port() << "/metrics\n"
-        << "  health       http://" << f.http_host << ":" << stack.http->port() << "/healthz\n"
+  links << "  bus          " << cfg.bootstrap_servers
+        << (cluster ? " (embedded, in memory; kcat -b " + cfg.bootstrap_servers + " -L)\n"
+                    : std::string("\n"))
+        << "  audit log    " << data_dir << "/log   (probity log list|verify|checkpoint --data-dir "
+        << data_dir << ")\n"
+        << "  metrics      http://" << o.serve.http.host << ":" << stack.http->port()
+        << "/metrics\n"
+        << "  health       http://" << o.serve.http.host << ":" << stack.http->port()
+        << "/healthz\n"
         << "  rules        " << rule_set->name << " " << rule_set->version << " ("
         << rule_set->rules.size() << " rules)\n"
-        << (alertmanager_url.empty() ? std::string() : "  alerts       " + alertmanager_url + "\n")
+        << (am ? "  alerts       " + o.alertmanager_url + "\n" : std::string())
         << "Ctrl-C stops everything cleanly.\n";
-  if (demo) {
+  if (o.demo) {
     DemoOptions d;
-    d.truth_file = f.data_dir + "/demo-truth.jsonl";
-    st = RunDemo(cfg, d, *stack.service, &rules, links.str(), StopFlag());
-    if (!st.ok()) std::cerr << "probity up: demo feed: " << st.message() << "\n";
+    d.truth_file = data_dir + "/demo-truth.jsonl";
+    failures.Record("demo feed",
+                    RunDemo(cfg, d, *stack.service, &rules, links.str(), *rt.stop, rt.clock));
   } else {
     std::cout << "probity up: running\n" << links.str() << std::flush;
-    WaitForStop();
+    WaitForStop(rt);
   }
-  StopFlag() = true;
+  *rt.stop = true;
   rules_thread.join();  // its last flags are confirmed on the bus
   if (alerts_thread.joinable()) alerts_thread.join();
   stack.Settle(5000);  // ... and read into the log before ingest stops
-  Status ingest_status = stack.Stop();
-  if (!rules_status.ok()) return Fail("up", rules_status);
-  if (!ingest_status.ok()) return Fail("up", ingest_status);
+  failures.Record("ingest", stack.Stop());
+  if (Status first = failures.status(); !first.ok()) return Fail("up", first);
   auto s = stack.service->stats();
   std::cout << "\nprobity up: stopped cleanly; log has " << s.log_size << " entries ("
             << s.dead_letters << " dead letters), " << rules.stats().flags
-            << " flags raised. Verify with: probity log verify --data-dir " << f.data_dir
+            << " flags raised. Verify with: probity log verify --data-dir " << data_dir
             << std::endl;
-  return 0;
+  return kExitOk;
 }
 
-int RunAlerts(const BusFlags& bus, const std::string& data_dir,
-              const std::string& alertmanager_url) {
-  bus::ClientConfig cfg{bus.bootstrap_servers, bus.kafka_properties};
-  auto client = alerts::AlertmanagerClient::Create(alertmanager_url);
+int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt) {
+  auto client = alerts::AlertmanagerClient::Create(o.alertmanager_url);
   if (!client.ok()) return Fail("alerts", client.status());
-  auto topic = LogTopicSource::Create(cfg);
+  auto topic = LogTopicSource::Create(o.bus);
   if (!topic.ok()) return Fail("alerts", topic.status());
-  follow::CatchUpSource source(topic->get(), bus.catch_up_from);
-  SystemClock clock;
-  alerts::AlertsRunner runner({.state_dir = data_dir + "/alerts"}, &source, client->get(), &clock);
+  follow::CatchUpSource source(topic->get(), o.catch_up_from);
+  alerts::AlertsRunner runner({.state_dir = o.data_dir + "/alerts"}, &source, client->get(),
+                              rt.clock);
   Status st = runner.Start();
   if (!st.ok()) return Fail("alerts", st);
-  std::cout << "probity alerts: following probity.log.v1 on " << bus.bootstrap_servers
-            << ", delivering to " << alertmanager_url << std::endl;
-  st = runner.Run(&StopFlag());
+  std::cout << "probity alerts: following probity.log.v1 on " << o.bus.bootstrap_servers
+            << ", delivering to " << o.alertmanager_url << std::endl;
+  st = runner.Run(rt.stop);
   if (!st.ok()) return Fail("alerts", st);
   auto s = runner.stats();
   std::cout << "probity alerts: stopped at index " << s.next_index << "; " << s.fired << " fired, "
             << s.resolved << " resolved, " << s.open << " open" << std::endl;
-  return 0;
+  return kExitOk;
 }
 
-int RunKeygen(const std::string& name, const std::string& out_dir) {
-  auto kp = note::GenerateKey(name);
+int RunKeygen(const KeygenOptions& o) {
+  auto kp = note::GenerateKey(o.name);
   if (!kp.ok()) return Fail("keygen", kp.status());
-  std::filesystem::create_directories(out_dir);
-  Status st = note::WriteKeyFiles(*kp, out_dir);
+  Status st = MakeDirectories(o.out_dir);
+  if (st.ok()) st = note::WriteKeyFiles(*kp, o.out_dir);
   if (!st.ok()) return Fail("keygen", st);
-  std::cout << "wrote " << out_dir << "/probity.key (signer key, keep secret) and " << out_dir
+  std::cout << "wrote " << o.out_dir << "/probity.key (signer key, keep secret) and " << o.out_dir
             << "/probity.pub\nverifier key: " << kp->verifier_key << "\n";
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace probity::cli

@@ -32,11 +32,11 @@ class EntrySource {
 // read-only copy).
 class StoreSource final : public EntrySource {
  public:
-  explicit StoreSource(const logstore::LogStore* store) : store_(store) {}
+  explicit StoreSource(const logstore::LogReader* store) : store_(store) {}
   Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) override;
 
  private:
-  const logstore::LogStore* store_;
+  const logstore::LogReader* store_;
 };
 
 // Follows probity.log.v1 on the bus, checking each entry's leaf hash. When the bus deletes old

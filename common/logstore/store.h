@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/logstore/reader.h"
 #include "common/merkle/hasher.h"
 #include "common/merkle/tile.h"
 #include "common/status/status.h"
@@ -31,12 +32,6 @@ struct OpenOptions {
   bool sync = false;  // fsync the WAL on every batch (survives power loss, not only crashes)
 };
 
-struct Entry {
-  uint64_t index = 0;
-  merkle::Hash leaf_hash{};  // as stored beside the record
-  std::string record_bytes;  // the leaf data: a serialized probity.v1.LogRecord
-};
-
 // Progress callback for long scans: (done, total).
 using ProgressFn = std::function<void(uint64_t, uint64_t)>;
 
@@ -47,7 +42,10 @@ struct VerifyReport {
   std::optional<uint64_t> first_bad_index;  // set when verification failed at an entry or node
 };
 
-class LogStore {
+// The on-disk LogReader, and what the sequencer writes through. db() and the column families
+// are for the sequencer, verify, benchmarks and tamper tests; everything else reads through
+// LogReader.
+class LogStore final : public LogReader {
  public:
   ~LogStore();
   static StatusOr<std::unique_ptr<LogStore>> Open(const std::string& path,
@@ -57,39 +55,41 @@ class LogStore {
   const std::string& path() const { return path_; }
 
   // Committed tree size (number of entries). Reads the store each time.
-  StatusOr<uint64_t> TreeSize() const;
+  StatusOr<uint64_t> TreeSize() const override;
   // Root of the committed tree, or of the tree at any earlier size (O(log n) reads).
-  StatusOr<merkle::Hash> Root(uint64_t size) const;
+  StatusOr<merkle::Hash> Root(uint64_t size) const override;
 
-  StatusOr<Entry> Get(uint64_t index) const;
+  StatusOr<Entry> Get(uint64_t index) const override;
   // Indices of every entry with this event id, in log order (more than one only for conflicting
   // resubmissions). Empty when none.
-  StatusOr<std::vector<uint64_t>> FindByEventId(const std::string& event_id) const;
+  StatusOr<std::vector<uint64_t>> FindByEventId(const std::string& event_id) const override;
   // Indices of a practice's entries with occurred_at in [from, to) µs, in event-time order.
   StatusOr<std::vector<uint64_t>> FindByPractice(const std::string& practice, int64_t from_micros,
-                                                 int64_t to_micros, size_t limit) const;
+                                                 int64_t to_micros, size_t limit) const override;
   // Indices of entries of this kind at or after from_index, ascending, at most `limit`.
   StatusOr<std::vector<uint64_t>> FindByKind(uint32_t kind, uint64_t from_index,
-                                             size_t limit) const;
+                                             size_t limit) const override;
 
   // Calls fn for entries [begin, end) in index order; stops at the first non-ok status it returns.
-  Status Scan(uint64_t begin, uint64_t end, const std::function<Status(const Entry&)>& fn) const;
+  Status Scan(uint64_t begin, uint64_t end,
+              const std::function<Status(const Entry&)>& fn) const override;
 
   // RFC 6962 proofs against the tree at `size` (REQUIRES index < size <= TreeSize()).
-  StatusOr<std::vector<merkle::Hash>> InclusionProof(uint64_t index, uint64_t size) const;
-  StatusOr<std::vector<merkle::Hash>> ConsistencyProof(uint64_t size1, uint64_t size2) const;
+  StatusOr<std::vector<merkle::Hash>> InclusionProof(uint64_t index, uint64_t size) const override;
+  StatusOr<std::vector<merkle::Hash>> ConsistencyProof(uint64_t size1,
+                                                       uint64_t size2) const override;
 
   // Stored checkpoints, oldest first; the latest one.
-  StatusOr<std::vector<v1::CheckpointRecord>> Checkpoints() const;
-  StatusOr<std::optional<v1::CheckpointRecord>> LatestCheckpoint() const;
+  StatusOr<std::vector<v1::CheckpointRecord>> Checkpoints() const override;
+  StatusOr<std::optional<v1::CheckpointRecord>> LatestCheckpoint() const override;
 
   // Next offset to read per (topic, partition), as committed with the entries.
   StatusOr<std::map<std::pair<std::string, int32_t>, int64_t>> ConsumerOffsets() const;
   // Entries below this index are confirmed on probity.log.v1.
   StatusOr<uint64_t> LogPublishedUpTo() const;
-  StatusOr<uint64_t> DeadLetterCount() const;
+  StatusOr<uint64_t> DeadLetterCount() const override;
   StatusOr<uint64_t> DeadLettersPublishedUpTo() const;
-  StatusOr<std::string> GetDeadLetter(uint64_t seq) const;
+  StatusOr<std::string> GetDeadLetter(uint64_t seq) const override;
 
   // Recomputes every leaf and node from the stored entries and checks them against the stored
   // leaf hashes, tiles, tree size and range, and every stored checkpoint. Returns kDataLoss naming

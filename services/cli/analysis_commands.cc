@@ -79,8 +79,7 @@ int RunRules(const RulesOptions& o, const Runtime& rt) {
   auto topic = LogTopicSource::Create(o.bus);
   if (!topic.ok()) return Fail("rules", topic.status());
   follow::CatchUpSource source(topic->get(), o.catch_up_from);
-  RulesRunner runner({.state_dir = o.data_dir + "/rules"}, *rs, &source, producer->get(),
-                     rt.clock);
+  RulesRunner runner({.state_dir = o.data_dir + "/rules"}, *rs, &source, producer->get(), rt.clock);
   Status st = runner.Start(rt.clock->NowMicros());
   if (!st.ok()) return Fail("rules", st);
   auto registry = std::make_shared<prometheus::Registry>();

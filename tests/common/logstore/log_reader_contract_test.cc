@@ -1,0 +1,84 @@
+// The LogReader contract, checked on the real LogStore and on FakeLogReader with the same
+// entries: a test that passes on the fake means the same against the store.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/logstore/sequencer.h"
+#include "common/logstore/store.h"
+#include "tests/common/logstore/fake_log_reader.h"
+
+namespace probity::logstore {
+namespace {
+
+namespace fs = std::filesystem;
+
+v1::LogRecord Record(int i) {
+  v1::LogRecord r;
+  r.set_payload("payload-" + std::to_string(i));
+  r.set_topic("probity.claims.v1");
+  r.set_offset(i);
+  r.set_event_id("ev-" + std::to_string(i % 7 == 3 ? 3 : i));  // one id appears more than once
+  r.set_kind(i % 3 == 0 ? v1::EVENT_KIND_CLAIM : v1::EVENT_KIND_REFERRAL);
+  r.set_practice_code(i % 2 == 0 ? "A81001" : "B82005");
+  r.mutable_occurred_at()->set_seconds(1656633600 + (37 * i) % 101 * 86400);
+  return r;
+}
+
+TEST(LogReaderContract, StoreAndFakeAnswerAlike) {
+  fs::path dir = fs::temp_directory_path() / ("probity_reader_contract_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  auto store = LogStore::Open(dir.string(), {});
+  ASSERT_TRUE(store.ok());
+  auto seq = Sequencer::Create(store->get());
+  ASSERT_TRUE(seq.ok());
+  testing::FakeLogReader fake;
+  constexpr int kEntries = 300;
+  for (int b = 0; b < kEntries; b += 50) {
+    std::vector<v1::LogRecord> recs;
+    for (int i = b; i < b + 50; ++i) recs.push_back(Record(i));
+    auto result = (*seq)->Append(&recs, {{{"probity.claims.v1", 0}, b + 50}}, {});
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    for (size_t k = 0; k < result->appended; ++k) fake.Append(std::string(result->leaf_data(k)));
+  }
+  const LogReader& a = **store;
+  const LogReader& f = fake;
+  ASSERT_EQ(*a.TreeSize(), *f.TreeSize());
+  const uint64_t n = *a.TreeSize();
+  ASSERT_GT(n, 250u);  // the repeated event id with the same bytes is dropped once
+  for (uint64_t size : {uint64_t{1}, uint64_t{2}, uint64_t{7}, uint64_t{64}, uint64_t{255}, n}) {
+    EXPECT_EQ(*a.Root(size), *f.Root(size)) << size;
+  }
+  std::vector<Entry> sa, sf;
+  ASSERT_TRUE(a.Scan(0, n, [&](const Entry& e) { sa.push_back(e); return Status::Ok(); }).ok());
+  ASSERT_TRUE(f.Scan(0, n, [&](const Entry& e) { sf.push_back(e); return Status::Ok(); }).ok());
+  ASSERT_EQ(sa.size(), sf.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    EXPECT_EQ(sa[i].index, sf[i].index);
+    EXPECT_EQ(sa[i].leaf_hash, sf[i].leaf_hash);
+    EXPECT_EQ(sa[i].record_bytes, sf[i].record_bytes);
+    EXPECT_EQ(a.Get(i)->record_bytes, f.Get(i)->record_bytes);
+  }
+  EXPECT_EQ(a.Get(n).status().code(), Code::kNotFound);
+  EXPECT_EQ(f.Get(n).status().code(), Code::kNotFound);
+  for (uint64_t size : {uint64_t{9}, uint64_t{100}, n}) {
+    for (uint64_t index = 0; index < size; index += 7) {
+      EXPECT_EQ(*a.InclusionProof(index, size), *f.InclusionProof(index, size)) << index;
+    }
+    for (uint64_t from = 1; from <= size; from += 13) {
+      EXPECT_EQ(*a.ConsistencyProof(from, size), *f.ConsistencyProof(from, size)) << from;
+    }
+  }
+  EXPECT_EQ(*a.FindByEventId("ev-3"), *f.FindByEventId("ev-3"));
+  EXPECT_EQ(*a.FindByEventId("none"), *f.FindByEventId("none"));
+  EXPECT_EQ(*a.FindByKind(v1::EVENT_KIND_CLAIM, 10, 20), *f.FindByKind(v1::EVENT_KIND_CLAIM, 10, 20));
+  const int64_t from = 1656633600LL * 1000000, to = from + 40LL * 86400 * 1000000;
+  EXPECT_EQ(*a.FindByPractice("A81001", from, to, 1000), *f.FindByPractice("A81001", from, to, 1000));
+  EXPECT_EQ(*a.DeadLetterCount(), *f.DeadLetterCount());
+  store->reset();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace probity::logstore

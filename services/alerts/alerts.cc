@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/codec/codec.h"
 #include "common/logstore/keys.h"
 #include "common/time/civil.h"
 
@@ -156,7 +157,11 @@ Alert AlertForFlag(const v1::Envelope& env) {
 
 AlertsRunner::AlertsRunner(Options options, follow::EntrySource* source, AlertSink* sink,
                            const Clock* clock)
-    : options_(std::move(options)), source_(source), sink_(sink), clock_(clock) {}
+    : options_(std::move(options)),
+      source_(source),
+      sink_(sink),
+      clock_(clock),
+      watch_(std::make_unique<metrics::ProgressWatch>("alerts", clock)) {}
 
 AlertsRunner::~AlertsRunner() = default;
 
@@ -269,17 +274,29 @@ Status AlertsRunner::Run(const std::atomic<bool>* stop) {
       // again from it after a pause (the source has already handed over what it read).
       std::fprintf(stderr, "probity alerts: %s; retrying from index %llu\n",
                    n.status().ToString().c_str(), static_cast<unsigned long long>(next_));
+      watch_->SetBlocker(n.status().ToString() + " (retrying)");
+      watch_->Observe({next_}, true);
       source_->Reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
       backoff_ms = std::min(backoff_ms * 2, 5000);
       continue;
     }
     backoff_ms = 100;
+    watch_->SetBlocker("");
+    next_seen_ = next_;
+    watch_->Observe({next_}, false);
     if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return Status::Ok();
 }
 
 AlertsStats AlertsRunner::stats() const { return stats_; }
+
+metrics::Health AlertsRunner::health() const {
+  v1::HealthReport r;
+  r.set_next_index(static_cast<double>(next_seen_.load()));
+  watch_->Judge(&r);
+  return {r.ready(), codec::ToJson(r, codec::JsonOptions{.print_defaults = true}), r.live()};
+}
 
 }  // namespace probity::alerts

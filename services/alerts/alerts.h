@@ -9,12 +9,15 @@
 // resend interval, as Alertmanager expects of a client, so that they do not time out.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/follow/entry_source.h"
+#include "common/metrics/health.h"
+#include "common/metrics/http_server.h"
 #include "common/status/status.h"
 #include "common/time/clock.h"
 
@@ -79,6 +82,9 @@ class AlertsRunner {
   StatusOr<size_t> RunOnce();
   Status Run(const std::atomic<bool>* stop);
   AlertsStats stats() const;
+  // /healthz: a probity.v1.HealthReport for target "alerts": not ready while Alertmanager refuses
+  // deliveries or the log cannot be read (Run() retries both).
+  metrics::Health health() const;
 
  private:
   Options options_;
@@ -90,6 +96,8 @@ class AlertsRunner {
   std::map<std::string, Alert> open_;  // flag id -> its firing alert
   Micros last_resend_ = 0;
   AlertsStats stats_;
+  std::unique_ptr<metrics::ProgressWatch> watch_;
+  std::atomic<uint64_t> next_seen_{0};  // next_, readable from the health thread
 };
 
 }  // namespace probity::alerts

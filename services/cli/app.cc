@@ -176,6 +176,7 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
   alerts->add_option("--catch-up-from", o.alerts.catch_up_from,
                      "A verified copy of the log (the sequencer's DATA_DIR/log, or a replica's) "
                      "to read entries retention has taken from probity.log.v1");
+  AddHttpOptions(alerts, &o.alerts.http);
   alerts->add_option("--data-dir", o.alerts.data_dir, "Delivery state goes in DATA_DIR/alerts")
       ->capture_default_str();
   OnChosen(alerts, action, [&] { return RunAlerts(o.alerts, rt); });

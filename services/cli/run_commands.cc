@@ -259,8 +259,13 @@ int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt) {
                               rt.clock);
   Status st = runner.Start();
   if (!st.ok()) return Fail("alerts", st);
+  metrics::HttpServer http(std::make_shared<prometheus::Registry>(),
+                           [&] { return runner.health(); });
+  st = http.Start(o.http.host, o.http.port);
+  if (!st.ok()) return Fail("alerts", st);
   std::cout << "probity alerts: following probity.log.v1 on " << o.bus.bootstrap_servers
-            << ", delivering to " << o.alertmanager_url << std::endl;
+            << ", delivering to " << o.alertmanager_url << "; health on http://" << o.http.host
+            << ":" << http.port() << "/healthz" << std::endl;
   st = runner.Run(rt.stop);
   if (!st.ok()) return Fail("alerts", st);
   auto s = runner.stats();

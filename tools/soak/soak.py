@@ -144,7 +144,8 @@ class Stack:
         else:
             p = e2e.Proc([self.probity, "alerts", "--bootstrap-servers", c.bootstrap,
                           "--alertmanager-url", self.am_url, "--data-dir",
-                          os.path.join(c.dir, "alerts"), "--catch-up-from", catch_up], log)
+                          os.path.join(c.dir, "alerts"), "--http-port", "0",
+                          "--catch-up-from", catch_up], log)
         self.procs[target] = p
         return p
 

@@ -71,17 +71,14 @@ class FakeLogReader final : public LogReader {
     }
     return out;
   }
-  StatusOr<std::vector<merkle::Hash>> InclusionProof(uint64_t index,
-                                                     uint64_t size) const override {
+  StatusOr<std::vector<merkle::Hash>> InclusionProof(uint64_t index, uint64_t size) const override {
     return tree_.InclusionProof(index, size);
   }
   StatusOr<std::vector<merkle::Hash>> ConsistencyProof(uint64_t size1,
                                                        uint64_t size2) const override {
     return tree_.ConsistencyProof(size1, size2);
   }
-  StatusOr<std::vector<v1::CheckpointRecord>> Checkpoints() const override {
-    return checkpoints_;
-  }
+  StatusOr<std::vector<v1::CheckpointRecord>> Checkpoints() const override { return checkpoints_; }
   StatusOr<std::optional<v1::CheckpointRecord>> LatestCheckpoint() const override {
     if (checkpoints_.empty()) return std::optional<v1::CheckpointRecord>();
     return std::optional<v1::CheckpointRecord>(checkpoints_.back());

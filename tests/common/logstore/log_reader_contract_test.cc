@@ -27,7 +27,8 @@ v1::LogRecord Record(int i) {
 }
 
 TEST(LogReaderContract, StoreAndFakeAnswerAlike) {
-  fs::path dir = fs::temp_directory_path() / ("probity_reader_contract_" + std::to_string(getpid()));
+  fs::path dir =
+      fs::temp_directory_path() / ("probity_reader_contract_" + std::to_string(getpid()));
   fs::remove_all(dir);
   auto store = LogStore::Open(dir.string(), {});
   ASSERT_TRUE(store.ok());
@@ -51,8 +52,14 @@ TEST(LogReaderContract, StoreAndFakeAnswerAlike) {
     EXPECT_EQ(*a.Root(size), *f.Root(size)) << size;
   }
   std::vector<Entry> sa, sf;
-  ASSERT_TRUE(a.Scan(0, n, [&](const Entry& e) { sa.push_back(e); return Status::Ok(); }).ok());
-  ASSERT_TRUE(f.Scan(0, n, [&](const Entry& e) { sf.push_back(e); return Status::Ok(); }).ok());
+  ASSERT_TRUE(a.Scan(0, n, [&](const Entry& e) {
+                 sa.push_back(e);
+                 return Status::Ok();
+               }).ok());
+  ASSERT_TRUE(f.Scan(0, n, [&](const Entry& e) {
+                 sf.push_back(e);
+                 return Status::Ok();
+               }).ok());
   ASSERT_EQ(sa.size(), sf.size());
   for (size_t i = 0; i < sa.size(); ++i) {
     EXPECT_EQ(sa[i].index, sf[i].index);
@@ -72,9 +79,11 @@ TEST(LogReaderContract, StoreAndFakeAnswerAlike) {
   }
   EXPECT_EQ(*a.FindByEventId("ev-3"), *f.FindByEventId("ev-3"));
   EXPECT_EQ(*a.FindByEventId("none"), *f.FindByEventId("none"));
-  EXPECT_EQ(*a.FindByKind(v1::EVENT_KIND_CLAIM, 10, 20), *f.FindByKind(v1::EVENT_KIND_CLAIM, 10, 20));
+  EXPECT_EQ(*a.FindByKind(v1::EVENT_KIND_CLAIM, 10, 20),
+            *f.FindByKind(v1::EVENT_KIND_CLAIM, 10, 20));
   const int64_t from = 1656633600LL * 1000000, to = from + 40LL * 86400 * 1000000;
-  EXPECT_EQ(*a.FindByPractice("A81001", from, to, 1000), *f.FindByPractice("A81001", from, to, 1000));
+  EXPECT_EQ(*a.FindByPractice("A81001", from, to, 1000),
+            *f.FindByPractice("A81001", from, to, 1000));
   EXPECT_EQ(*a.DeadLetterCount(), *f.DeadLetterCount());
   store->reset();
   fs::remove_all(dir);

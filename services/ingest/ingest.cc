@@ -317,6 +317,27 @@ Status IngestService::Start() {
   return Status::Ok();
 }
 
+bool IngestService::Send(bus::PublicationStream& stream, uint64_t seq, std::string_view key,
+                         std::string_view value, const bus::Headers& headers) {
+  Status st;
+  if (value.size() + key.size() > bus::kMaxRecordBytes) {
+    // Cannot happen within the size budget; if it does, it is named, not fatal.
+    st = FailedPrecondition(stream.topic() + " #" + std::to_string(seq) + " is " +
+                            std::to_string(value.size() + key.size()) +
+                            " bytes, over the record limit of " +
+                            std::to_string(bus::kMaxRecordBytes));
+  } else {
+    st = producer_->Produce(stream.topic(), 0, key, value, headers, stream.Tag(seq));
+  }
+  if (!st.ok()) {
+    metrics_->publish_failed.Add({{"topic", stream.topic()}}).Increment();
+    stream.SendFailed(seq, st);
+    return false;
+  }
+  stream.Sent(seq);
+  return true;
+}
+
 Status IngestService::PublishEntries(const logstore::BatchResult* fresh) {
   if (!options_.publish_log) return Status::Ok();
   bus::PublicationStream& stream = *log_stream_;
@@ -324,24 +345,12 @@ Status IngestService::PublishEntries(const logstore::BatchResult* fresh) {
   // Entries not in this batch come from the store (catch-up after a restart or a refusal).
   const uint64_t store_until = fresh != nullptr ? fresh->tree_size - fresh->appended : to;
   std::string value;
+  char key[8];
   auto send = [&](uint64_t index, const merkle::Hash& leaf, std::string_view record) -> Status {
     value.clear();
     AppendSequencedEntry(index, leaf, record, &value);
-    if (value.size() > bus::kMaxRecordBytes) {
-      // Cannot happen within the size budget; if it does, it is named, not fatal.
-      stream.SendFailed(index, FailedPrecondition("log entry " + std::to_string(index) + " is " +
-                                                  std::to_string(value.size()) +
-                                                  " bytes, over the record limit"));
-      return Status::Ok();
-    }
-    Status st = producer_->Produce(bus::kLogTopic, 0, logstore::keys::Be64(index), value, {},
-                                   stream.Tag(index));
-    if (!st.ok()) {
-      metrics_->publish_failed.Add({{"topic", std::string(bus::kLogTopic)}}).Increment();
-      stream.SendFailed(index, st);
-      return Status::Ok();
-    }
-    stream.Sent(index);
+    logstore::keys::EncodeBe64(key, index);
+    Send(stream, index, std::string_view(key, 8), value, {});
     return Status::Ok();
   };
   if (stream.paused()) return Status::Ok();
@@ -377,22 +386,10 @@ Status IngestService::PublishDeadLetters() {
       return DataLoss("stored dead letter " + std::to_string(seq) + " does not parse");
     }
     v1::DeadLetter out = PublishedDeadLetter(std::move(d), seq);
-    std::string bytes = out.SerializeAsString();
-    Status st;
-    if (bytes.size() > bus::kMaxRecordBytes) {
-      st = FailedPrecondition("dead letter " + std::to_string(seq) + " is " +
-                              std::to_string(bytes.size()) + " bytes, over the record limit");
-    } else {
-      st = producer_->Produce(bus::kDeadLetterTopic, 0,
-                              out.original_omitted() ? std::string() : out.original_key(), bytes,
-                              {{"probity-deadletter-seq", std::to_string(seq)}}, stream.Tag(seq));
-    }
-    if (!st.ok()) {
-      metrics_->publish_failed.Add({{"topic", std::string(bus::kDeadLetterTopic)}}).Increment();
-      stream.SendFailed(seq, st);
+    if (!Send(stream, seq, out.original_omitted() ? std::string() : out.original_key(),
+              out.SerializeAsString(), {{"probity-deadletter-seq", std::to_string(seq)}})) {
       break;
     }
-    stream.Sent(seq);
   }
   return Status::Ok();
 }
@@ -404,14 +401,9 @@ Status IngestService::PublishCheckpoints() {
   while (!stream.paused() && stream.next() < all.size()) {
     const uint64_t seq = stream.next();
     const v1::CheckpointRecord& rec = all[seq];
-    Status st = producer_->Produce(bus::kCheckpointsTopic, 0, logstore::keys::Be64(rec.tree_size()),
-                                   rec.SerializeAsString(), {}, stream.Tag(seq));
-    if (!st.ok()) {
-      metrics_->publish_failed.Add({{"topic", std::string(bus::kCheckpointsTopic)}}).Increment();
-      stream.SendFailed(seq, st);
+    if (!Send(stream, seq, logstore::keys::Be64(rec.tree_size()), rec.SerializeAsString(), {})) {
       break;
     }
-    stream.Sent(seq);
   }
   return Status::Ok();
 }

@@ -140,6 +140,10 @@ class IngestService {
   // Sends log entries from the log stream's next() up to the tree size: those of `fresh` (the
   // batch just appended) from the append result, any earlier ones from the store.
   Status PublishEntries(const logstore::BatchResult* fresh);
+  // Hands record `seq` of `stream` to the producer (refusing one over the record limit); on
+  // failure pauses the stream at it and counts the refusal. Returns whether it was sent.
+  bool Send(bus::PublicationStream& stream, uint64_t seq, std::string_view key,
+            std::string_view value, const bus::Headers& headers);
   Status PublishDeadLetters();
   Status PublishCheckpoints();
   Status MaybeCheckpoint(bool force);

@@ -318,6 +318,14 @@ def main():
             k = e2e.base64.b64decode(d.get("original_key", ""))
             dl_by_key.setdefault(k, []).append(d["reason_code"])
 
+        kinds = {}
+        unexpected = []  # entries that are neither a sent input, nor a flag, nor a rule set
+        for e in entries:
+            rec = e["record"]
+            kinds[rec.get("kind")] = kinds.get(rec.get("kind"), 0) + 1
+            if rec["event_id"] not in valid and rec.get("kind") not in ("EVENT_KIND_FLAG",
+                                                                        "EVENT_KIND_RULE_SET"):
+                unexpected.append((e["index"], rec.get("kind"), rec["event_id"]))
         missing = [i for i in valid if len(by_event.get(i, [])) == 0]
         repeated = [i for i in valid if len(by_event.get(i, [])) > 1]
         bad_wrong = [k[:40] for k, r in bad.items() if dl_by_key.get(k) != [r]]
@@ -339,6 +347,8 @@ def main():
             "restarts": st.runs, "unexpected_exits": [(t, rc) for t, rc, _ in crashed],
             "missing_events": len(missing), "repeated_events": len(repeated),
             "bad_inputs_not_dead_lettered_once_with_reason": len(bad_wrong),
+            "entries_by_kind": kinds, "unexpected_entries": len(unexpected),
+            "rule_set_entries": kinds.get("EVENT_KIND_RULE_SET", 0),
             "flags": len(flags), "flags_logged_more_than_once": len(flags_twice),
             "flags_without_exactly_one_alert": len(alerts_wrong), "alerts_without_a_flag": len(alerts_extra),
             "log_published_equals_log_size": h["log_published"] == h["log_size"],
@@ -346,7 +356,8 @@ def main():
             "log_topic_indexes_held": len(idx), "log_topic_gap": topic_gap,
             "log_verify_ok": verified,
         }
-        ok = (not missing and not repeated and not bad_wrong and not flags_twice and not alerts_wrong
+        ok = (not missing and not repeated and not unexpected and report["rule_set_entries"] == 1
+              and not bad_wrong and not flags_twice and not alerts_wrong
               and not alerts_extra and not topic_gap and verified and not crashed
               and report["log_published_equals_log_size"]
               and report["dead_letters_published_equals_dead_letters"])
@@ -354,9 +365,10 @@ def main():
         print(json.dumps(report, indent=1), flush=True)
         for t, rc, out in crashed[:3]:
             sys.stderr.write("%s exited %s by itself:\n%s\n" % (t, rc, out))
-        if missing[:5] or repeated[:5] or bad_wrong[:5] or alerts_wrong[:5]:
-            sys.stderr.write("examples: missing %s repeated %s bad %s alerts %s\n"
-                             % (missing[:5], repeated[:5], bad_wrong[:5], alerts_wrong[:5]))
+        if missing[:5] or repeated[:5] or bad_wrong[:5] or alerts_wrong[:5] or unexpected[:5]:
+            sys.stderr.write("examples: missing %s repeated %s bad %s alerts %s unexpected %s\n"
+                             % (missing[:5], repeated[:5], bad_wrong[:5], alerts_wrong[:5],
+                                unexpected[:5]))
     finally:
         for t in list(st.procs):
             try:

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -156,6 +157,19 @@ class Stack:
         p.p.wait()
         p.log.close()
         return p.p.returncode
+
+    def follower_next(self, target):
+        """The next index a running follower (rules, alerts) will process, from its /healthz."""
+        m = self.procs[target].wait_output(r"health on http://127\.0\.0\.1:(\d+)/healthz", 1)
+        if not m:
+            return None
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%s/healthz" % m.group(1), timeout=2) as r:
+                return json.loads(r.read())["next_index"]
+        except urllib.error.HTTPError as e:  # not ready (still catching up): same body
+            return json.loads(e.read())["next_index"]
+        except OSError:
+            return None
 
     def exited(self):
         """Targets that exited by themselves (they must not), with their output."""
@@ -286,7 +300,7 @@ def main():
             return (h["consumer_lag"] == 0 and h["log_published"] == h["log_size"]
                     and h["dead_letters_published"] == h["dead_letters"], h)
         stable, last, h = 0, None, None
-        settle_deadline = time.monotonic() + 300
+        settle_deadline = time.monotonic() + 600
         while time.monotonic() < settle_deadline and stable < 10:
             for t, p in st.exited().items():
                 crashed.append((t, p.p.returncode, p.output()[-2000:]))
@@ -298,6 +312,8 @@ def main():
             except OSError:
                 q = False
             cur = h["log_size"] if h else None
+            # Rules and alerts have followed the log to its end too (a flag they raise grows it).
+            q = q and all(st.follower_next(t) == cur for t in ("rules", "alerts"))
             stable = stable + 1 if q and cur == last else 0
             last = cur
             time.sleep(1)

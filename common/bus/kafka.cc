@@ -75,7 +75,7 @@ Status SendError(rd_kafka_resp_err_t err, const std::string& what) {
 void Producer::OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque) {
   auto* self = static_cast<Producer*>(opaque);
   if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    std::lock_guard<std::mutex> l(self->failure_mu_);
+    MutexLock l(&self->failure_mu_);
     if (self->first_failure_.ok()) {
       self->first_failure_ =
           SendError(m->err, std::string("delivery to ") + rd_kafka_topic_name(m->rkt) + " failed");
@@ -165,7 +165,7 @@ Status Producer::Flush(int timeout_ms) {
 int Producer::OutQueueLength() const { return rd_kafka_outq_len(rk_); }
 
 Status Producer::TakeDeliveryFailure() {
-  std::lock_guard<std::mutex> l(failure_mu_);
+  MutexLock l(&failure_mu_);
   Status s = std::move(first_failure_);
   first_failure_ = Status::Ok();
   return s;

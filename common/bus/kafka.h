@@ -8,7 +8,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "common/status/status.h"
+#include "common/sync/mutex.h"
 
 namespace probity::bus {
 
@@ -93,7 +93,7 @@ class Producer final : public MessageProducer {
   // The first delivery failure since the last call (Ok if none), then forgets it. Failures are
   // recorded whether or not a delivery callback was given, so a caller that only flushes can
   // still tell that a message did not arrive.
-  Status TakeDeliveryFailure();
+  Status TakeDeliveryFailure() EXCLUDES(failure_mu_);
   // Fetches the topic's metadata now, so that the first message to it does not wait for the
   // leader lookup (about a second after start-up otherwise).
   Status WarmUp(const std::string& topic, int timeout_ms);
@@ -104,8 +104,8 @@ class Producer final : public MessageProducer {
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
   rd_kafka_t* rk_ = nullptr;
   DeliveryCallback on_delivery_;
-  std::mutex failure_mu_;
-  Status first_failure_;  // GUARDED_BY(failure_mu_)
+  Mutex failure_mu_;
+  Status first_failure_ GUARDED_BY(failure_mu_);
 };
 
 struct TopicPartitionOffset {

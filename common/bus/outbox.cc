@@ -21,22 +21,22 @@ PublicationStream::PublicationStream(std::string topic, uint64_t confirmed, cons
       confirmed_(confirmed) {}
 
 uint64_t PublicationStream::Tag(uint64_t seq) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return ((generation_ & 0xffff) << kSeqBits) | (seq & kSeqMask);
 }
 
 void PublicationStream::Sent(uint64_t seq) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (seq == next_) ++next_;
 }
 
 void PublicationStream::SendFailed(uint64_t seq, const Status& status) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Fail(seq, status);
 }
 
 void PublicationStream::Delivered(uint64_t tag, const Status& status) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if ((tag >> kSeqBits) != (generation_ & 0xffff)) return;  // sent before a rewind
   const uint64_t seq = tag & kSeqMask;
   if (!status.ok()) {
@@ -78,22 +78,22 @@ void PublicationStream::Fail(uint64_t seq, const Status& status) {
 }
 
 uint64_t PublicationStream::next() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return next_;
 }
 
 uint64_t PublicationStream::confirmed() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return confirmed_;
 }
 
 bool PublicationStream::paused() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return paused_;
 }
 
 bool PublicationStream::RetryDue() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (!paused_ || clock_->NowMicros() < retry_at_) return false;
   paused_ = false;
   ++generation_;
@@ -103,12 +103,12 @@ bool PublicationStream::RetryDue() {
 }
 
 std::optional<v1::StuckPublication> PublicationStream::stuck() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return stuck_;
 }
 
 uint64_t PublicationStream::failures() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return failures_;
 }
 

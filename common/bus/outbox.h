@@ -18,12 +18,12 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 
 #include "common/status/status.h"
+#include "common/sync/mutex.h"
 #include "common/time/clock.h"
 #include "probity/v1/ops.pb.h"
 
@@ -45,46 +45,47 @@ class PublicationStream {
 
   // The delivery tag to produce record `seq` with; Delivered() takes it back. It carries the
   // stream's send generation in its top 16 bits and seq in the low 48 (seq < 2^48).
-  uint64_t Tag(uint64_t seq) const;
+  uint64_t Tag(uint64_t seq) const EXCLUDES(mu_);
   // Owner: record `seq` was handed to the producer. REQUIRES: seq == next().
-  void Sent(uint64_t seq);
+  void Sent(uint64_t seq) EXCLUDES(mu_);
   // Owner: handing record `seq` to the producer failed with `status` (it was not enqueued).
   // kFailedPrecondition means retrying alone cannot fix it.
-  void SendFailed(uint64_t seq, const Status& status);
+  void SendFailed(uint64_t seq, const Status& status) EXCLUDES(mu_);
   // Any thread: the delivery report of the record sent with `tag`.
   // kFailedPrecondition means retrying alone cannot fix it.
-  void Delivered(uint64_t tag, const Status& status);
+  void Delivered(uint64_t tag, const Status& status) EXCLUDES(mu_);
 
   // The next record to send. While paused() the owner MUST NOT send.
-  uint64_t next() const;
-  uint64_t confirmed() const;
-  bool paused() const;
+  uint64_t next() const EXCLUDES(mu_);
+  uint64_t confirmed() const EXCLUDES(mu_);
+  bool paused() const EXCLUDES(mu_);
   // Owner: if paused and the retry is due, rewinds next() to confirmed(), clears the pause and
   // returns true; the owner then sends from next() again.
-  bool RetryDue();
+  bool RetryDue() EXCLUDES(mu_);
 
   // The refused record, while the stream is paused or retrying it; nullopt once it is confirmed.
-  std::optional<v1::StuckPublication> stuck() const;
+  std::optional<v1::StuckPublication> stuck() const EXCLUDES(mu_);
   // Refusals seen so far (a metric).
-  uint64_t failures() const;
+  uint64_t failures() const EXCLUDES(mu_);
 
  private:
-  void Fail(uint64_t seq, const Status& status);  // REQUIRES: mu_ held
-  void Advance();                                 // REQUIRES: mu_ held
+  void Fail(uint64_t seq, const Status& status) REQUIRES(mu_);
+  void Advance() REQUIRES(mu_);
 
   const std::string topic_;
   const Clock* clock_;
   const Options options_;
-  mutable std::mutex mu_;
-  uint64_t generation_ = 0;
-  uint64_t next_;
-  uint64_t confirmed_;
-  std::set<uint64_t> acked_ahead_;  // delivered above confirmed_, waiting for the gap to fill
-  bool paused_ = false;
-  std::optional<v1::StuckPublication> stuck_;
-  Micros retry_at_ = 0;
-  Micros backoff_ = 0;
-  uint64_t failures_ = 0;
+  mutable Mutex mu_;
+  uint64_t generation_ GUARDED_BY(mu_) = 0;
+  uint64_t next_ GUARDED_BY(mu_);
+  uint64_t confirmed_ GUARDED_BY(mu_);
+  // Delivered above confirmed_, waiting for the gap to fill.
+  std::set<uint64_t> acked_ahead_ GUARDED_BY(mu_);
+  bool paused_ GUARDED_BY(mu_) = false;
+  std::optional<v1::StuckPublication> stuck_ GUARDED_BY(mu_);
+  Micros retry_at_ GUARDED_BY(mu_) = 0;
+  Micros backoff_ GUARDED_BY(mu_) = 0;
+  uint64_t failures_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace probity::bus

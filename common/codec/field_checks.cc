@@ -5,11 +5,12 @@
 
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 
 #include "common/codec/ascii.h"
 #include "common/codec/escape.h"
 #include "common/codec/reason_codes.h"
+#include "common/time/civil.h"
+#include "common/time/proto_time.h"
 
 namespace probity::codec::internal {
 namespace {
@@ -148,19 +149,6 @@ Result CheckDoubleRange(std::string_view field, double value, double lo, double 
   return std::nullopt;
 }
 
-std::string FormatMicros(Micros m) {
-  // Only called for valid timestamps: seconds within Timestamp's range, so gmtime works.
-  int64_t secs = m / kMicrosPerSecond;
-  if (m % kMicrosPerSecond < 0) --secs;
-  time_t t = static_cast<time_t>(secs);
-  struct tm tm;
-  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(m) + "us";
-  char buf[80];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
-}
-
 Result CheckTimestamp(std::string_view field, bool has, const pb::Timestamp& ts, bool required,
                       Future future, const Policy& policy, Micros now, Micros* out) {
   if (!has) {
@@ -173,17 +161,17 @@ Result CheckTimestamp(std::string_view field, bool has, const pb::Timestamp& ts,
                   std::string(field) + " " + FormatTimestamp(ts) +
                       " is not a valid timestamp (0001-01-01..9999-12-31, nanos 0..999999999)");
   }
-  Micros m = ts.seconds() * kMicrosPerSecond + ts.nanos() / 1000;
+  Micros m = FromTimestamp(ts);
   if (ts.seconds() < kEarliestSeconds) {
-    return Reject(reason::kTimestampTooEarly,
-                  std::string(field) + " " + FormatMicros(m) + " is before 2000-01-01T00:00:00Z");
+    return Reject(reason::kTimestampTooEarly, std::string(field) + " " + civil::FormatRfc3339(m) +
+                                                  " is before 2000-01-01T00:00:00Z");
   }
   if (future == Future::kBounded) {
     Micros ahead;
     bool overflow = __builtin_sub_overflow(m, now, &ahead);
     if (overflow ? m > now : ahead > policy.max_future_skew) {
       return Reject(reason::kTimestampInFuture,
-                    std::string(field) + " " + FormatMicros(m) + " is more than " +
+                    std::string(field) + " " + civil::FormatRfc3339(m) + " is more than " +
                         std::to_string(policy.max_future_skew / kMicrosPerSecond) +
                         " s after the time of ingest");
     }
@@ -196,8 +184,8 @@ Result CheckOrder(std::string_view earlier_field, Micros earlier, std::string_vi
                   Micros later) {
   if (later <= earlier) {
     return Reject(reason::kTimestampsOutOfOrder,
-                  std::string(later_field) + " " + FormatMicros(later) + " must be after " +
-                      std::string(earlier_field) + " " + FormatMicros(earlier));
+                  std::string(later_field) + " " + civil::FormatRfc3339(later) + " must be after " +
+                      std::string(earlier_field) + " " + civil::FormatRfc3339(earlier));
   }
   return std::nullopt;
 }

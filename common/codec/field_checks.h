@@ -65,9 +65,6 @@ Result CheckFinite(std::string_view field, double value);
 Result CheckDoubleRange(std::string_view field, double value, double lo, double hi,
                         bool lo_exclusive = false);
 
-// A valid timestamp in micros as "YYYY-MM-DDTHH:MM:SSZ", for messages.
-std::string FormatMicros(Micros m);
-
 enum class Future { kAllowed, kBounded };
 
 // A timestamp that is set must be within Timestamp's range, have nanos in [0, 1e9), be no

@@ -9,6 +9,7 @@
 #include "common/codec/kinds.h"
 #include "common/codec/reason_codes.h"
 #include "common/codec/validate_payloads.h"
+#include "common/time/civil.h"
 
 namespace probity::codec {
 
@@ -28,7 +29,6 @@ using internal::CheckRuleSet;
 using internal::CheckTimestamp;
 using internal::CheckWholeMessage;
 using internal::FindTopic;
-using internal::FormatMicros;
 using internal::Future;
 using internal::KindName;
 using internal::kMicrosPerSecond;
@@ -84,9 +84,9 @@ std::optional<Rejection> Validate(std::string_view topic, const v1::Envelope& en
   // Both are within 0001..9999 in micros, so the difference cannot overflow.
   if (env.has_recorded_at() && occurred - recorded > policy.max_future_skew) {
     return Reject(reason::kRecordedBeforeOccurred,
-                  "recorded_at " + FormatMicros(recorded) + " is more than " +
+                  "recorded_at " + civil::FormatRfc3339(recorded) + " is more than " +
                       std::to_string(policy.max_future_skew / kMicrosPerSecond) +
-                      " s before occurred_at " + FormatMicros(occurred));
+                      " s before occurred_at " + civil::FormatRfc3339(occurred));
   }
   switch (env.payload_case()) {
     case v1::Envelope::kClaim:

@@ -1,29 +1,12 @@
-#include <openssl/sha.h>
-
 #include <string>
 
 #include "common/codec/escape.h"
 #include "common/codec/field_checks.h"
 #include "common/codec/reason_codes.h"
 #include "common/codec/validate_payloads.h"
+#include "common/crypto/sha256.h"
 
 namespace probity::codec::internal {
-namespace {
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * SHA256_DIGEST_LENGTH);
-  for (unsigned char b : digest) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
-}  // namespace
 
 Result CheckRuleSet(const v1::RuleSetPublished& r, const Policy& p) {
   CODEC_RETURN_IF_REJECTED(CheckText("rule_set.name", r.name(), true, kMaxIdLength));
@@ -32,7 +15,7 @@ Result CheckRuleSet(const v1::RuleSetPublished& r, const Policy& p) {
   CODEC_RETURN_IF_REJECTED(
       CheckLength("rule_set.yaml_content", r.yaml_content(), p.max_rule_set_bytes));
   CODEC_RETURN_IF_REJECTED(CheckHexDigest("rule_set.sha256_hex", r.sha256_hex(), true));
-  std::string actual = Sha256Hex(r.yaml_content());
+  std::string actual = crypto::Sha256Hex(r.yaml_content());
   if (actual != r.sha256_hex()) {
     return Reject(reason::kRuleSetHashMismatch,
                   "rule_set.sha256_hex " + Quote(r.sha256_hex(), 64) +

@@ -7,6 +7,7 @@
 
 #include "common/logstore/keys.h"
 #include "common/merkle/hasher.h"
+#include "common/time/proto_time.h"
 
 namespace probity::logstore {
 
@@ -147,8 +148,7 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
     for (uint64_t p : prior) keys::PutBe64(&idx_value, p);
     batch.Put(store_->event_index(), rocksdb::Slice(rec.event_id()), idx_value);
     if (!rec.practice_code().empty()) {
-      const int64_t occurred =
-          rec.occurred_at().seconds() * 1000000 + rec.occurred_at().nanos() / 1000;
+      const int64_t occurred = FromTimestamp(rec.occurred_at());
       practice_key.clear();
       keys::AppendPracticeIndexKey(&practice_key, rec.practice_code(), occurred, index);
       batch.Put(store_->practice_index(), practice_key, rocksdb::Slice());

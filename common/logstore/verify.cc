@@ -21,10 +21,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -33,6 +31,7 @@
 #include "common/logstore/keys.h"
 #include "common/logstore/store.h"
 #include "common/merkle/compact_range.h"
+#include "common/sync/mutex.h"
 
 namespace probity::logstore {
 namespace {
@@ -253,10 +252,18 @@ StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress) const {
   Status st = check_checkpoints(0, nullptr);
   const uint64_t num_chunks = (size + kChunkSize - 1) / kChunkSize;
   if (st.ok() && num_chunks > 0) {
-    std::vector<ChunkResult> results(num_chunks);
-    std::vector<char> ready(num_chunks, 0);
-    std::mutex mu;
-    std::condition_variable cv;
+    // Workers hand finished chunks to this thread in any order; it takes them in order.
+    struct Handoff {
+      Mutex mu;
+      CondVar cv;
+      std::vector<ChunkResult> results GUARDED_BY(mu);
+      std::vector<char> ready GUARDED_BY(mu);
+    } done;
+    {
+      MutexLock lock(&done.mu);
+      done.results.resize(num_chunks);
+      done.ready.assign(num_chunks, 0);
+    }
     std::atomic<uint64_t> next_chunk{0};
     std::atomic<uint64_t> stop_after{num_chunks};  // chunks beyond this one are not needed
     auto worker = [&] {
@@ -273,11 +280,11 @@ StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress) const {
           }
         }
         {
-          std::lock_guard<std::mutex> lock(mu);
-          results[c] = std::move(r);
-          ready[c] = 1;
+          MutexLock lock(&done.mu);
+          done.results[c] = std::move(r);
+          done.ready[c] = 1;
         }
-        cv.notify_all();
+        done.cv.NotifyAll();
       }
     };
     const size_t hw = std::max<size_t>(1, std::thread::hardware_concurrency());
@@ -289,9 +296,9 @@ StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress) const {
     for (uint64_t c = 0; c < num_chunks && st.ok(); ++c) {
       ChunkResult r;
       {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return ready[c] != 0; });
-        r = std::move(results[c]);
+        MutexLock lock(&done.mu);
+        while (done.ready[c] == 0) done.cv.Wait(&done.mu);
+        r = std::move(done.results[c]);
       }
       const uint64_t b = c * kChunkSize;
       const uint64_t e = std::min(size, b + kChunkSize);

@@ -18,6 +18,8 @@
 
 #include <cstring>
 
+#include "common/encoding/hex.h"
+
 namespace probity::merkle {
 namespace {
 
@@ -78,15 +80,7 @@ Hash EmptyRoot() {
   return kEmpty;
 }
 
-std::string ToHex(const Hash& hash) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(2 * kHashSize, '\0');
-  for (size_t i = 0; i < kHashSize; ++i) {
-    out[2 * i] = kDigits[hash[i] >> 4];
-    out[2 * i + 1] = kDigits[hash[i] & 0xf];
-  }
-  return out;
-}
+std::string ToHex(const Hash& hash) { return encoding::HexLower(AsBytes(hash)); }
 
 namespace {
 int HexValue(char c) {

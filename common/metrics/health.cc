@@ -20,7 +20,7 @@ ProgressWatch::ProgressWatch(std::string target, const Clock* clock, Options opt
 
 void ProgressWatch::Observe(const std::vector<uint64_t>& progress, bool pending) {
   const Micros now = clock_->NowMicros();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (!observed_ || progress != last_progress_) {
     last_progress_ = progress;
     last_progress_at_ = now;
@@ -33,7 +33,7 @@ void ProgressWatch::Observe(const std::vector<uint64_t>& progress, bool pending)
 }
 
 void ProgressWatch::SetBlocker(std::string reason) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   blocker_ = std::move(reason);
 }
 
@@ -41,7 +41,7 @@ void ProgressWatch::Judge(v1::HealthReport* r) const {
   const Micros now = clock_->NowMicros();
   r->set_target(target_);
   r->clear_not_ready_reasons();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   r->set_work_pending(pending_);
   if (!observed_) {
     r->set_live(true);

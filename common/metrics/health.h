@@ -7,10 +7,10 @@
 // A quiet night with nothing to do stays ready. The body is a probity.v1.HealthReport.
 #pragma once
 
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/sync/mutex.h"
 #include "common/time/clock.h"
 #include "probity/v1/ops.pb.h"
 
@@ -29,25 +29,25 @@ class ProgressWatch {
 
   // Called every round of the target's loop. `progress`: counters that only grow (consumed,
   // published, checkpointed, ...); any change counts as progress. `pending`: work is waiting.
-  void Observe(const std::vector<uint64_t>& progress, bool pending);
+  void Observe(const std::vector<uint64_t>& progress, bool pending) EXCLUDES(mu_);
   // A reason the target is not ready regardless of progress ("" clears it).
-  void SetBlocker(std::string reason);
+  void SetBlocker(std::string reason) EXCLUDES(mu_);
 
   // Judges `report`, whose counts and `stuck` the caller filled: sets target, live, ready,
   // not_ready_reasons and the progress fields. A permanent stuck publication makes it not ready.
-  void Judge(v1::HealthReport* report) const;
+  void Judge(v1::HealthReport* report) const EXCLUDES(mu_);
 
  private:
   const std::string target_;
   const Clock* clock_;
   const Options options_;
-  mutable std::mutex mu_;
-  std::vector<uint64_t> last_progress_;
-  Micros last_progress_at_ = 0;
-  Micros last_observed_at_ = 0;
-  bool pending_ = false;
-  bool observed_ = false;
-  std::string blocker_;
+  mutable Mutex mu_;
+  std::vector<uint64_t> last_progress_ GUARDED_BY(mu_);
+  Micros last_progress_at_ GUARDED_BY(mu_) = 0;
+  Micros last_observed_at_ GUARDED_BY(mu_) = 0;
+  bool pending_ GUARDED_BY(mu_) = false;
+  bool observed_ GUARDED_BY(mu_) = false;
+  std::string blocker_ GUARDED_BY(mu_);
 };
 
 }  // namespace probity::metrics

@@ -3,7 +3,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
+
+#include "common/sync/mutex.h"
 
 namespace probity {
 
@@ -30,22 +31,22 @@ class SystemClock final : public Clock {
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(Micros start = 0) : now_(start) {}
-  Micros NowMicros() const override {
-    std::lock_guard<std::mutex> l(mu_);
+  Micros NowMicros() const override EXCLUDES(mu_) {
+    MutexLock l(&mu_);
     return now_;
   }
-  void Set(Micros t) {
-    std::lock_guard<std::mutex> l(mu_);
+  void Set(Micros t) EXCLUDES(mu_) {
+    MutexLock l(&mu_);
     now_ = t;
   }
-  void Advance(Micros d) {
-    std::lock_guard<std::mutex> l(mu_);
+  void Advance(Micros d) EXCLUDES(mu_) {
+    MutexLock l(&mu_);
     now_ += d;
   }
 
  private:
-  mutable std::mutex mu_;
-  Micros now_;
+  mutable Mutex mu_;
+  Micros now_ GUARDED_BY(mu_);
 };
 
 }  // namespace probity

@@ -11,8 +11,10 @@
 #include <thread>
 
 #include "common/codec/codec.h"
+#include "common/encoding/json_string.h"
 #include "common/logstore/keys.h"
 #include "common/time/civil.h"
+#include "common/time/proto_time.h"
 
 namespace probity::alerts {
 namespace {
@@ -23,49 +25,13 @@ constexpr const char* kOpenPrefix = "open/";
 // often than the resend interval still refreshes them before Alertmanager lets them expire.
 constexpr const char* kResentAtKey = "resent_at";
 
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out;
-}
-
 std::string MapJson(const std::map<std::string, std::string>& m) {
   std::string s = "{";
   for (const auto& [k, v] : m) {
     if (s.size() > 1) s += ",";
-    s += "\"" + JsonEscape(k) + "\":\"" + JsonEscape(v) + "\"";
+    s += encoding::JsonString(k) + ":" + encoding::JsonString(v);
   }
   return s + "}";
-}
-
-std::string Rfc3339(const google::protobuf::Timestamp& ts) {
-  return civil::FormatRfc3339(ts.seconds() * 1000000);
 }
 
 std::string Num(double v) {
@@ -151,7 +117,7 @@ Alert AlertForFlag(const v1::Envelope& env) {
   for (const auto& e : f.evidence()) ev += (ev.empty() ? "" : ",") + std::to_string(e.log_index());
   a.annotations["evidence_log_indices"] = ev;
   if (!f.claim_id().empty()) a.annotations["claim_id"] = f.claim_id();
-  a.starts_at = Rfc3339(env.occurred_at());
+  a.starts_at = civil::FormatRfc3339(FromTimestamp(env.occurred_at()));
   return a;
 }
 
@@ -227,7 +193,7 @@ StatusOr<size_t> AlertsRunner::RunOnce() {
       auto it = opened.count(id) ? opened.find(id) : open_.find(id);
       if (it == open_.end() || it == opened.end()) continue;  // no alert for that flag
       Alert a = it->second;
-      a.ends_at = Rfc3339(env.occurred_at());
+      a.ends_at = civil::FormatRfc3339(FromTimestamp(env.occurred_at()));
       a.annotations["decision"] = v1::DecisionOutcome_Name(env.flag_decision().outcome());
       batch.push_back(a);
       closed.push_back(id);

@@ -13,6 +13,7 @@
 #include "common/codec/codec.h"
 #include "common/logstore/store.h"
 #include "common/metrics/http_server.h"
+#include "common/time/proto_time.h"
 #include "services/cli/kafka_sink.h"
 #include "services/cli/rules_runner.h"
 #include "services/generate/generator.h"
@@ -42,7 +43,7 @@ class StoreEventSource final : public rules::EventSource {
       if (!record.ParseFromString(e.record_bytes)) {
         return DataLoss("entry " + std::to_string(e.index) + " does not parse");
       }
-      Micros t = record.occurred_at().seconds() * 1000000 + record.occurred_at().nanos() / 1000;
+      Micros t = FromTimestamp(record.occurred_at());
       if (t < from_ || t >= to_) return Status::Ok();
       PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, DecodeRecordEnvelope(record));
       if (++done_ % 1000000 == 0 && isatty(2)) {

@@ -4,11 +4,11 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "common/status/status.h"
+#include "common/sync/mutex.h"
 
 namespace probity::cli {
 
@@ -19,25 +19,25 @@ class FirstFailure {
 
   // Keeps st (as "<target>: <message>", same code) when it is the first failure, and raises the
   // stop request. An ok st changes nothing. Thread-safe.
-  void Record(std::string_view target, const Status& st) {
+  void Record(std::string_view target, const Status& st) EXCLUDES(mu_) {
     if (st.ok()) return;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       if (first_.ok()) first_ = Status(st.code(), std::string(target) + ": " + st.message());
     }
     *stop_ = true;
   }
 
   // The first failure recorded; ok when there was none.
-  Status status() const {
-    std::lock_guard<std::mutex> l(mu_);
+  Status status() const EXCLUDES(mu_) {
+    MutexLock l(&mu_);
     return first_;
   }
 
  private:
   std::atomic<bool>* stop_;
-  mutable std::mutex mu_;
-  Status first_;
+  mutable Mutex mu_;
+  Status first_ GUARDED_BY(mu_);
 };
 
 }  // namespace probity::cli

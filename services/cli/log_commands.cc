@@ -9,6 +9,7 @@
 #include "common/logstore/store.h"
 #include "common/merkle/hasher.h"
 #include "common/time/civil.h"
+#include "common/time/proto_time.h"
 #include "services/cli/commands.h"
 
 namespace probity::cli {
@@ -28,7 +29,7 @@ std::unique_ptr<logstore::LogStore> OpenReadOnly(const LogFlags& f, const char* 
 }
 
 std::string Iso(const google::protobuf::Timestamp& ts) {
-  return civil::FormatRfc3339(ts.seconds() * 1000000);
+  return civil::FormatRfc3339(FromTimestamp(ts));
 }
 
 std::string HashesJson(const std::vector<merkle::Hash>& hs) {

@@ -46,7 +46,7 @@ Status RulesRunner::Start(Micros now) {
   }
   next_ = engine_->has_processed() ? engine_->last_index() + 1 : 0;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stats_.next_index = next_;
   }
   // Publish the rule set at every start, with the time of its first publication (kept in a file
@@ -107,7 +107,7 @@ StatusOr<size_t> RulesRunner::RunOnce() {
   }
   producer_->Poll(0);
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stats_.processed += entries.size();
     stats_.next_index = next_;
     for (const auto& [k, n] : raised) {
@@ -156,7 +156,7 @@ Status RulesRunner::Restart() {
   }
   next_ = engine_->has_processed() ? engine_->last_index() + 1 : 0;
   source_->Reset();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   stats_.next_index = next_;
   return Status::Ok();
 }
@@ -199,7 +199,7 @@ metrics::Health RulesRunner::health() const {
 }
 
 RulesStats RulesRunner::stats() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return stats_;
 }
 

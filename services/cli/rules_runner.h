@@ -17,7 +17,6 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +27,7 @@
 #include "common/metrics/health.h"
 #include "common/metrics/http_server.h"
 #include "common/status/status.h"
+#include "common/sync/mutex.h"
 #include "common/time/clock.h"
 #include "services/rules/engine.h"
 #include "services/rules/rule_set.h"
@@ -70,9 +70,9 @@ class RulesRunner {
   // Waits for the bus to confirm the flags, then saves the state (in the background unless
   // `wait`, which also waits for an earlier background save).
   Status Checkpoint(bool wait = true);
-  RulesStats stats() const;
+  RulesStats stats() const EXCLUDES(mu_);
   // /healthz: a probity.v1.HealthReport for target "rules".
-  metrics::Health health() const;
+  metrics::Health health() const EXCLUDES(mu_);
 
  private:
   // Back to the last saved state: engine, next index, source position.
@@ -87,10 +87,10 @@ class RulesRunner {
   std::unique_ptr<rules::StateStore> state_;
   uint64_t next_ = 0;
   std::thread saver_;
-  Status save_status_;
+  Status save_status_;  // written by saver_; read only after saver_ is joined
   int64_t last_save_ms_ = 0;
-  mutable std::mutex mu_;
-  RulesStats stats_;
+  mutable Mutex mu_;
+  RulesStats stats_ GUARDED_BY(mu_);  // the evaluation thread writes; stats() reads from any
   SystemClock system_clock_;
   const Clock* clock_;
   std::unique_ptr<metrics::ProgressWatch> watch_;

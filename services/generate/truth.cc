@@ -8,43 +8,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/encoding/json_string.h"
 #include "common/time/proto_time.h"
 #include "services/generate/civil_time.h"
 
 namespace probity::generate {
 namespace {
 
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
+using encoding::AppendJsonString;
 
 StatusOr<Micros> ParseTime(const std::string& s) {
   google::protobuf::Timestamp ts;

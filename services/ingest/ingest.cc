@@ -8,7 +8,6 @@
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <optional>
 #include <thread>
@@ -16,6 +15,7 @@
 #include "common/bus/limits.h"
 #include "common/bus/topics.h"
 #include "common/codec/reason_codes.h"
+#include "common/encoding/varint.h"
 #include "common/logstore/keys.h"
 #include "common/merkle/hasher.h"
 #include "common/note/checkpoint.h"
@@ -43,13 +43,7 @@ struct IngestMetrics {
 
 namespace {
 
-void AppendVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
+using encoding::AppendVarint;
 
 // Appends the wire form of v1::SequencedEntry{index, leaf_hash, record}: byte for byte what
 // SerializeToString gives (fields in number order, a zero index omitted as proto3 does), without
@@ -303,7 +297,7 @@ Status IngestService::Start() {
   PROBITY_RETURN_IF_ERROR(PublishDeadLetters());
   PROBITY_RETURN_IF_ERROR(PublishCheckpoints());
   {
-    std::lock_guard<std::mutex> l(stats_mu_);
+    MutexLock l(&stats_mu_);
     stats_.ready = true;
     // What the store already holds, so /healthz tells the truth before the first new batch.
     stats_.log_size = sequencer_->size();
@@ -523,7 +517,7 @@ Status IngestService::Commit(Prepared& p) {
   }
   std::map<std::string_view, uint64_t> rejected_by_reason;
   for (const auto& d : p.dead_letters) ++rejected_by_reason[d.reason];
-  std::lock_guard<std::mutex> l(stats_mu_);
+  MutexLock l(&stats_mu_);
   for (size_t k = 0; k < accepted_by_kind.size(); ++k) {
     if (accepted_by_kind[k] == 0) continue;
     const std::string kind(codec::ShortKindName(static_cast<v1::EventKind>(k)));
@@ -561,7 +555,7 @@ Status IngestService::PersistCursors() {
   }
   const uint64_t log_sent = log_stream_->next();
   metrics_->unconfirmed.Set(static_cast<double>(log_sent - std::min(log_sent, log_c)));
-  std::lock_guard<std::mutex> l(stats_mu_);
+  MutexLock l(&stats_mu_);
   stats_.log_published = log_c;
   stats_.dead_letters_published = dl_c;
   return Status::Ok();
@@ -591,7 +585,7 @@ Status IngestService::MaybeCheckpoint(bool force) {
   last_checkpoint_size_ = size;
   last_checkpoint_at_ = now;
   metrics_->checkpoints.Increment();
-  std::lock_guard<std::mutex> l(stats_mu_);
+  MutexLock l(&stats_mu_);
   stats_.checkpoint_size = size;
   return Status::Ok();
 }
@@ -614,7 +608,7 @@ void IngestService::UpdateLag() {
   metrics_->lag.Set(static_cast<double>(lag));
   metrics_->bus_errors.Increment(static_cast<double>(consumer_->transient_errors()) -
                                  metrics_->bus_errors.Value());
-  std::lock_guard<std::mutex> l(stats_mu_);
+  MutexLock l(&stats_mu_);
   stats_.lag = known ? lag : -1;
 }
 
@@ -690,11 +684,14 @@ Status IngestService::Run(const std::atomic<bool>* stop) {
   // reader. Offsets are stored only with the appended batch, so whatever the reader had
   // prepared when the process dies is simply read again.
   constexpr size_t kQueued = 2;
-  std::mutex mu;
-  std::condition_variable changed;
-  std::deque<Prepared> queue;
-  bool reader_done = false, abort = false;
-  Status reader_status;
+  struct Handoff {
+    Mutex mu;
+    CondVar changed;
+    std::deque<Prepared> queue GUARDED_BY(mu);
+    bool reader_done GUARDED_BY(mu) = false;
+    bool abort GUARDED_BY(mu) = false;
+    Status reader_status GUARDED_BY(mu);
+  } h;
   std::thread reader([&] {
     Status st;
     while (st.ok() && !stop->load()) {
@@ -702,22 +699,22 @@ Status IngestService::Run(const std::atomic<bool>* stop) {
       st = PollBatch(&batch);
       if (!st.ok() || batch.empty()) continue;
       Prepared p = Prepare(batch);
-      std::unique_lock<std::mutex> l(mu);
-      changed.wait(l, [&] { return queue.size() < kQueued || abort; });
-      if (abort) break;
-      queue.push_back(std::move(p));
-      changed.notify_all();
+      MutexLock l(&h.mu);
+      while (h.queue.size() >= kQueued && !h.abort) h.changed.Wait(&h.mu);
+      if (h.abort) break;
+      h.queue.push_back(std::move(p));
+      h.changed.NotifyAll();
     }
-    std::lock_guard<std::mutex> l(mu);
-    reader_status = st;
-    reader_done = true;
-    changed.notify_all();
+    MutexLock l(&h.mu);
+    h.reader_status = st;
+    h.reader_done = true;
+    h.changed.NotifyAll();
   });
   auto stop_reader = [&] {
     {
-      std::lock_guard<std::mutex> l(mu);
-      abort = true;
-      changed.notify_all();
+      MutexLock l(&h.mu);
+      h.abort = true;
+      h.changed.NotifyAll();
     }
     reader.join();
   };
@@ -727,14 +724,16 @@ Status IngestService::Run(const std::atomic<bool>* stop) {
     std::optional<Prepared> next;
     bool done = false;
     if (st.ok()) {
-      std::unique_lock<std::mutex> l(mu);
-      changed.wait_for(l, wait, [&] { return !queue.empty() || reader_done; });
-      if (!queue.empty()) {
-        next.emplace(std::move(queue.front()));
-        queue.pop_front();
-        changed.notify_all();
+      MutexLock l(&h.mu);
+      const auto deadline = std::chrono::steady_clock::now() + wait;
+      while (h.queue.empty() && !h.reader_done && h.changed.WaitUntil(&h.mu, deadline)) {
+      }
+      if (!h.queue.empty()) {
+        next.emplace(std::move(h.queue.front()));
+        h.queue.pop_front();
+        h.changed.NotifyAll();
       } else {
-        done = reader_done;  // and nothing left: the reader stopped (stop set, or an error)
+        done = h.reader_done;  // and nothing left: the reader stopped (stop set, or an error)
       }
     }
     if (st.ok() && next) st = Commit(*next);
@@ -746,7 +745,10 @@ Status IngestService::Run(const std::atomic<bool>* stop) {
     if (done) break;
   }
   reader.join();
-  PROBITY_RETURN_IF_ERROR(reader_status);
+  {
+    MutexLock l(&h.mu);
+    PROBITY_RETURN_IF_ERROR(h.reader_status);
+  }
   return Drain();
 }
 
@@ -755,14 +757,14 @@ Status IngestService::Drain() {
   Status flushed = producer_->Flush(10000);
   PROBITY_RETURN_IF_ERROR(PersistCursors());
   {
-    std::lock_guard<std::mutex> l(stats_mu_);
+    MutexLock l(&stats_mu_);
     stats_.ready = false;
   }
   return flushed;
 }
 
 IngestStats IngestService::stats() const {
-  std::lock_guard<std::mutex> l(stats_mu_);
+  MutexLock l(&stats_mu_);
   return stats_;
 }
 

@@ -20,7 +20,6 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +32,7 @@
 #include "common/metrics/health.h"
 #include "common/metrics/http_server.h"
 #include "common/note/note.h"
+#include "common/sync/mutex.h"
 #include "common/time/clock.h"
 
 namespace prometheus {
@@ -104,9 +104,9 @@ class IngestService {
   Status Run(const std::atomic<bool>* stop);
   Status Drain();
 
-  IngestStats stats() const;
+  IngestStats stats() const EXCLUDES(stats_mu_);
   // /healthz: a probity.v1.HealthReport (docs/operations.md, "Health").
-  metrics::Health health() const;
+  metrics::Health health() const EXCLUDES(stats_mu_);
 
  private:
   // One polled message, decoded and validated: a record to append, or a dead letter.
@@ -174,8 +174,8 @@ class IngestService {
   uint64_t rounds_ = 0;
   Micros last_checkpoint_at_ = 0;
   uint64_t last_checkpoint_size_ = 0;
-  mutable std::mutex stats_mu_;
-  IngestStats stats_;
+  mutable Mutex stats_mu_;
+  IngestStats stats_ GUARDED_BY(stats_mu_);
 };
 
 // Builds the dead-letter record for a rejected message, as the store keeps it: the original key,

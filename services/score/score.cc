@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "common/encoding/json_string.h"
 #include "services/rules/kinds.h"
 
 namespace probity::score {
@@ -26,25 +27,8 @@ std::string Num(const std::optional<double>& v, const char* fmt) {
   return buf;
 }
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out.append(buf);
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "\"";
-}
-
 std::string JsonKind(const KindScore& k) {
-  return "{\"rule_kind\":" + JsonString(k.rule_kind) +
+  return "{\"rule_kind\":" + encoding::JsonString(k.rule_kind) +
          ",\"tp\":" + std::to_string(k.true_positives) +
          ",\"fp\":" + std::to_string(k.false_positives) +
          ",\"fn\":" + std::to_string(k.false_negatives) +

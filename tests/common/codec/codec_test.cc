@@ -3,7 +3,6 @@
 #include <gmock/gmock.h>
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +19,7 @@
 #include "common/bus/topics.h"
 #include "common/codec/codec_internal.h"
 #include "common/codec/reason_codes.h"
+#include "common/crypto/sha256.h"
 #include "tests/common/codec/fuzz_input.h"
 
 namespace probity::codec {
@@ -41,17 +41,7 @@ Timestamp At(const char* rfc3339) {
 
 Timestamp FromMicros(Micros m) { return TimeUtil::MicrosecondsToTimestamp(m); }
 
-std::string Sha256Hex(std::string_view s) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-  std::string out;
-  char buf[3];
-  for (unsigned char b : d) {
-    std::snprintf(buf, sizeof(buf), "%02x", b);
-    out += buf;
-  }
-  return out;
-}
+using crypto::Sha256Hex;
 
 const std::string kFlagId = Sha256Hex("flag");
 

@@ -169,6 +169,19 @@ Status AlertsRunner::Start() {
 }
 
 StatusOr<size_t> AlertsRunner::RunOnce() {
+  // Open alerts are refreshed before the log is read: reading can be slow (a follower catching
+  // up from a store), and a target restarted often must still refresh them before Alertmanager
+  // lets them expire (found by the soak).
+  if (const Micros now = clock_->NowMicros();
+      !open_.empty() && now - last_resend_ >= options_.resend_every_micros) {
+    std::vector<Alert> open;
+    for (const auto& [id, a] : open_) open.push_back(a);
+    PROBITY_RETURN_IF_ERROR(sink_->Send(open));
+    last_resend_ = now;
+    PROBITY_RETURN_IF_ERROR(FromRocks(db_->Put(rocksdb::WriteOptions(), kResentAtKey,
+                                               logstore::keys::Be64(static_cast<uint64_t>(now))),
+                                      "write resend time"));
+  }
   std::vector<logstore::Entry> entries;
   PROBITY_RETURN_IF_ERROR(source_->Read(next_, options_.max_batch, &entries));
   std::vector<Alert> batch;

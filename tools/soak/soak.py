@@ -346,7 +346,7 @@ def main():
         repeated = [i for i in valid if len(by_event.get(i, [])) > 1]
         bad_wrong = [k[:40] for k, r in bad.items() if dl_by_key.get(k) != [r]]
         flags_twice = [f for f, n in flags.items() if n != 1]
-        alerts_wrong = [f for f in flags if flags_alerted.get(f, 0) != 1]
+        alerts_wrong = [(f, flags_alerted.get(f, 0)) for f in flags if flags_alerted.get(f, 0) != 1]
         alerts_extra = [f for f in flags_alerted if f not in flags]
         log_msgs = e2e.read_topic(c.bootstrap, "probity.log.v1", 1, 30)
         idx = sorted({int.from_bytes(m.key(), "big") for m in log_msgs})

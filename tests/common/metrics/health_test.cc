@@ -14,7 +14,7 @@ v1::HealthReport Judged(const ProgressWatch& w, std::vector<v1::StuckPublication
   return r;
 }
 
-TEST(ProgressWatch, QuietWithNothingToDoStaysReady) {
+TEST(ProgressWatch, QuietWithNoWorkPendingStaysReady) {
   ManualClock clock(kSecond);
   ProgressWatch w("ingest", &clock, {60 * kSecond, 120 * kSecond});
   EXPECT_FALSE(Judged(w).ready());  // not observed yet: starting

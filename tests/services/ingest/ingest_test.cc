@@ -229,7 +229,7 @@ TEST_F(IngestTest, ARefusedLogEntryHoldsBackLaterOnesAndIsRepublishedAfterAResta
   }
 }
 
-TEST_F(IngestTest, QuietWithNothingToDoStaysReady) {
+TEST_F(IngestTest, QuietWithNoWorkPendingStaysReady) {
   ASSERT_TRUE(Start().ok());
   bus_.Add("probity.claims.v1", ClaimBytes("q"));
   Rounds(2);

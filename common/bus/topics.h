@@ -22,13 +22,17 @@ inline constexpr std::string_view kPracticesTopic = "probity.practices.v1";  // 
 inline constexpr std::string_view kRuleSetsTopic = "probity.rulesets.v1";
 inline constexpr std::string_view kFlagsTopic = "probity.flags.v1";
 inline constexpr std::string_view kDecisionsTopic = "probity.decisions.v1";
-inline constexpr std::string_view kPaymentInstructionsTopic = "probity.payment-instructions.v1";
+inline constexpr std::string_view kPaymentInstructionsTopic =
+    "probity.payment-instructions.v1";  // instructions and the exports that carry them
+inline constexpr std::string_view kAccessTopic = "probity.access.v1";  // api reads of data
+inline constexpr std::string_view kPoliciesTopic = "probity.policies.v1";  // hold policies
+inline constexpr std::string_view kControlTopic = "probity.control.v1";    // end of data
 // Outputs of ingest.
 inline constexpr std::string_view kLogTopic = "probity.log.v1";
 inline constexpr std::string_view kDeadLetterTopic = "probity.deadletter.v1";
 inline constexpr std::string_view kCheckpointsTopic = "probity.checkpoints.v1";
 
-inline constexpr std::array<TopicSpec, 11> kTopics = {{
+inline constexpr std::array<TopicSpec, 14> kTopics = {{
     {kClaimsTopic, 4, true},
     {kReferralsTopic, 4, true},
     {kVisitsTopic, 4, true},
@@ -37,6 +41,9 @@ inline constexpr std::array<TopicSpec, 11> kTopics = {{
     {kFlagsTopic, 1, true},
     {kDecisionsTopic, 1, true},
     {kPaymentInstructionsTopic, 1, true},
+    {kAccessTopic, 1, true},
+    {kPoliciesTopic, 1, true},
+    {kControlTopic, 1, true},
     // The log topic has one partition: it carries entries in log order.
     {kLogTopic, 1, false},
     {kDeadLetterTopic, 1, false},

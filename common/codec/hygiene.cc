@@ -111,6 +111,11 @@ constexpr std::string_view kFastCheckedFields[] = {
     "probity.v1.Envelope.flag",
     "probity.v1.Envelope.flag_decision",
     "probity.v1.Envelope.payment_instruction",
+    "probity.v1.Envelope.access_record",
+    "probity.v1.Envelope.hold_policy",
+    "probity.v1.Envelope.payment_export",
+    "probity.v1.Envelope.end_of_data",
+    "probity.v1.Envelope.baseline",
     "probity.v1.Claim.stream",
     "probity.v1.Claim.period_start",
     "probity.v1.Claim.period_end",
@@ -131,6 +136,11 @@ constexpr std::string_view kFastCheckedFields[] = {
     "probity.v1.Flag.evidence",
     "probity.v1.FlagDecision.outcome",
     "probity.v1.PaymentInstruction.action",
+    "probity.v1.PaymentInstruction.stream",
+    "probity.v1.EndOfData.data_complete_until",
+    "probity.v1.Baseline.window_start",
+    "probity.v1.Baseline.window_end",
+    "probity.v1.Baseline.values",
 };
 
 // Every enum- or message-typed field of every message type reachable from the envelope, by full
@@ -219,7 +229,22 @@ bool IsClean(const v1::FlagDecision& d) {
 }
 
 bool IsClean(const v1::PaymentInstruction& i) {
-  return NoUnknownFields(i) && v1::PaymentAction_IsValid(i.action());
+  return NoUnknownFields(i) && v1::PaymentAction_IsValid(i.action()) &&
+         v1::PaymentStream_IsValid(i.stream());
+}
+
+bool IsClean(const v1::Baseline& b) {
+  if (!NoUnknownFields(b)) return false;
+  if (b.has_window_start() && !IsClean(b.window_start())) return false;
+  if (b.has_window_end() && !IsClean(b.window_end())) return false;
+  for (const v1::PeerValue& v : b.values()) {
+    if (!NoUnknownFields(v)) return false;
+  }
+  return true;
+}
+
+bool IsClean(const v1::EndOfData& e) {
+  return NoUnknownFields(e) && (!e.has_data_complete_until() || IsClean(e.data_complete_until()));
 }
 
 bool WholeMessageIsClean(const v1::Envelope& e) {
@@ -245,6 +270,16 @@ bool WholeMessageIsClean(const v1::Envelope& e) {
       return IsClean(e.flag_decision());
     case v1::Envelope::kPaymentInstruction:
       return IsClean(e.payment_instruction());
+    case v1::Envelope::kAccessRecord:
+      return NoUnknownFields(e.access_record());
+    case v1::Envelope::kHoldPolicy:
+      return NoUnknownFields(e.hold_policy());
+    case v1::Envelope::kPaymentExport:
+      return NoUnknownFields(e.payment_export());
+    case v1::Envelope::kEndOfData:
+      return IsClean(e.end_of_data());
+    case v1::Envelope::kBaseline:
+      return IsClean(e.baseline());
     case v1::Envelope::PAYLOAD_NOT_SET:
       return true;
   }

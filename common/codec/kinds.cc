@@ -15,16 +15,19 @@ namespace {
 
 namespace pb = ::google::protobuf;
 
-constexpr std::array<TopicKinds, 8> kTopicKinds = {{
+constexpr std::array<TopicKinds, 11> kTopicKinds = {{
     {bus::kClaimsTopic, {v1::EVENT_KIND_CLAIM, v1::EVENT_KIND_UNSPECIFIED}},
     {bus::kReferralsTopic, {v1::EVENT_KIND_REFERRAL, v1::EVENT_KIND_UNSPECIFIED}},
     {bus::kVisitsTopic, {v1::EVENT_KIND_PATIENT_CONTACT, v1::EVENT_KIND_MONITORING_VISIT}},
     {bus::kPracticesTopic, {v1::EVENT_KIND_PRACTICE_UPDATE, v1::EVENT_KIND_UNSPECIFIED}},
     {bus::kRuleSetsTopic, {v1::EVENT_KIND_RULE_SET, v1::EVENT_KIND_UNSPECIFIED}},
-    {bus::kFlagsTopic, {v1::EVENT_KIND_FLAG, v1::EVENT_KIND_UNSPECIFIED}},
+    {bus::kFlagsTopic, {v1::EVENT_KIND_FLAG, v1::EVENT_KIND_BASELINE}},
     {bus::kDecisionsTopic, {v1::EVENT_KIND_FLAG_DECISION, v1::EVENT_KIND_UNSPECIFIED}},
     {bus::kPaymentInstructionsTopic,
-     {v1::EVENT_KIND_PAYMENT_INSTRUCTION, v1::EVENT_KIND_UNSPECIFIED}},
+     {v1::EVENT_KIND_PAYMENT_INSTRUCTION, v1::EVENT_KIND_PAYMENT_EXPORT}},
+    {bus::kAccessTopic, {v1::EVENT_KIND_ACCESS_RECORD, v1::EVENT_KIND_UNSPECIFIED}},
+    {bus::kPoliciesTopic, {v1::EVENT_KIND_HOLD_POLICY, v1::EVENT_KIND_UNSPECIFIED}},
+    {bus::kControlTopic, {v1::EVENT_KIND_END_OF_DATA, v1::EVENT_KIND_UNSPECIFIED}},
 }};
 
 }  // namespace
@@ -56,6 +59,16 @@ v1::Envelope::PayloadCase PayloadFor(v1::EventKind kind) {
       return v1::Envelope::kFlagDecision;
     case v1::EVENT_KIND_PAYMENT_INSTRUCTION:
       return v1::Envelope::kPaymentInstruction;
+    case v1::EVENT_KIND_ACCESS_RECORD:
+      return v1::Envelope::kAccessRecord;
+    case v1::EVENT_KIND_HOLD_POLICY:
+      return v1::Envelope::kHoldPolicy;
+    case v1::EVENT_KIND_PAYMENT_EXPORT:
+      return v1::Envelope::kPaymentExport;
+    case v1::EVENT_KIND_END_OF_DATA:
+      return v1::Envelope::kEndOfData;
+    case v1::EVENT_KIND_BASELINE:
+      return v1::Envelope::kBaseline;
     default:
       return v1::Envelope::PAYLOAD_NOT_SET;
   }

@@ -42,9 +42,10 @@ inline constexpr std::string_view kInvalidTreatmentFunctionCode = "INVALID_TREAT
 inline constexpr std::string_view kMergedFromSelf = "MERGED_FROM_SELF";
 inline constexpr std::string_view kInvalidHexDigest = "INVALID_HEX_DIGEST";
 inline constexpr std::string_view kRuleSetHashMismatch = "RULE_SET_HASH_MISMATCH";
+inline constexpr std::string_view kPolicyHashMismatch = "POLICY_HASH_MISMATCH";
 
 // Every code above, once each, in this order.
-inline constexpr std::array<std::string_view, 30> kAll = {
+inline constexpr std::array<std::string_view, 31> kAll = {
     kMessageTooLarge,
     kUnsupportedContentType,
     kEmptyMessage,
@@ -75,6 +76,7 @@ inline constexpr std::array<std::string_view, 30> kAll = {
     kMergedFromSelf,
     kInvalidHexDigest,
     kRuleSetHashMismatch,
+    kPolicyHashMismatch,
 };
 
 }  // namespace probity::codec::reason

@@ -22,6 +22,11 @@ using internal::CheckId;
 using internal::CheckMonitoringVisit;
 using internal::CheckOds;
 using internal::CheckPatientContact;
+using internal::CheckAccessRecord;
+using internal::CheckBaseline;
+using internal::CheckEndOfData;
+using internal::CheckHoldPolicy;
+using internal::CheckPaymentExport;
 using internal::CheckPaymentInstruction;
 using internal::CheckPracticeUpdate;
 using internal::CheckReferral;
@@ -38,6 +43,25 @@ using internal::Quote;
 using internal::Reject;
 using internal::Result;
 using internal::TopicKinds;
+
+namespace {
+
+// Events about the whole log rather than one practice carry no practice code (docs/events.md).
+bool PracticeCodeRequired(v1::EventKind kind) {
+  switch (kind) {
+    case v1::EVENT_KIND_RULE_SET:
+    case v1::EVENT_KIND_HOLD_POLICY:
+    case v1::EVENT_KIND_PAYMENT_EXPORT:
+    case v1::EVENT_KIND_END_OF_DATA:
+    case v1::EVENT_KIND_BASELINE:
+    case v1::EVENT_KIND_ACCESS_RECORD:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
 
 std::optional<Rejection> Validate(std::string_view topic, const v1::Envelope& env,
                                   const Policy& policy, Micros now) {
@@ -68,7 +92,7 @@ std::optional<Rejection> Validate(std::string_view topic, const v1::Envelope& en
                                            Quote(topic) + ", which carries " + expected);
   }
   CODEC_RETURN_IF_REJECTED(
-      CheckOds("practice_code", env.practice_code(), env.kind() != v1::EVENT_KIND_RULE_SET));
+      CheckOds("practice_code", env.practice_code(), PracticeCodeRequired(env.kind())));
   CODEC_RETURN_IF_REJECTED(CheckId("source_system", env.source_system(), false));
   CODEC_RETURN_IF_REJECTED(CheckId("supersedes_event_id", env.supersedes_event_id(), false));
   if (!env.supersedes_event_id().empty() && env.supersedes_event_id() == env.event_id()) {
@@ -107,6 +131,16 @@ std::optional<Rejection> Validate(std::string_view topic, const v1::Envelope& en
       return CheckFlagDecision(env.flag_decision());
     case v1::Envelope::kPaymentInstruction:
       return CheckPaymentInstruction(env.payment_instruction(), policy);
+    case v1::Envelope::kAccessRecord:
+      return CheckAccessRecord(env.access_record());
+    case v1::Envelope::kHoldPolicy:
+      return CheckHoldPolicy(env.hold_policy(), policy);
+    case v1::Envelope::kPaymentExport:
+      return CheckPaymentExport(env.payment_export());
+    case v1::Envelope::kEndOfData:
+      return CheckEndOfData(env.end_of_data(), policy, now);
+    case v1::Envelope::kBaseline:
+      return CheckBaseline(env.baseline(), policy, now);
     case v1::Envelope::PAYLOAD_NOT_SET:
       break;  // ruled out by the kind check above
   }

@@ -30,5 +30,13 @@ Result CheckFlag(const v1::Flag& f, const Policy& p, Micros now);
 Result CheckFlagDecision(const v1::FlagDecision& d);
 // validate_payment_instructions.cc
 Result CheckPaymentInstruction(const v1::PaymentInstruction& i, const Policy& p);
+Result CheckPaymentExport(const v1::PaymentExport& e);
+// validate_access.cc
+Result CheckAccessRecord(const v1::AccessRecord& a);
+// validate_rule_sets.cc
+Result CheckHoldPolicy(const v1::HoldPolicyPublished& h, const Policy& p);
+// validate_baselines.cc
+Result CheckBaseline(const v1::Baseline& b, const Policy& p, Micros now);
+Result CheckEndOfData(const v1::EndOfData& e, const Policy& p, Micros now);
 
 }  // namespace probity::codec::internal

@@ -38,6 +38,7 @@ INPUT_TOPICS = {
     "probity.claims.v1": 4, "probity.referrals.v1": 4, "probity.visits.v1": 4,
     "probity.practices.v1": 1, "probity.rulesets.v1": 1, "probity.flags.v1": 1,
     "probity.decisions.v1": 1, "probity.payment-instructions.v1": 1,
+    "probity.access.v1": 1, "probity.policies.v1": 1, "probity.control.v1": 1,
 }
 OUTPUT_TOPICS = {"probity.log.v1": 1, "probity.deadletter.v1": 1, "probity.checkpoints.v1": 1}
 

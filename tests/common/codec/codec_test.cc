@@ -153,6 +153,17 @@ v1::Envelope ValidRuleSet() {
   return e;
 }
 
+v1::Envelope ValidHoldPolicy() {
+  v1::Envelope e = Base(v1::EVENT_KIND_HOLD_POLICY, "hold-policy-0001");
+  e.clear_practice_code();
+  v1::HoldPolicyPublished* h = e.mutable_hold_policy();
+  h->set_name("probity-default-holds");
+  h->set_version("1");
+  h->set_yaml_content("holds: []\n");
+  h->set_sha256_hex(Sha256Hex("holds: []\n"));
+  return e;
+}
+
 v1::Envelope ValidFlag() {
   v1::Envelope e = Base(v1::EVENT_KIND_FLAG, "flag-0001");
   v1::Flag* f = e.mutable_flag();
@@ -700,6 +711,10 @@ std::vector<ReasonCase> ReasonCases() {
       Bin(With(ValidRuleSet(),
                [](auto& e) { e.mutable_rule_set()->set_yaml_content("rules: [x]\n"); })),
       "is not the SHA-256 of yaml_content, which is '" + Sha256Hex("rules: [x]\n") + "'");
+  add("hold_policy_hash_mismatch", "POLICY_HASH_MISMATCH", std::string(bus::kPoliciesTopic),
+      Bin(With(ValidHoldPolicy(),
+               [](auto& e) { e.mutable_hold_policy()->set_yaml_content("holds: [x]\n"); })),
+      "is not the SHA-256 of yaml_content, which is '" + Sha256Hex("holds: [x]\n") + "'");
   return cs;
 }
 
@@ -1151,9 +1166,9 @@ TEST(CodecFastPath, UnknownEnumNumberInEveryEnumFieldIsRejected) {
     }
   }
   // kind in each of 10 examples; stream, status (x2 claims), priority, mode, attendance, type,
-  // outcome, contract_type, rurality, severity, outcome, action. (The schema has no repeated
-  // enum field; the loop above would cover one.)
-  EXPECT_EQ(cases, 10 + 2 * 2 + 1 + 2 + 2 + 2 + 1 + 1 + 1);
+  // outcome, contract_type, rurality, severity, outcome, action and stream (payment
+  // instruction). (The schema has no repeated enum field; the loop above would cover one.)
+  EXPECT_EQ(cases, 10 + 2 * 2 + 1 + 2 + 2 + 2 + 1 + 1 + 1 + 1);
 }
 
 TEST(CodecFastPath, DeepAndRepeatedUnknownFieldsInBothEncodings) {

@@ -24,7 +24,7 @@ inline constexpr std::string_view kFlagsTopic = "probity.flags.v1";
 inline constexpr std::string_view kDecisionsTopic = "probity.decisions.v1";
 inline constexpr std::string_view kPaymentInstructionsTopic =
     "probity.payment-instructions.v1";  // instructions and the exports that carry them
-inline constexpr std::string_view kAccessTopic = "probity.access.v1";  // api reads of data
+inline constexpr std::string_view kAccessTopic = "probity.access.v1";      // api reads of data
 inline constexpr std::string_view kPoliciesTopic = "probity.policies.v1";  // hold policies
 inline constexpr std::string_view kControlTopic = "probity.control.v1";    // end of data
 // Outputs of ingest.

@@ -14,18 +14,18 @@
 namespace probity::codec {
 
 namespace v1 = ::probity::v1;
+using internal::CheckAccessRecord;
+using internal::CheckBaseline;
 using internal::CheckClaim;
+using internal::CheckEndOfData;
 using internal::CheckEnumSet;
 using internal::CheckFlag;
 using internal::CheckFlagDecision;
+using internal::CheckHoldPolicy;
 using internal::CheckId;
 using internal::CheckMonitoringVisit;
 using internal::CheckOds;
 using internal::CheckPatientContact;
-using internal::CheckAccessRecord;
-using internal::CheckBaseline;
-using internal::CheckEndOfData;
-using internal::CheckHoldPolicy;
 using internal::CheckPaymentExport;
 using internal::CheckPaymentInstruction;
 using internal::CheckPracticeUpdate;

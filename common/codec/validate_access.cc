@@ -7,7 +7,8 @@
 namespace probity::codec::internal {
 
 Result CheckAccessRecord(const v1::AccessRecord& a) {
-  CODEC_RETURN_IF_REJECTED(CheckText("access_record.principal", a.principal(), true, kMaxNameLength));
+  CODEC_RETURN_IF_REJECTED(
+      CheckText("access_record.principal", a.principal(), true, kMaxNameLength));
   CODEC_RETURN_IF_REJECTED(CheckId("access_record.role", a.role(), true));
   CODEC_RETURN_IF_REJECTED(CheckId("access_record.action", a.action(), true));
   CODEC_RETURN_IF_REJECTED(

@@ -15,10 +15,11 @@ Result CheckBaseline(const v1::Baseline& b, const Policy& p, Micros now) {
   CODEC_RETURN_IF_REJECTED(CheckTimestamp("baseline.window_start", b.has_window_start(),
                                           b.window_start(), false, Future::kAllowed, p, now,
                                           &start));
-  CODEC_RETURN_IF_REJECTED(CheckTimestamp("baseline.window_end", b.has_window_end(),
-                                          b.window_end(), false, Future::kAllowed, p, now, &end));
+  CODEC_RETURN_IF_REJECTED(CheckTimestamp("baseline.window_end", b.has_window_end(), b.window_end(),
+                                          false, Future::kAllowed, p, now, &end));
   if (b.has_window_start() && b.has_window_end()) {
-    CODEC_RETURN_IF_REJECTED(CheckOrder("baseline.window_start", start, "baseline.window_end", end));
+    CODEC_RETURN_IF_REJECTED(
+        CheckOrder("baseline.window_start", start, "baseline.window_end", end));
   }
   for (int i = 0; i < b.values_size(); ++i) {
     const v1::PeerValue& v = b.values(i);

@@ -22,8 +22,8 @@ Result CheckPaymentInstruction(const v1::PaymentInstruction& i, const Policy& p)
   CODEC_RETURN_IF_REJECTED(CheckId("payment_instruction.payment_date", i.payment_date(), false));
   CODEC_RETURN_IF_REJECTED(
       CheckText("payment_instruction.policy_version", i.policy_version(), false, kMaxIdLength));
-  CODEC_RETURN_IF_REJECTED(CheckHexDigest("payment_instruction.policy_sha256_hex",
-                                          i.policy_sha256_hex(), false));
+  CODEC_RETURN_IF_REJECTED(
+      CheckHexDigest("payment_instruction.policy_sha256_hex", i.policy_sha256_hex(), false));
   CODEC_RETURN_IF_REJECTED(CheckOrgCode("payment_instruction.icb_code", i.icb_code()));
   return std::nullopt;
 }

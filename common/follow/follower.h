@@ -32,10 +32,10 @@ namespace probity::follow {
 // One verified log entry, parsed once. Valid only during the call it is passed to.
 struct Event {
   uint64_t index = 0;
-  std::string_view leaf;          // the exact leaf bytes (a serialized v1::LogRecord)
-  const v1::LogRecord* record;    // parsed leaf
-  const v1::Envelope* envelope;   // parsed payload (codec::ParseStored); never null
-  uint64_t tree_size = 0;         // the runtime's verified tree size, including this entry
+  std::string_view leaf;         // the exact leaf bytes (a serialized v1::LogRecord)
+  const v1::LogRecord* record;   // parsed leaf
+  const v1::Envelope* envelope;  // parsed payload (codec::ParseStored); never null
+  uint64_t tree_size = 0;        // the runtime's verified tree size, including this entry
 };
 
 // The one way a follower publishes. Messages are produced in call order; the runtime waits for

@@ -167,10 +167,10 @@ Status AlertsRunner::Start() {
     // restarted more often than the resend interval still re-sends when it is due (found by the
     // soak: a clock restarted at every start never came due, and Alertmanager let the run's
     // first alert expire).
-    PROBITY_RETURN_IF_ERROR(FromRocks(
-        db_->Put(rocksdb::WriteOptions(), kResentAtKey,
-                 logstore::keys::Be64(static_cast<uint64_t>(last_resend_))),
-        "write resend time"));
+    PROBITY_RETURN_IF_ERROR(
+        FromRocks(db_->Put(rocksdb::WriteOptions(), kResentAtKey,
+                           logstore::keys::Be64(static_cast<uint64_t>(last_resend_))),
+                  "write resend time"));
   } else {
     return FromRocks(s, "read resend time");
   }

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -141,6 +142,7 @@ class StoreWriter {
     EXPECT_TRUE(engine_->Process(rules::LogEvent{next_++, r, env}, &flags).ok());
     batch_.push_back(std::move(r));
     for (auto& f : flags) {
+      if (tamper_flags) tamper_flags(f);
       v1::LogRecord fr;
       fr.set_payload(rules::SerializeDeterministic(f));
       fr.set_content_type(v1::CONTENT_TYPE_PROTOBUF);
@@ -177,6 +179,10 @@ class StoreWriter {
     EXPECT_EQ(r->appended, batch_.size()) << "an entry was a redelivery";
     batch_.clear();
   }
+
+  // When set, each flag the engine raises is passed through it before it is logged: how a test
+  // logs a flag its evidence does not support.
+  std::function<void(v1::Envelope&)> tamper_flags;
 
   uint64_t size() const { return next_; }
   uint64_t flags() const { return flags_; }

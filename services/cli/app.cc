@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "services/cli/analysis_commands.h"
+#include "services/cli/bundle_commands.h"
 #include "services/cli/commands.h"
 
 namespace probity::cli {
@@ -43,6 +44,7 @@ struct AllOptions {
   GenerateOptions generate;
   ScoreOptions score;
   ScoreOfflineOptions score_offline;
+  BundleCommandOptions bundle;
 };
 
 // What runs once the command line parsed: the deepest command given sets it.
@@ -376,6 +378,7 @@ int Main(int argc, const char* const* argv, const Runtime& rt) {
   AddRunCommands(app, options, rt, &action);
   AddLogCommands(app, options, &action);
   AddAnalysisCommands(app, options, rt, &action);
+  AddBundleCommands(app, &options.bundle, &action);
 
   try {
     app.parse(argc, argv);

@@ -50,8 +50,8 @@ StatusOr<merkle::Hash> CheckCheckpoint(const std::string& what, const v1::Checkp
 
 // Binds an entry to its proof and the checkpoint: the proof is there, is for this index and the
 // checkpoint's size, states the leaf hash computed here, and leads to the signed root.
-StatusOr<DecodedEntry> CheckEntry(const std::string& what, const v1::EntryProof& e,
-                                  uint64_t size, const merkle::Hash& root) {
+StatusOr<DecodedEntry> CheckEntry(const std::string& what, const v1::EntryProof& e, uint64_t size,
+                                  const merkle::Hash& root) {
   const std::string w = what + " (entry " + Str(e.index()) + ")";
   if (!e.has_proof()) return InvalidArgument(w + ": no inclusion proof");
   const v1::InclusionProof& p = e.proof();
@@ -67,8 +67,8 @@ StatusOr<DecodedEntry> CheckEntry(const std::string& what, const v1::EntryProof&
     return DataLoss(w + ": the leaf bytes do not hash to the proof's leaf hash");
   }
   std::vector<std::string> path(p.hashes().begin(), p.hashes().end());
-  Status st = merkle::VerifyInclusionBytes(e.index(), size, AsString(leaf_hash), path,
-                                           AsString(root));
+  Status st =
+      merkle::VerifyInclusionBytes(e.index(), size, AsString(leaf_hash), path, AsString(root));
   if (!st.ok()) return Status(st.code(), w + ": inclusion proof: " + st.message());
   return internal::DecodeEntry(e.index(), e.leaf());
 }
@@ -82,8 +82,9 @@ StatusOr<v1::DisputeBundle> ParseFile(std::string_view text) {
   auto st = google::protobuf::util::JsonStringToMessage(std::string(text), &b, StrictJson());
   if (!st.ok()) return InvalidArgument("bundle: not a DisputeBundle: " + std::string(st.message()));
   if (ToFile(b) != text) {
-    return InvalidArgument("bundle: not in canonical form (the file must be exactly what "
-                           "`probity dispute bundle` prints for its contents)");
+    return InvalidArgument(
+        "bundle: not in canonical form (the file must be exactly what "
+        "`probity dispute bundle` prints for its contents)");
   }
   return b;
 }
@@ -91,7 +92,8 @@ StatusOr<v1::DisputeBundle> ParseFile(std::string_view text) {
 StatusOr<v1::VerifierPolicy> ParsePolicy(std::string_view json) {
   v1::VerifierPolicy p;
   auto st = google::protobuf::util::JsonStringToMessage(std::string(json), &p, StrictJson());
-  if (!st.ok()) return InvalidArgument("policy: not a VerifierPolicy: " + std::string(st.message()));
+  if (!st.ok())
+    return InvalidArgument("policy: not a VerifierPolicy: " + std::string(st.message()));
   PROBITY_RETURN_IF_ERROR(internal::LoadPolicy(p).status());
   return p;
 }

@@ -1,13 +1,12 @@
 // `probity dispute bundle` and `probity verify-bundle` through the command line's composition
 // root (cli::Main, in process): a dispute from a flag in a data directory to a verified bundle,
 // and every bad fixture refused with a non-zero exit status.
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "services/cli/app.h"
 #include "tests/services/bundle/fixtures.h"
@@ -88,8 +87,8 @@ TEST_F(BundleCliTest, EveryBadFixtureIsRefused) {
   for (const auto& entry : fs::directory_iterator(fixtures)) {
     const std::string name = entry.path().filename().string();
     if (name == "policy.json") continue;
-    const int code = Run({"verify-bundle", entry.path().string(), "--policy",
-                          (fixtures / "policy.json").string()});
+    const int code = Run(
+        {"verify-bundle", entry.path().string(), "--policy", (fixtures / "policy.json").string()});
     if (name == "good.json") {
       EXPECT_EQ(code, cli::kExitOk);
     } else {

@@ -64,8 +64,7 @@ TEST_F(BundleFixturesTest, CheckedInFixturesAreWhatTheCodeMakesAndEachIsJudgedAs
       EXPECT_EQ(v->entries_verified(), 5u);  // flag, rule set, 2 evidence, the register entry
     } else {
       ASSERT_FALSE(v.ok()) << "fixture " << f.name << " was accepted";
-      EXPECT_NE(v.status().message().find(f.reason), std::string::npos)
-          << v.status().ToString();
+      EXPECT_NE(v.status().message().find(f.reason), std::string::npos) << v.status().ToString();
     }
   }
 }
@@ -112,8 +111,8 @@ TEST_F(BundleFixturesTest, HeldCheckpointMustBeTheBundlesOrProvedConsistent) {
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.status().message().find("not the bundle's"), std::string::npos);
   // A held checkpoint by another key: refused.
-  auto other = testing::SignedCheckpoint(3, *r.Root(3), testing::MustSigner(testing::kImpostorSigner),
-                                         {});
+  auto other =
+      testing::SignedCheckpoint(3, *r.Root(3), testing::MustSigner(testing::kImpostorSigner), {});
   EXPECT_FALSE(Verify(*b, policy, other).ok());
 }
 
@@ -122,8 +121,9 @@ TEST_F(BundleFixturesTest, BuildRefusesWhatItCannotProve) {
   const auto& r = *w->store();
   const auto policy = FixturePolicy();
   const std::string id = testing::FixtureFlagId(r);
-  EXPECT_EQ(Build(r, "no-such-flag", {.policy = policy, .since_size = std::nullopt}).status().code(),
-            Code::kNotFound);
+  EXPECT_EQ(
+      Build(r, "no-such-flag", {.policy = policy, .since_size = std::nullopt}).status().code(),
+      Code::kNotFound);
   EXPECT_EQ(Build(r, id, {.policy = policy, .since_size = 0}).status().code(),
             Code::kInvalidArgument);
   EXPECT_EQ(Build(r, id, {.policy = policy, .since_size = 9}).status().code(),

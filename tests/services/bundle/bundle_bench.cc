@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "services/bundle/bundle.h"
+#include "tests/integration/test_events.h"
 #include "tests/services/bundle/test_store.h"
 
 namespace probity::bundle {
@@ -22,22 +23,6 @@ constexpr char kRules[] =
     "  - id: qof-over-maximum\n    version: 1\n    kind: qof_points_over_maximum\n"
     "    severity: critical\n    description: QOF points over the year's maximum.\n"
     "    params: {annual_maximum: 999, tolerance: 0.001}\n";
-
-v1::Envelope Claim(const std::string& id, const std::string& practice, int64_t t) {
-  v1::Envelope e;
-  e.set_event_id(id);
-  e.set_kind(v1::EVENT_KIND_CLAIM);
-  e.set_schema_version(1);
-  e.set_practice_code(practice);
-  e.mutable_occurred_at()->set_seconds(t);
-  e.set_source_system("bench");
-  auto* c = e.mutable_claim();
-  c->set_claim_id("C-" + id);
-  c->mutable_period_start()->set_seconds(1648771200);  // 2022-04-01
-  c->mutable_period_end()->set_seconds(1680307200);    // 2023-04-01
-  c->set_status(v1::CLAIM_STATUS_SUBMITTED);
-  return e;
-}
 
 struct Fixture {
   fs::path dir;
@@ -56,19 +41,18 @@ struct Fixture {
     writer->PublishRuleSet(t0 - 86400);
     // 100 filler claims (other practices' global sum) after each QOF claim of B82001.
     for (int i = 0; i < kEvidence; ++i) {
-      v1::Envelope q = Claim("qof-" + std::to_string(i), "B82001", t0 + i * 60);
+      v1::Envelope q = probity::testing::Claim("qof-" + std::to_string(i), "B82001", 20000,
+                                               t0 + i * 60);
       auto* c = q.mutable_claim();
       c->set_stream(v1::PAYMENT_STREAM_QOF_ACHIEVEMENT);
       c->set_indicator_code("IND" + std::to_string(i));
       c->set_points_claimed(1);
-      c->set_amount_pence(20000);
       writer->Add("probity.claims.v1", "B82001", q);
       for (int j = 0; j < kFiller / kEvidence; ++j) {
         const int n = i * (kFiller / kEvidence) + j;
-        v1::Envelope g = Claim("gsum-" + std::to_string(n), "A8" + std::to_string(1000 + n % 500),
-                               t0 + i * 60 + j);
-        g.mutable_claim()->set_stream(v1::PAYMENT_STREAM_GLOBAL_SUM);
-        g.mutable_claim()->set_amount_pence(100000 + n);
+        v1::Envelope g = probity::testing::Claim("gsum-" + std::to_string(n),
+                                                 "A8" + std::to_string(1000 + n % 500),
+                                                 100000 + n, t0 + i * 60 + j);
         writer->Add("probity.claims.v1", g.practice_code(), g);
       }
     }

@@ -41,8 +41,8 @@ struct Fixture {
     writer->PublishRuleSet(t0 - 86400);
     // 100 filler claims (other practices' global sum) after each QOF claim of B82001.
     for (int i = 0; i < kEvidence; ++i) {
-      v1::Envelope q = probity::testing::Claim("qof-" + std::to_string(i), "B82001", 20000,
-                                               t0 + i * 60);
+      v1::Envelope q =
+          probity::testing::Claim("qof-" + std::to_string(i), "B82001", 20000, t0 + i * 60);
       auto* c = q.mutable_claim();
       c->set_stream(v1::PAYMENT_STREAM_QOF_ACHIEVEMENT);
       c->set_indicator_code("IND" + std::to_string(i));
@@ -51,8 +51,8 @@ struct Fixture {
       for (int j = 0; j < kFiller / kEvidence; ++j) {
         const int n = i * (kFiller / kEvidence) + j;
         v1::Envelope g = probity::testing::Claim("gsum-" + std::to_string(n),
-                                                 "A8" + std::to_string(1000 + n % 500),
-                                                 100000 + n, t0 + i * 60 + j);
+                                                 "A8" + std::to_string(1000 + n % 500), 100000 + n,
+                                                 t0 + i * 60 + j);
         writer->Add("probity.claims.v1", g.practice_code(), g);
       }
     }

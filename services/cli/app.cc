@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "services/cli/analysis_commands.h"
+#include "services/cli/bundle_commands.h"
 #include "services/cli/commands.h"
 #include "services/cli/verify_commands.h"
 
@@ -44,6 +45,7 @@ struct AllOptions {
   GenerateOptions generate;
   ScoreOptions score;
   ScoreOfflineOptions score_offline;
+  BundleCommandOptions bundle;
 };
 
 // What runs once the command line parsed: the deepest command given sets it.
@@ -390,6 +392,7 @@ int Main(int argc, const char* const* argv, const Runtime& rt) {
   AddLogCommands(app, options, &action);
   AddAnalysisCommands(app, options, rt, &action);
   AddVerifyCommands(app, &action);
+  AddBundleCommands(app, &options.bundle, &action);
 
   try {
     app.parse(argc, argv);

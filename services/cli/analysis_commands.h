@@ -22,6 +22,9 @@ struct RulesOptions {
   // A verified copy of the log (the sequencer's DATA_DIR/log, or a replica's) to read entries
   // retention has taken from probity.log.v1. Empty: none (the runner waits and retries).
   std::string catch_up_from;
+  // The log's verifier key file (probity.pub): checkpoints on probity.checkpoints.v1 are checked
+  // against it. Empty: none are (a warning says so).
+  std::string log_key;
 };
 int RunRules(const RulesOptions& o, const Runtime& rt);
 // `probity rules rebuild`: rebuilds the rules state from the log store (no publishing). Uses

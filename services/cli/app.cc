@@ -182,6 +182,9 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
   alerts->add_option("--catch-up-from", o.alerts.catch_up_from,
                      "A verified copy of the log (the sequencer's DATA_DIR/log, or a replica's) "
                      "to read entries retention has taken from probity.log.v1");
+  alerts->add_option("--log-key", o.alerts.log_key,
+                     "The log's verifier key file (probity.pub): checkpoints on "
+                     "probity.checkpoints.v1 are verified against it");
   AddHttpOptions(alerts, &o.alerts.http);
   alerts->add_option("--data-dir", o.alerts.data_dir, "Delivery state goes in DATA_DIR/alerts")
       ->capture_default_str();
@@ -289,6 +292,9 @@ void AddAnalysisCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action
   rules->add_option("--catch-up-from", o.rules.catch_up_from,
                     "A verified copy of the log (the sequencer's DATA_DIR/log, or a replica's) to "
                     "read entries retention has taken from probity.log.v1");
+  rules->add_option("--log-key", o.rules.log_key,
+                    "The log's verifier key file (probity.pub): checkpoints on "
+                    "probity.checkpoints.v1 are verified against it");
   OnChosen(rules, action, [&] { return RunRules(o.rules, rt); });
 
   auto* rebuild = rules->add_subcommand(

@@ -100,6 +100,7 @@ struct AlertsCommandOptions {
   std::string alertmanager_url;
   std::string data_dir = "./probity-alerts";  // delivery state goes in DATA_DIR/alerts
   std::string catch_up_from;  // a verified copy of the log to read what retention took
+  std::string log_key;        // the log's verifier key file: checkpoints are verified with it
   HttpOptions http{.port = 9466};
 };
 int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt);

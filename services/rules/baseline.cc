@@ -80,10 +80,10 @@ LogLimits ComputeLogLimits(std::vector<double> logs, const LogLimitParams& p) {
   }
   const double n = static_cast<double>(logs.size());
   const double own = 1.4826 * out.mad;
-  out.scale = p.shrink_peers > 0 ? std::sqrt((n * own * own + p.shrink_peers * p.pooled_scale *
-                                                                   p.pooled_scale) /
-                                             (n + p.shrink_peers))
-                                 : own;
+  out.scale = p.shrink_peers > 0
+                  ? std::sqrt((n * own * own + p.shrink_peers * p.pooled_scale * p.pooled_scale) /
+                              (n + p.shrink_peers))
+                  : own;
   const double half = std::max(p.k * out.scale, std::log(p.min_ratio));
   out.lower = out.median - half;
   out.upper = out.median + half;
@@ -203,8 +203,8 @@ StatusOr<FunnelParams> ParseFunnelMethod(std::string_view method) {
     return InvalidArgument("not a funnel method");
   FunnelParams p;
   auto it = kv.find("overdispersion");
-  if (it == kv.end() || (it->second != "random_effects" && it->second != "multiplicative" &&
-                         it->second != "none")) {
+  if (it == kv.end() ||
+      (it->second != "random_effects" && it->second != "multiplicative" && it->second != "none")) {
     return InvalidArgument("funnel: overdispersion must be random_effects, multiplicative or none");
   }
   p.overdispersion = it->second;
@@ -230,7 +230,8 @@ std::string BaselineId(const v1::Baseline& baseline) {
 }
 
 StatusOr<v1::Baseline> RecomputeBaseline(const v1::Baseline& b) {
-  if (b.values_size() == 0) return InvalidArgument("baseline " + b.baseline_id() + " has no values");
+  if (b.values_size() == 0)
+    return InvalidArgument("baseline " + b.baseline_id() + " has no values");
   v1::Baseline out = b;
   if (b.method().rfind("funnel", 0) == 0) {
     PROBITY_ASSIGN_OR_RETURN(FunnelParams p, ParseFunnelMethod(b.method()));
@@ -277,11 +278,11 @@ Status VerifyBaseline(const v1::Baseline& b) {
   if (!Close(b.mad(), want.mad()))
     return FailedPrecondition("mad " + G17(b.mad()) + " != " + G17(want.mad()));
   if (!Close(b.lower_limit(), want.lower_limit()))
-    return FailedPrecondition("lower_limit " + G17(b.lower_limit()) + " != " +
-                              G17(want.lower_limit()));
+    return FailedPrecondition("lower_limit " + G17(b.lower_limit()) +
+                              " != " + G17(want.lower_limit()));
   if (!Close(b.upper_limit(), want.upper_limit()))
-    return FailedPrecondition("upper_limit " + G17(b.upper_limit()) + " != " +
-                              G17(want.upper_limit()));
+    return FailedPrecondition("upper_limit " + G17(b.upper_limit()) +
+                              " != " + G17(want.upper_limit()));
   if (!Close(b.rate(), want.rate()))
     return FailedPrecondition("rate " + G17(b.rate()) + " != " + G17(want.rate()));
   return Status::Ok();

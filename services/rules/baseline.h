@@ -57,9 +57,9 @@ struct FunnelParams {
 };
 
 struct FunnelFit {
-  double rate = 0;  // pooled: sum of numerators / sum of denominators
-  double tau2 = 0;  // random effects: between-practice variance on the log scale
-  double phi = 1;   // multiplicative: overdispersion factor
+  double rate = 0;      // pooled: sum of numerators / sum of denominators
+  double tau2 = 0;      // random effects: between-practice variance on the log scale
+  double phi = 1;       // multiplicative: overdispersion factor
   bool usable = false;  // false when the peers give no rate or fewer than 3 judged peers
 };
 

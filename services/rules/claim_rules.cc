@@ -301,8 +301,7 @@ class MonthEndClaimRule : public Rule {
   }
   void OnTick(Env& env) override {
     cursor_.Advance(env.watermark(), static_cast<int64_t>(spec_.Number("lateness_days")),
-                    env.data_complete_until(),
-                    [&](int64_t m) { Evaluate(env, m); });
+                    env.data_complete_until(), [&](int64_t m) { Evaluate(env, m); });
   }
   void EncodeGlobal(Encoder* e) const override { cursor_.Encode(e); }
   bool DecodeGlobal(Decoder* d) override { return cursor_.Decode(d); }
@@ -405,8 +404,8 @@ class PaymentPerPatientOutlier final : public MonthEndClaimRule {
           // group; a dispensing group judged whole (or no contract split) is not.
           const size_t slash = group.find('/');
           const std::string stratum = slash == std::string::npos ? "" : group.substr(slash);
-          const bool fine = by_contract && std::count(stratum.begin(), stratum.end(), '/') ==
-                                               (strat ? 2 : 1);
+          const bool fine =
+              by_contract && std::count(stratum.begin(), stratum.end(), '/') == (strat ? 2 : 1);
           if (fine) {
             auto pit = pooled.find("national" + stratum.substr(0, stratum.rfind('/')));
             if (pit != pooled.end()) {

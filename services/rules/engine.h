@@ -58,9 +58,10 @@ class Engine {
   // Applies one log entry and appends the flags it raises (Envelope kind FLAG, see docs) to
   // *flags, in a deterministic order, each preceded by the Baseline entry it names when
   // options.log_baselines is set. An END_OF_DATA entry judges every window ending at or before
-  // its data_complete_until (docs/rules.md, "End of data"). REQUIRES: event.index is greater than every index processed
-  // before; otherwise returns FailedPrecondition and changes nothing. Entries the engine does not
-  // evaluate (decisions, payment instructions) only advance the index. MUST NOT throw.
+  // its data_complete_until (docs/rules.md, "End of data"). REQUIRES: event.index is greater than
+  // every index processed before; otherwise returns FailedPrecondition and changes nothing. Entries
+  // the engine does not evaluate (decisions, payment instructions) only advance the index. MUST NOT
+  // throw.
   Status Process(const LogEvent& event, std::vector<probity::v1::Envelope>* flags);
 
   bool has_processed() const;

@@ -38,8 +38,7 @@ class FunnelRule final : public Rule {
   }
   void OnTick(Env& env) override {
     cursor_.Advance(env.watermark(), static_cast<int64_t>(spec_.Number("lateness_days")),
-                    env.data_complete_until(),
-                    [&](int64_t m) {
+                    env.data_complete_until(), [&](int64_t m) {
                       cursor_started_ = true;
                       Evaluate(env, m);
                     });
@@ -219,7 +218,8 @@ class FunnelRule final : public Rule {
 // ---------------------------------------------------------------------------------------------
 // Registration.
 
-std::vector<ParamSchema> FunnelParamSchema(const char* measures_default, const char* direction_default) {
+std::vector<ParamSchema> FunnelParamSchema(const char* measures_default,
+                                           const char* direction_default) {
   std::vector<ParamSchema> p = {
       {"window_days", ParamType::kInt, "90", 7, 240},
       {"lateness_days", ParamType::kInt, "2", 0, 60},
@@ -267,7 +267,8 @@ Status CheckContact(const std::string& where, const RuleSpec& r) {
 
 std::vector<RuleKind> RateRuleKinds() {
   return {
-      {kReferralRateOutlier, FunnelParamSchema(nullptr, "both"), CheckLimits, MakeRuleOf<FunnelRule>},
+      {kReferralRateOutlier, FunnelParamSchema(nullptr, "both"), CheckLimits,
+       MakeRuleOf<FunnelRule>},
       // Contacts are judged high only by default: the concern is cost (docs/rules.md, rule 7).
       {kContactRateOutlier, FunnelParamSchema("[home_visit, out_of_hours]", "high"), CheckContact,
        MakeRuleOf<FunnelRule>},

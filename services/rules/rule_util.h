@@ -2,8 +2,8 @@
 // of flag summaries, robust statistics, the month-end cursor). Pure; no rule parameters.
 #pragma once
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>

@@ -91,8 +91,8 @@ TEST(DetectionTest, ApmsPracticeAtTwoAndAHalfTimesIsFlagged) {
   const int outlier = gms + apms / 2;  // at the APMS median
   auto contract = [&](int i) { return i < gms ? v1::CONTRACT_TYPE_GMS : v1::CONTRACT_TYPE_APMS; };
   auto streams = [&](int i) {
-    const double f =
-        i < gms ? Spread(i, gms, 0.12) : 1.12 * Spread(i - gms, apms, 0.244) * (i == outlier ? 2.5 : 1);
+    const double f = i < gms ? Spread(i, gms, 0.12)
+                             : 1.12 * Spread(i - gms, apms, 0.244) * (i == outlier ? 2.5 : 1);
     Streams s;
     s.global_sum *= f;
     s.qof_aspiration *= f;
@@ -108,10 +108,10 @@ TEST(DetectionTest, ApmsPracticeAtTwoAndAHalfTimesIsFlagged) {
     EXPECT_EQ(f.flag().baseline().group(), "national/non-dispensing/APMS");
   }
   // Without the shrinkage (the behaviour before the fix) the same practice is missed.
-  EXPECT_TRUE(FlagsOf(RunRules(OneRule("payment_per_patient_outlier", "{shrink_peers: 0}"),
-                               log.entries()),
-                      Code(outlier))
-                  .empty());
+  EXPECT_TRUE(
+      FlagsOf(RunRules(OneRule("payment_per_patient_outlier", "{shrink_peers: 0}"), log.entries()),
+              Code(outlier))
+          .empty());
 }
 
 // Regression (issue #16): a practice claiming one formula stream at 1.5x (its total rises ~1.35x)
@@ -256,7 +256,8 @@ TEST(DetectionTest, FunnelBaselineIsLoggedAndRecomputes) {
   LogBuilder log;
   for (int i = 0; i < 30; ++i) log.Practice(Code(i), T(2022, 4, 1), 10000, 10000);
   for (int d = 0; d < 120; ++d) {
-    for (int i = 0; i < 30; ++i) log.Referrals(Code(i), T(2022, 4, 1) + d * 86400 + i, i == 4 ? 8 : 2);
+    for (int i = 0; i < 30; ++i)
+      log.Referrals(Code(i), T(2022, 4, 1) + d * 86400 + i, i == 4 ? 8 : 2);
   }
   log.Tick(T(2022, 8, 5));
   EngineOptions opts;

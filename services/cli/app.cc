@@ -141,6 +141,11 @@ void AddScenarioOptions(CLI::App* cmd, ScenarioOptions* s) {
       ->capture_default_str();
   cmd->add_option("--seed", s->params.seed, "Random seed (same seed, same stream)")
       ->capture_default_str();
+  cmd->add_flag("--graded", s->params.graded,
+                "Graded anomalies (several magnitudes per kind) and the calibrated clean "
+                "population (docs/generator.md)");
+  cmd->add_flag("!--no-end-of-data", s->params.end_of_data,
+                "Do not end the feed with an END_OF_DATA entry");
 }
 
 void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* action) {
@@ -359,6 +364,9 @@ void AddAnalysisCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action
   offline->add_flag("--json", o.score_offline.json, "JSON report");
   offline->add_flag("--truth-only", o.score_offline.truth_only,
                     "Print the planned ground truth (JSON lines) and stop");
+  offline->add_option("--power-csv", o.score_offline.power_csv,
+                      "With --graded: write the power table (recall and bound per kind, pattern "
+                      "and magnitude) as CSV to this file");
   OnChosen(offline, action, [&] { return RunScoreOffline(o.score_offline); });
 }
 

@@ -57,7 +57,8 @@ Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std
   const std::string from = since.empty() ? date : since;
   const std::string suffix = (from == date ? date : from + "-to-" + date) + "-size-" +
                              std::to_string(covers_tree_size) + ".csv";
-  e.variation = {"contract-variation-csv/1", "contract-variation-" + suffix, kVariationHeader, 0, ""};
+  e.variation = {"contract-variation-csv/1", "contract-variation-" + suffix, kVariationHeader, 0,
+                 ""};
   e.holds = {"holds-csv/1", "holds-" + suffix, kHoldsHeader, 0, ""};
   std::set<std::string> seen;
   for (const LoggedInstruction& li : instructions) {
@@ -95,8 +96,8 @@ Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std
       ++e.variation.rows;
     }
     const bool hold = i.action() == v1::PAYMENT_ACTION_HOLD;
-    const bool closes = i.action() == v1::PAYMENT_ACTION_RELEASE ||
-                        i.action() == v1::PAYMENT_ACTION_WITHHOLD;
+    const bool closes =
+        i.action() == v1::PAYMENT_ACTION_RELEASE || i.action() == v1::PAYMENT_ACTION_WITHHOLD;
     if (hold || closes) {
       std::string* o = &e.holds.content;
       const std::string by = "probity-payments (" + i.policy_version() + ")";
@@ -104,8 +105,9 @@ Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std
       Field(o, hold ? "PROBITY FLAG " + i.flag_id().substr(0, 12) : "");
       Field(o, hold ? i.reason() : "");
       Field(o, hold ? by : "");
-      Field(o, hold ? "" : (i.action() == v1::PAYMENT_ACTION_RELEASE ? "PROBITY DISMISSED"
-                                                                      : "PROBITY UPHELD"));
+      Field(o, hold ? ""
+                    : (i.action() == v1::PAYMENT_ACTION_RELEASE ? "PROBITY DISMISSED"
+                                                                : "PROBITY UPHELD"));
       Field(o, hold ? "" : i.reason());
       Field(o, hold ? "" : by);
       Field(o, li.practice_code);

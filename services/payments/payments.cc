@@ -385,7 +385,8 @@ struct PaymentsFollower::Impl {
       std::vector<std::string> ids;
       if (auto it = unpaid_by_practice.find(f.practice); it != unpaid_by_practice.end()) {
         for (const auto& id : it->second) {
-          if (std::count(f.streams.begin(), f.streams.end(), claims.at(id).stream)) ids.push_back(id);
+          if (std::count(f.streams.begin(), f.streams.end(), claims.at(id).stream))
+            ids.push_back(id);
         }
       }
       for (const auto& id : ids) Attach(fid, f, id, claims.at(id));
@@ -437,7 +438,8 @@ struct PaymentsFollower::Impl {
     f.state = next;
     f.decision_event_id = env.event_id();
     f.decision_index = index;
-    f.decision_text = "by " + (d.decided_by().empty() ? std::string("(unnamed)") : Cap(d.decided_by())) +
+    f.decision_text = "by " +
+                      (d.decided_by().empty() ? std::string("(unnamed)") : Cap(d.decided_by())) +
                       ": " + Cap(d.reason());
     dirty_flags.insert(fid);
     if (f.scope == Scope::kPracticeStream) {

@@ -49,7 +49,8 @@ Status ParseInt(const YAML::Node& root, const char* key, int64_t lo, int64_t hi,
   int64_t v = 0;
   if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v) || v < lo || v > hi) {
     return Bad(n, std::string("'") + key + "' must be a whole number from " + std::to_string(lo) +
-                      " to " + std::to_string(hi) + (n.IsScalar() ? ", got '" + n.Scalar() + "'" : ""));
+                      " to " + std::to_string(hi) +
+                      (n.IsScalar() ? ", got '" + n.Scalar() + "'" : ""));
   }
   *out = v;
   return Status::Ok();
@@ -82,11 +83,12 @@ Status ParseHold(const YAML::Node& h, HoldRule* out) {
     out->scope_by_severity.fill(Scope::kNone);
     for (const auto& kv : scope) {
       const std::string sev = kv.first.Scalar();
-      int idx = sev == "info" ? v1::SEVERITY_INFO
+      int idx = sev == "info"       ? v1::SEVERITY_INFO
                 : sev == "warning"  ? v1::SEVERITY_WARNING
                 : sev == "critical" ? v1::SEVERITY_CRITICAL
                                     : 0;
-      if (idx == 0) return Bad(kv.first, "severity must be info, warning or critical, got '" + sev + "'");
+      if (idx == 0)
+        return Bad(kv.first, "severity must be info, warning or critical, got '" + sev + "'");
       PROBITY_RETURN_IF_ERROR(ParseScope(kv.second, &out->scope_by_severity[idx]));
     }
   } else {
@@ -113,11 +115,13 @@ StatusOr<HoldPolicy> ParseImpl(std::string_view content) {
   p.yaml_content = std::string(content);
   p.sha256_hex = crypto::Sha256Hex(content);
   const YAML::Node root = YAML::Load(p.yaml_content);
-  if (!root.IsMap()) return Bad(1, "the policy must be a mapping (name, version, approve_after_days, holds)");
+  if (!root.IsMap())
+    return Bad(1, "the policy must be a mapping (name, version, approve_after_days, holds)");
   for (const auto& kv : root) {
-    static const std::set<std::string> kKeys = {"name",        "version",    "approve_after_days",
-                                                "payment_day", "cutoff_days", "paycodes", "holds"};
-    if (!kKeys.count(kv.first.Scalar())) return Bad(kv.first, "unknown key '" + kv.first.Scalar() + "'");
+    static const std::set<std::string> kKeys = {
+        "name", "version", "approve_after_days", "payment_day", "cutoff_days", "paycodes", "holds"};
+    if (!kKeys.count(kv.first.Scalar()))
+      return Bad(kv.first, "unknown key '" + kv.first.Scalar() + "'");
   }
   for (const char* key : {"name", "version"}) {
     const YAML::Node n = root[key];
@@ -136,7 +140,8 @@ StatusOr<HoldPolicy> ParseImpl(std::string_view content) {
     if (!codes.IsMap()) return Bad(codes, "'paycodes' must map payment streams to paycodes");
     for (const auto& kv : codes) {
       v1::PaymentStream ps;
-      if (!rules::ParsePaymentStream(kv.first.Scalar(), &ps) || ps == v1::PAYMENT_STREAM_UNSPECIFIED)
+      if (!rules::ParsePaymentStream(kv.first.Scalar(), &ps) ||
+          ps == v1::PAYMENT_STREAM_UNSPECIFIED)
         return Bad(kv.first, "unknown payment stream '" + kv.first.Scalar() + "'");
       if (!kv.second.IsScalar() || kv.second.Scalar().empty())
         return Bad(kv.second, "a paycode must be a non-empty string");

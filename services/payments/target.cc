@@ -115,13 +115,16 @@ void PaymentsTarget::ExportMoney() {
   metrics_->next_index.Set(static_cast<double>(next_.load()));
   for (const auto& [action, n] : follower_->stats().by_action) {
     uint64_t& done = metrics_->counted[action];
-    if (n > done) metrics_->instructions.Add({{"action", action}}).Increment(static_cast<double>(n - done));
+    if (n > done)
+      metrics_->instructions.Add({{"action", action}}).Increment(static_cast<double>(n - done));
     done = n;
   }
   const MoneyAtStake m = follower_->money();
   auto set = [&](const std::string& scope, const std::string& key, const Money& x) {
-    const std::pair<const char*, int64_t> states[] = {
-        {"held", x.held}, {"released", x.released}, {"withheld", x.withheld}, {"reversed", x.reversed}};
+    const std::pair<const char*, int64_t> states[] = {{"held", x.held},
+                                                      {"released", x.released},
+                                                      {"withheld", x.withheld},
+                                                      {"reversed", x.reversed}};
     for (const auto& [state, pence] : states) {
       metrics_->money.Add({{"state", state}, {"scope", scope}, {"key", key}})
           .Set(static_cast<double>(pence));

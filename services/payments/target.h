@@ -37,8 +37,7 @@ class PaymentsTarget {
   };
   // REQUIRES: source, producer, clock and registry outlive the target.
   PaymentsTarget(Options options, std::optional<HoldPolicy> policy, follow::EntrySource* source,
-                 bus::Producer* producer, const Clock* clock,
-                 prometheus::Registry* registry);
+                 bus::Producer* producer, const Clock* clock, prometheus::Registry* registry);
   ~PaymentsTarget();
 
   // Restores the state and publishes the hold policy (same bytes at every start).

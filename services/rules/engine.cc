@@ -99,6 +99,10 @@ class Engine::Impl final : public internal::Env {
         known_flags_.insert(env.has_flag() && !env.flag().flag_id().empty() ? env.flag().flag_id()
                                                                             : env.event_id());
       }
+    } else if (kind == probity::v1::EVENT_KIND_PAYMENT_INSTRUCTION &&
+               env.has_payment_instruction()) {
+      // The payments ledger, for kinds that judge it (kLedgerRuleKinds).
+      for (auto& r : rules_) r->OnPaymentInstruction(*this, ev);
     } else if (IsInputKind(kind) && !env.practice_code().empty() &&
                (!ev.record.conflicting_resubmission() || kind == probity::v1::EVENT_KIND_CLAIM)) {
       // Conflicting resubmissions of non-claim events are not counted twice (docs/rules.md).

@@ -99,6 +99,8 @@ class Rule {
   virtual void OnPracticeUpdate(Env& env, const Practice& p, const LogEvent& ev) {}
   // After the visit is applied.
   virtual void OnVisit(Env& env, const Practice& p, const LogEvent& ev) {}
+  // A payment instruction in the log (kinds over the payments ledger: kLedgerRuleKinds).
+  virtual void OnPaymentInstruction(Env& env, const LogEvent& ev) {}
   // After an event of `kind` is applied: lets rules note the first day of data they measure.
   virtual void OnActivity(probity::v1::EventKind kind, int64_t day) {}
   // When the watermark (or the visits feed's) enters a new UTC day, after the event that moved
@@ -150,11 +152,16 @@ std::unique_ptr<Rule> MakeRuleOf(const RuleSpec& spec) {
 std::vector<RuleKind> ClaimRuleKinds();
 std::vector<RuleKind> RateRuleKinds();
 std::vector<RuleKind> TimerRuleKinds();
+// The kinds over the payments ledger (hold_escalation_rule.cc), outside the detection catalogue.
+std::vector<RuleKind> LedgerRuleKinds();
 
 // The registered kind named `name`, or nullptr. Built once from the lists above; thread-safe.
 const RuleKind* FindRuleKind(std::string_view name);
-// How many kinds are registered (a test holds it to the catalogue's size).
+// How many kinds of the detection catalogue are registered (a test holds it to the catalogue's
+// size); the ledger kinds (kLedgerRuleKinds) are registered apart and counted by
+// RegisteredLedgerRuleKindCount().
 size_t RegisteredRuleKindCount();
+size_t RegisteredLedgerRuleKindCount();
 
 // A new rule for `spec`, or nullptr when this build has no rule of spec.kind.
 std::unique_ptr<Rule> MakeRule(const RuleSpec& spec);

@@ -120,23 +120,26 @@ v1::Checkpoint ToCheckpoint(const v1::CheckpointRecord& r) {
   return c;
 }
 
+StatusOr<uint64_t> ParseU64(const std::string& name, const std::string& v);
+
+// The checkpoint an answer is against: the one of size `pinned` (a cursor's), else the one
+// `checkpoint_size` names, else the latest.
 StatusOr<v1::Checkpoint> CheckpointForAnswer(const logstore::LogReader& reader,
-                                             const httplib::Request& req) {
-  if (req.has_param("checkpoint_size")) {
-    const std::string v = req.get_param_value("checkpoint_size");
+                                             const httplib::Request& req,
+                                             std::optional<uint64_t> pinned = std::nullopt) {
+  if (pinned || req.has_param("checkpoint_size")) {
     uint64_t size = 0;
-    try {
-      size_t used = 0;
-      size = std::stoull(v, &used);
-      if (used != v.size()) throw std::invalid_argument(v);
-    } catch (...) {
-      return InvalidArgument("checkpoint_size '" + v + "' is not a number");
+    if (pinned) {
+      size = *pinned;
+    } else {
+      PROBITY_ASSIGN_OR_RETURN(size,
+                               ParseU64("checkpoint_size", req.get_param_value("checkpoint_size")));
     }
     PROBITY_ASSIGN_OR_RETURN(auto all, reader.Checkpoints());
     for (const auto& c : all) {
       if (c.tree_size() == size) return ToCheckpoint(c);
     }
-    return NotFound("no signed checkpoint of size " + v);
+    return NotFound("no signed checkpoint of size " + std::to_string(size));
   }
   PROBITY_ASSIGN_OR_RETURN(auto latest, reader.LatestCheckpoint());
   if (!latest) return Unavailable("the log has no signed checkpoint yet");
@@ -234,28 +237,37 @@ class NodeTable {
   uint32_t next_ = 0;
 };
 
-// Where a trail answer stopped: the last entry looked at, in the practice index's order.
+// Where a trail answer stopped: the last entry looked at, in the practice index's order, and the
+// tree size of the checkpoint the answer was against (the next page is against the same one).
 struct TrailCursor {
   Micros t = 0;
   uint64_t index = 0;
+  uint64_t tree_size = 0;
 };
 
 std::string FormatCursor(const TrailCursor& c) {
-  return std::to_string(c.t) + "." + std::to_string(c.index);
+  return std::to_string(c.t) + "." + std::to_string(c.index) + "." + std::to_string(c.tree_size);
 }
 
 StatusOr<TrailCursor> ParseCursor(const std::string& s) {
+  const Status bad = InvalidArgument("cursor '" + s.substr(0, 64) +
+                                     "' is not one this api gave (use next_cursor as it is)");
   const size_t dot = s.find('.');
-  if (dot == std::string::npos || dot == 0) return InvalidArgument("cursor '" + s + "' is not one");
+  const size_t dot2 = dot == std::string::npos ? dot : s.find('.', dot + 1);
+  if (dot == std::string::npos || dot == 0 || dot2 == std::string::npos) return bad;
   try {
     size_t used = 0;
     TrailCursor c;
     c.t = std::stoll(s.substr(0, dot), &used);
-    if (used != dot) throw std::invalid_argument(s);
-    PROBITY_ASSIGN_OR_RETURN(c.index, ParseU64("cursor", s.substr(dot + 1)));
+    if (used != dot) return bad;
+    auto index = ParseU64("cursor", s.substr(dot + 1, dot2 - dot - 1));
+    auto size = ParseU64("cursor", s.substr(dot2 + 1));
+    if (!index.ok() || !size.ok()) return bad;
+    c.index = *index;
+    c.tree_size = *size;
     return c;
   } catch (...) {
-    return InvalidArgument("cursor '" + s.substr(0, 64) + "' is not one");
+    return bad;
   }
 }
 
@@ -295,7 +307,9 @@ Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCu
       cursor->index = idx;
       progressed = true;
       if (idx >= q.tree_size) continue;  // not yet in the checkpoint this answer is against
-      if (q.kind && record.kind() != *q.kind) continue;
+      if (q.kind ? record.kind() != *q.kind : record.kind() == v1::EVENT_KIND_ACCESS_RECORD) {
+        continue;  // access records are served by /access, unless asked for by kind
+      }
       PROBITY_RETURN_IF_ERROR(fn(e, record));
       if (++served == max) return Status::Ok();
     }
@@ -411,6 +425,7 @@ struct ApiServer::Impl {
   }
 
   std::string Icb(std::string_view practice) const { return view->IcbOf(practice); }
+  std::shared_ptr<const logstore::LogReader> Reader() const { return reader(); }
 
   bool Visible(const Principal& p, const v1::Envelope& env) const {
     if (p.role == v1::API_ROLE_AUDITOR) return true;
@@ -494,12 +509,23 @@ struct ApiServer::Impl {
   std::optional<Problem> Trail(Call& c) {
     const std::string practice = std::string(c.req.matches[1]);
     // Out of scope and unknown are one answer.
-    if (!AccessControl::MaySee(c.who, practice, Icb(practice))) {
+    if (!view->KnownPractice(practice) || !AccessControl::MaySee(c.who, practice, Icb(practice))) {
       return NotFoundProblem("practice " + practice + " not found");
     }
-    auto reader = this->reader();
-    auto cp = CheckpointForAnswer(*reader, c.req);
+    auto reader = Reader();
+    if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
+    TrailCursor cursor;
+    bool started = false;
+    if (c.req.has_param("cursor")) {
+      auto parsed = ParseCursor(c.req.get_param_value("cursor"));
+      if (!parsed.ok()) return FromStatus(parsed.status());
+      cursor = *parsed;
+      started = true;
+    }
+    auto cp = CheckpointForAnswer(*reader, c.req,
+                                  started ? std::optional<uint64_t>(cursor.tree_size) : std::nullopt);
     if (!cp.ok()) return FromStatus(cp.status());
+    cursor.tree_size = cp->tree_size();
     TrailQuery q;
     q.practice = practice;
     q.tree_size = cp->tree_size();
@@ -521,14 +547,6 @@ struct ApiServer::Impl {
                           "' is not known (include=envelope adds the decoded payload)");
       }
       q.include_envelope = true;
-    }
-    TrailCursor cursor;
-    bool started = false;
-    if (c.req.has_param("cursor")) {
-      auto parsed = ParseCursor(c.req.get_param_value("cursor"));
-      if (!parsed.ok()) return FromStatus(parsed.status());
-      cursor = *parsed;
-      started = true;
     }
     const bool stream = c.req.get_header_value("Accept").find(kNdjson) != std::string::npos ||
                         c.req.get_param_value("format") == "ndjson";
@@ -661,7 +679,8 @@ struct ApiServer::Impl {
 
   // The entry at `index`, if the caller may see it.
   std::optional<Problem> Entry(Call& c, std::optional<uint64_t> index) {
-    auto reader = this->reader();
+    auto reader = Reader();
+    if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
     auto cp = CheckpointForAnswer(*reader, c.req);
     if (!cp.ok()) return FromStatus(cp.status());
     std::string what;
@@ -702,7 +721,8 @@ struct ApiServer::Impl {
   }
 
   std::optional<Problem> Consistency(Call& c) {
-    auto reader = this->reader();
+    auto reader = Reader();
+    if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
     auto cp = CheckpointForAnswer(*reader, c.req);
     if (!cp.ok()) return FromStatus(cp.status());
     if (!c.req.has_param("from")) return BadRequest("from (the older tree size) is required");
@@ -742,7 +762,8 @@ struct ApiServer::Impl {
   }
 
   std::optional<Problem> Checkpoints(Call& c, const std::string& which) {
-    auto reader = this->reader();
+    auto reader = Reader();
+    if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
     if (which == "latest") {
       auto latest = reader->LatestCheckpoint();
       if (!latest.ok()) return FromStatus(latest.status());
@@ -828,7 +849,8 @@ struct ApiServer::Impl {
       if (!f.ok()) return FromStatus(f.status());
       start = *f;
     }
-    auto reader = this->reader();
+    auto reader = Reader();
+    if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
     auto cp = CheckpointForAnswer(*reader, c.req);
     if (!cp.ok()) return FromStatus(cp.status());
     const uint64_t size = cp->tree_size();
@@ -869,7 +891,8 @@ struct ApiServer::Impl {
   }
 
   std::optional<Problem> Explain(Call& c) {
-    auto reader = this->reader();
+    auto reader = Reader();
+    if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
     auto cp = CheckpointForAnswer(*reader, c.req);
     if (!cp.ok()) return FromStatus(cp.status());
     const uint64_t size = cp->tree_size();
@@ -1065,10 +1088,12 @@ struct ApiServer::Impl {
 
   std::optional<Problem> AccessLog(Call& c) {
     const std::string practice = std::string(c.req.matches[1]);
-    if (!AccessControl::MaySee(c.who, practice, Icb(practice))) {
+    // Out of scope and unknown are one answer.
+    if (!view->KnownPractice(practice) || !AccessControl::MaySee(c.who, practice, Icb(practice))) {
       return NotFoundProblem("practice " + practice + " not found");
     }
-    auto reader = this->reader();
+    auto reader = Reader();
+    if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
     auto cp = CheckpointForAnswer(*reader, c.req);
     if (!cp.ok()) return FromStatus(cp.status());
     auto limit = PageSize(c.req);
@@ -1156,7 +1181,8 @@ Status ApiServer::Start() {
   const int threads = o.threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.set_keep_alive_max_count(1'000'000);
-  s.set_keep_alive_timeout(5);
+  // An idle keep-alive connection holds a thread: let it go as soon as a slow request would.
+  s.set_keep_alive_timeout(std::max(1, o.read_timeout_ms / 1000));
   s.set_read_timeout(o.read_timeout_ms / 1000, (o.read_timeout_ms % 1000) * 1000);
   s.set_payload_max_length(o.max_body_bytes);
   Impl* impl = impl_.get();

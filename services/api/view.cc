@@ -31,6 +31,9 @@ Status View::Apply(const follow::Event& event, follow::Publisher*) {
     return Internal("api view: entry " + std::to_string(event.index) + " applied, expected " +
                     std::to_string(next_));
   }
+  if (!env.practice_code().empty() && env.kind() != v1::EVENT_KIND_ACCESS_RECORD) {
+    practices_.insert(env.practice_code());
+  }
   switch (env.payload_case()) {
     case v1::Envelope::kPracticeUpdate:
       if (!env.practice_update().icb_code().empty()) {
@@ -103,6 +106,11 @@ Status View::Apply(const follow::Event& event, follow::Publisher*) {
 uint64_t View::next_index() const {
   MutexLock l(&mu_);
   return next_;
+}
+
+bool View::KnownPractice(std::string_view practice) const {
+  MutexLock l(&mu_);
+  return practices_.count(practice) != 0;
 }
 
 std::string View::IcbOf(std::string_view practice) const {

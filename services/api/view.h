@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,8 @@ class View final : public follow::Follower {
 
   // The next index the view needs: every entry below it has been applied.
   uint64_t next_index() const EXCLUDES(mu_);
+  // Whether any entry of the log names this practice.
+  bool KnownPractice(std::string_view practice) const EXCLUDES(mu_);
   // The practice's ICB from its latest register update; "" when unknown.
   std::string IcbOf(std::string_view practice) const EXCLUDES(mu_);
   std::optional<FlagState> Flag(std::string_view flag_id) const EXCLUDES(mu_);
@@ -87,6 +90,7 @@ class View final : public follow::Follower {
   mutable CondVar applied_;
   uint64_t next_ GUARDED_BY(mu_) = 0;
   std::map<std::string, std::string, std::less<>> icb_ GUARDED_BY(mu_);
+  std::set<std::string, std::less<>> practices_ GUARDED_BY(mu_);
   std::map<std::string, FlagState, std::less<>> flags_ GUARDED_BY(mu_);
   std::vector<std::string> order_ GUARDED_BY(mu_);
   // Decisions on flags the view has not seen (yet): applied when the flag arrives.

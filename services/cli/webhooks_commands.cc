@@ -1,0 +1,197 @@
+#include "services/cli/webhooks_commands.h"
+
+#include <prometheus/registry.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "common/codec/codec.h"
+#include "common/metrics/http_server.h"
+
+namespace probity::cli {
+namespace {
+
+// Drives a follower from an entry source until *stop: each entry once, in order, Save() after
+// every batch and at the end.
+// TODO(follow runtime): replaced by common/follow/runtime.h when it lands on main; the runtime
+// also integrates the tree and checks every checkpoint.
+Status DriveFollower(follow::EntrySource* source, follow::Follower* f, uint64_t next,
+                     const std::atomic<bool>* stop) {
+  int backoff_ms = 100;
+  while (!stop->load()) {
+    std::vector<logstore::Entry> entries;
+    Status s = source->Read(next, 1000, &entries);
+    if (!s.ok()) {
+      if (s.code() != Code::kUnavailable && s.code() != Code::kOutOfRange) return s;
+      std::cerr << "probity webhooks: " << s.ToString() << "; retrying from index " << next << "\n";
+      source->Reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      backoff_ms = std::min(backoff_ms * 2, 5000);
+      continue;
+    }
+    backoff_ms = 100;
+    v1::LogRecord rec;
+    for (const logstore::Entry& e : entries) {
+      if (!rec.ParseFromString(e.record_bytes)) {
+        return DataLoss("entry " + std::to_string(e.index) + " does not parse");
+      }
+      StatusOr<v1::Envelope> env = follow::DecodeRecordEnvelope(rec);
+      if (!env.ok()) return env.status();
+      const follow::Event ev{.index = e.index,
+                             .leaf = e.record_bytes,
+                             .record = &rec,
+                             .envelope = &*env,
+                             .tree_size = e.index + 1};
+      PROBITY_RETURN_IF_ERROR(f->Apply(ev, nullptr));
+      next = e.index + 1;
+    }
+    if (entries.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } else {
+      PROBITY_RETURN_IF_ERROR(f->Save(next));
+    }
+  }
+  return f->Save(next);
+}
+
+int PrintInspect(const WebhooksCommandOptions& o, bool failed) {
+  auto snap = deliver::Outbox::Inspect(o.data_dir + "/webhooks/outbox");
+  if (!snap.ok()) return Fail(failed ? "webhooks failed" : "webhooks status", snap.status());
+  if (failed) {
+    for (const auto& f : snap->failed) std::cout << codec::ToJson(f) << "\n";
+    return kExitOk;
+  }
+  for (const auto& d : snap->destinations) {
+    std::cout << codec::ToJson(d, codec::JsonOptions{.print_defaults = true}) << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+StatusOr<WebhooksSetup> PrepareWebhooks(const std::string& routing_file, const std::string& key_dir,
+                                        const std::string& public_key_file) {
+  WebhooksSetup s;
+  PROBITY_ASSIGN_OR_RETURN(s.routing, webhooks::Routing::LoadFile(routing_file));
+  PROBITY_ASSIGN_OR_RETURN(webhooks::SigningKey ed,
+                           webhooks::LoadOrCreateEd25519Key(key_dir, true, public_key_file));
+  s.public_key = ed.public_key();
+  for (const webhooks::EndpointConfig& ep : s.routing.endpoints()) {
+    PROBITY_ASSIGN_OR_RETURN(auto keys, webhooks::EndpointKeys(ep, {ed}));
+    PROBITY_ASSIGN_OR_RETURN(auto t, webhooks::HttpTransport::Create(ep.url, std::move(keys)));
+    s.transports.push_back(std::move(t));
+  }
+  return s;
+}
+
+Status RunWebhooksTarget(WebhooksSetup* setup, follow::EntrySource* source,
+                         const std::string& state_dir, int64_t first_retry_ms, const Runtime& rt,
+                         prometheus::Registry* registry) {
+  std::vector<deliver::Transport*> transports;
+  for (auto& t : setup->transports) transports.push_back(t.get());
+  webhooks::WebhooksFollower::Options options{.state_dir = state_dir};
+  options.seed = static_cast<uint64_t>(rt.clock->NowMicros());
+  options.policy.first_delay = first_retry_ms * 1000;
+  webhooks::WebhooksFollower follower(options, setup->routing, transports, rt.clock, registry);
+  PROBITY_ASSIGN_OR_RETURN(uint64_t next, follower.Restore());
+  follower.StartDelivery();
+  Status st = DriveFollower(source, &follower, next, rt.stop);
+  follower.StopDelivery();
+  if (st.ok()) st = follower.outbox()->thread_status();
+  return st;
+}
+
+int RunWebhooks(const WebhooksCommandOptions& o, const Runtime& rt) {
+  const std::string key_dir = o.key_dir.empty() ? o.data_dir + "/keys/webhooks" : o.key_dir;
+  auto setup = PrepareWebhooks(o.routing_file, key_dir, key_dir + ".pub");
+  if (!setup.ok()) return Fail("webhooks", setup.status());
+  auto topic = follow::LogTopicSource::Create(o.bus);
+  if (!topic.ok()) return Fail("webhooks", topic.status());
+  follow::CatchUpSource source(topic->get(), o.catch_up_from);
+  auto registry = std::make_shared<prometheus::Registry>();
+  metrics::HttpServer http(registry, [] {
+    v1::HealthReport r;
+    r.set_target("webhooks");
+    r.set_live(true);
+    r.set_ready(true);
+    return metrics::Health{true, codec::ToJson(r, codec::JsonOptions{.print_defaults = true}),
+                           true};
+  });
+  Status st = http.Start(o.http.host, o.http.port);
+  if (!st.ok()) return Fail("webhooks", st);
+  std::cout << "probity webhooks: following probity.log.v1 on " << o.bus.bootstrap_servers << ", "
+            << setup->routing.endpoints().size() << " endpoints; public key " << setup->public_key
+            << " (" << key_dir << ".pub); metrics on http://" << o.http.host << ":" << http.port()
+            << "/metrics" << std::endl;
+  st = RunWebhooksTarget(&*setup, &source, o.data_dir + "/webhooks", o.first_retry_ms, rt,
+                         registry.get());
+  if (!st.ok()) return Fail("webhooks", st);
+  std::cout << "probity webhooks: stopped" << std::endl;
+  return kExitOk;
+}
+
+void AddWebhooksCommands(CLI::App& app, WebhooksCommandOptions* o, CLI::App* up,
+                         UpOptions* up_options, const Runtime& rt, std::function<int()>* action) {
+  up->add_option("--routing", up_options->routing_file,
+                 "Routing file: run the webhooks target, and label alerts (docs/webhooks.md)");
+  up->add_option("--webhook-first-retry-ms", up_options->webhook_first_retry_ms,
+                 "First delay of the webhook retry schedule")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  auto* wh = app.add_subcommand(
+      "webhooks", "Run the webhooks target: follow probity.log.v1, deliver signed webhooks");
+  wh->require_subcommand(0, 1);
+  wh->add_option("--routing", o->routing_file, "Routing file (endpoints, routes, watch-lists)");
+  wh->add_option("--bootstrap-servers", o->bus.bootstrap_servers, "Kafka bootstrap servers")
+      ->capture_default_str();
+  wh->add_option("--data-dir", o->data_dir, "Delivery state goes in DATA_DIR/webhooks")
+      ->capture_default_str();
+  wh->add_option("--key-dir", o->key_dir,
+                 "Ed25519 webhook key directory (default DATA_DIR/keys/webhooks; created if "
+                 "missing; the whpk_ public key is written beside it as KEY_DIR.pub)");
+  wh->add_option("--catch-up-from", o->catch_up_from,
+                 "A verified copy of the log to read entries retention has taken");
+  wh->add_option("--http-host", o->http.host, "Address for /metrics and /healthz")
+      ->capture_default_str();
+  wh->add_option("--http-port", o->http.port, "Port for /metrics and /healthz (0 = any)")
+      ->capture_default_str();
+  wh->add_option("--first-retry-ms", o->first_retry_ms,
+                 "First delay of the retry schedule (x4 per failure, at most 12 h, about 3 days)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  auto* routing_opt = wh->get_option("--routing");
+  wh->callback([o, wh, routing_opt, action, &rt] {
+    if (!wh->get_subcommands().empty()) return;
+    if (routing_opt->count() == 0) throw CLI::RequiredError("--routing");
+    *action = [o, &rt] { return RunWebhooks(*o, rt); };
+  });
+
+  auto* check = wh->add_subcommand("check", "Validate a routing file (errors name the line)");
+  check->add_option("--routing", o->routing_file, "Routing file")->required();
+  check->callback([o, action] {
+    if (*action) return;
+    *action = [o] {
+      auto r = webhooks::Routing::LoadFile(o->routing_file);
+      if (!r.ok()) return Fail("webhooks check", r.status());
+      std::cout << o->routing_file << ": ok, " << r->endpoints().size() << " endpoints\n";
+      return static_cast<int>(kExitOk);
+    };
+  });
+  auto* status = wh->add_subcommand("status", "Each endpoint's queue and state (JSON lines)");
+  status->add_option("--data-dir", o->data_dir, "The webhooks target's DATA_DIR")
+      ->capture_default_str();
+  status->callback([o, action] {
+    if (!*action) *action = [o] { return PrintInspect(*o, false); };
+  });
+  auto* failed =
+      wh->add_subcommand("failed", "Deliveries that finally failed, with why (JSON lines)");
+  failed->add_option("--data-dir", o->data_dir, "The webhooks target's DATA_DIR")
+      ->capture_default_str();
+  failed->callback([o, action] {
+    if (!*action) *action = [o] { return PrintInspect(*o, true); };
+  });
+}
+
+}  // namespace probity::cli

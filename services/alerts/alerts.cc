@@ -169,7 +169,16 @@ Status AlertsRunner::Start() {
   s = db_->Get(rocksdb::ReadOptions(), kResentAtKey, &v);
   if (s.ok() && v.size() == 8) {
     last_resend_ = static_cast<Micros>(logstore::keys::GetBe64(v));
-  } else if (!s.IsNotFound()) {
+  } else if (s.IsNotFound()) {
+    // The first start: the resend clock starts now, and is saved at once, so that a target
+    // restarted more often than the resend interval still re-sends when it is due (found by the
+    // soak: a clock restarted at every start never came due, and Alertmanager let the run's
+    // first alert expire).
+    PROBITY_RETURN_IF_ERROR(
+        FromRocks(db_->Put(rocksdb::WriteOptions(), kResentAtKey,
+                           logstore::keys::Be64(static_cast<uint64_t>(last_resend_))),
+                  "write resend time"));
+  } else {
     return FromRocks(s, "read resend time");
   }
   return FromRocks(it->status(), "scan open alerts");

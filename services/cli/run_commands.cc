@@ -226,6 +226,16 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
     if (!st.ok()) return Fail("up", Status(st.code(), "alerts: " + st.message()));
   }
   StoreSource webhook_source(stack.store.get());
+  follow::StoreCheckpointSource webhook_checkpoints(stack.store.get());
+  WebhooksLog webhook_log{.entries = &webhook_source,
+                          .checkpoints = &webhook_checkpoints,
+                          .origin = o.serve.ingest.checkpoint_origin,
+                          .bus = cfg};
+  if (hooks) {
+    auto key = note::Verifier::FromVerifierKey(stack.signer->verifier_key());
+    if (!key.ok()) return Fail("up", key.status());
+    webhook_log.log_keys.push_back(*key);
+  }
 
   // Every target is started: no return before the threads are joined.
   std::thread rules_thread([&] { failures.Record("rules", rules.Run(rt.stop)); });
@@ -238,7 +248,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   if (hooks) {
     webhooks_thread = std::thread([&] {
       failures.Record("webhooks",
-                      RunWebhooksTarget(&*hooks, &webhook_source, data_dir + "/webhooks",
+                      RunWebhooksTarget(&*hooks, webhook_log, data_dir + "/webhooks",
                                         o.webhook_first_retry_ms, rt, stack.registry.get()));
     });
   }

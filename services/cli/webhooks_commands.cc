@@ -4,57 +4,18 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "common/codec/codec.h"
+#include "common/follow/bus_publisher.h"
+#include "common/follow/runtime.h"
 #include "common/metrics/http_server.h"
+#include "common/sync/mutex.h"
 
 namespace probity::cli {
 namespace {
-
-// Drives a follower from an entry source until *stop: each entry once, in order, Save() after
-// every batch and at the end.
-// TODO(follow runtime): replaced by common/follow/runtime.h when it lands on main; the runtime
-// also integrates the tree and checks every checkpoint.
-Status DriveFollower(follow::EntrySource* source, follow::Follower* f, uint64_t next,
-                     const std::atomic<bool>* stop) {
-  int backoff_ms = 100;
-  while (!stop->load()) {
-    std::vector<logstore::Entry> entries;
-    Status s = source->Read(next, 1000, &entries);
-    if (!s.ok()) {
-      if (s.code() != Code::kUnavailable && s.code() != Code::kOutOfRange) return s;
-      std::cerr << "probity webhooks: " << s.ToString() << "; retrying from index " << next << "\n";
-      source->Reset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-      backoff_ms = std::min(backoff_ms * 2, 5000);
-      continue;
-    }
-    backoff_ms = 100;
-    v1::LogRecord rec;
-    for (const logstore::Entry& e : entries) {
-      if (!rec.ParseFromString(e.record_bytes)) {
-        return DataLoss("entry " + std::to_string(e.index) + " does not parse");
-      }
-      StatusOr<v1::Envelope> env = follow::DecodeRecordEnvelope(rec);
-      if (!env.ok()) return env.status();
-      const follow::Event ev{.index = e.index,
-                             .leaf = e.record_bytes,
-                             .record = &rec,
-                             .envelope = &*env,
-                             .tree_size = e.index + 1};
-      PROBITY_RETURN_IF_ERROR(f->Apply(ev, nullptr));
-      next = e.index + 1;
-    }
-    if (entries.empty()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    } else {
-      PROBITY_RETURN_IF_ERROR(f->Save(next));
-    }
-  }
-  return f->Save(next);
-}
 
 int PrintInspect(const WebhooksCommandOptions& o, bool failed) {
   auto snap = deliver::Outbox::Inspect(o.data_dir + "/webhooks/outbox");
@@ -86,19 +47,28 @@ StatusOr<WebhooksSetup> PrepareWebhooks(const std::string& routing_file, const s
   return s;
 }
 
-Status RunWebhooksTarget(WebhooksSetup* setup, follow::EntrySource* source,
-                         const std::string& state_dir, int64_t first_retry_ms, const Runtime& rt,
-                         prometheus::Registry* registry) {
+Status RunWebhooksTarget(WebhooksSetup* setup, const WebhooksLog& log, const std::string& state_dir,
+                         int64_t first_retry_ms, const Runtime& rt, prometheus::Registry* registry,
+                         std::function<void(std::function<metrics::Health()>)> health) {
   std::vector<deliver::Transport*> transports;
   for (auto& t : setup->transports) transports.push_back(t.get());
   webhooks::WebhooksFollower::Options options{.state_dir = state_dir};
   options.seed = static_cast<uint64_t>(rt.clock->NowMicros());
   options.policy.first_delay = first_retry_ms * 1000;
   webhooks::WebhooksFollower follower(options, setup->routing, transports, rt.clock, registry);
-  PROBITY_ASSIGN_OR_RETURN(uint64_t next, follower.Restore());
+  bus::KafkaBus bus(log.bus);
+  PROBITY_ASSIGN_OR_RETURN(auto publisher, follow::BusPublisher::Create(&bus));
+  follow::Runtime runtime({.data_dir = state_dir + "/runtime",
+                           .origin = log.origin,
+                           .log_keys = log.log_keys,
+                           .save_every = 1'000'000},
+                          &follower, log.entries, log.checkpoints, publisher.get(), rt.clock);
+  PROBITY_RETURN_IF_ERROR(runtime.Start());  // restores the follower: its outbox is open
+  if (health) health([&runtime] { return runtime.health(); });
   follower.StartDelivery();
-  Status st = DriveFollower(source, &follower, next, rt.stop);
+  Status st = runtime.Run(rt.stop);
   follower.StopDelivery();
+  if (health) health({});
   if (st.ok()) st = follower.outbox()->thread_status();
   return st;
 }
@@ -107,26 +77,53 @@ int RunWebhooks(const WebhooksCommandOptions& o, const Runtime& rt) {
   const std::string key_dir = o.key_dir.empty() ? o.data_dir + "/keys/webhooks" : o.key_dir;
   auto setup = PrepareWebhooks(o.routing_file, key_dir, key_dir + ".pub");
   if (!setup.ok()) return Fail("webhooks", setup.status());
+  WebhooksLog log{.origin = o.origin, .bus = o.bus};
+  std::unique_ptr<follow::CheckpointTopicSource> checkpoints;
+  if (!o.log_key.empty()) {
+    std::ifstream in(o.log_key);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    auto key = note::Verifier::FromVerifierKey(text);
+    if (!in || !key.ok()) {
+      return Fail("webhooks", InvalidArgument("--log-key " + o.log_key + ": " +
+                                              (in ? key.status().message() : "cannot read")));
+    }
+    log.log_keys.push_back(*key);
+    auto cs = follow::CheckpointTopicSource::Create(o.bus);
+    if (!cs.ok()) return Fail("webhooks", cs.status());
+    checkpoints = std::move(cs).value();
+    log.checkpoints = checkpoints.get();
+  }
   auto topic = follow::LogTopicSource::Create(o.bus);
   if (!topic.ok()) return Fail("webhooks", topic.status());
   follow::CatchUpSource source(topic->get(), o.catch_up_from);
+  log.entries = &source;
   auto registry = std::make_shared<prometheus::Registry>();
-  metrics::HttpServer http(registry, [] {
+  Mutex mu;
+  std::function<metrics::Health()> health_fn;
+  metrics::HttpServer http(registry, [&] {
+    MutexLock l(&mu);
+    if (health_fn) return health_fn();
     v1::HealthReport r;
     r.set_target("webhooks");
-    r.set_live(true);
-    r.set_ready(true);
-    return metrics::Health{true, codec::ToJson(r, codec::JsonOptions{.print_defaults = true}),
+    r.add_not_ready_reasons("starting");
+    return metrics::Health{false, codec::ToJson(r, codec::JsonOptions{.print_defaults = true}),
                            true};
   });
   Status st = http.Start(o.http.host, o.http.port);
   if (!st.ok()) return Fail("webhooks", st);
   std::cout << "probity webhooks: following probity.log.v1 on " << o.bus.bootstrap_servers << ", "
             << setup->routing.endpoints().size() << " endpoints; public key " << setup->public_key
-            << " (" << key_dir << ".pub); metrics on http://" << o.http.host << ":" << http.port()
-            << "/metrics" << std::endl;
-  st = RunWebhooksTarget(&*setup, &source, o.data_dir + "/webhooks", o.first_retry_ms, rt,
-                         registry.get());
+            << " (" << key_dir << ".pub); "
+            << (o.log_key.empty() ? "checkpoints NOT verified (no --log-key); "
+                                  : "checkpoints verified with " + o.log_key + "; ")
+            << "metrics on http://" << o.http.host << ":" << http.port() << "/metrics" << std::endl;
+  st = RunWebhooksTarget(&*setup, log, o.data_dir + "/webhooks", o.first_retry_ms, rt,
+                         registry.get(), [&](std::function<metrics::Health()> f) {
+                           MutexLock l(&mu);
+                           health_fn = std::move(f);
+                         });
+  http.Stop();
   if (!st.ok()) return Fail("webhooks", st);
   std::cout << "probity webhooks: stopped" << std::endl;
   return kExitOk;
@@ -151,6 +148,10 @@ void AddWebhooksCommands(CLI::App& app, WebhooksCommandOptions* o, CLI::App* up,
   wh->add_option("--key-dir", o->key_dir,
                  "Ed25519 webhook key directory (default DATA_DIR/keys/webhooks; created if "
                  "missing; the whpk_ public key is written beside it as KEY_DIR.pub)");
+  wh->add_option("--log-key", o->log_key,
+                 "The log's verifier key file (probity.pub): every checkpoint on "
+                 "probity.checkpoints.v1 is checked against the follower's own tree");
+  wh->add_option("--origin", o->origin, "The log's checkpoint origin")->capture_default_str();
   wh->add_option("--catch-up-from", o->catch_up_from,
                  "A verified copy of the log to read entries retention has taken");
   wh->add_option("--http-host", o->http.host, "Address for /metrics and /healthz")

@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "common/follow/checkpoint_source.h"
 #include "common/follow/entry_source.h"
+#include "common/metrics/health.h"
+#include "common/note/note.h"
 #include "services/cli/commands.h"
 #include "services/webhooks/webhooks.h"
 
@@ -27,6 +30,8 @@ struct WebhooksCommandOptions {
   std::string data_dir = "./probity-webhooks";  // state: DATA_DIR/webhooks
   std::string key_dir;        // default DATA_DIR/keys/webhooks (created if missing)
   std::string catch_up_from;  // a verified copy of the log, for what retention took
+  std::string log_key;        // the log's verifier key file (probity.pub): checkpoints are checked
+  std::string origin = "probity.example/log";  // the log's checkpoint origin
   HttpOptions http{.port = 9467};
   int64_t first_retry_ms = 5000;  // the webhook retry schedule's first delay
   bool json = false;
@@ -43,11 +48,22 @@ struct WebhooksSetup {
 StatusOr<WebhooksSetup> PrepareWebhooks(const std::string& routing_file, const std::string& key_dir,
                                         const std::string& public_key_file);
 
-// Runs the webhooks follower over `source` until *rt.stop; its delivery threads run meanwhile.
-// State in state_dir. REQUIRES: setup, source and registry outlive the call.
-Status RunWebhooksTarget(WebhooksSetup* setup, follow::EntrySource* source,
-                         const std::string& state_dir, int64_t first_retry_ms, const Runtime& rt,
-                         prometheus::Registry* registry);
+// Where the webhooks target reads the log, and how it checks it (the follower runtime,
+// common/follow/runtime.h): entries, checkpoints (null: none verified), the log's origin and keys.
+struct WebhooksLog {
+  follow::EntrySource* entries = nullptr;
+  follow::CheckpointSource* checkpoints = nullptr;
+  std::string origin;
+  std::vector<note::Verifier> log_keys;
+  bus::ClientConfig bus;  // the runtime's publisher (webhooks publish nothing on the bus)
+};
+
+// Runs the webhooks follower on the follower runtime until *rt.stop; its delivery threads run
+// meanwhile. State in state_dir. `health`, if given, is set to the runtime's health function
+// while it runs. REQUIRES: setup, the sources and registry outlive the call.
+Status RunWebhooksTarget(WebhooksSetup* setup, const WebhooksLog& log, const std::string& state_dir,
+                         int64_t first_retry_ms, const Runtime& rt, prometheus::Registry* registry,
+                         std::function<void(std::function<metrics::Health()>)> health = {});
 
 int RunWebhooks(const WebhooksCommandOptions& o, const Runtime& rt);
 

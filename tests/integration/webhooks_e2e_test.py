@@ -283,6 +283,39 @@ routes:
         self.assertEqual(int(st["watch"]["delivered"]), 8)
         self.assertEqual(int(st["watch"]["queued"]), 0)
 
+    def test_separate_processes_on_probity_bus_with_checkpoints_verified(self):
+        """The compose topology as processes: `probity bus`, `probity ingest`, and `probity
+        webhooks` following probity.log.v1 and checking every checkpoint with the log's key."""
+        self.c.start_bus()
+        self.c.keygen()
+        self.c.start_ingest()
+        self.c.wait_ingest_ready()
+        wh_dir = os.path.join(self.c.dir, "webhooks")
+        self.up = e2e.Proc([PROBITY, "webhooks", "--bootstrap-servers", self.c.bootstrap,
+                            "--routing", self.routing, "--data-dir", wh_dir,
+                            "--log-key", self.c.key.replace(".key", ".pub"),
+                            "--origin", "probity.test/log", "--first-retry-ms", "200",
+                            "--http-port", "0"], os.path.join(self.c.dir, "webhooks.log"))
+        self.assertTrue(self.up.wait_output(r"checkpoints verified with", 30), self.up.output())
+        with open(os.path.join(wh_dir, "keys", "webhooks.pub")) as f:
+            pub = f.read().strip()
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(pub[len("whpk_"):]))
+        for r in (self.qhm, self.watch, self.gone):
+            r.ed_key = key
+        self.bootstrap = self.c.bootstrap
+        self.qhm.refuse_next = 2
+        flags = [(20, "B82001", "QHM", "critical"), (21, "A81005", "QHM", "critical"),
+                 (22, "B82009", "QOX", "info")]
+        self.produce(flags)
+        self.wait_for(lambda: len(self.qhm.snapshot()[0]) == 2 and
+                      len(self.watch.snapshot()[0]) == 1, 60, "deliveries")
+        time.sleep(1)
+        self.assertEqual(self.qhm.snapshot()[0], {i: 1 for i in self.qhm.snapshot()[0]})
+        self.assertEqual(self.watch.snapshot()[0], {i: 1 for i in self.watch.snapshot()[0]})
+        self.assertEqual(self.gone.snapshot()[1], 0)
+        self.assertEqual(self.up.terminate(30), 0, self.up.output()[-2000:])
+        self.up = None
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives import hmac as c_hmac  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: E402
 
-PROBITY = os.environ["PROBITY_BIN"]
+PROBITY = os.environ.get("PROBITY_BIN", "probity")
 e2e.PORT_RANGE = (46100, 46499)
 RNG = random.Random(46)
 

@@ -495,6 +495,28 @@ StatusOr<std::vector<v1::FailedDelivery>> Outbox::Failed(size_t limit) const {
   return out;
 }
 
+Status Outbox::Enable(const std::string& path, const std::string& destination) {
+  rocksdb::DB* raw = nullptr;
+  PROBITY_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(rocksdb::Options(), path, &raw),
+                                    "open " + path + " (stop the target that uses it first)"));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  const std::string key = Key('d', destination);
+  std::string v;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &v);
+  if (s.IsNotFound()) return NotFound("outbox " + path + " has no destination " + destination);
+  PROBITY_RETURN_IF_ERROR(FromRocks(s, "read state"));
+  v1::DestinationState st;
+  if (!st.ParseFromString(v)) return DataLoss("outbox: state of " + destination);
+  st.set_disabled(false);
+  st.clear_disabled_reason();
+  st.clear_disabled_at();
+  st.set_consecutive_failures(0);
+  st.clear_next_attempt_at();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db->Put(wo, key, st.SerializeAsString()), "write state");
+}
+
 StatusOr<Outbox::Snapshot> Outbox::Inspect(const std::string& path) {
   rocksdb::DB* raw = nullptr;
   PROBITY_RETURN_IF_ERROR(

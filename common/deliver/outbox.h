@@ -162,6 +162,10 @@ class Outbox {
     std::vector<v1::FailedDelivery> failed;
   };
   static StatusOr<Snapshot> Inspect(const std::string& path);
+  // Enables a destination disabled by a 410 again (its failed records stay), and clears its
+  // backoff. REQUIRES: no process has the outbox open (kIoError names the lock otherwise).
+  // kNotFound if the outbox has no state for that destination.
+  static Status Enable(const std::string& path, const std::string& destination);
 
   size_t destinations() const { return dests_.size(); }
   v1::DestinationStatus status(size_t d) const;

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -39,8 +40,16 @@ StatusOr<WebhooksSetup> PrepareWebhooks(const std::string& routing_file, const s
   PROBITY_ASSIGN_OR_RETURN(webhooks::SigningKey ed,
                            webhooks::LoadOrCreateEd25519Key(key_dir, true, public_key_file));
   s.public_key = ed.public_key();
+  // Rotation: a previous key kept in KEY_DIR.previous/ still signs (after the current one), so
+  // receivers that trust either accept every webhook until they have moved to the new key.
+  std::vector<webhooks::SigningKey> ed_keys = {ed};
+  if (std::filesystem::exists(key_dir + ".previous/probity.key")) {
+    PROBITY_ASSIGN_OR_RETURN(webhooks::SigningKey previous,
+                             webhooks::LoadOrCreateEd25519Key(key_dir + ".previous", false, ""));
+    ed_keys.push_back(std::move(previous));
+  }
   for (const webhooks::EndpointConfig& ep : s.routing.endpoints()) {
-    PROBITY_ASSIGN_OR_RETURN(auto keys, webhooks::EndpointKeys(ep, {ed}));
+    PROBITY_ASSIGN_OR_RETURN(auto keys, webhooks::EndpointKeys(ep, ed_keys));
     PROBITY_ASSIGN_OR_RETURN(auto t, webhooks::HttpTransport::Create(ep.url, std::move(keys)));
     s.transports.push_back(std::move(t));
   }
@@ -185,6 +194,21 @@ void AddWebhooksCommands(CLI::App& app, WebhooksCommandOptions* o, CLI::App* up,
       ->capture_default_str();
   status->callback([o, action] {
     if (!*action) *action = [o] { return PrintInspect(*o, false); };
+  });
+  auto* enable = wh->add_subcommand(
+      "enable", "Enable an endpoint a 410 disabled (stop the webhooks target first)");
+  enable->add_option("--data-dir", o->data_dir, "The webhooks target's DATA_DIR")
+      ->capture_default_str();
+  enable->add_option("--endpoint", o->endpoint, "The endpoint's name in the routing file")
+      ->required();
+  enable->callback([o, action] {
+    if (*action) return;
+    *action = [o] {
+      Status st = deliver::Outbox::Enable(o->data_dir + "/webhooks/outbox", o->endpoint);
+      if (!st.ok()) return Fail("webhooks enable", st);
+      std::cout << "endpoint " << o->endpoint << " enabled\n";
+      return static_cast<int>(kExitOk);
+    };
   });
   auto* failed =
       wh->add_subcommand("failed", "Deliveries that finally failed, with why (JSON lines)");

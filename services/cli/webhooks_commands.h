@@ -34,7 +34,7 @@ struct WebhooksCommandOptions {
   std::string origin = "probity.example/log";  // the log's checkpoint origin
   HttpOptions http{.port = 9467};
   int64_t first_retry_ms = 5000;  // the webhook retry schedule's first delay
-  bool json = false;
+  std::string endpoint;           // `webhooks enable`
 };
 
 // Everything the webhooks target needs, checked before anything starts: the routing file, the

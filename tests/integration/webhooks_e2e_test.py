@@ -18,6 +18,7 @@ import hmac as std_hmac
 import json
 import os
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -291,6 +292,14 @@ routes:
         self.c.start_ingest()
         self.c.wait_ingest_ready()
         wh_dir = os.path.join(self.c.dir, "webhooks")
+        # Ed25519 rotation: a previous key in KEY_DIR.previous still signs; the qhm receiver
+        # trusts only that one (it has not moved to the new key yet).
+        prev_dir = os.path.join(wh_dir, "keys", "webhooks.previous")
+        subprocess.run([PROBITY, "keygen", "--name", "probity-webhooks", "--out-dir", prev_dir],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(prev_dir, "probity.pub")) as f:
+            _, _, b64 = f.read().strip().split("+", 2)
+        previous = Ed25519PublicKey.from_public_bytes(base64.b64decode(b64)[1:])
         self.up = e2e.Proc([PROBITY, "webhooks", "--bootstrap-servers", self.c.bootstrap,
                             "--routing", self.routing, "--data-dir", wh_dir,
                             "--log-key", self.c.key.replace(".key", ".pub"),
@@ -300,8 +309,9 @@ routes:
         with open(os.path.join(wh_dir, "keys", "webhooks.pub")) as f:
             pub = f.read().strip()
         key = Ed25519PublicKey.from_public_bytes(base64.b64decode(pub[len("whpk_"):]))
-        for r in (self.qhm, self.watch, self.gone):
+        for r in (self.watch, self.gone):
             r.ed_key = key
+        self.qhm.ed_key = previous
         self.bootstrap = self.c.bootstrap
         self.qhm.refuse_next = 2
         flags = [(20, "B82001", "QHM", "critical"), (21, "A81005", "QHM", "critical"),

@@ -175,6 +175,18 @@ TEST_F(OutboxTest, GoneDisablesTheDestinationAndRecordsEveryItemAsFailed) {
   EXPECT_NE((*failed)[0].reason().find("410"), std::string::npos) << (*failed)[0].reason();
   EXPECT_EQ((*failed)[3].item().id(), "msg_3");
   EXPECT_EQ(a_.attempts.size(), 1u);
+  // The operator enables it again (with the target stopped): new items go through; the failed
+  // records stay.
+  box_.reset();
+  ASSERT_TRUE(Outbox::Enable(dir_.string(), "a").ok());
+  EXPECT_EQ(Outbox::Enable(dir_.string(), "nosuch").code(), Code::kNotFound);
+  Open();
+  EXPECT_FALSE(box_->status(0).disabled());
+  a_.refuse_until = 0;
+  ASSERT_TRUE(box_->Enqueue(Items(0, 4, 1), 6).ok());
+  Drive(0, clock_.NowMicros());
+  EXPECT_EQ(a_.received.count("msg_4"), 1u);
+  EXPECT_EQ(box_->status(0).failed(), 4u);
 }
 
 TEST_F(OutboxTest, AnItemFailingForThreeDaysIsGivenUpRecordedAndTheNextOneProceeds) {

@@ -80,14 +80,21 @@ StatusOr<std::unique_ptr<AlertmanagerClient>> AlertmanagerClient::Create(const s
 
 Status AlertmanagerClient::Send(const std::vector<Alert>& alerts) {
   if (alerts.empty()) return Status::Ok();
+  int http_status = 0;
+  return PostJson(AlertsJson(alerts), &http_status);
+}
+
+Status AlertmanagerClient::PostJson(const std::string& json, int* http_status) {
+  *http_status = 0;
   httplib::Client cli(host_, port_);
   cli.set_connection_timeout(5);
   cli.set_read_timeout(10);
-  auto res = cli.Post("/api/v2/alerts", AlertsJson(alerts), "application/json");
+  auto res = cli.Post("/api/v2/alerts", json, "application/json");
   if (!res) {
     return Unavailable("alertmanager at " + host_ + ":" + std::to_string(port_) + ": " +
                        httplib::to_string(res.error()));
   }
+  *http_status = res->status;
   if (res->status != 200) {
     return Unavailable("alertmanager answered " + std::to_string(res->status) + ": " + res->body);
   }

@@ -11,6 +11,7 @@
 #include "services/cli/bundle_commands.h"
 #include "services/cli/commands.h"
 #include "services/cli/verify_commands.h"
+#include "services/cli/webhooks_commands.h"
 
 namespace probity::cli {
 namespace {
@@ -46,6 +47,7 @@ struct AllOptions {
   ScoreOptions score;
   ScoreOfflineOptions score_offline;
   BundleCommandOptions bundle;
+  WebhooksCommandOptions webhooks;
 };
 
 // What runs once the command line parsed: the deepest command given sets it.
@@ -184,6 +186,8 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
       ->add_option("--alertmanager-url", o.alerts.alertmanager_url,
                    "Alertmanager base URL, e.g. http://127.0.0.1:9093")
       ->required();
+  alerts->add_option("--routing", o.alerts.routing_file,
+                     "Routing file: alerts get the alertmanager_labels of matching routes");
   alerts->add_option("--catch-up-from", o.alerts.catch_up_from,
                      "A verified copy of the log (the sequencer's DATA_DIR/log, or a replica's) "
                      "to read entries retention has taken from probity.log.v1");
@@ -403,6 +407,7 @@ int Main(int argc, const char* const* argv, const Runtime& rt) {
   AllOptions options;
   Action action;
   AddRunCommands(app, options, rt, &action);
+  AddWebhooksCommands(app, &options.webhooks, app.get_subcommand("up"), &options.up, rt, &action);
   AddLogCommands(app, options, &action);
   AddAnalysisCommands(app, options, rt, &action);
   AddVerifyCommands(app, &action);

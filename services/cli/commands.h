@@ -91,6 +91,8 @@ struct UpOptions {
   bool demo = false;
   std::string rules_file;        // default DefaultRulesFile()
   std::string alertmanager_url;  // empty: no alerts target
+  std::string routing_file;      // not empty: the webhooks target, and alert labels by route
+  int64_t webhook_first_retry_ms = 5000;
 };
 int RunUp(const UpOptions& o, const Runtime& rt);
 
@@ -102,6 +104,7 @@ struct AlertsCommandOptions {
   std::string catch_up_from;  // a verified copy of the log to read what retention took
   std::string log_key;        // the log's verifier key file: checkpoints are verified with it
   HttpOptions http{.port = 9466};
+  std::string routing_file;  // not empty: alerts get the alertmanager_labels of matching routes
 };
 int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt);
 

@@ -16,11 +16,13 @@
 #include "common/note/key_files.h"
 #include "common/note/note.h"
 #include "services/alerts/alerts.h"
+#include "services/alerts/outbox_sink.h"
 #include "services/cli/analysis_commands.h"
 #include "services/cli/commands.h"
 #include "services/cli/demo.h"
 #include "services/cli/first_failure.h"
 #include "services/cli/follow_support.h"
+#include "services/cli/webhooks_commands.h"
 #include "services/ingest/ingest.h"
 #include "services/rules/rule_set.h"
 #include "services/rules/runner.h"
@@ -167,6 +169,14 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
     if (!client.ok()) return Fail("up", client.status());
     am = std::move(client).value();
   }
+  // Webhooks, when a routing file is given; its public key is published beside the log's.
+  std::optional<WebhooksSetup> hooks;
+  if (!o.routing_file.empty()) {
+    auto setup = PrepareWebhooks(o.routing_file, o.serve.data_dir + "/keys/webhooks",
+                                 o.serve.data_dir + "/keys/webhooks.pub");
+    if (!setup.ok()) return Fail("up", setup.status());
+    hooks = std::move(setup).value();
+  }
   // The embedded bus, unless --bootstrap-servers names another.
   std::unique_ptr<bus::EmbeddedCluster> cluster;
   bus::ClientConfig cfg = o.bus;
@@ -205,25 +215,56 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   if (!st.ok()) return Fail("up", Status(st.code(), "rules: " + st.message()));
 
   // Alerts, when an Alertmanager is given: a third follower of the same store.
+  // It hands its alerts to a durable outbox, which retries Alertmanager for as long as it is down.
   follow::StoreSource alert_source(stack.store.get());
   follow::StoreCheckpointSource alert_checkpoints(stack.store.get());
   std::unique_ptr<alerts::AlertsRunner> alerter;
+  std::unique_ptr<alerts::AlertmanagerTransport> am_transport;
+  std::unique_ptr<alerts::OutboxAlertSink> am_outbox;
   if (am) {
+    am_transport = std::make_unique<alerts::AlertmanagerTransport>(am.get());
+    auto sink = alerts::OutboxAlertSink::Open(data_dir + "/alerts/outbox", am_transport.get(),
+                                              hooks ? &hooks->routing : nullptr, rt.clock,
+                                              stack.registry.get());
+    if (!sink.ok())
+      return Fail("up", Status(sink.status().code(), "alerts: " + sink.status().message()));
+    am_outbox = std::move(sink).value();
     alerter = std::make_unique<alerts::AlertsRunner>(
         alerts::AlertsRunner::Options{.state_dir = data_dir + "/alerts",
                                       .checkpoints = &alert_checkpoints,
                                       .origin = log_key->name(),
                                       .log_keys = {*log_key}},
-        &alert_source, am.get(), rt.clock);
+        &alert_source, am_outbox.get(), rt.clock);
     st = alerter->Start();
     if (!st.ok()) return Fail("up", Status(st.code(), "alerts: " + st.message()));
+  }
+  StoreSource webhook_source(stack.store.get());
+  follow::StoreCheckpointSource webhook_checkpoints(stack.store.get());
+  WebhooksLog webhook_log{.entries = &webhook_source,
+                          .checkpoints = &webhook_checkpoints,
+                          .origin = o.serve.ingest.checkpoint_origin,
+                          .bus = cfg};
+  if (hooks) {
+    auto key = note::Verifier::FromVerifierKey(stack.signer->verifier_key());
+    if (!key.ok()) return Fail("up", key.status());
+    webhook_log.log_keys.push_back(*key);
   }
 
   // Every target is started: no return before the threads are joined.
   std::thread rules_thread([&] { failures.Record("rules", rules.Run(rt.stop)); });
   std::thread alerts_thread;
-  if (alerter)
+  if (alerter) {
+    am_outbox->Start();
     alerts_thread = std::thread([&] { failures.Record("alerts", alerter->Run(rt.stop)); });
+  }
+  std::thread webhooks_thread;
+  if (hooks) {
+    webhooks_thread = std::thread([&] {
+      failures.Record("webhooks",
+                      RunWebhooksTarget(&*hooks, webhook_log, data_dir + "/webhooks",
+                                        o.webhook_first_retry_ms, rt, stack.registry.get()));
+    });
+  }
 
   std::ostringstream links;
   links << "  bus          " << cfg.bootstrap_servers
@@ -238,6 +279,10 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
         << "  rules        " << rule_set->name << " " << rule_set->version << " ("
         << rule_set->rules.size() << " rules)\n"
         << (am ? "  alerts       " + o.alertmanager_url + "\n" : std::string())
+        << (hooks ? "  webhooks     " + std::to_string(hooks->routing.endpoints().size()) +
+                        " endpoints from " + o.routing_file + "; public key " + hooks->public_key +
+                        "\n"
+                  : std::string())
         << "Ctrl-C stops everything cleanly.\n";
   if (o.demo) {
     DemoOptions d;
@@ -251,6 +296,8 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   *rt.stop = true;
   rules_thread.join();  // its last flags are confirmed on the bus
   if (alerts_thread.joinable()) alerts_thread.join();
+  if (am_outbox) am_outbox->Stop();
+  if (webhooks_thread.joinable()) webhooks_thread.join();
   stack.Settle(5000);  // ... and read into the log before ingest stops
   failures.Record("ingest", stack.Stop());
   if (Status first = failures.status(); !first.ok()) return Fail("up", first);
@@ -267,21 +314,36 @@ int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt) {
   if (!client.ok()) return Fail("alerts", client.status());
   auto in = OpenBusFollowInputs(o.bus, o.catch_up_from, o.log_key, "alerts");
   if (!in.ok()) return Fail("alerts", in.status());
+  std::optional<webhooks::Routing> routing;
+  if (!o.routing_file.empty()) {
+    auto r = webhooks::Routing::LoadFile(o.routing_file);
+    if (!r.ok()) return Fail("alerts", r.status());
+    routing = std::move(r).value();
+  }
+  // Alerts go to a durable outbox, which retries Alertmanager for as long as it is down.
+  auto registry = std::make_shared<prometheus::Registry>();
+  alerts::AlertmanagerTransport transport(client->get());
+  auto sink =
+      alerts::OutboxAlertSink::Open(o.data_dir + "/alerts/outbox", &transport,
+                                    routing ? &*routing : nullptr, rt.clock, registry.get());
+  if (!sink.ok()) return Fail("alerts", sink.status());
   alerts::AlertsRunner runner({.state_dir = o.data_dir + "/alerts",
                                .checkpoints = in->checkpoints.get(),
                                .origin = in->origin,
                                .log_keys = in->log_keys},
-                              in->entries.get(), client->get(), rt.clock);
+                              in->entries.get(), sink->get(), rt.clock);
   Status st = runner.Start();
   if (!st.ok()) return Fail("alerts", st);
-  metrics::HttpServer http(std::make_shared<prometheus::Registry>(),
-                           [&] { return runner.health(); });
+  metrics::HttpServer http(registry, [&] { return runner.health(); });
   st = http.Start(o.http.host, o.http.port);
   if (!st.ok()) return Fail("alerts", st);
+  (*sink)->Start();
   std::cout << "probity alerts: following probity.log.v1 on " << o.bus.bootstrap_servers
             << ", delivering to " << o.alertmanager_url << "; health on http://" << o.http.host
             << ":" << http.port() << "/healthz" << std::endl;
   st = runner.Run(rt.stop);
+  (*sink)->Stop();
+  if (st.ok()) st = (*sink)->outbox()->thread_status();
   if (!st.ok()) return Fail("alerts", st);
   auto s = runner.stats();
   std::cout << "probity alerts: stopped at index " << s.next_index << "; " << s.fired << " fired, "

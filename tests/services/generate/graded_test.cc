@@ -40,8 +40,7 @@ TEST(GradedTest, EndOfDataIsTheLastEventOfAFiniteFeed) {
   EXPECT_EQ(last.topic, bus::kControlTopic);
   EXPECT_EQ(last.envelope.kind(), v1::EVENT_KIND_END_OF_DATA);
   EXPECT_TRUE(last.envelope.practice_code().empty());
-  EXPECT_EQ(last.envelope.end_of_data().data_complete_until().seconds() * kMicrosPerSecond,
-            p.end);
+  EXPECT_EQ(last.envelope.end_of_data().data_complete_until().seconds() * kMicrosPerSecond, p.end);
   for (const auto& r : recs) {
     EXPECT_LE(r.envelope.occurred_at().seconds(), last.envelope.occurred_at().seconds());
   }

@@ -137,7 +137,8 @@ TEST(PowerTest, GradedScenarioOneSeed) {
     EXPECT_GE(r.recall_hi, r.recall);
     EXPECT_LE(r.bound_lo, r.bound);
     // Exact kinds: no clean practice shows the pattern and the rule finds every one.
-    if (r.rule_kind == generate::kClaimExceedsCohort || r.rule_kind == generate::kQofPointsOverMaximum ||
+    if (r.rule_kind == generate::kClaimExceedsCohort ||
+        r.rule_kind == generate::kQofPointsOverMaximum ||
         r.rule_kind == generate::kDuplicateItemOfService) {
       EXPECT_EQ(r.found, r.injected) << r.rule_kind << " " << r.magnitude;
       EXPECT_EQ(r.bound_found, r.injected);

@@ -127,8 +127,8 @@ def main():
                 continue
             x = [r["mag"] for r in pr]
             line = ax.errorbar(x, [r["recall"] for r in pr],
-                               yerr=[[r["recall"] - r["rlo"] for r in pr],
-                                     [r["rhi"] - r["recall"] for r in pr]],
+                               yerr=[[max(0.0, r["recall"] - r["rlo"]) for r in pr],
+                                     [max(0.0, r["rhi"] - r["recall"]) for r in pr]],
                                marker="o", capsize=3, label=f"{pattern}: rules")
             ax.plot(x, [r["bound"] for r in pr], linestyle="--", marker="x",
                     color=line[0].get_color(), label=f"{pattern}: bound")

@@ -130,6 +130,10 @@ class DuplicateItemOfService final : public AnomalyKind {
                 Yyyymm(dup_period) + s.id_suffix + " three months later";
     t->window_start = s.period_start;
     t->window_end = AddMonths(dup_period, 1) + 30 * kDay;
+    if (params.graded) {
+      t->magnitude = 1;  // duplicates
+      t->pattern = "one-off";
+    }
     return std::make_unique<DuplicateInjection>(code, s.period_start,
                                                 std::stoll(s.id_suffix.substr(1)), dup_period);
   }
@@ -236,6 +240,10 @@ class QofPointsOverMaximum final : public AnomalyKind {
                 p.rec.practice_code + "-QOF-" + Yyyymm(fp.fy_start) + s->id_suffix;
     t->window_start = s->period_start;
     t->window_end = s->period_end;
+    if (params.graded) {
+      t->magnitude = kQofOverMax;  // points claimed / maximum
+      t->pattern = "one-off";
+    }
     return std::make_unique<QofInjection>(s->indicator);
   }
 };
@@ -311,6 +319,10 @@ class LateOrResubmittedClaim final : public AnomalyKind {
     } else {
       t->detail = "PAID claim " + id + " resubmitted with a new event id and amount +25%";
       t->window_end = pick->period_end + 75 * kDay;
+    }
+    if (params.graded) {
+      t->magnitude = p.variant == 0 ? kLateDays : kResubmitUplift;  // days late; amount factor
+      t->pattern = p.variant == 0 ? "late" : "resubmitted";
     }
     return std::make_unique<LateInjection>(p.variant, pick->service_code, month);
   }
@@ -563,6 +575,12 @@ class MonitoringVisitOverdue final : public AnomalyKind {
                                   TruthEntry* t) const override {
     t->detail = "last contract-monitoring visit 30 months before the range start; none during it";
     t->window_start = params.start - kOverdueDays * kDay + 10 * kHour;
+    if (params.graded) {
+      // Months past the 24-month limit by the end of the range.
+      t->magnitude =
+          std::round(static_cast<double>(params.end - t->window_start) / kDay / 30.4375 - 24);
+      t->pattern = "sustained";
+    }
     return std::make_unique<OverdueInjection>();
   }
 };
@@ -588,6 +606,10 @@ class RemedialInjection final : public Injection {
                 "; no follow-up visit by then";
     t->window_start = notice;
     t->window_end = due;
+    if (params.graded) {
+      t->magnitude = static_cast<double>((end - due) / kDay);  // days past the deadline by the end
+      t->pattern = "one-off";
+    }
     return true;
   }
 };

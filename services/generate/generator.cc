@@ -183,26 +183,22 @@ Status Generator::Impl::Plan(const std::vector<PracticeRecord>& reference) {
     p.rec = *rec;
     p.weighted_share = rec->weighted_list_size / national_weighted;
     p.initial_list = std::llround(rec->list_size);
+    // A practice factor: lognormal with mean 1 and the given sigma, within [lo, hi].
+    auto factor = [](Rng& r, double sigma, double lo, double hi) {
+      return std::clamp(r.LogNormal(-sigma * sigma / 2, sigma), lo, hi);
+    };
     Rng rng = Rng::ForStream(pr.seed, code, 0xFAC7);
-    p.referral_factor =
-        std::clamp(rng.LogNormal(-kReferralSigma * kReferralSigma / 2, kReferralSigma), 0.5, 2.0);
-    p.contact_factor = std::clamp(
-        rng.LogNormal(-kContactFactorSigma * kContactFactorSigma / 2, kContactFactorSigma), 0.6,
-        1.6);
+    p.referral_factor = factor(rng, kReferralSigma, 0.5, 2.0);
+    p.contact_factor = factor(rng, kContactFactorSigma, 0.6, 1.6);
     if (pr.graded) {
       // The calibrated population (docs/generator.md): the same distributions without the clamps
       // that held clean practices away from the anomalies, and each practice's own home-visit and
       // out-of-hours shares.
       Rng cal = Rng::ForStream(pr.seed, code, 0xCA1B);
-      p.referral_factor =
-          std::clamp(cal.LogNormal(-kReferralSigma * kReferralSigma / 2, kReferralSigma), 0.2, 5.0);
-      p.contact_factor = std::clamp(
-          cal.LogNormal(-kContactFactorSigma * kContactFactorSigma / 2, kContactFactorSigma), 0.4,
-          2.5);
-      p.home_visit_factor =
-          std::clamp(cal.LogNormal(-kShareSigma * kShareSigma / 2, kShareSigma), 0.2, 5.0);
-      p.out_of_hours_factor =
-          std::clamp(cal.LogNormal(-kShareSigma * kShareSigma / 2, kShareSigma), 0.2, 5.0);
+      p.referral_factor = factor(cal, kReferralSigma, 0.2, 5.0);
+      p.contact_factor = factor(cal, kContactFactorSigma, 0.4, 2.5);
+      p.home_visit_factor = factor(cal, kShareSigma, 0.2, 5.0);
+      p.out_of_hours_factor = factor(cal, kShareSigma, 0.2, 5.0);
     }
     practices.push_back(std::move(p));
   }

@@ -93,9 +93,8 @@ void TallyEnvelope(const v1::Envelope& e, std::map<std::string, PracticeStats>* 
         s.dispensing = u.dispensing();
         s.contract_type = u.contract_type();
       } else if (s.last_list > 0) {
-        s.max_list_growth =
-            std::max(s.max_list_growth,
-                     static_cast<double>(u.list_size() - s.last_list) / s.last_list);
+        s.max_list_growth = std::max(
+            s.max_list_growth, static_cast<double>(u.list_size() - s.last_list) / s.last_list);
       }
       s.last_list = u.list_size();
       break;
@@ -195,10 +194,11 @@ std::vector<PowerRow> PowerCurves(const std::vector<generate::TruthEntry>& truth
       }
       std::sort(cv.rbegin(), cv.rend());
       const double rate =
-          clean.empty() ? 0 : static_cast<double>(clean_flagged) / static_cast<double>(clean.size());
+          clean.empty() ? 0
+                        : static_cast<double>(clean_flagged) / static_cast<double>(clean.size());
       const size_t m = static_cast<size_t>(std::floor(rate * static_cast<double>(cv.size())));
-      threshold_cache[key] = cv.empty() ? std::nullopt
-                                        : std::optional<double>(cv[std::min(m, cv.size() - 1)]);
+      threshold_cache[key] =
+          cv.empty() ? std::nullopt : std::optional<double>(cv[std::min(m, cv.size() - 1)]);
     }
     const auto& th = threshold_cache[key];
     auto it = stat.find(t.practice_code);
@@ -228,16 +228,15 @@ std::string FormatPowerText(const std::vector<PowerRow>& rows) {
                 "pattern", "mag", "n", "undet", "recall [95% CI]", "bound [95% CI]", "clean_fr");
   out.append(line);
   for (const auto& r : rows) {
-    std::snprintf(line, sizeof(line), "%-28s %-13s %6.2f %5lld %5lld %-20s %-20s %8.4f\n",
-                  r.rule_kind.c_str(), r.pattern.c_str(), r.magnitude,
-                  static_cast<long long>(r.injected), static_cast<long long>(r.undetectable),
-                  (G(r.recall, "%.2f") + " [" + G(r.recall_lo, "%.2f") + "," +
-                   G(r.recall_hi, "%.2f") + "]")
-                      .c_str(),
-                  (G(r.bound, "%.2f") + " [" + G(r.bound_lo, "%.2f") + "," +
-                   G(r.bound_hi, "%.2f") + "]")
-                      .c_str(),
-                  r.clean_flag_rate);
+    std::snprintf(
+        line, sizeof(line), "%-28s %-13s %6.2f %5lld %5lld %-20s %-20s %8.4f\n",
+        r.rule_kind.c_str(), r.pattern.c_str(), r.magnitude, static_cast<long long>(r.injected),
+        static_cast<long long>(r.undetectable),
+        (G(r.recall, "%.2f") + " [" + G(r.recall_lo, "%.2f") + "," + G(r.recall_hi, "%.2f") + "]")
+            .c_str(),
+        (G(r.bound, "%.2f") + " [" + G(r.bound_lo, "%.2f") + "," + G(r.bound_hi, "%.2f") + "]")
+            .c_str(),
+        r.clean_flag_rate);
     out.append(line);
   }
   return out;
@@ -252,8 +251,8 @@ std::string FormatPowerCsv(const std::vector<PowerRow>& rows) {
            std::to_string(r.injected) + "," + std::to_string(r.undetectable) + "," +
            std::to_string(r.found) + "," + G(r.recall, "%.6f") + "," + G(r.recall_lo, "%.6f") +
            "," + G(r.recall_hi, "%.6f") + "," + G(r.clean_flag_rate, "%.6f") + "," +
-           std::to_string(r.bound_found) + "," + G(r.bound, "%.6f") + "," +
-           G(r.bound_lo, "%.6f") + "," + G(r.bound_hi, "%.6f") + "\n";
+           std::to_string(r.bound_found) + "," + G(r.bound, "%.6f") + "," + G(r.bound_lo, "%.6f") +
+           "," + G(r.bound_hi, "%.6f") + "\n";
   }
   return out;
 }

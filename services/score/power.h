@@ -33,7 +33,8 @@ struct PracticeStats {
   double max_list_growth = 0;  // largest rise between consecutive register updates, as a share
   int64_t last_list = 0;
   std::array<double, 9> stream_pence{};  // by PaymentStream, whole run
-  std::map<int64_t, double> monthly_lumps;  // month index -> pence (GLOBAL_SUM, QOF_ASPIRATION, PREMISES)
+  std::map<int64_t, double>
+      monthly_lumps;  // month index -> pence (GLOBAL_SUM, QOF_ASPIRATION, PREMISES)
   int64_t referrals = 0;
   int64_t home_visits = 0;
   int64_t out_of_hours = 0;

@@ -406,8 +406,8 @@ struct ApiServer::Impl {
       MutexLock l(&rate_mu);
       Bucket& b = buckets[p.name];
       if (b.at == 0) b.tokens = options.rate_burst;
-      b.tokens = std::min(options.rate_burst,
-                          b.tokens + (now - b.at) / 1e6 * options.rate_per_second);
+      b.tokens =
+          std::min(options.rate_burst, b.tokens + (now - b.at) / 1e6 * options.rate_per_second);
       b.at = now;
       if (b.tokens >= 1) {
         b.tokens -= 1;
@@ -522,8 +522,8 @@ struct ApiServer::Impl {
       cursor = *parsed;
       started = true;
     }
-    auto cp = CheckpointForAnswer(*reader, c.req,
-                                  started ? std::optional<uint64_t>(cursor.tree_size) : std::nullopt);
+    auto cp = CheckpointForAnswer(
+        *reader, c.req, started ? std::optional<uint64_t>(cursor.tree_size) : std::nullopt);
     if (!cp.ok()) return FromStatus(cp.status());
     cursor.tree_size = cp->tree_size();
     TrailQuery q;
@@ -531,7 +531,8 @@ struct ApiServer::Impl {
     q.tree_size = cp->tree_size();
     if (c.req.has_param("kind")) {
       auto k = codec::ParseKind(c.req.get_param_value("kind"));
-      if (!k) return BadRequest("kind '" + c.req.get_param_value("kind") + "' is not an event kind");
+      if (!k)
+        return BadRequest("kind '" + c.req.get_param_value("kind") + "' is not an event kind");
       q.kind = *k;
     }
     auto from = ParseTimeParam(c.req, "from");
@@ -857,8 +858,7 @@ struct ApiServer::Impl {
     const Principal& who = c.who;
     size_t next = 0;
     auto flags = view->Flags(
-        q,
-        [&](const v1::FlagSummary& f) { return f.log_index() < size && FlagVisible(who, f); },
+        q, [&](const v1::FlagSummary& f) { return f.log_index() < size && FlagVisible(who, f); },
         start, *limit, &next);
     v1::FlagList out;
     *out.mutable_checkpoint() = *cp;
@@ -919,7 +919,8 @@ struct ApiServer::Impl {
         for (const rules::RuleSpec& r : loaded->rules) {
           if (r.id != flag.rule_id()) continue;
           out.set_rule_in_plain_english(r.description);
-          for (const auto& [name, value] : r.params) (*out.mutable_parameters())[name] = ParamText(value);
+          for (const auto& [name, value] : r.params)
+            (*out.mutable_parameters())[name] = ParamText(value);
         }
       }
     }
@@ -989,7 +990,8 @@ struct ApiServer::Impl {
     }
     const std::string key = c.req.get_header_value("Idempotency-Key");
     if (key.empty() || key.size() > kMaxIdempotencyKey ||
-        key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:") !=
+        key.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:") !=
             std::string::npos) {
       return BadRequest(
           "an Idempotency-Key header of 1-128 characters [A-Za-z0-9-_.:] is required");
@@ -1004,7 +1006,8 @@ struct ApiServer::Impl {
       ps = google::protobuf::util::InvalidArgumentError("does not parse");
     }
     if (!ps.ok()) {
-      return BadRequest("the body is not a DecisionRequest: " + std::string(ps.message()).substr(0, 200));
+      return BadRequest("the body is not a DecisionRequest: " +
+                        std::string(ps.message()).substr(0, 200));
     }
     if (body.outcome() == v1::DECISION_OUTCOME_UNSPECIFIED) {
       return BadRequest("outcome is required: DECISION_OUTCOME_ACKNOWLEDGE, _UPHOLD or _DISMISS");
@@ -1031,8 +1034,7 @@ struct ApiServer::Impl {
     } else {
       const Micros now = clock->NowMicros();
       v1::Envelope env;
-      env.set_event_id("api-decision-" +
-                       crypto::Sha256Hex(c.who.name + '\n' + key).substr(0, 40));
+      env.set_event_id("api-decision-" + crypto::Sha256Hex(c.who.name + '\n' + key).substr(0, 40));
       env.set_kind(v1::EVENT_KIND_FLAG_DECISION);
       env.set_schema_version(1);
       env.set_practice_code(f.summary.practice_code());
@@ -1075,8 +1077,8 @@ struct ApiServer::Impl {
       if (!w.ok()) return FromStatus(w.status());
       wait_ms = std::min<uint64_t>(*w, options.max_wait_ms);
     }
-    auto at = view->WaitForEvent(rec.decision_id(), std::chrono::steady_clock::now() +
-                                                        std::chrono::milliseconds(wait_ms));
+    auto at = view->WaitForEvent(
+        rec.decision_id(), std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms));
     if (at) {
       out.set_sequenced(true);
       out.set_log_index(*at);
@@ -1139,9 +1141,8 @@ struct ApiServer::Impl {
 // ------------------------------------------------------------------------------------------------
 
 ApiServer::ApiServer(ApiOptions options, const AccessControl* access, ReaderFn reader,
-                     const View* view, ConfirmedPublisher* publisher,
-                     IdempotencyStore* idempotency, const Clock* clock,
-                     prometheus::Registry* registry, LogFn log)
+                     const View* view, ConfirmedPublisher* publisher, IdempotencyStore* idempotency,
+                     const Clock* clock, prometheus::Registry* registry, LogFn log)
     : impl_(new Impl{.options = std::move(options),
                      .access = access,
                      .reader = std::move(reader),

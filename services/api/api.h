@@ -47,17 +47,17 @@ struct ApiOptions {
   // TLS when a certificate is given; mutual TLS (client certificates checked against this CA,
   // callers named by their certificate's CN) when client_ca_file is given too.
   std::string tls_cert_file, tls_key_file, client_ca_file;
-  size_t max_body_bytes = 16 * 1024;      // larger request bodies: 413
+  size_t max_body_bytes = 16 * 1024;  // larger request bodies: 413
   size_t default_page_size = 100;
   size_t max_page_size = 1000;            // a larger limit: 400
   size_t max_stream_entries = 2'000'000;  // a streamed trail stops here (with a cursor)
   double rate_per_second = 50;            // per caller, token bucket; over it: 429
   double rate_burst = 200;
-  int confirm_timeout_ms = 10000;         // longest wait for the bus to confirm a record
-  int max_wait_ms = 30000;                // longest `wait` for a decision to be sequenced
-  int read_timeout_ms = 5000;             // a request slower than this to arrive is dropped
-  int threads = 64;                       // connections served at once (keep-alive holds one)
-  std::string instance_id = "api";        // request ids are "<instance_id>-<n>"
+  int confirm_timeout_ms = 10000;   // longest wait for the bus to confirm a record
+  int max_wait_ms = 30000;          // longest `wait` for a decision to be sequenced
+  int read_timeout_ms = 5000;       // a request slower than this to arrive is dropped
+  int threads = 64;                 // connections served at once (keep-alive holds one)
+  std::string instance_id = "api";  // request ids are "<instance_id>-<n>"
 };
 
 // The LogReader to answer from. Called once per request; the answer is computed on what it

@@ -7,8 +7,9 @@ namespace probity::api {
 StatusOr<std::unique_ptr<BusPublisher>> BusPublisher::Create(bus::BusFactory* bus) {
   std::unique_ptr<BusPublisher> p(new BusPublisher());
   BusPublisher* self = p.get();
-  PROBITY_ASSIGN_OR_RETURN(
-      p->producer_, bus->NewProducer([self](const bus::DeliveryReport& r) { self->OnDelivery(r); }));
+  PROBITY_ASSIGN_OR_RETURN(p->producer_, bus->NewProducer([self](const bus::DeliveryReport& r) {
+    self->OnDelivery(r);
+  }));
   p->poller_ = std::thread([self] {
     while (!self->stop_.load()) {
       {
@@ -54,8 +55,8 @@ Status BusPublisher::Publish(std::string_view topic, std::string_view key, std::
       return st;
     }
     if (!delivered_.WaitUntil(&mu_, deadline) && done_.count(tag) == 0) {
-      return Unavailable("the bus did not confirm the record within " +
-                         std::to_string(timeout_ms) + " ms");
+      return Unavailable("the bus did not confirm the record within " + std::to_string(timeout_ms) +
+                         " ms");
     }
   }
 }

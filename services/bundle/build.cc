@@ -3,9 +3,9 @@
 #include <set>
 
 #include "common/merkle/hasher.h"
+#include "common/note/policy.h"
 #include "services/bundle/bundle.h"
 #include "services/bundle/reevaluate.h"
-#include "services/bundle/trust.h"
 
 namespace probity::bundle {
 namespace {
@@ -64,13 +64,13 @@ StatusOr<std::optional<uint64_t>> LatestRegisterEntry(const logstore::LogReader&
 }
 
 v1::Checkpoint CheckpointMessage(const v1::CheckpointRecord& rec,
-                                 const internal::OpenedCheckpoint& opened) {
+                                 const note::TrustedCheckpoint& opened) {
   v1::Checkpoint c;
   c.set_origin(opened.checkpoint.origin);
   c.set_tree_size(opened.checkpoint.size);
   c.set_root_hash(AsString(opened.checkpoint.root));
   c.set_signed_note(rec.signed_note());
-  for (const auto& w : opened.witnesses) c.add_witnesses(w);
+  for (const auto& w : opened.cosigned) c.add_witnesses(w);
   return c;
 }
 
@@ -78,7 +78,7 @@ v1::Checkpoint CheckpointMessage(const v1::CheckpointRecord& rec,
 
 StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string_view flag_id,
                                   const BuildOptions& options) {
-  PROBITY_ASSIGN_OR_RETURN(internal::TrustedKeys keys, internal::LoadPolicy(options.policy));
+  PROBITY_ASSIGN_OR_RETURN(note::TrustPolicy trust, note::TrustPolicy::Create(options.policy));
   PROBITY_ASSIGN_OR_RETURN(uint64_t size, reader.TreeSize());
 
   // The flag.
@@ -98,7 +98,7 @@ StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string
                               std::to_string(flag_entry->index) + " yet (latest checkpoint size " +
                               std::to_string(latest ? latest->tree_size() : 0) + ")");
   }
-  auto opened = internal::OpenWithPolicy(latest->signed_note(), keys);
+  auto opened = trust.Open(latest->signed_note());
   if (!opened.ok()) {
     return FailedPrecondition("the latest checkpoint does not meet the policy: " +
                               opened.status().message());
@@ -181,7 +181,7 @@ StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string
       if (c.tree_size() == old_size) held = &c;
     }
     if (held == nullptr) return NotFound("no checkpoint of size " + std::to_string(old_size));
-    auto opened_old = internal::OpenWithPolicy(held->signed_note(), keys);
+    auto opened_old = trust.Open(held->signed_note());
     if (!opened_old.ok()) {
       return FailedPrecondition("the checkpoint of size " + std::to_string(old_size) +
                                 " does not meet the policy: " + opened_old.status().message());
@@ -193,7 +193,7 @@ StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string
     c->set_new_size(cp_size);
     for (const auto& h : path) c->add_hashes(AsString(h));
   }
-  *b.mutable_policy() = options.policy;
+  *b.mutable_policy() = trust.policy();  // with the origin filled in
   return b;
 }
 

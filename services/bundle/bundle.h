@@ -28,9 +28,10 @@ inline constexpr std::string_view kFormat = "probity.dispute-bundle";
 inline constexpr uint32_t kVersion = 1;
 
 struct BuildOptions {
-  // Embedded in the bundle as what the recipient should trust. REQUIRES: log_origin and
-  // log_vkey set, quorum <= witnesses. The checkpoint's signature by log_vkey is checked, and
-  // its cosignatures by these witnesses are named in Checkpoint.witnesses.
+  // Embedded in the bundle as what the recipient should trust (as note::TrustPolicy states it,
+  // the origin filled in). The checkpoint MUST open under it (note::TrustPolicy::Open: the log's
+  // signature, the witnesses' cosignature/v1 lines, the quorum); the witnesses that cosigned are
+  // named in Checkpoint.witnesses.
   v1::VerifierPolicy policy;
   // When set: add a consistency proof from the checkpoint of this size (which the recipient
   // holds; it MUST be a size the log published a checkpoint at) to the bundle's checkpoint.
@@ -43,7 +44,8 @@ struct BuildOptions {
 //    checkpoint of size since_size;
 //  - FailedPrecondition: the latest checkpoint does not cover the flag entry yet, or is not
 //    signed by policy.log_vkey (or its witness cosignatures fall below policy.quorum);
-//  - InvalidArgument: a bad policy, since_size 0 or larger than the checkpoint;
+//  - InvalidArgument: a bad policy (note::TrustPolicy::Create), since_size 0 or larger than the
+//    checkpoint;
 //  - DataLoss: an entry the flag names is missing or does not parse;
 //  - the reader's own errors.
 // REQUIRES: reader outlives the call.
@@ -58,10 +60,12 @@ std::string ToFile(const v1::DisputeBundle& bundle);
 // either changes a value or is refused here). InvalidArgument naming the problem otherwise.
 StatusOr<v1::DisputeBundle> ParseFile(std::string_view text);
 
-// Parses a trust-policy file: a VerifierPolicy in the protobuf JSON mapping (any layout; unknown
-// fields refused). Checks that every key parses, witness names match their keys and are unique,
-// and quorum <= witnesses. InvalidArgument otherwise.
-StatusOr<v1::VerifierPolicy> ParsePolicy(std::string_view json);
+// Parses a trust-policy file: the text form `probity verify` reads (common/note/policy.h,
+// docs/checkpoints.md "Trust policy"), or a VerifierPolicy in the protobuf JSON mapping (a file
+// whose first non-blank character is '{'; unknown fields refused). Checked as
+// note::TrustPolicy::Create checks it; the origin, when not given, is the log key's name.
+// InvalidArgument otherwise.
+StatusOr<v1::VerifierPolicy> ParsePolicy(std::string_view text);
 
 // Checks `bundle` against the trusted policy and, when given, the checkpoint the recipient
 // already holds (a signed note; the bundle's consistency proof must then start at its size).

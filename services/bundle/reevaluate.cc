@@ -35,13 +35,15 @@ v1::ReevaluationMethod MethodFor(std::string_view kind) {
     case RuleKindIndex(rules::kQofPointsOverMaximum):
     case RuleKindIndex(rules::kLateOrResubmittedClaim):
     case RuleKindIndex(rules::kListInflation):
-    case RuleKindIndex(rules::kRemedialDeadlineMissed):
       return v1::REEVALUATION_METHOD_REPLAY;
     case RuleKindIndex(rules::kPaymentPerPatientOutlier):
     case RuleKindIndex(rules::kReferralRateOutlier):
     case RuleKindIndex(rules::kContactRateOutlier):
     case RuleKindIndex(rules::kClaimedValueShift):
     case RuleKindIndex(rules::kMonitoringVisitOverdue):
+    // Timers judge the absence of a visit by the visits feed's clock (the lowest of its
+    // partitions' watermarks over the whole log prefix), which no bundle carries.
+    case RuleKindIndex(rules::kRemedialDeadlineMissed):
       return v1::REEVALUATION_METHOD_LIMITS;
     default:
       return v1::REEVALUATION_METHOD_UNSPECIFIED;
@@ -99,10 +101,11 @@ Status CheckLimits(const v1::Flag& f, const v1::Baseline* b) {
       return DataLoss("claimed_value_shift: observed " + std::to_string(f.observed()) +
                       " is not above the expected " + std::to_string(f.expected()));
     }
-  } else if (kind == rules::kMonitoringVisitOverdue) {
+  } else if (kind == rules::kMonitoringVisitOverdue || kind == rules::kRemedialDeadlineMissed) {
+    // Months since the last visit, or days past the remedy's due date, above the limit.
     if (!(f.observed() > f.upper_limit())) {
-      return DataLoss("monitoring_visit_overdue: " + std::to_string(f.observed()) +
-                      " months is not above the limit of " + std::to_string(f.upper_limit()));
+      return DataLoss(kind + ": " + std::to_string(f.observed()) + " is not above the limit of " +
+                      std::to_string(f.upper_limit()));
     }
   } else if (!(f.observed() > f.upper_limit() || f.observed() < f.lower_limit())) {
     return DataLoss(kind + ": observed " + std::to_string(f.observed()) + " lies within [" +

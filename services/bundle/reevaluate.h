@@ -30,7 +30,8 @@ StatusOr<DecodedEntry> DecodeEntry(uint64_t index, std::string_view leaf);
 
 // The method the verifier requires for a rule kind: REPLAY for the rules whose flag follows from
 // the entries it names (and the practice's register entry, and the entry that triggered it),
-// LIMITS for peer and own-history comparisons; UNSPECIFIED for a kind this build does not know.
+// LIMITS for peer and own-history comparisons and for timers (which judge an absence by the
+// clock of the whole log); UNSPECIFIED for a kind this build does not know.
 v1::ReevaluationMethod MethodFor(std::string_view rule_kind);
 
 // Feeds `entries` (ascending index) to an engine running only the rule `flag.rule_id` of the

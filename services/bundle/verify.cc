@@ -10,9 +10,9 @@
 #include "common/crypto/sha256.h"
 #include "common/merkle/hasher.h"
 #include "common/merkle/proof.h"
+#include "common/note/policy.h"
 #include "services/bundle/bundle.h"
 #include "services/bundle/reevaluate.h"
-#include "services/bundle/trust.h"
 
 namespace probity::bundle {
 namespace {
@@ -31,8 +31,8 @@ google::protobuf::util::JsonParseOptions StrictJson() {
 // Opens `c` under the policy and requires its stated size, root, origin and witnesses to be
 // those of the signed note. Returns the verified root.
 StatusOr<merkle::Hash> CheckCheckpoint(const std::string& what, const v1::Checkpoint& c,
-                                       const internal::TrustedKeys& keys, uint32_t* cosigs) {
-  auto opened = internal::OpenWithPolicy(c.signed_note(), keys);
+                                       const note::TrustPolicy& trust, uint32_t* cosigs) {
+  auto opened = trust.Open(c.signed_note());
   if (!opened.ok()) {
     return Status(opened.status().code(), what + ": " + opened.status().message());
   }
@@ -41,10 +41,10 @@ StatusOr<merkle::Hash> CheckCheckpoint(const std::string& what, const v1::Checkp
       c.root_hash() != std::string(cp.root.begin(), cp.root.end())) {
     return DataLoss(what + ": origin, size or root differ from the signed note's");
   }
-  if (std::vector<std::string>(c.witnesses().begin(), c.witnesses().end()) != opened->witnesses) {
+  if (std::vector<std::string>(c.witnesses().begin(), c.witnesses().end()) != opened->cosigned) {
     return DataLoss(what + ": the witnesses named are not those whose cosignatures verified");
   }
-  if (cosigs != nullptr) *cosigs = static_cast<uint32_t>(opened->witnesses.size());
+  if (cosigs != nullptr) *cosigs = static_cast<uint32_t>(opened->cosigned.size());
   return cp.root;
 }
 
@@ -89,13 +89,19 @@ StatusOr<v1::DisputeBundle> ParseFile(std::string_view text) {
   return b;
 }
 
-StatusOr<v1::VerifierPolicy> ParsePolicy(std::string_view json) {
+StatusOr<v1::VerifierPolicy> ParsePolicy(std::string_view text) {
   v1::VerifierPolicy p;
-  auto st = google::protobuf::util::JsonStringToMessage(std::string(json), &p, StrictJson());
-  if (!st.ok())
-    return InvalidArgument("policy: not a VerifierPolicy: " + std::string(st.message()));
-  PROBITY_RETURN_IF_ERROR(internal::LoadPolicy(p).status());
-  return p;
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || text[first] != '{') {
+    PROBITY_ASSIGN_OR_RETURN(p, note::ParsePolicy(text));  // the text form (checkpoints.md)
+  } else {
+    auto st = google::protobuf::util::JsonStringToMessage(std::string(text), &p, StrictJson());
+    if (!st.ok()) {
+      return InvalidArgument("policy: not a VerifierPolicy: " + std::string(st.message()));
+    }
+  }
+  PROBITY_ASSIGN_OR_RETURN(note::TrustPolicy trust, note::TrustPolicy::Create(p));
+  return trust.policy();
 }
 
 StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
@@ -109,7 +115,8 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
                            Str(kVersion) + " only)");
   }
   // 2. The policy: the trusted one decides; the bundle's copy must be the same.
-  if (!google::protobuf::util::MessageDifferencer::Equals(b.policy(), trusted)) {
+  PROBITY_ASSIGN_OR_RETURN(note::TrustPolicy trust, note::TrustPolicy::Create(trusted));
+  if (!google::protobuf::util::MessageDifferencer::Equals(b.policy(), trust.policy())) {
     return FailedPrecondition("bundle: its verifier policy is not the trusted policy");
   }
   if (!b.has_checkpoint()) return InvalidArgument("bundle: no checkpoint");
@@ -172,18 +179,17 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
 
   // 4. The checkpoints: the log's signature, the witnesses' quorum, and the size, root, origin
   // and witnesses stated beside each being the signed note's.
-  PROBITY_ASSIGN_OR_RETURN(internal::TrustedKeys keys, internal::LoadPolicy(trusted));
   uint32_t cosigs = 0;
   PROBITY_ASSIGN_OR_RETURN(merkle::Hash signed_root,
-                           CheckCheckpoint("checkpoint", b.checkpoint(), keys, &cosigs));
+                           CheckCheckpoint("checkpoint", b.checkpoint(), trust, &cosigs));
   if (signed_root != root) return DataLoss("checkpoint: the root is not the signed note's");
   if (consistency) {
     PROBITY_RETURN_IF_ERROR(
-        CheckCheckpoint("old checkpoint", b.consistency_from(), keys, nullptr).status());
+        CheckCheckpoint("old checkpoint", b.consistency_from(), trust, nullptr).status());
     out.set_consistency_verified(true);
   }
   if (held) {
-    PROBITY_ASSIGN_OR_RETURN(auto held_cp, internal::OpenWithPolicy(*held, keys));
+    PROBITY_ASSIGN_OR_RETURN(auto held_cp, trust.Open(*held));
     const bool same_as_new = held_cp.checkpoint.size == size && held_cp.checkpoint.root == root;
     const bool same_as_old = consistency &&
                              held_cp.checkpoint.size == b.consistency_from().tree_size() &&

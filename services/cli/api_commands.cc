@@ -89,8 +89,8 @@ void AddApiServeOptions(CLI::App* cmd, ApiServeOptions* o, bool in_up) {
   cmd->add_flag("--api-quiet", o->quiet, "No request log on stderr");
 }
 
-Status ApiStack::Start(const ApiServeOptions& o, const bus::ClientConfig& bus,
-                       api::ReaderFn reader, follow::EntrySource* source, const Runtime& rt) {
+Status ApiStack::Start(const ApiServeOptions& o, const bus::ClientConfig& bus, api::ReaderFn reader,
+                       follow::EntrySource* source, const Runtime& rt) {
   PROBITY_ASSIGN_OR_RETURN(auto access, api::AccessControl::LoadFile(o.access_file));
   access_ = std::make_unique<api::AccessControl>(std::move(access));
   bus::ClientConfig cfg = bus;
@@ -109,9 +109,9 @@ Status ApiStack::Start(const ApiServeOptions& o, const bus::ClientConfig& bus,
                             .substr(0, 12);
   api::LogFn log;
   if (!o.quiet) log = [](std::string_view line) { std::cerr << "api: " << line << "\n"; };
-  server_ = std::make_unique<api::ApiServer>(options, access_.get(), std::move(reader),
-                                             view_.get(), publisher_.get(), idempotency_.get(),
-                                             rt.clock, nullptr, log);
+  server_ = std::make_unique<api::ApiServer>(options, access_.get(), std::move(reader), view_.get(),
+                                             publisher_.get(), idempotency_.get(), rt.clock,
+                                             nullptr, log);
   return server_->Start();
 }
 
@@ -139,9 +139,10 @@ int RunApi(const ApiCommandOptions& o, const Runtime& rt) {
       },
       &source, rt);
   if (!st.ok()) return Fail("api", st);
-  std::cout << "probity api: serving " << o.log_dir << " on " << (serve.api.tls_cert_file.empty() ? "http" : "https")
-            << "://" << serve.api.host << ":" << stack.port() << "/v1/ (records to "
-            << o.bus.bootstrap_servers << ")" << std::endl;
+  std::cout << "probity api: serving " << o.log_dir << " on "
+            << (serve.api.tls_cert_file.empty() ? "http" : "https") << "://" << serve.api.host
+            << ":" << stack.port() << "/v1/ (records to " << o.bus.bootstrap_servers << ")"
+            << std::endl;
   while (!rt.stop->load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (Status f = stack.feeder_status(); !f.ok()) {

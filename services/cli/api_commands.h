@@ -21,15 +21,16 @@ namespace probity::cli {
 
 // What `probity api` and `probity up --api-access` take.
 struct ApiServeOptions {
-  std::string access_file;        // the callers (docs/api.md, "Access file"); required
-  std::string state_dir;          // idempotency records; default DATA_DIR/api
+  std::string access_file;  // the callers (docs/api.md, "Access file"); required
+  std::string state_dir;    // idempotency records; default DATA_DIR/api
   api::ApiOptions api{.port = 9470};
-  bool quiet = false;             // no request log on stderr
+  bool quiet = false;  // no request log on stderr
 };
 
 struct ApiCommandOptions {
   bus::ClientConfig bus{kDefaultBootstrapServers, {}};
-  std::string log_dir = std::string(kDefaultDataDir) + "/log";  // a store: the sequencer's or a replica's
+  std::string log_dir =
+      std::string(kDefaultDataDir) + "/log";  // a store: the sequencer's or a replica's
   ApiServeOptions serve;
 };
 

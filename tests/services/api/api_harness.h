@@ -114,7 +114,8 @@ class MiniIngest final : public ConfirmedPublisher {
     r.set_practice_code(env.practice_code());
     *r.mutable_occurred_at() = env.occurred_at();
     std::vector<v1::LogRecord> records{r};
-    return seq_->Append(&records, {}, {}).status();  // an exact redelivery is dropped, as ingest does
+    return seq_->Append(&records, {}, {})
+        .status();  // an exact redelivery is dropped, as ingest does
   }
   Status SignLocked() REQUIRES(mu_) {
     note::Checkpoint c{"probity.test/log", seq_->size(), seq_->root(), {}};
@@ -250,14 +251,14 @@ inline constexpr char kRulesYaml[] =
 // The access file the tests use: tokens are "tok-<name>".
 inline std::string AccessJson() {
   auto p = [](const std::string& name, const std::string& rest) {
-    return "{\"name\":\"" + name + "\",\"token_sha256_hex\":\"" +
-           crypto::Sha256Hex("tok-" + name) + "\"," + rest + "}";
+    return "{\"name\":\"" + name + "\",\"token_sha256_hex\":\"" + crypto::Sha256Hex("tok-" + name) +
+           "\"," + rest + "}";
   };
   return "{\"principals\":[" +
-         p("cm-qhm", "\"role\":\"API_ROLE_COMMISSIONER\",\"icb_codes\":[\"QHM\"],"
-                     "\"may_decide\":true") +
-         "," +
-         p("cm-qwo", "\"role\":\"API_ROLE_COMMISSIONER\",\"icb_codes\":[\"QWO\"]") + "," +
+         p("cm-qhm",
+           "\"role\":\"API_ROLE_COMMISSIONER\",\"icb_codes\":[\"QHM\"],"
+           "\"may_decide\":true") +
+         "," + p("cm-qwo", "\"role\":\"API_ROLE_COMMISSIONER\",\"icb_codes\":[\"QWO\"]") + "," +
          p("pr-a", "\"role\":\"API_ROLE_PRACTICE\",\"practice_code\":\"A81001\"") + "," +
          p("pr-b", "\"role\":\"API_ROLE_PRACTICE\",\"practice_code\":\"B82002\"") + "," +
          p("auditor", "\"role\":\"API_ROLE_AUDITOR\"") + "," +
@@ -297,7 +298,8 @@ class ApiHarness {
     server_ = std::make_unique<ApiServer>(
         options_, access_.get(),
         [store] {
-          return std::shared_ptr<const logstore::LogReader>(store, [](const logstore::LogReader*) {});
+          return std::shared_ptr<const logstore::LogReader>(store,
+                                                            [](const logstore::LogReader*) {});
         },
         view_.get(), ingest_.get(), idem_.get(), &clock_, nullptr,
         [this](std::string_view line) {
@@ -328,9 +330,8 @@ class ApiHarness {
     httplib::Client cli("127.0.0.1", server_->port());
     cli.set_read_timeout(30);
     if (!who.empty()) headers.emplace("Authorization", "Bearer tok-" + who);
-    httplib::Result r = method == "POST"
-                            ? cli.Post(target, headers, body, "application/json")
-                            : cli.Get(target, headers);
+    httplib::Result r = method == "POST" ? cli.Post(target, headers, body, "application/json")
+                                         : cli.Get(target, headers);
     Response out;
     if (!r) return out;
     out.ok = true;
@@ -340,7 +341,9 @@ class ApiHarness {
     Keep(method, target, out);
     return out;
   }
-  Response Get(const std::string& target, const std::string& who) { return Call("GET", target, who); }
+  Response Get(const std::string& target, const std::string& who) {
+    return Call("GET", target, who);
+  }
 
   void Keep(const std::string& method, const std::string& target, const Response& r) {
     const std::string base = (dir_ / "responses" / std::to_string(kept_++)).string();

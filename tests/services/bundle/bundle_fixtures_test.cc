@@ -148,6 +148,15 @@ TEST_F(BundleFixturesTest, PolicyFilesAreChecked) {
   EXPECT_TRUE(ParsePolicy("{\n  \"logOrigin\": \"probity.test/log\",\n  \"logVkey\": \"" +
                           std::string(testing::kLogVerifier) + "\"\n}\n")
                   .ok());
+  // The text form of `probity verify` (docs/checkpoints.md) is the same policy.
+  std::string text = "# the fixtures' log\nlog " + std::string(testing::kLogVerifier) + "\n";
+  for (const char* w : testing::kWitnessVerifiers) text += "witness " + std::string(w) + "\n";
+  text += "quorum 2\n";
+  auto from_text = ParsePolicy(text);
+  ASSERT_TRUE(from_text.ok()) << from_text.status().ToString();
+  auto from_json = ParsePolicy(codec::ToJson(FixturePolicy()));
+  ASSERT_TRUE(from_json.ok());
+  EXPECT_EQ(codec::ToJson(*from_text), codec::ToJson(*from_json));
   v1::VerifierPolicy p = FixturePolicy();
   p.set_quorum(4);
   EXPECT_FALSE(ParsePolicy(codec::ToJson(p)).ok());

@@ -142,17 +142,16 @@ inline std::vector<Fixture> MakeFixtures(const std::filesystem::path& tmp) {
   }
   {
     v1::DisputeBundle b = good;  // the same tree head, signed by another key under the log's name
-    b.mutable_checkpoint()->set_signed_note(
-        SignedCheckpoint(size, *r.Root(size), MustSigner(kImpostorSigner),
-                         {MustSigner(kWitnessSigners[0]), MustSigner(kWitnessSigners[1])}));
-    add("checkpoint_signed_by_another_key", b, "not signed by the log key");
+    b.mutable_checkpoint()->set_signed_note(SignedCheckpoint(
+        size, *r.Root(size), MustSigner(kImpostorSigner), {MustWitness(0), MustWitness(1)}));
+    add("checkpoint_signed_by_another_key", b, "no verifiable signatures");
   }
   {
     v1::DisputeBundle b = good;  // one cosignature where the policy asks for two
-    b.mutable_checkpoint()->set_signed_note(SignedCheckpoint(
-        size, *r.Root(size), MustSigner(kLogSigner), {MustSigner(kWitnessSigners[0])}));
+    b.mutable_checkpoint()->set_signed_note(
+        SignedCheckpoint(size, *r.Root(size), MustSigner(kLogSigner), {MustWitness(0)}));
     b.mutable_checkpoint()->mutable_witnesses()->RemoveLast();
-    add("checkpoint_below_quorum", b, "the policy requires 2");
+    add("checkpoint_below_quorum", b, "1 of the 2 witness cosignatures");
   }
   {
     v1::DisputeBundle b = good;  // the bundle says to trust fewer cosignatures than the verifier

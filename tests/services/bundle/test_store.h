@@ -18,6 +18,7 @@
 #include "common/logstore/sequencer.h"
 #include "common/logstore/store.h"
 #include "common/note/checkpoint.h"
+#include "common/note/cosignature.h"
 #include "common/note/note.h"
 #include "services/generate/generator.h"
 #include "services/rules/engine.h"
@@ -35,15 +36,16 @@ inline constexpr char kImpostorSigner[] =
     "PRIVATE+KEY+probity.test/log+9d599693+AY+ffukkoWCVQxCIQy1WHUUTsBPc720yXYp6s/uSmOJI";
 inline constexpr char kImpostorVerifier[] =
     "probity.test/log+9d599693+AWW6pZW+LFdH1xc0374Zst8FAB+ZpghGVTAuLOOEJWAp";
+// Witness keys: c2sp.org/tlog-cosignature cosignature/v1 keys (type 0x04).
 inline constexpr const char* kWitnessSigners[] = {
-    "PRIVATE+KEY+witness1.test+84da27aa+AfUbmuancSVzp4mfG5TlRTZiv+5T58u+LxCICl8ng7OP",
-    "PRIVATE+KEY+witness2.test+c281da3a+AcfczeNct2V9Ydb26kTwtdtqxA33xwq3IvMgwwAv79ac",
-    "PRIVATE+KEY+witness3.test+7fb9be1e+AbY6ZSykx9g5nWgT0o3sU23y8ImcTSKp9+/DIt//+O+d",
+    "PRIVATE+KEY+witness1.test+693c05c1+BPUbmuancSVzp4mfG5TlRTZiv+5T58u+LxCICl8ng7OP",
+    "PRIVATE+KEY+witness2.test+4f892550+BMfczeNct2V9Ydb26kTwtdtqxA33xwq3IvMgwwAv79ac",
+    "PRIVATE+KEY+witness3.test+076bac8d+BLY6ZSykx9g5nWgT0o3sU23y8ImcTSKp9+/DIt//+O+d",
 };
 inline constexpr const char* kWitnessVerifiers[] = {
-    "witness1.test+84da27aa+AdNFlnOGSfi9628QqkZS5ahbhWhQ3lI0UwtaJG9ed150",
-    "witness2.test+c281da3a+AQjsTzIVISA3VMSWTB5Wv10tRPG6NXp6ifxk6CPjheQi",
-    "witness3.test+7fb9be1e+AUa2+ct3VGsxdCXJs4L1xBCcj3aI+4PTREPYd4yGpcfI",
+    "witness1.test+693c05c1+BNNFlnOGSfi9628QqkZS5ahbhWhQ3lI0UwtaJG9ed150",
+    "witness2.test+4f892550+BAjsTzIVISA3VMSWTB5Wv10tRPG6NXp6ifxk6CPjheQi",
+    "witness3.test+076bac8d+BEa2+ct3VGsxdCXJs4L1xBCcj3aI+4PTREPYd4yGpcfI",
 };
 inline constexpr char kOrigin[] = "probity.test/log";
 
@@ -61,28 +63,32 @@ inline v1::VerifierPolicy TestPolicy(int witnesses, uint32_t quorum) {
   return p;
 }
 
-inline note::Signer MustSigner(const char* key) {
-  auto s = note::Signer::FromSignerKey(key);
+inline note::Signer MustSigner(const char* key, uint8_t alg = note::kAlgEd25519) {
+  auto s = note::Signer::FromSignerKey(key, alg);
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return *s;
 }
 
-// The checkpoint of (size, root) signed by `log` and cosigned by every one of `witnesses`: the
-// note text, a blank line, then one signature line a key, the log's first.
+inline note::Signer MustWitness(int i) {
+  return MustSigner(kWitnessSigners[i], note::kAlgCosignatureV1);
+}
+
+// The checkpoint of (size, root) signed by `log` and cosigned (cosignature/v1, at a timestamp
+// fixed by the size) by every one of `witnesses`: the note text, a blank line, then one
+// signature line a key, the log's first.
 inline std::string SignedCheckpoint(uint64_t size, const merkle::Hash& root,
                                     const note::Signer& log,
                                     const std::vector<note::Signer>& witnesses) {
   note::Checkpoint c{kOrigin, size, root, {}};
   const std::string text = note::FormatCheckpoint(c);
-  std::string out = text + "\n";
-  std::vector<note::Signer> all = {log};
-  all.insert(all.end(), witnesses.begin(), witnesses.end());
-  for (const auto& s : all) {
-    auto signed_note = s.Sign(text);
-    EXPECT_TRUE(signed_note.ok()) << signed_note.status().ToString();
-    out += signed_note->substr(text.size() + 1);
+  auto out = log.Sign(text);
+  EXPECT_TRUE(out.ok()) << out.status().ToString();
+  for (const auto& w : witnesses) {
+    auto line = note::Cosign(w, text, 1700000000 + size);
+    EXPECT_TRUE(line.ok()) << line.status().ToString();
+    *out += *line;
   }
-  return out;
+  return *out;
 }
 
 // Writes a log as ingest and the rules would: Add() sequences an input envelope, runs the rules
@@ -102,7 +108,7 @@ class StoreWriter {
     EXPECT_TRUE(engine.ok()) << engine.status().ToString();
     engine_ = std::move(engine).value();
     log_ = MustSigner(kLogSigner);
-    for (int i = 0; i < cosigners; ++i) witnesses_.push_back(MustSigner(kWitnessSigners[i]));
+    for (int i = 0; i < cosigners; ++i) witnesses_.push_back(MustWitness(i));
   }
 
   // The rule-set publication, as the rules runner sends it at start.

@@ -56,8 +56,8 @@ inline v1::Envelope ClaimEnv(const std::string& claim_id, const std::string& pra
                              int64_t pence, int64_t t,
                              v1::PaymentStream stream = v1::PAYMENT_STREAM_ITEM_OF_SERVICE,
                              const std::string& event_id = "") {
-  v1::Envelope e = Base(event_id.empty() ? "ev-" + claim_id : event_id, v1::EVENT_KIND_CLAIM,
-                        practice, t);
+  v1::Envelope e =
+      Base(event_id.empty() ? "ev-" + claim_id : event_id, v1::EVENT_KIND_CLAIM, practice, t);
   auto* c = e.mutable_claim();
   c->set_claim_id(claim_id);
   c->set_stream(stream);

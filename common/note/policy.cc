@@ -58,8 +58,8 @@ StatusOr<v1::VerifierPolicy> ParsePolicy(std::string_view text) {
       p.set_quorum(static_cast<uint32_t>(k));
       have_quorum = true;
     } else {
-      return BadLine(line_no, "unknown statement '" + std::string(word) +
-                                  "' (log, origin, witness, quorum)");
+      return BadLine(
+          line_no, "unknown statement '" + std::string(word) + "' (log, origin, witness, quorum)");
     }
   }
   if (p.witnesses_size() > 0 && !have_quorum) {

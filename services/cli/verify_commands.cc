@@ -140,13 +140,14 @@ void AddVerifyCommands(CLI::App& app, std::function<int()>* action) {
   });
 
   auto* incl = verify->add_subcommand(
-      "inclusion", "Check an inclusion proof (probity log proof inclusion --json) against a "
-                   "checkpoint, and optionally the entry's exact bytes");
+      "inclusion",
+      "Check an inclusion proof (probity log proof inclusion --json) against a "
+      "checkpoint, and optionally the entry's exact bytes");
   incl->add_option("--checkpoint", o->checkpoint, "The checkpoint the proof is for")->required();
   incl->add_option("--proof", o->proof, "The proof (InclusionProof or EntryProof JSON)")
       ->required();
-  auto* leaf = incl->add_option("--leaf", o->leaf,
-                                "The entry's exact leaf bytes (probity log get --raw)");
+  auto* leaf =
+      incl->add_option("--leaf", o->leaf, "The entry's exact leaf bytes (probity log get --raw)");
   incl->add_option("--leaf-hash", o->leaf_hash,
                    "The leaf hash the proof must be for (base64 or hex)")
       ->excludes(leaf);
@@ -185,9 +186,10 @@ void AddVerifyCommands(CLI::App& app, std::function<int()>* action) {
     };
   });
 
-  auto* cons = verify->add_subcommand(
-      "consistency", "Check that a checkpoint extends an older one (probity log proof "
-                     "consistency --json)");
+  auto* cons =
+      verify->add_subcommand("consistency",
+                             "Check that a checkpoint extends an older one (probity log proof "
+                             "consistency --json)");
   cons->add_option("--old", o->old_checkpoint, "The older checkpoint (one you kept)")->required();
   cons->add_option("--checkpoint", o->checkpoint, "The newer checkpoint")->required();
   cons->add_option("--proof", o->proof, "The consistency proof (ConsistencyProof JSON)")

@@ -29,7 +29,8 @@ void HexToBase64(pb::Value* v, bool in_hash_field) {
       }
       return;
     case pb::Value::kListValue:
-      for (pb::Value& e : *v->mutable_list_value()->mutable_values()) HexToBase64(&e, in_hash_field);
+      for (pb::Value& e : *v->mutable_list_value()->mutable_values())
+        HexToBase64(&e, in_hash_field);
       return;
     case pb::Value::kStructValue:
       for (auto& [name, field] : *v->mutable_struct_value()->mutable_fields()) {
@@ -119,8 +120,8 @@ Status VerifyInclusion(const note::TrustedCheckpoint& checkpoint, const v1::Incl
     return DataLoss("the entry's bytes do not hash to the proof's leaf hash");
   }
   PROBITY_ASSIGN_OR_RETURN(auto path, Hashes(proof.hashes(), "inclusion proof"));
-  Status st =
-      merkle::VerifyInclusion(proof.leaf_index(), size, *leaf_hash, path, checkpoint.checkpoint.root);
+  Status st = merkle::VerifyInclusion(proof.leaf_index(), size, *leaf_hash, path,
+                                      checkpoint.checkpoint.root);
   if (!st.ok()) {
     return Status(st.code(), "inclusion of index " + std::to_string(proof.leaf_index()) +
                                  " in the tree of " + std::to_string(size) + ": " + st.message());
@@ -142,11 +143,10 @@ Status VerifyConsistency(const note::TrustedCheckpoint& older, const note::Trust
         "with every tree)");
   }
   PROBITY_ASSIGN_OR_RETURN(auto path, Hashes(proof.hashes(), "consistency proof"));
-  Status st =
-      merkle::VerifyConsistency(m, n, path, older.checkpoint.root, newer.checkpoint.root);
+  Status st = merkle::VerifyConsistency(m, n, path, older.checkpoint.root, newer.checkpoint.root);
   if (!st.ok()) {
-    return Status(st.code(), "consistency of " + std::to_string(m) + " with " +
-                                 std::to_string(n) + ": " + st.message());
+    return Status(st.code(), "consistency of " + std::to_string(m) + " with " + std::to_string(n) +
+                                 ": " + st.message());
   }
   return Status::Ok();
 }

@@ -210,8 +210,7 @@ TEST_F(VerifyCli, VerifyRejectsTamperedMaterial) {
   for (int i = 0; i < proto_incl.hashes_size(); ++i) {
     v1::InclusionProof p = proto_incl;
     (*p.mutable_hashes(i))[5] ^= 1;
-    expect_invalid({"inclusion", "--checkpoint", cp10, "--proof",
-                    File("p.json", codec::ToJson(p))},
+    expect_invalid({"inclusion", "--checkpoint", cp10, "--proof", File("p.json", codec::ToJson(p))},
                    "flipped inclusion hash " + std::to_string(i));
   }
   for (int i = 0; i < proto_cons.hashes_size(); ++i) {
@@ -267,9 +266,8 @@ TEST_F(VerifyCli, VerifyRejectsTamperedMaterial) {
     v1::ConsistencyProof c;
     c.set_old_size(0);
     c.set_new_size(10);
-    ProcessResult r = Run({"verify", "consistency", "--old", File("cp0", notes_[0]),
-                           "--checkpoint", cp10, "--proof", File("p.json", codec::ToJson(c)),
-                           "--log-key", pub_});
+    ProcessResult r = Run({"verify", "consistency", "--old", File("cp0", notes_[0]), "--checkpoint",
+                           cp10, "--proof", File("p.json", codec::ToJson(c)), "--log-key", pub_});
     EXPECT_EQ(r.code, kInvalid) << r.err;
     EXPECT_NE(r.err.find("RFC 9162"), std::string::npos) << r.err;
   }
@@ -343,9 +341,9 @@ TEST_F(VerifyCli, TrustPolicyWithWitnessQuorum) {
   auto line = note::Cosign(*c1, text, 1764590400);
   ASSERT_TRUE(line.ok());
   const std::string cosigned = notes_[10] + *line;
-  const std::string policy = File("policy", "# test policy\nlog " + vkey_ + "\nwitness " +
-                                                w1->verifier_key + "\nwitness " +
-                                                w2->verifier_key + "\nquorum 1\n");
+  const std::string policy =
+      File("policy", "# test policy\nlog " + vkey_ + "\nwitness " + w1->verifier_key +
+                         "\nwitness " + w2->verifier_key + "\nquorum 1\n");
   ProcessResult r = Run({"verify", "checkpoint", File("cp", cosigned), "--policy", policy});
   EXPECT_EQ(r.code, kOk) << r.err;
   EXPECT_NE(r.out.find("cosigned by witness.test/w1"), std::string::npos) << r.out;
@@ -388,7 +386,8 @@ Ed25519PublicKey.from_public_bytes(key[1:]).verify(sig[4:], text.encode())
 print("verified", text.splitlines()[1])
 )PY");
   const std::string note_file = File("cp.note", cp);
-  ProcessResult r = probity::testing::RunProcess("/usr/bin/python3", {script, pub_, note_file}, dir_);
+  ProcessResult r =
+      probity::testing::RunProcess("/usr/bin/python3", {script, pub_, note_file}, dir_);
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(r.out, "verified 10\n");
   // The same script rejects a flipped signature (the check can fail).

@@ -5,8 +5,8 @@
 #include <chrono>
 
 #include "common/logstore/proofs.h"
-#include "common/metrics/http_server.h"
 #include "common/merkle/tile.h"
+#include "common/metrics/http_server.h"
 
 namespace probity::tiles {
 namespace {
@@ -63,8 +63,8 @@ StatusOr<TilePath> ParseTilePath(std::string_view path) {
       if (c < '0' || c > '9') return bad;
     }
     if (n > (UINT64_MAX - 999) / 1000) return bad;
-    n = n * 1000 + static_cast<uint64_t>((group[0] - '0') * 100 + (group[1] - '0') * 10 +
-                                         (group[2] - '0'));
+    n = n * 1000 +
+        static_cast<uint64_t>((group[0] - '0') * 100 + (group[1] - '0') * 10 + (group[2] - '0'));
     if (last) break;
     rest.remove_prefix(s + 1);
   }

@@ -16,9 +16,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -38,9 +38,9 @@ namespace probity::tiles {
 
 // A tile path of c2sp.org/tlog-tiles, without the leading "tile/": "<L>/<N>[.p/<W>]".
 struct TilePath {
-  uint32_t level = 0;   // 0..63
-  uint64_t index = 0;   // N
-  uint32_t width = 256; // 256 for a full tile, 1..255 for a partial one
+  uint32_t level = 0;    // 0..63
+  uint64_t index = 0;    // N
+  uint32_t width = 256;  // 256 for a full tile, 1..255 for a partial one
 };
 
 // Parses "<L>/<N>[.p/<W>]" strictly (no leading zeros; N as 3-digit groups, all but the last

@@ -10,8 +10,7 @@
 namespace probity::witness {
 
 StatusOr<std::unique_ptr<WitnessCollector>> WitnessCollector::Create(
-    const std::vector<WitnessEndpoint>& witnesses, const logstore::LogReader* log,
-    int timeout_ms) {
+    const std::vector<WitnessEndpoint>& witnesses, const logstore::LogReader* log, int timeout_ms) {
   std::vector<Witness> ws;
   for (const WitnessEndpoint& e : witnesses) {
     PROBITY_ASSIGN_OR_RETURN(note::Verifier key,

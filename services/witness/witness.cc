@@ -5,8 +5,8 @@
 #include <chrono>
 
 #include "common/merkle/hasher.h"
-#include "common/metrics/http_server.h"
 #include "common/merkle/proof.h"
+#include "common/metrics/http_server.h"
 #include "common/note/checkpoint.h"
 #include "common/note/cosignature.h"
 
@@ -103,8 +103,9 @@ Reply Witness::AddCheckpoint(std::string_view body) {
     if (line.empty()) break;
     if (proof.size() == kMaxProofLines) return Answer(400, "more than 63 proof lines");
     auto h = merkle::HashFromBase64(line);
-    if (!h.ok()) return Answer(400, "proof line " + std::to_string(proof.size() + 1) + ": " +
-                                        h.status().message());
+    if (!h.ok())
+      return Answer(400,
+                    "proof line " + std::to_string(proof.size() + 1) + ": " + h.status().message());
     proof.push_back(*h);
   }
   const std::string_view signed_note = rest;

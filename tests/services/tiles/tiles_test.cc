@@ -92,7 +92,7 @@ TEST_F(TileServerTest, ServesHashesWithinTheCheckpointAndNeverEntries) {
   ASSERT_EQ(level1.status, 200);
   EXPECT_EQ(level1.body, merkle::AsBytes(*store_->Root(256)));
 
-  EXPECT_EQ(server.Get("/tile/0/001.p/5").status, 404);   // entries 256..260 exist, 261 is past it
+  EXPECT_EQ(server.Get("/tile/0/001.p/5").status, 404);  // entries 256..260 exist, 261 is past it
   EXPECT_EQ(server.Get("/tile/0/001").status, 404);
   EXPECT_EQ(server.Get("/tile/1/000.p/2").status, 404);
   EXPECT_EQ(server.Get("/tile/entries/000").status, 404);

@@ -108,8 +108,8 @@ class WitnessTest : public ::testing::Test {
     witness_ = std::move(w).value();
   }
   note::Verifier WitnessVerifier() {
-    return std::move(note::Verifier::FromVerifierKey(witness_key_.verifier_key,
-                                                     note::kAlgCosignatureV1))
+    return std::move(
+               note::Verifier::FromVerifierKey(witness_key_.verifier_key, note::kAlgCosignatureV1))
         .value();
   }
   // The signature line of a 200 answer, checked against the witness key; returns its timestamp.
@@ -138,8 +138,7 @@ TEST_F(WitnessTest, AnswersEveryCaseOfAddCheckpoint) {
   // 422: size 0 must have the empty root; a proof from 0 must be empty.
   {
     note::Checkpoint zero{kOrigin, 0, *log_->store->Root(3), {}};
-    Reply r = witness_->AddCheckpoint("old 0\n\n" +
-                                      *note::SignCheckpoint(zero, *log_signer_));
+    Reply r = witness_->AddCheckpoint("old 0\n\n" + *note::SignCheckpoint(zero, *log_signer_));
     EXPECT_EQ(r.status, 422) << r.body;
     std::string body = log_->Body(0, 3);
     body.insert(6, merkle::ToBase64(merkle::EmptyRoot()) + "\n");
@@ -184,9 +183,9 @@ TEST_F(WitnessTest, AnswersEveryCaseOfAddCheckpoint) {
     auto same_name = note::GenerateKey(kOrigin);
     auto s2 = note::Signer::FromSignerKey(same_name->signer_key);
     note::Checkpoint cp2{kOrigin, 10, *log_->store->Root(10), {}};
-    EXPECT_EQ(witness_->AddCheckpoint(log_->Body(7, 10).substr(0, log_->Body(7, 10).find("\n\n") +
-                                                                     2) +
-                                      *note::SignCheckpoint(cp2, *s2))
+    EXPECT_EQ(witness_
+                  ->AddCheckpoint(log_->Body(7, 10).substr(0, log_->Body(7, 10).find("\n\n") + 2) +
+                                  *note::SignCheckpoint(cp2, *s2))
                   .status,
               403);
     std::string bad = log_->Body(7, 10);
@@ -323,11 +322,10 @@ print("verified", t)
 )PY";
   std::ofstream(base_ / "note") << log_->notes[10];
   std::ofstream(base_ / "line") << r.body;
-  auto out = probity::testing::RunProcess(
-      "/usr/bin/python3",
-      {script.string(), witness_key_.verifier_key, (base_ / "note").string(),
-       (base_ / "line").string()},
-      base_);
+  auto out = probity::testing::RunProcess("/usr/bin/python3",
+                                          {script.string(), witness_key_.verifier_key,
+                                           (base_ / "note").string(), (base_ / "line").string()},
+                                          base_);
   EXPECT_EQ(out.code, 0) << out.out << out.err;
   EXPECT_EQ(out.out, "verified " + std::to_string(kStart / kSecond) + "\n");
   // A flipped timestamp byte fails the same check.
@@ -335,11 +333,10 @@ print("verified", t)
   const size_t at = bad.rfind(' ') + 8;
   bad[at] = bad[at] == 'A' ? 'B' : 'A';
   std::ofstream(base_ / "line", std::ios::trunc) << bad;
-  out = probity::testing::RunProcess(
-      "/usr/bin/python3",
-      {script.string(), witness_key_.verifier_key, (base_ / "note").string(),
-       (base_ / "line").string()},
-      base_);
+  out = probity::testing::RunProcess("/usr/bin/python3",
+                                     {script.string(), witness_key_.verifier_key,
+                                      (base_ / "note").string(), (base_ / "line").string()},
+                                     base_);
   EXPECT_NE(out.code, 0);
 }
 

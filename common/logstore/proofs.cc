@@ -1,5 +1,6 @@
 #include "common/logstore/proofs.h"
 
+#include <algorithm>
 #include <string>
 
 #include "common/merkle/hasher.h"
@@ -105,15 +106,16 @@ StatusOr<v1::Checkpoint> CheckCheckpointRecord(const v1::CheckpointRecord& recor
 StatusOr<std::optional<v1::Checkpoint>> LatestVerifiedCheckpoint(const LogReader& log,
                                                                  const note::Verifier& log_key,
                                                                  std::optional<uint64_t> at_size) {
+  // Largest first: usually one signature check. (The record under the largest key is not
+  // necessarily the largest verified checkpoint: a store may hold an older note there.)
   PROBITY_ASSIGN_OR_RETURN(std::vector<v1::CheckpointRecord> all, log.Checkpoints());
-  std::optional<v1::Checkpoint> best;
+  std::sort(all.begin(), all.end(),
+            [](const auto& a, const auto& b) { return a.tree_size() > b.tree_size(); });
   for (const v1::CheckpointRecord& r : all) {
     if (at_size && r.tree_size() != *at_size) continue;
-    if (best && r.tree_size() <= best->tree_size()) continue;
-    auto cp = CheckCheckpointRecord(r, log_key);
-    if (cp.ok()) best = std::move(cp).value();
+    if (auto cp = CheckCheckpointRecord(r, log_key); cp.ok()) return {std::move(cp).value()};
   }
-  return best;
+  return std::optional<v1::Checkpoint>();
 }
 
 }  // namespace probity::logstore

@@ -113,7 +113,13 @@ StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& path,
     std::error_code ec;
     std::filesystem::create_directories(path, ec);  // RocksDB creates the last level only
   }
-  if (options.read_only) {
+  if (options.read_only && !options.secondary_path.empty()) {
+    dbo.max_open_files = -1;  // RocksDB requires it of a secondary instance
+    std::error_code ec;
+    std::filesystem::create_directories(options.secondary_path, ec);
+    rs = rocksdb::DB::OpenAsSecondary(dbo, path, options.secondary_path, cfds, &s->cfs_, &raw);
+    s->secondary_ = rs.ok();
+  } else if (options.read_only) {
     rs = rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &s->cfs_, &raw);
   } else {
     rs = rocksdb::DB::Open(dbo, path, cfds, &s->cfs_, &raw);
@@ -150,6 +156,11 @@ StatusOr<uint64_t> LogStore::ReadMetaU64(std::string_view key) const {
   PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read " + std::string(key)));
   if (v.size() != 8) return DataLoss("meta key " + std::string(key) + " is not 8 bytes");
   return keys::GetBe64(v);
+}
+
+Status LogStore::CatchUp() {
+  if (!secondary_) return Status::Ok();
+  return FromRocks(db_->TryCatchUpWithPrimary(), "catch up with the writer");
 }
 
 StatusOr<std::optional<std::string>> LogStore::PinnedLogKey() const {

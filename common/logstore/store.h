@@ -31,6 +31,10 @@ struct OpenOptions {
   bool read_only = false;
   bool create_if_missing = true;  // ignored when read_only
   bool sync = false;  // fsync the WAL on every batch (survives power loss, not only crashes)
+  // With read_only: open as a RocksDB secondary instance keeping its own files in this
+  // directory, so that CatchUp() sees what the writer (another process) appended since. Empty:
+  // a plain read-only open, which sees the store as it was when opened.
+  std::string secondary_path;
 };
 
 // Progress callback for long scans: (done, total).
@@ -54,6 +58,10 @@ class LogStore final : public LogReader {
                                                   const OpenOptions& options);
 
   bool read_only() const { return read_only_; }
+  // For a store opened with secondary_path: reads what the writer appended since the open or
+  // the last CatchUp. REQUIRES: not called concurrently with reads of this store. A no-op
+  // otherwise.
+  Status CatchUp();
   const std::string& path() const { return path_; }
 
   // Committed tree size (number of entries). Reads the store each time.
@@ -126,6 +134,7 @@ class LogStore final : public LogReader {
   StatusOr<uint64_t> ReadMetaU64(std::string_view key) const;
   std::string path_;
   bool read_only_ = false;
+  bool secondary_ = false;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   rocksdb::WriteOptions write_options_;

@@ -48,6 +48,9 @@ StatusOr<uint64_t> VerifyCosignature(const Verifier& cosigner, std::string_view 
     return InvalidArgument("cosignature by " + cosigner.name() + " is not " +
                            std::to_string(kCosignatureSize) + " bytes");
   }
+  uint32_t in_bytes = 0;
+  for (size_t i = 0; i < 4; ++i) in_bytes = (in_bytes << 8) | static_cast<uint8_t>((*raw)[i]);
+  if (in_bytes != cosigner.key_hash()) return NotFound("cosignature: not by " + cosigner.name());
   uint64_t t = 0;
   for (size_t i = 4; i < 12; ++i) t = (t << 8) | static_cast<uint8_t>((*raw)[i]);
   if (t == 0 || t > kMaxTimestamp) {

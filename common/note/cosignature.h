@@ -30,7 +30,8 @@ StatusOr<std::string> Cosign(const Signer& cosigner, std::string_view checkpoint
                              uint64_t timestamp);
 
 // Checks one signature line of a note (as Open reports it) against a cosigner key: kNotFound if
-// its name and key hash are not the key's (not this witness's line); kInvalidArgument if it is
+// its name and key hash (as reported, and as encoded in its bytes) are not the key's (not this
+// witness's line); kInvalidArgument if it is
 // not 72 bytes or its timestamp is 0 or above 2^63 - 1; kDataLoss if the signature does not
 // verify. Returns the timestamp. REQUIRES: cosigner.alg() == kAlgCosignatureV1 (else
 // kFailedPrecondition).

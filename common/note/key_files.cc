@@ -45,7 +45,14 @@ Status WriteNew(const std::string& path, const std::string& data, mode_t mode) {
 }  // namespace
 
 Status WriteKeyFiles(const KeyPair& kp, const std::string& dir) {
-  PROBITY_ASSIGN_OR_RETURN(Signer signer, Signer::FromSignerKey(kp.signer_key));
+  // A log's key or a witness's cosigner key (kAlgCosignatureV1).
+  StatusOr<Signer> parsed = Signer::FromSignerKey(kp.signer_key);
+  if (!parsed.ok()) {
+    if (auto cosigner = Signer::FromSignerKey(kp.signer_key, kAlgCosignatureV1); cosigner.ok()) {
+      parsed = std::move(cosigner);
+    }
+  }
+  PROBITY_ASSIGN_OR_RETURN(Signer signer, std::move(parsed));
   if (signer.verifier_key() != kp.verifier_key) {
     return InvalidArgument("note: verifier key does not belong to the signer key");
   }

@@ -33,6 +33,8 @@ struct AllOptions {
   IngestCommandOptions ingest;
   UpOptions up;
   AlertsCommandOptions alerts;
+  TilesOptions tiles;
+  WitnessCommandOptions witness;
   KeygenOptions keygen;
   ListOptions list;
   GetOptions get;
@@ -117,6 +119,13 @@ void AddServeOptions(CLI::App* cmd, ServeOptions* s) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--sync", s->sync, "fsync every batch (survive power loss, not only crashes)");
+  cmd->add_option("--witness", s->witnesses,
+                  "URL=VKEY of a witness to send checkpoints to (c2sp.org/tlog-witness; "
+                  "repeatable), e.g. http://127.0.0.1:9480=witness.example/w1+1234abcd+BA...");
+  cmd->add_option("--witness-interval-ms", s->ingest.witness_interval_ms,
+                  "Send the latest checkpoint to the witnesses this often")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 }
 
 void AddLogFlags(CLI::App* cmd, LogFlags* f) {
@@ -177,7 +186,25 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
   up->add_option("--alertmanager-url", o.up.alertmanager_url,
                  "Deliver flags as alerts to this Alertmanager, e.g. http://127.0.0.1:9093");
   AddServeOptions(up, &o.up.serve);
+  up->add_option("--tiles-port", o.up.tiles.port,
+                 "Port for /checkpoint and the hash tiles (c2sp.org/tlog-tiles; 0 = any)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   OnChosen(up, action, [&] { return RunUp(o.up, rt); });
+
+  auto* tiles = app.add_subcommand(
+      "tiles",
+      "Serve /checkpoint and the log's hash tiles over HTTP (c2sp.org/tlog-tiles; read-only; "
+      "never entries)");
+  tiles->add_option("--store", o.tiles.store, "The log directory (DATA_DIR/log)")->required();
+  tiles->add_option("--log-key", o.tiles.log_key,
+                    "The log's verifier key, or its file (default: the key pinned in the log)");
+  tiles->add_option("--http-host", o.tiles.http.host, "Address to listen on")
+      ->capture_default_str();
+  tiles->add_option("--http-port", o.tiles.http.port, "Port (0 = any)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  OnChosen(tiles, action, [&] { return RunTiles(o.tiles, rt); });
 
   auto* alerts = app.add_subcommand(
       "alerts", "Run the alerts target: follow probity.log.v1, deliver flags to Alertmanager");
@@ -205,6 +232,28 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
       ->capture_default_str();
   keygen->add_option("--out-dir", o.keygen.out_dir, "Writes OUT_DIR/probity.key (0600) and .pub")
       ->capture_default_str();
+  keygen->add_flag("--cosigner", o.keygen.cosigner,
+                   "A witness's cosigner key (c2sp.org/tlog-cosignature, type 4) instead of a "
+                   "log key");
+
+  auto* witness = app.add_subcommand(
+      "witness",
+      "Run a checkpoint witness (c2sp.org/tlog-witness): cosign the logs' checkpoints "
+      "that are consistent with what it cosigned before");
+  witness->add_option("--key", o.witness.key, "The witness's cosigner key file (keygen --cosigner)")
+      ->required();
+  witness
+      ->add_option("--log", o.witness.logs,
+                   "A log to witness: its verifier key, or ORIGIN=VKEY (repeatable)")
+      ->required();
+  witness->add_option("--state-dir", o.witness.state_dir, "Where the witness keeps its state")
+      ->capture_default_str();
+  witness->add_option("--http-host", o.witness.http.host, "Address to listen on")
+      ->capture_default_str();
+  witness->add_option("--http-port", o.witness.http.port, "Port (0 = any)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  OnChosen(witness, action, [&] { return RunWitness(o.witness, rt); });
   OnChosen(keygen, action, [&] { return RunKeygen(o.keygen); });
 }
 

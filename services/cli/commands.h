@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/bus/kafka.h"
 #include "common/status/status.h"
@@ -70,6 +71,9 @@ struct ServeOptions {
   HttpOptions http{.port = 9464};
   std::string signing_key;  // default DATA_DIR/keys/probity.key
   bool sync = false;        // fsync every batch
+  // --witness URL=VKEY (repeatable): witnesses to send checkpoints to (c2sp.org/tlog-witness),
+  // every --witness-interval-ms (ingest.witness_interval_ms).
+  std::vector<std::string> witnesses;
   // --origin, --checkpoint-interval-ms, --checkpoint-every, --max-batch, --max-batch-latency-ms
   // are bound to these fields: the defaults are ingest's own.
   ingest::IngestOptions ingest;
@@ -93,6 +97,7 @@ struct UpOptions {
   std::string alertmanager_url;  // empty: no alerts target
   std::string routing_file;      // not empty: the webhooks target, and alert labels by route
   int64_t webhook_first_retry_ms = 5000;
+  HttpOptions tiles;             // /checkpoint and hash tiles (c2sp.org/tlog-tiles); port 0: any
 };
 int RunUp(const UpOptions& o, const Runtime& rt);
 
@@ -108,11 +113,30 @@ struct AlertsCommandOptions {
 };
 int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt);
 
+// `probity tiles`: serves /checkpoint and the hash tiles of the log in `store` (a log directory,
+// DATA_DIR/log) over HTTP, read-only, following a writer in another process.
+struct TilesOptions {
+  std::string store;    // the log directory
+  std::string log_key;  // the log's verifier key or its file; default: the key pinned in the log
+  HttpOptions http{.port = 9470};
+};
+int RunTiles(const TilesOptions& o, const Runtime& rt);
+
 // `probity keygen`.
 struct KeygenOptions {
   std::string name = "probity.example/log";
   std::string out_dir = ".";
+  bool cosigner = false;  // a witness's cosigner key (type 0x04) instead of a log key
 };
+
+// `probity witness`: a c2sp.org/tlog-witness witness (services/witness/witness.h).
+struct WitnessCommandOptions {
+  std::string state_dir = "./probity-witness";  // RocksDB: the latest cosigned checkpoint per log
+  std::string key;                // the witness's cosigner key file (keygen --cosigner)
+  std::vector<std::string> logs;  // "VKEY" or "ORIGIN=VKEY" (default origin: the key's name)
+  HttpOptions http{.port = 9480};
+};
+int RunWitness(const WitnessCommandOptions& o, const Runtime& rt);
 int RunKeygen(const KeygenOptions& o);
 
 // `probity log ...`: read-only views of the log in DATA_DIR/log.

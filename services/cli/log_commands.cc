@@ -266,7 +266,7 @@ int LogVerify(const LogFlags& f) {
   if (f.json) {
     std::cout << "{\"ok\":true,\"entries\":" << report->entries_checked
               << ",\"checkpoints\":" << report->checkpoints_checked << ",\"root\":\""
-              << merkle::ToHex(report->root) << "\",\"seconds\":" << secs << "}\n";
+              << merkle::ToBase64(report->root) << "\",\"seconds\":" << secs << "}\n";
   } else {
     std::printf(
         "OK: %llu entries and %llu checkpoints verified in %.2f s; root %s\n"

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -26,6 +27,9 @@
 #include "services/ingest/ingest.h"
 #include "services/rules/rule_set.h"
 #include "services/rules/runner.h"
+#include "services/tiles/tiles.h"
+#include "services/witness/collector.h"
+#include "services/witness/witness.h"
 
 namespace probity::cli {
 namespace {
@@ -68,6 +72,7 @@ StatusOr<note::Signer> LoadSigner(const ServeOptions& s, bool generate_if_missin
 struct IngestStack {
   std::unique_ptr<logstore::LogStore> store;
   std::optional<note::Signer> signer;
+  std::unique_ptr<witness::WitnessCollector> witnesses;  // outlives the service
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<ingest::IngestService> service;
   std::unique_ptr<metrics::HttpServer> http;
@@ -93,6 +98,19 @@ struct IngestStack {
     o.ignore_stored_offsets = embedded_bus;
     service = std::make_unique<ingest::IngestService>(o, bus, store.get(), rt.clock, registry.get(),
                                                       &*signer);
+    if (!s.witnesses.empty()) {
+      std::vector<witness::WitnessEndpoint> endpoints;
+      for (const std::string& w : s.witnesses) {
+        const size_t eq = w.find('=');
+        if (eq == std::string::npos) {
+          return InvalidArgument("--witness '" + w + "' is not URL=VKEY");
+        }
+        endpoints.push_back({w.substr(0, eq), w.substr(eq + 1)});
+      }
+      PROBITY_ASSIGN_OR_RETURN(witnesses,
+                               witness::WitnessCollector::Create(endpoints, store.get()));
+      service->SetCosigner(witnesses.get());
+    }
     http = std::make_unique<metrics::HttpServer>(registry, [this] { return service->health(); });
     PROBITY_RETURN_IF_ERROR(http->Start(s.http.host, s.http.port));
     PROBITY_RETURN_IF_ERROR(service->Start());
@@ -250,6 +268,17 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
     webhook_log.log_keys.push_back(*key);
   }
 
+  // The hash tiles and /checkpoint, from the same store.
+  auto pinned = stack.store->PinnedLogKey();
+  if (!pinned.ok() || !*pinned) {
+    return Fail("up", pinned.ok() ? NotFound("tiles: no log key pinned") : pinned.status());
+  }
+  auto log_key = note::Verifier::FromVerifierKey(**pinned);
+  if (!log_key.ok()) return Fail("up", log_key.status());
+  tiles::TileServer tile_server(stack.store.get(), *log_key);
+  st = tile_server.Start(o.serve.http.host, o.tiles.port);
+  if (!st.ok()) return Fail("up", st);
+
   // Every target is started: no return before the threads are joined.
   std::thread rules_thread([&] { failures.Record("rules", rules.Run(rt.stop)); });
   std::thread alerts_thread;
@@ -276,6 +305,8 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
         << "/metrics\n"
         << "  health       http://" << o.serve.http.host << ":" << stack.http->port()
         << "/healthz\n"
+        << "  tiles        http://" << o.serve.http.host << ":" << tile_server.port()
+        << "/checkpoint and /tile/<L>/<N> (c2sp.org/tlog-tiles)\n"
         << "  rules        " << rule_set->name << " " << rule_set->version << " ("
         << rule_set->rules.size() << " rules)\n"
         << (am ? "  alerts       " + o.alertmanager_url + "\n" : std::string())
@@ -351,8 +382,71 @@ int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt) {
   return kExitOk;
 }
 
+int RunTiles(const TilesOptions& o, const Runtime& rt) {
+  // A secondary instance of the writer's store, with its own files in a private directory.
+  std::string tmpl = (std::filesystem::temp_directory_path() / "probity-tiles-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) return Fail("tiles", IoError("cannot create " + tmpl));
+  struct RemoveOnExit {
+    std::string dir;
+    ~RemoveOnExit() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{tmpl};
+  auto store = logstore::LogStore::Open(o.store, {.read_only = true, .secondary_path = tmpl});
+  if (!store.ok()) return Fail("tiles", store.status());
+  StatusOr<note::Verifier> key = NotFound("no log key");
+  if (!o.log_key.empty()) {
+    key = note::LoadVerifierKey(o.log_key);
+  } else if (auto pinned = (*store)->PinnedLogKey(); !pinned.ok()) {
+    key = pinned.status();
+  } else if (*pinned) {
+    key = note::Verifier::FromVerifierKey(**pinned);
+  } else {
+    key = NotFound("no log key pinned in " + o.store + ": pass --log-key");
+  }
+  if (!key.ok()) return Fail("tiles", key.status());
+  tiles::TileServer server(store->get(), *key);
+  Status st = server.Start(o.http.host, o.http.port);
+  if (!st.ok()) return Fail("tiles", st);
+  std::cout << "probity tiles: serving " << o.store << " at http://" << o.http.host << ":"
+            << server.port() << "/checkpoint and /tile/<L>/<N>[.p/<W>] (hashes only)" << std::endl;
+  WaitForStop(rt);
+  server.Stop();
+  return kExitOk;
+}
+
+int RunWitness(const WitnessCommandOptions& o, const Runtime& rt) {
+  auto key_text = note::ReadKeyFile(o.key);
+  if (!key_text.ok()) return Fail("witness", key_text.status());
+  auto cosigner = note::Signer::FromSignerKey(*key_text, note::kAlgCosignatureV1);
+  if (!cosigner.ok()) return Fail("witness", cosigner.status());
+  std::vector<witness::LogConfig> logs;
+  for (const std::string& l : o.logs) {
+    const size_t eq = l.find('=');
+    const std::string vkey = eq == std::string::npos ? l : l.substr(eq + 1);
+    auto v = note::LoadVerifierKey(vkey);
+    if (!v.ok()) return Fail("witness", v.status());
+    std::string text = vkey;
+    if (auto file = note::ReadKeyFile(vkey); file.ok()) text = *file;
+    logs.push_back({eq == std::string::npos ? v->name() : l.substr(0, eq), text});
+  }
+  Status st = MakeDirectories(o.state_dir);
+  if (!st.ok()) return Fail("witness", st);
+  auto w = witness::Witness::Open(o.state_dir, logs, *cosigner, rt.clock);
+  if (!w.ok()) return Fail("witness", w.status());
+  st = (*w)->Start(o.http.host, o.http.port);
+  if (!st.ok()) return Fail("witness", st);
+  std::cout << "probity witness: " << cosigner->name() << " (verifier key "
+            << cosigner->verifier_key() << ") witnessing " << logs.size() << " log(s); POST http://"
+            << o.http.host << ":" << (*w)->port() << "/add-checkpoint" << std::endl;
+  WaitForStop(rt);
+  (*w)->Stop();
+  return kExitOk;
+}
+
 int RunKeygen(const KeygenOptions& o) {
-  auto kp = note::GenerateKey(o.name);
+  auto kp = note::GenerateKey(o.name, o.cosigner ? note::kAlgCosignatureV1 : note::kAlgEd25519);
   if (!kp.ok()) return Fail("keygen", kp.status());
   Status st = MakeDirectories(o.out_dir);
   if (st.ok()) st = note::WriteKeyFiles(*kp, o.out_dir);

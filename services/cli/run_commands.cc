@@ -230,6 +230,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   WebhooksLog webhook_log{.entries = &webhook_source,
                           .checkpoints = &webhook_checkpoints,
                           .origin = o.serve.ingest.checkpoint_origin,
+                          .log_keys = {},
                           .bus = cfg};
   if (hooks) {
     auto key = note::Verifier::FromVerifierKey(stack.signer->verifier_key());

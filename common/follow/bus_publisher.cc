@@ -78,6 +78,11 @@ Status BusPublisher::Reset() {
   return Status::Ok();
 }
 
+Status BusPublisher::WarmUp(const std::string& topic, int timeout_ms) {
+  auto* kafka = dynamic_cast<bus::Producer*>(producer_);
+  return kafka != nullptr ? kafka->WarmUp(topic, timeout_ms) : Status::Ok();
+}
+
 uint64_t BusPublisher::published() const {
   MutexLock l(&mu_);
   return published_total_;

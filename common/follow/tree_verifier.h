@@ -69,7 +69,8 @@ class TreeVerifier {
   TreeVerifier(std::string origin, std::vector<note::Verifier> keys, TreeState state = {});
 
   uint64_t size() const { return current_.size(); }
-  uint64_t verified_size() const { return state_.verified.size(); }
+  // Size of the latest verified checkpoint; 0 before the first.
+  uint64_t verified_size() const { return state_.checkpoint ? state_.checkpoint->tree_size() : 0; }
   merkle::Hash Root() const { return current_.Root(); }
   // The state to persist (the tree at size(), with its verified part).
   const TreeState& state() const { return state_; }
@@ -82,6 +83,13 @@ class TreeVerifier {
   // signature, a record that disagrees with its note, a rollback, a fork, or a root that is not
   // this verifier's root at that size.
   Status AddCheckpoint(const v1::CheckpointRecord& record, Evidence* evidence);
+
+  // For a runtime that reads no checkpoints: the tree at size() becomes the base of the state, so
+  // that the persisted tail does not grow without bound. REQUIRES: no checkpoint was accepted.
+  void Settle() {
+    state_.verified = current_;
+    state_.tail.clear();
+  }
 
   // The checkpoint stream is read again from its start (a restart of its source): the ordering
   // check restarts; pending checkpoints are kept.

@@ -21,10 +21,11 @@
 #include "services/cli/commands.h"
 #include "services/cli/demo.h"
 #include "services/cli/first_failure.h"
-#include "services/cli/rules_runner.h"
+#include "services/cli/follow_support.h"
 #include "services/cli/webhooks_commands.h"
 #include "services/ingest/ingest.h"
 #include "services/rules/rule_set.h"
+#include "services/rules/runner.h"
 
 namespace probity::cli {
 namespace {
@@ -198,16 +199,25 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   // Flags are few and their latency matters: the rules producer does not linger.
   bus::ClientConfig rules_cfg = cfg;
   rules_cfg.properties.emplace("linger.ms", "0");
-  auto rules_producer = bus::Producer::Create(rules_cfg);
-  if (!rules_producer.ok()) return Fail("up", rules_producer.status());
-  StoreSource source(stack.store.get());
-  RulesRunner rules({.state_dir = data_dir + "/rules"}, *rule_set, &source, rules_producer->get());
+  bus::KafkaBus rules_bus(rules_cfg);
+  // Followers in this process read the store directly, through the same runtime as the separate
+  // targets, and verify its checkpoints with the log's key.
+  auto log_key = note::Verifier::FromVerifierKey(stack.signer->verifier_key());
+  if (!log_key.ok()) return Fail("up", log_key.status());
+  follow::StoreSource source(stack.store.get());
+  follow::StoreCheckpointSource rules_checkpoints(stack.store.get());
+  rules::RulesRunner rules({.state_dir = data_dir + "/rules",
+                            .checkpoints = &rules_checkpoints,
+                            .origin = log_key->name(),
+                            .log_keys = {*log_key}},
+                           *rule_set, &source, &rules_bus, rt.clock);
   st = rules.Start(rt.clock->NowMicros());
   if (!st.ok()) return Fail("up", Status(st.code(), "rules: " + st.message()));
 
   // Alerts, when an Alertmanager is given: a third follower of the same store.
   // It hands its alerts to a durable outbox, which retries Alertmanager for as long as it is down.
-  StoreSource alert_source(stack.store.get());
+  follow::StoreSource alert_source(stack.store.get());
+  follow::StoreCheckpointSource alert_checkpoints(stack.store.get());
   std::unique_ptr<alerts::AlertsRunner> alerter;
   std::unique_ptr<alerts::AlertmanagerTransport> am_transport;
   std::unique_ptr<alerts::OutboxAlertSink> am_outbox;
@@ -220,23 +230,21 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
       return Fail("up", Status(sink.status().code(), "alerts: " + sink.status().message()));
     am_outbox = std::move(sink).value();
     alerter = std::make_unique<alerts::AlertsRunner>(
-        alerts::AlertsRunner::Options{.state_dir = data_dir + "/alerts"}, &alert_source,
-        am_outbox.get(), rt.clock);
+        alerts::AlertsRunner::Options{.state_dir = data_dir + "/alerts",
+                                      .checkpoints = &alert_checkpoints,
+                                      .origin = log_key->name(),
+                                      .log_keys = {*log_key}},
+        &alert_source, am_outbox.get(), rt.clock);
     st = alerter->Start();
     if (!st.ok()) return Fail("up", Status(st.code(), "alerts: " + st.message()));
   }
-  StoreSource webhook_source(stack.store.get());
+  follow::StoreSource webhook_source(stack.store.get());
   follow::StoreCheckpointSource webhook_checkpoints(stack.store.get());
-  WebhooksLog webhook_log{.entries = &webhook_source,
-                          .checkpoints = &webhook_checkpoints,
-                          .origin = o.serve.ingest.checkpoint_origin,
-                          .log_keys = {},
-                          .bus = cfg};
-  if (hooks) {
-    auto key = note::Verifier::FromVerifierKey(stack.signer->verifier_key());
-    if (!key.ok()) return Fail("up", key.status());
-    webhook_log.log_keys.push_back(*key);
-  }
+  const WebhooksLog webhook_log{.entries = &webhook_source,
+                                .checkpoints = &webhook_checkpoints,
+                                .origin = log_key->name(),
+                                .log_keys = {*log_key},
+                                .bus = cfg};
 
   // Every target is started: no return before the threads are joined.
   std::thread rules_thread([&] { failures.Record("rules", rules.Run(rt.stop)); });
@@ -300,9 +308,8 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
 int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt) {
   auto client = alerts::AlertmanagerClient::Create(o.alertmanager_url);
   if (!client.ok()) return Fail("alerts", client.status());
-  auto topic = LogTopicSource::Create(o.bus);
-  if (!topic.ok()) return Fail("alerts", topic.status());
-  follow::CatchUpSource source(topic->get(), o.catch_up_from);
+  auto in = OpenBusFollowInputs(o.bus, o.catch_up_from, o.log_key, "alerts");
+  if (!in.ok()) return Fail("alerts", in.status());
   std::optional<webhooks::Routing> routing;
   if (!o.routing_file.empty()) {
     auto r = webhooks::Routing::LoadFile(o.routing_file);
@@ -316,8 +323,11 @@ int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt) {
       alerts::OutboxAlertSink::Open(o.data_dir + "/alerts/outbox", &transport,
                                     routing ? &*routing : nullptr, rt.clock, registry.get());
   if (!sink.ok()) return Fail("alerts", sink.status());
-  alerts::AlertsRunner runner({.state_dir = o.data_dir + "/alerts"}, &source, sink->get(),
-                              rt.clock);
+  alerts::AlertsRunner runner({.state_dir = o.data_dir + "/alerts",
+                               .checkpoints = in->checkpoints.get(),
+                               .origin = in->origin,
+                               .log_keys = in->log_keys},
+                              in->entries.get(), sink->get(), rt.clock);
   Status st = runner.Start();
   if (!st.ok()) return Fail("alerts", st);
   metrics::HttpServer http(registry, [&] { return runner.health(); });

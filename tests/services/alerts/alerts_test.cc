@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "common/merkle/hasher.h"
 #include "services/alerts/outbox_sink.h"
 
 namespace probity::alerts {
@@ -37,6 +38,7 @@ class VectorSource final : public follow::EntrySource {
     logstore::Entry e;
     e.index = entries_.size();
     e.record_bytes = r.SerializeAsString();
+    e.leaf_hash = merkle::HashLeaf(e.record_bytes);  // the follower runtime checks every leaf
     entries_.push_back(e);
   }
   Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) override {

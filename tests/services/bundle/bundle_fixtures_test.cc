@@ -69,6 +69,30 @@ TEST_F(BundleFixturesTest, CheckedInFixturesAreWhatTheCodeMakesAndEachIsJudgedAs
   }
 }
 
+// Every byte of the good fixture's file changed, two ways (the lowest bit, and the 0x20 bit that
+// swaps a letter's case): each changed file is refused, whether the change lands in a value, a
+// field name, a number, an enum name or the JSON around them.
+TEST_F(BundleFixturesTest, AnyChangedByteOfTheFileIsRefused) {
+  const std::string file = testing::MakeFixtures(tmp_).front().text;
+  const auto policy = FixturePolicy();
+  ASSERT_TRUE(VerifyFile(file, policy).ok());
+  size_t flips = 0, refused = 0;
+  for (uint8_t mask : {0x01, 0x20}) {
+    for (size_t i = 0; i < file.size(); ++i) {
+      std::string bad = file;
+      bad[i] = static_cast<char>(bad[i] ^ mask);
+      ++flips;
+      if (!VerifyFile(bad, policy).ok()) {
+        ++refused;
+      } else {
+        ADD_FAILURE() << "accepted with byte " << i << " ^ " << int(mask);
+      }
+    }
+  }
+  std::printf("%zu of %zu byte flips refused (file of %zu bytes)\n", refused, flips, file.size());
+  EXPECT_EQ(refused, flips);
+}
+
 TEST_F(BundleFixturesTest, HeldCheckpointMustBeTheBundlesOrProvedConsistent) {
   auto w = testing::FixtureStore((tmp_ / "log").string());
   const auto& r = *w->store();

@@ -256,17 +256,13 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
     st = alerter->Start();
     if (!st.ok()) return Fail("up", Status(st.code(), "alerts: " + st.message()));
   }
-  StoreSource webhook_source(stack.store.get());
+  follow::StoreSource webhook_source(stack.store.get());
   follow::StoreCheckpointSource webhook_checkpoints(stack.store.get());
-  WebhooksLog webhook_log{.entries = &webhook_source,
-                          .checkpoints = &webhook_checkpoints,
-                          .origin = o.serve.ingest.checkpoint_origin,
-                          .bus = cfg};
-  if (hooks) {
-    auto key = note::Verifier::FromVerifierKey(stack.signer->verifier_key());
-    if (!key.ok()) return Fail("up", key.status());
-    webhook_log.log_keys.push_back(*key);
-  }
+  const WebhooksLog webhook_log{.entries = &webhook_source,
+                                .checkpoints = &webhook_checkpoints,
+                                .origin = log_key->name(),
+                                .log_keys = {*log_key},
+                                .bus = cfg};
 
   // The hash tiles and /checkpoint, from the same store.
   auto pinned = stack.store->PinnedLogKey();

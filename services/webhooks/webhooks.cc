@@ -159,6 +159,9 @@ WebhooksFollower::WebhooksFollower(Options options, Routing routing,
 WebhooksFollower::~WebhooksFollower() { StopDelivery(); }
 
 StatusOr<uint64_t> WebhooksFollower::Restore() {
+  // The runtime restores again after a retriable error: the outbox is the state, and stays open
+  // (its delivery threads keep running).
+  if (outbox_) return outbox_->source_next();
   if (transports_.size() != routing_.endpoints().size()) {
     return InvalidArgument("webhooks: one transport per endpoint is needed");
   }

@@ -30,6 +30,22 @@ HARDENING = [
 ]
 
 
+def check_command_line(test, argv, target):
+    """argv (after the binary) runs `target` with options the binary knows, --config first: each
+    --option is listed by `probity --help` (global) or `probity <target> --help`. (Running the
+    command with --help would not do: CLI11 answers --help before it looks at the rest.)"""
+    test.assertIn(target, argv)
+    i = argv.index(target)
+    for where, opts in (("probity", argv[:i]), ("probity " + target, argv[i + 1:])):
+        r = subprocess.run([PROBITY, *where.split()[1:], "--help"], capture_output=True,
+                           text=True)
+        test.assertEqual(r.returncode, 0, r.stderr)
+        for o in opts:
+            if o.startswith("--"):
+                test.assertRegex(r.stdout, r"(^|[\s,])%s\b" % re.escape(o.split("=")[0]),
+                                 "%s does not take %s" % (where, o))
+
+
 def topics_h():
     """{topic: partitions} from common/bus/topics.h."""
     text = open(os.path.join(ROOT, "common/bus/topics.h")).read()
@@ -70,10 +86,8 @@ class SystemdUnits(unittest.TestCase):
             exec_start = [l for l in lines if l.startswith("ExecStart=")]
             self.assertEqual(len(exec_start), 1)
             argv = shlex.split(exec_start[0][len("ExecStart="):])
-            self.assertEqual(argv[:2], ["/usr/local/bin/probity", target])
-            # The command exists in the binary.
-            r = subprocess.run([PROBITY, target, "--help"], capture_output=True, text=True)
-            self.assertEqual(r.returncode, 0, f"probity {target} --help: {r.stderr}")
+            self.assertEqual(argv[0], "/usr/local/bin/probity")
+            check_command_line(self, argv[1:], target)
 
 
 class ComposeFile(unittest.TestCase):
@@ -109,9 +123,7 @@ class ComposeFile(unittest.TestCase):
         s = self.doc["services"]
         for t in TARGETS:
             cmd = s[t]["command"]
-            self.assertEqual(cmd[0], t)
-            r = subprocess.run([PROBITY, *cmd, "--help"], capture_output=True, text=True)
-            self.assertEqual(r.returncode, 0, f"probity {' '.join(cmd)}: {r.stderr}")
+            check_command_line(self, cmd, t)
             data_dir = cmd[cmd.index("--data-dir") + 1]
             self.assertTrue(any(v.endswith(":" + data_dir) for v in s[t]["volumes"]),
                             f"{t}: {data_dir} is not a volume")

@@ -49,7 +49,7 @@ class FakeTransport final : public Transport {
   std::vector<std::string> order, bodies;
 };
 
-class OutboxTest : public ::testing::Test {
+class DeliveryOutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
@@ -98,7 +98,7 @@ class OutboxTest : public ::testing::Test {
   std::unique_ptr<Outbox> box_;
 };
 
-TEST_F(OutboxTest, DeliversInOrderAndKeepsTheCursorWithTheItems) {
+TEST_F(DeliveryOutboxTest, DeliversInOrderAndKeepsTheCursorWithTheItems) {
   Open();
   ASSERT_TRUE(box_->Enqueue(Items(0, 0, 3), 10).ok());
   EXPECT_EQ(box_->source_next(), 10u);
@@ -115,7 +115,7 @@ TEST_F(OutboxTest, DeliversInOrderAndKeepsTheCursorWithTheItems) {
   EXPECT_EQ(box_->status(0).delivered(), 3u);
 }
 
-TEST_F(OutboxTest, BackoffIsExponentialWithBoundedJitterOnTheInjectedClock) {
+TEST_F(DeliveryOutboxTest, BackoffIsExponentialWithBoundedJitterOnTheInjectedClock) {
   RetryPolicy p;  // 5 s x4, capped at 12 h, +-20 %
   Open(p);
   a_.refuse_until = INT64_MAX;
@@ -135,7 +135,7 @@ TEST_F(OutboxTest, BackoffIsExponentialWithBoundedJitterOnTheInjectedClock) {
   EXPECT_EQ(box_->status(0).consecutive_failures(), a_.attempts.size());
 }
 
-TEST_F(OutboxTest, RefusalsForARequestAMinuteAndAnHourEachEndInExactlyOneDelivery) {
+TEST_F(DeliveryOutboxTest, RefusalsForARequestAMinuteAndAnHourEachEndInExactlyOneDelivery) {
   Open();
   int next_id = 0;
   for (Micros outage : {Micros{0}, kMinute, kHour}) {
@@ -151,7 +151,7 @@ TEST_F(OutboxTest, RefusalsForARequestAMinuteAndAnHourEachEndInExactlyOneDeliver
   EXPECT_EQ(box_->status(0).failed(), 0u);
 }
 
-TEST_F(OutboxTest, GoneDisablesTheDestinationAndRecordsEveryItemAsFailed) {
+TEST_F(DeliveryOutboxTest, GoneDisablesTheDestinationAndRecordsEveryItemAsFailed) {
   Open();
   a_.status = 410;
   a_.refuse_until = INT64_MAX;
@@ -189,7 +189,7 @@ TEST_F(OutboxTest, GoneDisablesTheDestinationAndRecordsEveryItemAsFailed) {
   EXPECT_EQ(box_->status(0).failed(), 4u);
 }
 
-TEST_F(OutboxTest, AnItemFailingForThreeDaysIsGivenUpRecordedAndTheNextOneProceeds) {
+TEST_F(DeliveryOutboxTest, AnItemFailingForThreeDaysIsGivenUpRecordedAndTheNextOneProceeds) {
   Open(WebhookRetryPolicy());
   a_.status = 500;
   a_.refuse_until = clock_.NowMicros() + 4 * kDay;
@@ -211,7 +211,7 @@ TEST_F(OutboxTest, AnItemFailingForThreeDaysIsGivenUpRecordedAndTheNextOneProcee
   EXPECT_NE((*failed)[0].reason().find("gave up"), std::string::npos);
 }
 
-TEST_F(OutboxTest, SlowDownWaitsAtLeastAMinuteAndRetryAfterIsHonoured) {
+TEST_F(DeliveryOutboxTest, SlowDownWaitsAtLeastAMinuteAndRetryAfterIsHonoured) {
   Open();
   a_.status = 429;
   a_.refuse_next = 1;
@@ -229,7 +229,7 @@ TEST_F(OutboxTest, SlowDownWaitsAtLeastAMinuteAndRetryAfterIsHonoured) {
   EXPECT_EQ(a_.received.size(), 2u);
 }
 
-TEST_F(OutboxTest, ARestartMidRetryKeepsTheQueueTheAttemptsAndTheSchedule) {
+TEST_F(DeliveryOutboxTest, ARestartMidRetryKeepsTheQueueTheAttemptsAndTheSchedule) {
   Open();
   a_.refuse_until = INT64_MAX;
   ASSERT_TRUE(box_->Enqueue(Items(0, 0, 2), 2).ok());
@@ -249,7 +249,7 @@ TEST_F(OutboxTest, ARestartMidRetryKeepsTheQueueTheAttemptsAndTheSchedule) {
   EXPECT_EQ(a_.received, (std::map<std::string, int>{{"msg_0", 1}, {"msg_1", 1}}));
 }
 
-TEST_F(OutboxTest, ALaterItemWithTheSameKeyReplacesAQueuedOne) {
+TEST_F(DeliveryOutboxTest, ALaterItemWithTheSameKeyReplacesAQueuedOne) {
   Open({}, /*max_batch=*/10);
   a_.refuse_until = INT64_MAX;
   ASSERT_TRUE(
@@ -273,7 +273,7 @@ TEST_F(OutboxTest, ALaterItemWithTheSameKeyReplacesAQueuedOne) {
   EXPECT_EQ(box_->status(0).queued(), 1u);
 }
 
-TEST_F(OutboxTest, ADeadDestinationNeverHoldsUpAnotherOnTheirOwnThreads) {
+TEST_F(DeliveryOutboxTest, ADeadDestinationNeverHoldsUpAnotherOnTheirOwnThreads) {
   Open();
   a_.block_ms = 300;  // every attempt hangs, then fails
   a_.refuse_until = INT64_MAX;

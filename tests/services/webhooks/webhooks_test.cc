@@ -6,8 +6,12 @@
 // cryptography, are in tests/integration/webhooks_e2e_test.py.)
 #include "services/webhooks/webhooks.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -73,10 +77,35 @@ TEST(SigningTest, Ed25519SignaturesVerifyWithThePublishedKeyAndRotationSignsWith
   EXPECT_FALSE(SignatureHeader({k1}, "wh.7", 1, "{}").ok());  // ids never hold a '.'
 }
 
+// Binds `server` to a free loopback port in this suite's range (46100-46499; ctest runs test
+// processes side by side, so no port is fixed) and serves on `thread`. Returns the port.
+int ServeOnFreePort(httplib::Server* server, std::thread* thread) {
+  // httplib binds with SO_REUSEPORT, so its bind succeeds on a port another server of this
+  // process or another test holds: probe with a plain socket first.
+  auto free = [](int p) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(p));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    close(fd);
+    return ok;
+  };
+  int port = 0;
+  for (int i = 0; i < 400 && port == 0; ++i) {
+    const int p = 46100 + (getpid() * 7 + i) % 400;
+    if (free(p) && server->bind_to_port("127.0.0.1", p)) port = p;
+  }
+  *thread = std::thread([server] { server->listen_after_bind(); });
+  while (!server->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return port;
+}
+
 // A receiver on a loopback port that answers what the test says and records what it accepted.
 class Receiver {
  public:
-  explicit Receiver(int port) : port_(port) {
+  Receiver() {
     server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> l(mu_);
       ++requests_;
@@ -90,8 +119,7 @@ class Receiver {
       signatures_.push_back(req.get_header_value("webhook-signature"));
       res.status = 204;
     });
-    thread_ = std::thread([this] { server_.listen("127.0.0.1", port_); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    port_ = ServeOnFreePort(&server_, &thread_);
   }
   ~Receiver() {
     server_.stop();
@@ -122,7 +150,7 @@ class Receiver {
   }
 
  private:
-  int port_;
+  int port_ = 0;
   httplib::Server server_;
   std::thread thread_;
   std::mutex mu_;
@@ -214,7 +242,7 @@ class WebhooksFollowerTest : public ::testing::Test {
   fs::path dir_;
   ManualClock clock_{1'700'000'000 * deliver::kSecond};
   SigningKey ed_ = *SigningKey::Hmac("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-  Receiver qhm_{46011}, all_{46012};
+  Receiver qhm_, all_;
   std::vector<std::unique_ptr<HttpTransport>> transports_;
   std::unique_ptr<WebhooksFollower> follower_;
   uint64_t next_ = 0;
@@ -237,6 +265,10 @@ TEST_F(WebhooksFollowerTest, ThinBodiesGoWhereTheRoutingFileSaysSigned) {
   decision.mutable_flag_decision()->set_outcome(v1::DECISION_OUTCOME_UPHOLD);
   Apply(3, decision);  // routed by its flag's ICB and severity: both endpoints
   ASSERT_TRUE(follower_->Save(4).ok());
+  // The runtime restores again after a retriable error: same cursor, the outbox stays open.
+  auto again = follower_->Restore();
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, 4u);
   DeliverFor(kMinute);
   EXPECT_EQ(qhm_.accepted(), (std::map<std::string, int>{{"wh_0", 1}, {"wh_3", 1}}));
   EXPECT_EQ(all_.accepted(), (std::map<std::string, int>{{"wh_0", 1}, {"wh_1", 1}, {"wh_3", 1}}));
@@ -320,11 +352,12 @@ TEST_F(WebhooksFollowerTest, GoneDisablesOneEndpointAndIsRecordedTheOtherCarries
 TEST_F(WebhooksFollowerTest, RedirectsAreNotFollowed) {
   httplib::Server redirect;
   redirect.Post(".*", [](const httplib::Request&, httplib::Response& res) {
-    res.set_redirect("http://127.0.0.1:46012/hooks", 307);
+    res.set_redirect("http://127.0.0.1:1/elsewhere", 307);
   });
-  std::thread t([&] { redirect.listen("127.0.0.1", 46013); });
-  while (!redirect.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  auto transport = HttpTransport::Create("http://127.0.0.1:46013/x", {ed_}, 2);
+  std::thread t;
+  const int port = ServeOnFreePort(&redirect, &t);
+  auto transport =
+      HttpTransport::Create("http://127.0.0.1:" + std::to_string(port) + "/x", {ed_}, 2);
   ASSERT_TRUE(transport.ok());
   v1::OutboxItem item;
   item.set_id("wh_1");

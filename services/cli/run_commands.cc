@@ -264,13 +264,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
                                 .log_keys = {*log_key},
                                 .bus = cfg};
 
-  // The hash tiles and /checkpoint, from the same store.
-  auto pinned = stack.store->PinnedLogKey();
-  if (!pinned.ok() || !*pinned) {
-    return Fail("up", pinned.ok() ? NotFound("tiles: no log key pinned") : pinned.status());
-  }
-  auto log_key = note::Verifier::FromVerifierKey(**pinned);
-  if (!log_key.ok()) return Fail("up", log_key.status());
+  // The hash tiles and /checkpoint, from the same store, verified with the same key.
   tiles::TileServer tile_server(stack.store.get(), *log_key);
   st = tile_server.Start(o.serve.http.host, o.tiles.port);
   if (!st.ok()) return Fail("up", st);

@@ -19,6 +19,7 @@
 #include "common/crypto/sha256.h"
 #include "common/follow/entry_source.h"
 #include "common/time/proto_time.h"
+#include "services/bundle/bundle.h"
 #include "services/rules/rule_set.h"
 
 namespace probity::api {
@@ -406,8 +407,8 @@ struct ApiServer::Impl {
       MutexLock l(&rate_mu);
       Bucket& b = buckets[p.name];
       if (b.at == 0) b.tokens = options.rate_burst;
-      b.tokens = std::min(options.rate_burst,
-                          b.tokens + (now - b.at) / 1e6 * options.rate_per_second);
+      b.tokens =
+          std::min(options.rate_burst, b.tokens + (now - b.at) / 1e6 * options.rate_per_second);
       b.at = now;
       if (b.tokens >= 1) {
         b.tokens -= 1;
@@ -522,8 +523,8 @@ struct ApiServer::Impl {
       cursor = *parsed;
       started = true;
     }
-    auto cp = CheckpointForAnswer(*reader, c.req,
-                                  started ? std::optional<uint64_t>(cursor.tree_size) : std::nullopt);
+    auto cp = CheckpointForAnswer(
+        *reader, c.req, started ? std::optional<uint64_t>(cursor.tree_size) : std::nullopt);
     if (!cp.ok()) return FromStatus(cp.status());
     cursor.tree_size = cp->tree_size();
     TrailQuery q;
@@ -531,7 +532,8 @@ struct ApiServer::Impl {
     q.tree_size = cp->tree_size();
     if (c.req.has_param("kind")) {
       auto k = codec::ParseKind(c.req.get_param_value("kind"));
-      if (!k) return BadRequest("kind '" + c.req.get_param_value("kind") + "' is not an event kind");
+      if (!k)
+        return BadRequest("kind '" + c.req.get_param_value("kind") + "' is not an event kind");
       q.kind = *k;
     }
     auto from = ParseTimeParam(c.req, "from");
@@ -576,15 +578,24 @@ struct ApiServer::Impl {
       v1::TrailPage page;
       NodeTable nodes;
       bool done = false;
+      std::vector<logstore::Entry> entries;
+      std::vector<v1::LogRecord> records;
       Status st = ReadTrail(
           *reader, q, &cursor, &started, *limit,
           [&](const logstore::Entry& e, const v1::LogRecord& r) {
-            PROBITY_ASSIGN_OR_RETURN(auto path, reader->InclusionProof(e.index, q.tree_size));
-            *page.add_entries() = make_entry(e, r, &nodes, path);
+            entries.push_back(e);
+            records.push_back(r);
             return Status::Ok();
           },
           &done);
       if (!st.ok()) return FromStatus(st);
+      std::vector<uint64_t> indices;
+      for (const auto& e : entries) indices.push_back(e.index);
+      auto paths = reader->InclusionProofs(indices, q.tree_size);
+      if (!paths.ok()) return FromStatus(paths.status());
+      for (size_t i = 0; i < entries.size(); ++i) {
+        *page.add_entries() = make_entry(entries[i], records[i], &nodes, (*paths)[i]);
+      }
       page.mutable_end()->set_entries(page.entries_size());
       if (!done && page.entries_size() == static_cast<int>(*limit)) {
         page.mutable_end()->set_next_cursor(FormatCursor(cursor));
@@ -648,14 +659,15 @@ struct ApiServer::Impl {
                   return Status::Ok();
                 },
                 &s->done);
+            std::vector<uint64_t> indices;
+            for (const auto& e : entries) indices.push_back(e.index);
+            StatusOr<std::vector<std::vector<merkle::Hash>>> paths =
+                st.ok() ? s->reader->InclusionProofs(indices, s->q.tree_size)
+                        : StatusOr<std::vector<std::vector<merkle::Hash>>>(st);
+            if (!paths.ok()) st = paths.status();
             for (size_t i = 0; st.ok() && i < entries.size(); ++i) {
-              auto path = s->reader->InclusionProof(entries[i].index, s->q.tree_size);
-              if (!path.ok()) {
-                st = path.status();
-                break;
-              }
               v1::TrailLine line;
-              *line.mutable_entry() = make_entry(entries[i], records[i], &s->nodes, *path);
+              *line.mutable_entry() = make_entry(entries[i], records[i], &s->nodes, (*paths)[i]);
               out += codec::ToJson(line);
               out += '\n';
               ++s->served;
@@ -857,8 +869,7 @@ struct ApiServer::Impl {
     const Principal& who = c.who;
     size_t next = 0;
     auto flags = view->Flags(
-        q,
-        [&](const v1::FlagSummary& f) { return f.log_index() < size && FlagVisible(who, f); },
+        q, [&](const v1::FlagSummary& f) { return f.log_index() < size && FlagVisible(who, f); },
         start, *limit, &next);
     v1::FlagList out;
     *out.mutable_checkpoint() = *cp;
@@ -919,7 +930,8 @@ struct ApiServer::Impl {
         for (const rules::RuleSpec& r : loaded->rules) {
           if (r.id != flag.rule_id()) continue;
           out.set_rule_in_plain_english(r.description);
-          for (const auto& [name, value] : r.params) (*out.mutable_parameters())[name] = ParamText(value);
+          for (const auto& [name, value] : r.params)
+            (*out.mutable_parameters())[name] = ParamText(value);
         }
       }
     }
@@ -989,7 +1001,8 @@ struct ApiServer::Impl {
     }
     const std::string key = c.req.get_header_value("Idempotency-Key");
     if (key.empty() || key.size() > kMaxIdempotencyKey ||
-        key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:") !=
+        key.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:") !=
             std::string::npos) {
       return BadRequest(
           "an Idempotency-Key header of 1-128 characters [A-Za-z0-9-_.:] is required");
@@ -1004,7 +1017,8 @@ struct ApiServer::Impl {
       ps = google::protobuf::util::InvalidArgumentError("does not parse");
     }
     if (!ps.ok()) {
-      return BadRequest("the body is not a DecisionRequest: " + std::string(ps.message()).substr(0, 200));
+      return BadRequest("the body is not a DecisionRequest: " +
+                        std::string(ps.message()).substr(0, 200));
     }
     if (body.outcome() == v1::DECISION_OUTCOME_UNSPECIFIED) {
       return BadRequest("outcome is required: DECISION_OUTCOME_ACKNOWLEDGE, _UPHOLD or _DISMISS");
@@ -1015,46 +1029,50 @@ struct ApiServer::Impl {
     const std::string request_hash =
         crypto::Sha256Hex(c.who.name + '\n' + f.summary.flag_id() + '\n' + canonical);
 
-    MutexLock l(&decide_mu);
-    auto existing = idempotency->Get(c.who.name, key);
-    if (!existing.ok()) return FromStatus(existing.status());
     v1::IdempotencyRecord rec;
     bool replayed = false;
-    if (*existing) {
-      rec = **existing;
-      if (rec.request_sha256_hex() != request_hash) {
-        return Problem{422, "unprocessable",
-                       "Idempotency-Key '" + key +
-                           "' was used for another request; use a new key for a new decision"};
+    {
+      // The key's check and its record are one step; producing (the same bytes, whoever does it)
+      // and waiting are not.
+      MutexLock l(&decide_mu);
+      auto existing = idempotency->Get(c.who.name, key);
+      if (!existing.ok()) return FromStatus(existing.status());
+      if (*existing) {
+        rec = **existing;
+        if (rec.request_sha256_hex() != request_hash) {
+          return Problem{422, "unprocessable",
+                         "Idempotency-Key '" + key +
+                             "' was used for another request; use a new key for a new decision"};
+        }
+        replayed = true;
+      } else {
+        const Micros now = clock->NowMicros();
+        v1::Envelope env;
+        env.set_event_id("api-decision-" +
+                         crypto::Sha256Hex(c.who.name + '\n' + key).substr(0, 40));
+        env.set_kind(v1::EVENT_KIND_FLAG_DECISION);
+        env.set_schema_version(1);
+        env.set_practice_code(f.summary.practice_code());
+        SetTimestamp(env.mutable_occurred_at(), now);
+        SetTimestamp(env.mutable_recorded_at(), now);
+        env.set_source_system("probity-api");
+        if (!f.decisions.empty()) env.set_supersedes_event_id(f.decisions.back().decision_id());
+        v1::FlagDecision* d = env.mutable_flag_decision();
+        d->set_flag_id(f.summary.flag_id());
+        d->set_outcome(body.outcome());
+        d->set_reason(body.reason());
+        d->set_decided_by(body.decided_by());
+        d->set_decided_by_role(c.who.decided_by_role);
+        if (auto rej = codec::Validate(bus::kDecisionsTopic, env, codec::Policy(), now)) {
+          return BadRequest(rej->message);
+        }
+        rec.set_request_sha256_hex(request_hash);
+        rec.set_decision_id(env.event_id());
+        rec.set_envelope(env.SerializeAsString());
+        rec.set_flag_id(f.summary.flag_id());
+        Status st = idempotency->Put(c.who.name, key, rec);
+        if (!st.ok()) return FromStatus(st);
       }
-      replayed = true;
-    } else {
-      const Micros now = clock->NowMicros();
-      v1::Envelope env;
-      env.set_event_id("api-decision-" +
-                       crypto::Sha256Hex(c.who.name + '\n' + key).substr(0, 40));
-      env.set_kind(v1::EVENT_KIND_FLAG_DECISION);
-      env.set_schema_version(1);
-      env.set_practice_code(f.summary.practice_code());
-      SetTimestamp(env.mutable_occurred_at(), now);
-      SetTimestamp(env.mutable_recorded_at(), now);
-      env.set_source_system("probity-api");
-      if (!f.decisions.empty()) env.set_supersedes_event_id(f.decisions.back().decision_id());
-      v1::FlagDecision* d = env.mutable_flag_decision();
-      d->set_flag_id(f.summary.flag_id());
-      d->set_outcome(body.outcome());
-      d->set_reason(body.reason());
-      d->set_decided_by(body.decided_by());
-      d->set_decided_by_role(c.who.decided_by_role);
-      if (auto rej = codec::Validate(bus::kDecisionsTopic, env, codec::Policy(), now)) {
-        return BadRequest(rej->message);
-      }
-      rec.set_request_sha256_hex(request_hash);
-      rec.set_decision_id(env.event_id());
-      rec.set_envelope(env.SerializeAsString());
-      rec.set_flag_id(f.summary.flag_id());
-      Status st = idempotency->Put(c.who.name, key, rec);
-      if (!st.ok()) return FromStatus(st);
     }
     // The same bytes every time: ingest logs the first and drops the rest as redeliveries.
     Status st = publisher->Publish(bus::kDecisionsTopic, rec.flag_id(), rec.envelope(),
@@ -1075,14 +1093,65 @@ struct ApiServer::Impl {
       if (!w.ok()) return FromStatus(w.status());
       wait_ms = std::min<uint64_t>(*w, options.max_wait_ms);
     }
-    auto at = view->WaitForEvent(rec.decision_id(), std::chrono::steady_clock::now() +
-                                                        std::chrono::milliseconds(wait_ms));
+    auto at = view->WaitForEvent(
+        rec.decision_id(), std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms));
     if (at) {
       out.set_sequenced(true);
       out.set_log_index(*at);
     }
     c.res.set_header("Location", "/v1/flags/" + rec.flag_id() + "/decisions");
     Reply(c.res, 202, out);
+    return std::nullopt;
+  }
+
+  // The flag's dispute bundle (docs/bundle.md), exactly as `probity dispute bundle` writes it.
+  std::optional<Problem> Bundle(Call& c) {
+    if (!options.bundle_policy) {
+      return Problem{503, "unavailable",
+                     "this api has no verifier policy for bundles (start it with --bundle-policy)"};
+    }
+    auto reader = Reader();
+    if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
+    auto cp = reader->LatestCheckpoint();
+    if (!cp.ok()) return FromStatus(cp.status());
+    const uint64_t size = *cp ? (*cp)->tree_size() : 0;
+    auto found = FindFlag(c, size);
+    if (auto* p = std::get_if<Problem>(&found)) return *p;
+    const FlagState& f = std::get<FlagState>(found);
+    bundle::BuildOptions bo;
+    bo.policy = *options.bundle_policy;
+    if (c.req.has_param("since_size")) {
+      auto since = ParseU64("since_size", c.req.get_param_value("since_size"));
+      if (!since.ok()) return FromStatus(since.status());
+      bo.since_size = *since;
+    }
+    auto built = bundle::Build(*reader, f.summary.flag_id(), bo);
+    if (!built.ok()) {
+      if (built.status().code() == Code::kFailedPrecondition) {
+        return Problem{503, "unavailable", built.status().message()};
+      }
+      return FromStatus(built.status());
+    }
+    // Every practice whose entries the bundle carries.
+    std::vector<std::string> practices = {f.summary.practice_code()};
+    uint64_t served = 0;
+    auto note = [&](const v1::EntryProof& e) {
+      ++served;
+      v1::LogRecord r;
+      if (r.ParseFromString(e.leaf()) && !r.practice_code().empty()) {
+        practices.push_back(r.practice_code());
+      }
+    };
+    note(built->flag());
+    for (const auto& e : built->evidence()) note(e);
+    for (const auto& e : built->context()) note(e);
+    if (built->has_baseline()) note(built->baseline());
+    auto id = RecordAccess(c, "bundle", practices, built->checkpoint().tree_size(), served);
+    if (!id.ok()) return FromStatus(id.status());
+    c.res.status = 200;
+    c.res.set_content(bundle::ToFile(*built), kJson);
+    c.res.set_header("Content-Disposition",
+                     "attachment; filename=\"bundle-" + f.summary.flag_id() + ".json\"");
     return std::nullopt;
   }
 
@@ -1139,9 +1208,8 @@ struct ApiServer::Impl {
 // ------------------------------------------------------------------------------------------------
 
 ApiServer::ApiServer(ApiOptions options, const AccessControl* access, ReaderFn reader,
-                     const View* view, ConfirmedPublisher* publisher,
-                     IdempotencyStore* idempotency, const Clock* clock,
-                     prometheus::Registry* registry, LogFn log)
+                     const View* view, ConfirmedPublisher* publisher, IdempotencyStore* idempotency,
+                     const Clock* clock, prometheus::Registry* registry, LogFn log)
     : impl_(new Impl{.options = std::move(options),
                      .access = access,
                      .reader = std::move(reader),
@@ -1249,6 +1317,8 @@ Status ApiServer::Start() {
   s.Get("/v1/flags", route("flags", [impl](Impl::Call& c) { return impl->Flags(c); }));
   s.Get(R"(/v1/flags/([^/]+)/explanation)",
         route("explanation", [impl](Impl::Call& c) { return impl->Explain(c); }));
+  s.Get(R"(/v1/flags/([^/]+)/bundle)",
+        route("bundle", [impl](Impl::Call& c) { return impl->Bundle(c); }));
   s.Get(R"(/v1/flags/([^/]+)/decisions)",
         route("decisions", [impl](Impl::Call& c) { return impl->History(c); }));
   s.Post(R"(/v1/flags/([^/]+)/decisions)",

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "services/cli/analysis_commands.h"
+#include "services/cli/api_commands.h"
 #include "services/cli/commands.h"
 
 namespace probity::cli {
@@ -30,6 +31,7 @@ struct AllOptions {
   IngestCommandOptions ingest;
   UpOptions up;
   AlertsCommandOptions alerts;
+  ApiCommandOptions api;
   KeygenOptions keygen;
   ListOptions list;
   GetOptions get;
@@ -164,7 +166,17 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
   up->add_option("--alertmanager-url", o.up.alertmanager_url,
                  "Deliver flags as alerts to this Alertmanager, e.g. http://127.0.0.1:9093");
   AddServeOptions(up, &o.up.serve);
+  AddApiServeOptions(up, &o.up.api, /*in_up=*/true);
   OnChosen(up, action, [&] { return RunUp(o.up, rt); });
+
+  auto* api = app.add_subcommand(
+      "api", "Run the audit api: trails with proofs, flags, decisions, scoped per caller");
+  AddBusOptions(api, &o.api.bus, "Kafka bootstrap servers (access records and decisions go here)");
+  api->add_option("--log-dir", o.api.log_dir,
+                  "The log to serve (the sequencer's DATA_DIR/log or a replica's), read-only")
+      ->capture_default_str();
+  AddApiServeOptions(api, &o.api.serve, /*in_up=*/false);
+  OnChosen(api, action, [&] { return RunApi(o.api, rt); });
 
   auto* alerts = app.add_subcommand(
       "alerts", "Run the alerts target: follow probity.log.v1, deliver flags to Alertmanager");

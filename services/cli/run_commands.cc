@@ -17,6 +17,7 @@
 #include "common/note/note.h"
 #include "services/alerts/alerts.h"
 #include "services/cli/analysis_commands.h"
+#include "services/cli/api_commands.h"
 #include "services/cli/commands.h"
 #include "services/cli/demo.h"
 #include "services/cli/first_failure.h"
@@ -206,6 +207,31 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
     if (!st.ok()) return Fail("up", Status(st.code(), "alerts: " + st.message()));
   }
 
+  // The api, when an access file is given: a fourth follower of the same store, answering from it.
+  StoreSource api_source(stack.store.get());
+  follow::StoreCheckpointSource api_checkpoints(stack.store.get());
+  ApiStack api;
+  if (!o.api.access_file.empty()) {
+    ApiServeOptions serve = o.api;
+    if (serve.state_dir.empty()) serve.state_dir = data_dir + "/api";
+    if (serve.bundle_policy_file.empty()) {
+      // Bundles name this log's key; a deployment with witnesses passes --bundle-policy.
+      v1::VerifierPolicy policy;
+      policy.set_log_origin(o.serve.ingest.checkpoint_origin);
+      policy.set_log_vkey(stack.signer->verifier_key());
+      serve.api.bundle_policy = policy;
+    }
+    const logstore::LogStore* store = stack.store.get();
+    st = api.Start(
+        serve, cfg,
+        [store] {
+          return std::shared_ptr<const logstore::LogReader>(store,
+                                                            [](const logstore::LogReader*) {});
+        },
+        &api_source, &api_checkpoints, rt);
+    if (!st.ok()) return Fail("up", Status(st.code(), "api: " + st.message()));
+  }
+
   // Every target is started: no return before the threads are joined.
   std::thread rules_thread([&] { failures.Record("rules", rules.Run(rt.stop)); });
   std::thread alerts_thread;
@@ -225,6 +251,10 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
         << "  rules        " << rule_set->name << " " << rule_set->version << " ("
         << rule_set->rules.size() << " rules)\n"
         << (am ? "  alerts       " + o.alertmanager_url + "\n" : std::string())
+        << (api.port() != 0
+                ? "  api          http" + std::string(o.api.api.tls_cert_file.empty() ? "" : "s") +
+                      "://" + o.api.api.host + ":" + std::to_string(api.port()) + "/v1/\n"
+                : std::string())
         << "Ctrl-C stops everything cleanly.\n";
   if (o.demo) {
     DemoOptions d;
@@ -236,6 +266,8 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
     WaitForStop(rt);
   }
   *rt.stop = true;
+  failures.Record("api", api.follower_status());
+  api.Stop();           // no new reads or decisions; those answered are on the bus
   rules_thread.join();  // its last flags are confirmed on the bus
   if (alerts_thread.joinable()) alerts_thread.join();
   stack.Settle(5000);  // ... and read into the log before ingest stops

@@ -11,6 +11,7 @@
 
 #include "common/crypto/sha256.h"
 #include "common/merkle/proof.h"
+#include "services/bundle/bundle.h"
 #include "tests/services/api/api_harness.h"
 
 namespace probity::api::testing {
@@ -73,8 +74,8 @@ void ExpectTrailProves(const std::vector<v1::TrailEntry>& entries, const v1::Che
       ASSERT_LT(id, table.size());
       path.push_back(H(table[id]));
     }
-    EXPECT_TRUE(merkle::VerifyInclusion(e.index(), cp.tree_size(), merkle::HashLeaf(e.leaf()),
-                                        path, H(cp.root_hash()))
+    EXPECT_TRUE(merkle::VerifyInclusion(e.index(), cp.tree_size(), merkle::HashLeaf(e.leaf()), path,
+                                        H(cp.root_hash()))
                     .ok())
         << "entry " << e.index();
   }
@@ -146,9 +147,9 @@ TEST_F(ApiTest, TrailPagesByCursorWithProofsAgainstOneCheckpointAndEachReadIsRec
   v1::Checkpoint cp;
   int pages = 0;
   do {
-    Response r = h_->Get("/v1/practices/A81001/trail?limit=3" +
-                             (cursor.empty() ? "" : "&cursor=" + cursor),
-                         "cm-qhm");
+    Response r =
+        h_->Get("/v1/practices/A81001/trail?limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                "cm-qhm");
     ASSERT_EQ(r.status, 200) << r.body;
     auto page = Parse<v1::TrailPage>(r.body);
     if (pages == 0) cp = page.header().checkpoint();
@@ -175,12 +176,14 @@ TEST_F(ApiTest, TrailPagesByCursorWithProofsAgainstOneCheckpointAndEachReadIsRec
   EXPECT_EQ(AccessRecords(), static_cast<size_t>(pages));
 
   // Kind and event-time filters.
-  auto refs = Parse<v1::TrailPage>(h_->Get("/v1/practices/A81001/trail?kind=referral", "pr-a").body);
+  auto refs =
+      Parse<v1::TrailPage>(h_->Get("/v1/practices/A81001/trail?kind=referral", "pr-a").body);
   ASSERT_EQ(refs.entries_size(), 1);
   EXPECT_EQ(refs.entries(0).event_id(), "a-ref-0");
   auto window = Parse<v1::TrailPage>(
-      h_->Get("/v1/practices/A81001/trail?from=2023-04-02&to=2023-04-04&kind=claim&include=envelope",
-              "auditor")
+      h_->Get(
+            "/v1/practices/A81001/trail?from=2023-04-02&to=2023-04-04&kind=claim&include=envelope",
+            "auditor")
           .body);
   ASSERT_EQ(window.entries_size(), 2);
   EXPECT_EQ(window.entries(0).envelope().claim().claim_id(), "c-a-claim-1");
@@ -253,8 +256,8 @@ TEST_F(ApiTest, ConsistencyProofsAndCheckpoints) {
   auto list = Parse<v1::CheckpointList>(h_->Get("/v1/checkpoints?limit=10", "pr-a").body);
   ASSERT_EQ(list.checkpoints_size(), 2);
   EXPECT_EQ(list.checkpoints(0).tree_size(), first);
-  auto past = Parse<v1::Checkpoint>(
-      h_->Get("/v1/checkpoints/" + std::to_string(first), "cm-qwo").body);
+  auto past =
+      Parse<v1::Checkpoint>(h_->Get("/v1/checkpoints/" + std::to_string(first), "cm-qwo").body);
   EXPECT_EQ(past.root_hash(), list.checkpoints(0).root_hash());
   Response r = h_->Get("/v1/proofs/consistency?from=" + std::to_string(first), "pr-b");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -282,9 +285,9 @@ TEST_F(ApiTest, FlagsFilterAndExplainWithProofs) {
   auto crit = Parse<v1::FlagList>(h_->Get("/v1/flags?severity=critical", "auditor").body);
   ASSERT_EQ(crit.flags_size(), 1);
   EXPECT_EQ(crit.flags(0).flag_id(), kFlagB);
-  EXPECT_EQ(Parse<v1::FlagList>(h_->Get("/v1/flags?icb=QHM&status=open", "auditor").body)
-                .flags_size(),
-            1);
+  EXPECT_EQ(
+      Parse<v1::FlagList>(h_->Get("/v1/flags?icb=QHM&status=open", "auditor").body).flags_size(),
+      1);
   EXPECT_EQ(Parse<v1::FlagList>(h_->Get("/v1/flags?rule=ios-duplicate&practice=B82002&from="
                                         "2023-04-01&to=2023-04-02",
                                         "auditor")
@@ -321,10 +324,32 @@ TEST_F(ApiTest, FlagsFilterAndExplainWithProofs) {
   EXPECT_FALSE(x.access_record_id().empty());
 }
 
+TEST_F(ApiTest, BundleIsTheLibrarysFileWithProofsAndItsReadIsRecorded) {
+  Populate();
+  const size_t before = AccessRecords();
+  Response r = h_->Get("/v1/flags/" + kFlagA + "/bundle", "pr-a");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto parsed = bundle::ParseFile(r.body);  // the canonical file, byte for byte
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->flag_id(), kFlagA);
+  EXPECT_EQ(parsed->evidence_size(), 2);
+  ExpectProves(parsed->flag(), parsed->checkpoint());
+  for (const auto& e : parsed->evidence()) ExpectProves(e, parsed->checkpoint());
+  EXPECT_EQ(parsed->policy().log_vkey(), h_->ingest().verifier_key());
+  EXPECT_EQ(AccessRecords(), before + 1);
+  h_->Settle();
+  auto who = Parse<v1::AccessLog>(h_->Get("/v1/practices/A81001/access?limit=100", "auditor").body);
+  bool bundle_read = false;
+  for (const auto& item : who.items()) bundle_read |= item.record().action() == "bundle";
+  EXPECT_TRUE(bundle_read);
+  EXPECT_EQ(h_->Get("/v1/flags/" + kFlagA + "/bundle?since_size=x", "pr-a").status, 400);
+}
+
 TEST_F(ApiTest, DecisionEndsInTheLogChangesTheStatusAndIsNeverMadeTwice) {
   Populate();
   const std::string path = "/v1/flags/" + kFlagA + "/decisions?wait=5000";
-  const std::string body = R"({"outcome":"DECISION_OUTCOME_UPHOLD","reason":"duplicate confirmed"})";
+  const std::string body =
+      R"({"outcome":"DECISION_OUTCOME_UPHOLD","reason":"duplicate confirmed"})";
   Response r = h_->Call("POST", path, "cm-qhm", body, {{"Idempotency-Key", "k-1"}});
   ASSERT_EQ(r.status, 202) << r.body;
   auto accepted = Parse<v1::DecisionAccepted>(r.body);
@@ -338,7 +363,8 @@ TEST_F(ApiTest, DecisionEndsInTheLogChangesTheStatusAndIsNeverMadeTwice) {
   EXPECT_EQ(rec.event_id(), accepted.decision_id());
   EXPECT_EQ(rec.topic(), bus::kDecisionsTopic);
 
-  auto hist = Parse<v1::DecisionHistory>(h_->Get("/v1/flags/" + kFlagA + "/decisions", "pr-a").body);
+  auto hist =
+      Parse<v1::DecisionHistory>(h_->Get("/v1/flags/" + kFlagA + "/decisions", "pr-a").body);
   EXPECT_EQ(hist.status(), v1::FLAG_STATUS_UPHELD);
   ASSERT_EQ(hist.decisions_size(), 1);
   EXPECT_EQ(hist.decisions(0).decision().decided_by(), "cm-qhm");
@@ -358,7 +384,7 @@ TEST_F(ApiTest, DecisionEndsInTheLogChangesTheStatusAndIsNeverMadeTwice) {
                             {{"Idempotency-Key", "k-1"}});
   EXPECT_EQ(other.status, 422) << other.body;
   EXPECT_EQ(h_->ingest().Count(bus::kDecisionsTopic), 2u);  // the first and its retry, same bytes
-  EXPECT_EQ(CountKind(v1::EVENT_KIND_FLAG_DECISION), 1);  // logged once
+  EXPECT_EQ(CountKind(v1::EVENT_KIND_FLAG_DECISION), 1);    // logged once
 
   // A later decision supersedes; the history keeps both.
   Response ack = h_->Call("POST", path, "cm-qhm",
@@ -370,7 +396,8 @@ TEST_F(ApiTest, DecisionEndsInTheLogChangesTheStatusAndIsNeverMadeTwice) {
   EXPECT_EQ(hist.status(), v1::FLAG_STATUS_ACKNOWLEDGED);
   ASSERT_EQ(hist.decisions_size(), 2);
   EXPECT_EQ(hist.decisions(1).decision().decided_by(), "J. Smith");
-  auto x = Parse<v1::FlagExplanation>(h_->Get("/v1/flags/" + kFlagA + "/explanation", "cm-qhm").body);
+  auto x =
+      Parse<v1::FlagExplanation>(h_->Get("/v1/flags/" + kFlagA + "/explanation", "cm-qhm").body);
   EXPECT_EQ(x.decisions_size(), 2);
   EXPECT_EQ(x.flag().status(), v1::FLAG_STATUS_ACKNOWLEDGED);
 
@@ -381,10 +408,10 @@ TEST_F(ApiTest, DecisionEndsInTheLogChangesTheStatusAndIsNeverMadeTwice) {
                      {{"Idempotency-Key", "k-4"}})
                 .status,
             400);
-  EXPECT_EQ(h_->Call("POST", path, "cm-qhm", R"({"reason":"no outcome"})",
-                     {{"Idempotency-Key", "k-5"}})
-                .status,
-            400);
+  EXPECT_EQ(
+      h_->Call("POST", path, "cm-qhm", R"({"reason":"no outcome"})", {{"Idempotency-Key", "k-5"}})
+          .status,
+      400);
   EXPECT_EQ(h_->Call("POST", path, "cm-qhm", body, {{"Idempotency-Key", "bad key"}}).status, 400);
 }
 
@@ -395,10 +422,10 @@ TEST_F(ApiTest, AuthorizationMatrixEveryRoleEveryEndpointNoLeaks) {
   struct Target {
     std::string name;
     std::string method;
-    std::string in_a;       // a request about practice A81001's data
-    std::string in_b;       // the same about B82002's
-    std::string missing;    // the same about something that does not exist
-    bool practice_data;     // scoped by practice
+    std::string in_a;     // a request about practice A81001's data
+    std::string in_b;     // the same about B82002's
+    std::string missing;  // the same about something that does not exist
+    bool practice_data;   // scoped by practice
   };
   const std::string a_claim = std::to_string(a_claims_[0]);
   const std::string b_claim = std::to_string(b_claims_[0]);
@@ -409,14 +436,15 @@ TEST_F(ApiTest, AuthorizationMatrixEveryRoleEveryEndpointNoLeaks) {
        "/v1/practices/C99999/access", true},
       {"entry", "GET", "/v1/entries/" + a_claim, "/v1/entries/" + b_claim, "/v1/entries/99999",
        true},
-      {"event", "GET", "/v1/events/a-claim-0", "/v1/events/b-claim-0", "/v1/events/zz-none",
-       true},
+      {"event", "GET", "/v1/events/a-claim-0", "/v1/events/b-claim-0", "/v1/events/zz-none", true},
       {"explanation", "GET", "/v1/flags/" + kFlagA + "/explanation",
        "/v1/flags/" + kFlagB + "/explanation", "/v1/flags/" + kNoFlag + "/explanation", true},
       {"decisions", "GET", "/v1/flags/" + kFlagA + "/decisions",
        "/v1/flags/" + kFlagB + "/decisions", "/v1/flags/" + kNoFlag + "/decisions", true},
-      {"decide", "POST", "/v1/flags/" + kFlagA + "/decisions",
-       "/v1/flags/" + kFlagB + "/decisions", "/v1/flags/" + kNoFlag + "/decisions", true},
+      {"decide", "POST", "/v1/flags/" + kFlagA + "/decisions", "/v1/flags/" + kFlagB + "/decisions",
+       "/v1/flags/" + kNoFlag + "/decisions", true},
+      {"bundle", "GET", "/v1/flags/" + kFlagA + "/bundle", "/v1/flags/" + kFlagB + "/bundle",
+       "/v1/flags/" + kNoFlag + "/bundle", true},
       {"flags", "GET", "/v1/flags?practice=A81001", "/v1/flags?practice=B82002",
        "/v1/flags?practice=C99999", false},
       {"checkpoint", "GET", "/v1/checkpoints/latest", "/v1/checkpoints", "/v1/checkpoints/7777",
@@ -446,10 +474,9 @@ TEST_F(ApiTest, AuthorizationMatrixEveryRoleEveryEndpointNoLeaks) {
   for (const Target& t : targets) {
     for (const auto& [who, scope] : sees) {
       auto call = [&](const std::string& path) {
-        return t.method == "POST"
-                   ? h_->Call("POST", path, who, decision,
-                              {{"Idempotency-Key", "m-" + std::to_string(++key)}})
-                   : h_->Get(path, who);
+        return t.method == "POST" ? h_->Call("POST", path, who, decision,
+                                             {{"Idempotency-Key", "m-" + std::to_string(++key)}})
+                                  : h_->Get(path, who);
       };
       const Response a = call(t.in_a), b = call(t.in_b), none = call(t.missing);
       ++checked;
@@ -466,8 +493,8 @@ TEST_F(ApiTest, AuthorizationMatrixEveryRoleEveryEndpointNoLeaks) {
         } else {
           want = 200;
         }
-        EXPECT_EQ(resp->status, want) << who << " " << t.name << " " << practice << ": "
-                                      << resp->body;
+        EXPECT_EQ(resp->status, want)
+            << who << " " << t.name << " " << practice << ": " << resp->body;
         if (t.practice_data && !in_scope) {
           // The same answer as for something that does not exist.
           EXPECT_EQ(mask(resp->body), mask(none.body)) << who << " " << t.name;
@@ -684,7 +711,8 @@ TEST_F(ApiTest, KilledAndRestartedMidRequestLosesNothingAndRepeatsNothing) {
   h_->ingest().block = false;
   h_->StartApi();
   h_->Settle();
-  Response r = h_->Call("POST", path + "?wait=5000", "cm-qhm", body, {{"Idempotency-Key", "crash-1"}});
+  Response r =
+      h_->Call("POST", path + "?wait=5000", "cm-qhm", body, {{"Idempotency-Key", "crash-1"}});
   ASSERT_EQ(r.status, 202) << r.body;
   auto accepted = Parse<v1::DecisionAccepted>(r.body);
   EXPECT_TRUE(accepted.sequenced());
@@ -699,10 +727,12 @@ TEST_F(ApiTest, KilledAndRestartedMidRequestLosesNothingAndRepeatsNothing) {
 }
 
 TEST(AccessControlTest, RefusesBadConfigsAndKeepsOnlyHashes) {
-  EXPECT_FALSE(AccessControl::FromJson(R"({"principals":[{"name":"x","role":"API_ROLE_AUDITOR"}]})").ok());
-  EXPECT_FALSE(AccessControl::FromJson(
-                   R"({"principals":[{"name":"x","role":"API_ROLE_AUDITOR","token_sha256_hex":"abc"}]})")
-                   .ok());
+  EXPECT_FALSE(
+      AccessControl::FromJson(R"({"principals":[{"name":"x","role":"API_ROLE_AUDITOR"}]})").ok());
+  EXPECT_FALSE(
+      AccessControl::FromJson(
+          R"({"principals":[{"name":"x","role":"API_ROLE_AUDITOR","token_sha256_hex":"abc"}]})")
+          .ok());
   EXPECT_FALSE(AccessControl::FromJson(R"({"principals":[{"name":"x","role":"API_ROLE_PRACTICE",)"
                                        R"("practice_code":"bad","token_sha256_hex":")" +
                                        std::string(64, 'a') + "\"}]}")

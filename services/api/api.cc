@@ -289,7 +289,8 @@ Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCu
                  const std::function<Status(const logstore::Entry&, const v1::LogRecord&)>& fn,
                  bool* done) {
   size_t served = 0;
-  size_t batch = std::min<size_t>(std::max<size_t>(max, 64), 4096);
+  // Few large index reads: each one may sort the practice index's memtable (logstore).
+  size_t batch = std::max<size_t>(max + 1, 4096);
   *done = false;
   while (served < max) {
     const Micros from = *started ? cursor->t : q.from;
@@ -648,7 +649,7 @@ struct ApiServer::Impl {
           std::string out;
           Status st;
           if (!s->done && s->served < cap) {
-            const size_t n = std::min<size_t>(1024, cap - s->served);
+            const size_t n = std::min<size_t>(16384, cap - s->served);
             std::vector<logstore::Entry> entries;
             std::vector<v1::LogRecord> records;
             st = ReadTrail(

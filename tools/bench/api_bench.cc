@@ -10,9 +10,9 @@
 // The log (100,000 entries of one practice and 20,000 of others, one signed checkpoint) is built
 // once in a temporary directory and flushed to sorted tables, as a log a year old is.
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
-#include <rocksdb/db.h>
 #include <httplib.h>
+#include <rocksdb/db.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -130,8 +130,9 @@ struct World {
     // A practice-year log has long been flushed from the memtables to sorted tables: flush, so
     // that reads see the store as it is in service rather than just after a bulk load.
     rocksdb::FlushOptions fo;
-    if (!store->db()->Flush(fo, {store->entries(), store->tiles(), store->event_index(),
-                                 store->practice_index(), store->kind_index()})
+    if (!store->db()
+             ->Flush(fo, {store->entries(), store->tiles(), store->event_index(),
+                          store->practice_index(), store->kind_index()})
              .ok()) {
       std::abort();
     }

@@ -11,16 +11,14 @@ StatusOr<std::unique_ptr<BusPublisher>> BusPublisher::Create(bus::BusFactory* bu
   std::unique_ptr<BusPublisher> p(new BusPublisher());
   p->bus_ = bus;
   BusPublisher* raw = p.get();
-  PROBITY_ASSIGN_OR_RETURN(p->owned_,
-                           bus->NewProducer([raw](const bus::DeliveryReport& r) {
-                             raw->OnDelivery(r);
-                           }));
+  PROBITY_ASSIGN_OR_RETURN(
+      p->owned_, bus->NewProducer([raw](const bus::DeliveryReport& r) { raw->OnDelivery(r); }));
   p->producer_ = p->owned_.get();
   return p;
 }
 
-Status BusPublisher::Publish(std::string_view topic, std::string_view key,
-                             std::string_view value, const bus::Headers& headers) {
+Status BusPublisher::Publish(std::string_view topic, std::string_view key, std::string_view value,
+                             const bus::Headers& headers) {
   uint64_t tag;
   {
     MutexLock l(&mu_);
@@ -40,8 +38,8 @@ void BusPublisher::OnDelivery(const bus::DeliveryReport& report) {
     ++delivered_;
     ++confirmed_total_;
   } else if (failure_.ok()) {
-    failure_ = Status(report.status.code(), "the bus refused a message to " + report.topic +
-                                                ": " + report.status.message());
+    failure_ = Status(report.status.code(), "the bus refused a message to " + report.topic + ": " +
+                                                report.status.message());
   }
 }
 
@@ -73,12 +71,16 @@ Status BusPublisher::Reset() {
   }
   if (bus_ != nullptr && producer_->FatalError()) {
     BusPublisher* raw = this;
-    PROBITY_ASSIGN_OR_RETURN(owned_, bus_->NewProducer([raw](const bus::DeliveryReport& r) {
-                               raw->OnDelivery(r);
-                             }));
+    PROBITY_ASSIGN_OR_RETURN(
+        owned_, bus_->NewProducer([raw](const bus::DeliveryReport& r) { raw->OnDelivery(r); }));
     producer_ = owned_.get();
   }
   return Status::Ok();
+}
+
+Status BusPublisher::WarmUp(const std::string& topic, int timeout_ms) {
+  auto* kafka = dynamic_cast<bus::Producer*>(producer_);
+  return kafka != nullptr ? kafka->WarmUp(topic, timeout_ms) : Status::Ok();
 }
 
 uint64_t BusPublisher::published() const {

@@ -41,6 +41,9 @@ class BusPublisher final : public Publisher {
   // Forgets what was published and failed (the runtime replays from the last saved state); makes
   // a new producer when the old one failed for good and this publisher made it.
   Status Reset() EXCLUDES(mu_);
+  // Fetches the topic's metadata now when the producer is librdkafka's (bus::Producer::WarmUp),
+  // so that the first message does not wait for a leader lookup; Ok otherwise.
+  Status WarmUp(const std::string& topic, int timeout_ms);
   // Serves delivery reports without blocking.
   void Poll() { producer_->Poll(0); }
 

@@ -30,6 +30,21 @@ StatusOr<std::optional<std::string>> ReadFileIfAny(const std::string& path) {
   return std::optional<std::string>(ss.str());
 }
 
+// What a follower without a bus publisher is given.
+class NoPublisher final : public Publisher {
+ public:
+  Status Publish(std::string_view topic, std::string_view, std::string_view,
+                 const bus::Headers&) override {
+    return Internal("this follower has no bus publisher (publishing to " + std::string(topic) +
+                    ")");
+  }
+};
+
+Publisher* NoBus() {
+  static NoPublisher* none = new NoPublisher();
+  return none;
+}
+
 }  // namespace
 
 Status WriteFileDurably(const std::string& path, std::string_view bytes) {
@@ -113,13 +128,16 @@ Status Runtime::LoadTree(uint64_t next) {
 }
 
 Status Runtime::SaveTree() {
+  if (checkpoints_ == nullptr) tree_->Settle();  // nothing to check a tail against
   std::error_code ec;
   const std::string path = options_.data_dir + "/tree";
   if (std::filesystem::exists(path, ec)) {
     std::filesystem::rename(path, path + ".prev", ec);
     if (ec) return IoError("cannot rename " + path + ": " + ec.message());
   }
-  return WriteFileDurably(path, EncodeTreeState(tree_->state()));
+  PROBITY_RETURN_IF_ERROR(WriteFileDurably(path, EncodeTreeState(tree_->state())));
+  last_tree_save_ = clock_->NowMicros();
+  return Status::Ok();
 }
 
 Status Runtime::Restore() {
@@ -131,6 +149,7 @@ Status Runtime::Restore() {
                            ": checkpoints are read but no log verifier key is given");
   }
   PROBITY_ASSIGN_OR_RETURN(next_, follower_->Restore());
+  saved_next_ = next_;
   PROBITY_RETURN_IF_ERROR(LoadTree(next_));
   held_.clear();
   entries_->Reset();
@@ -141,10 +160,21 @@ Status Runtime::Restore() {
 
 Status Runtime::Start() {
   PROBITY_RETURN_IF_ERROR(Restore());
-  PROBITY_RETURN_IF_ERROR(follower_->PublishAtStart(publisher_));
-  PROBITY_RETURN_IF_ERROR(publisher_->Confirm(options_.confirm_timeout_ms));
+  PROBITY_RETURN_IF_ERROR(follower_->PublishAtStart(out()));
+  if (publisher_ != nullptr) {
+    PROBITY_RETURN_IF_ERROR(publisher_->Confirm(options_.confirm_timeout_ms));
+  }
   started_ = true;
-  last_save_ = clock_->NowMicros();
+  last_save_ = last_tree_save_ = clock_->NowMicros();
+  return Status::Ok();
+}
+
+Status Runtime::Restart() {
+  started_ = false;
+  if (publisher_ != nullptr) PROBITY_RETURN_IF_ERROR(publisher_->Reset());
+  PROBITY_RETURN_IF_ERROR(Restore());
+  started_ = true;
+  last_save_ = last_tree_save_ = clock_->NowMicros();
   return Status::Ok();
 }
 
@@ -223,9 +253,9 @@ Status Runtime::ApplyHeld(size_t* applied) {
       return Stop(DataLoss("entry " + N(e.index) + " does not parse as a LogRecord"), {});
     }
     StatusOr<v1::Envelope> env = DecodeRecordEnvelope(record);
-    if (!env.ok()) return Stop(Status(env.status().code(), "entry " + N(e.index) + ": " +
-                                                              env.status().message()),
-                               {});
+    if (!env.ok())
+      return Stop(
+          Status(env.status().code(), "entry " + N(e.index) + ": " + env.status().message()), {});
     Event event;
     event.index = e.index;
     event.leaf = e.record_bytes;
@@ -233,7 +263,7 @@ Status Runtime::ApplyHeld(size_t* applied) {
     event.envelope = &*env;
     event.tree_size = e.index + 1;
     event.verified_size = tree_->verified_size();
-    PROBITY_RETURN_IF_ERROR(follower_->Apply(event, publisher_));
+    PROBITY_RETURN_IF_ERROR(follower_->Apply(event, out()));
     next_ = e.index + 1;
     held_.pop_front();
     ++*applied;
@@ -248,20 +278,31 @@ StatusOr<size_t> Runtime::RunOnce() {
   size_t read = 0, applied = 0;
   PROBITY_RETURN_IF_ERROR(ReadEntries(&read));
   PROBITY_RETURN_IF_ERROR(ApplyHeld(&applied));
-  publisher_->Poll();
+  if (publisher_ != nullptr) publisher_->Poll();
   const Micros now = clock_->NowMicros();
-  if (read == 0 && applied == 0) PROBITY_RETURN_IF_ERROR(follower_->Idle(now, publisher_));
-  if (now - last_save_ >= options_.save_every) PROBITY_RETURN_IF_ERROR(Save());
+  if (read == 0 && applied == 0) PROBITY_RETURN_IF_ERROR(follower_->Idle(now, out()));
+  if (next_ != saved_next_ && now - last_save_ >= options_.save_every) {
+    PROBITY_RETURN_IF_ERROR(SaveFollower());
+    if (now - last_tree_save_ >= options_.tree_save_every) PROBITY_RETURN_IF_ERROR(SaveTree());
+  }
   Publish();
   return applied;
 }
 
-Status Runtime::Save() {
-  PROBITY_RETURN_IF_ERROR(publisher_->Confirm(options_.confirm_timeout_ms));
+Status Runtime::SaveFollower() {
+  if (publisher_ != nullptr) {
+    PROBITY_RETURN_IF_ERROR(publisher_->Confirm(options_.confirm_timeout_ms));
+  }
   PROBITY_RETURN_IF_ERROR(follower_->Save(next_));
-  PROBITY_RETURN_IF_ERROR(SaveTree());
+  saved_next_ = next_;
   last_save_ = clock_->NowMicros();
   ++saves_;
+  return Status::Ok();
+}
+
+Status Runtime::Save() {
+  PROBITY_RETURN_IF_ERROR(SaveFollower());
+  PROBITY_RETURN_IF_ERROR(SaveTree());
   Publish();
   return Status::Ok();
 }
@@ -272,17 +313,9 @@ Status Runtime::Run(const std::atomic<bool>* stop) {
   while (!stop->load()) {
     Status st;
     if (!started_) {
-      if (published_at_start) {
-        // Back to the last saved state after a failure: what was published at start is on the bus.
-        st = Restore();
-        if (st.ok()) {
-          started_ = true;
-          last_save_ = clock_->NowMicros();
-        }
-      } else {
-        st = Start();
-        published_at_start = st.ok();
-      }
+      // After a failure, back to the last saved state; what was published at start is on the bus.
+      st = published_at_start ? Restart() : Start();
+      published_at_start = published_at_start || st.ok();
     }
     StatusOr<size_t> n = st.ok() ? RunOnce() : StatusOr<size_t>(st);
     if (!n.ok()) {
@@ -301,7 +334,6 @@ Status Runtime::Run(const std::atomic<bool>* stop) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       started_ = false;
-      PROBITY_RETURN_IF_ERROR(publisher_->Reset());
       Publish();
       continue;
     }
@@ -320,11 +352,13 @@ void Runtime::Publish() {
   stats_.tree_size = tree_ ? tree_->size() : 0;
   stats_.verified_size = tree_ ? tree_->verified_size() : 0;
   stats_.checkpoints_verified = tree_ ? tree_->checkpoints_verified() : 0;
-  stats_.published = publisher_->published();
-  stats_.confirmed = publisher_->confirmed();
+  stats_.published = publisher_ ? publisher_->published() : 0;
+  stats_.confirmed = publisher_ ? publisher_->confirmed() : 0;
   stats_.retries = retries_;
   stats_.saves = saves_;
 }
+
+Publisher* Runtime::out() { return publisher_ != nullptr ? publisher_ : NoBus(); }
 
 RuntimeStats Runtime::stats() const {
   MutexLock l(&mu_);

@@ -43,13 +43,13 @@
 namespace probity::follow {
 
 struct RuntimeStats {
-  uint64_t next_index = 0;        // the follower's next index
-  uint64_t applied = 0;           // entries handed to Apply by this process
-  uint64_t tree_size = 0;         // leaves integrated and hash-checked
-  uint64_t verified_size = 0;     // size of the latest checkpoint verified against the tree
+  uint64_t next_index = 0;     // the follower's next index
+  uint64_t applied = 0;        // entries handed to Apply by this process
+  uint64_t tree_size = 0;      // leaves integrated and hash-checked
+  uint64_t verified_size = 0;  // size of the latest checkpoint verified against the tree
   uint64_t checkpoints_verified = 0;
-  uint64_t published = 0;         // outputs published (all attempts)
-  uint64_t confirmed = 0;         // outputs the bus confirmed
+  uint64_t published = 0;  // outputs published (all attempts)
+  uint64_t confirmed = 0;  // outputs the bus confirmed
   uint64_t retries = 0;
   uint64_t saves = 0;
 };
@@ -79,16 +79,21 @@ class Runtime {
     size_t max_batch = 10000;
     // Unapplied entries held waiting for a checkpoint; reading pauses above this.
     size_t max_held = 200000;
+    // The follower is saved this often when it moved (0: after every round that moved it); the
+    // tree at most every tree_save_every (a tree older than the follower's cursor only costs a
+    // re-read of the entries in between at restart), and at every explicit Save().
     Micros save_every = 10'000'000;
+    Micros tree_save_every = 10'000'000;
     Micros first_retry = 1'000'000;
     Micros max_retry = 60'000'000;
     int confirm_timeout_ms = 30000;
   };
 
-  // `checkpoints` may be null (no checkpoint is then verified; health says so). REQUIRES: every
+  // `checkpoints` may be null (no checkpoint is then verified); `publisher` may be null for a
+  // follower that publishes nothing on the bus (its Publish calls then fail). REQUIRES: every
   // pointer outlives the runtime.
-  Runtime(Options options, Follower* follower, EntrySource* entries,
-          CheckpointSource* checkpoints, BusPublisher* publisher, const Clock* clock);
+  Runtime(Options options, Follower* follower, EntrySource* entries, CheckpointSource* checkpoints,
+          BusPublisher* publisher, const Clock* clock);
 
   // Restores the follower and the tree, then publishes what the follower publishes at start and
   // waits for the bus to confirm it.
@@ -98,6 +103,9 @@ class Runtime {
   StatusOr<size_t> RunOnce();
   // Confirms every output, then saves the follower (Follower::Save) and the tree.
   Status Save();
+  // Back to the follower's last saved state (Restore) after a failure of RunOnce or Save, without
+  // publishing at start again. Run() does this itself before it retries.
+  Status Restart();
   // Runs until *stop (then saves), retrying what a retry can fix (see above). Calls Start() if
   // it was not called or failed with a retriable error.
   Status Run(const std::atomic<bool>* stop);
@@ -112,12 +120,14 @@ class Runtime {
   Status Restore();
   Status LoadTree(uint64_t next);
   Status SaveTree();
+  Status SaveFollower();
   Status ReadCheckpoints();
   Status ReadEntries(size_t* read);
   Status ApplyHeld(size_t* applied);
   // Writes the evidence, and returns `st` naming where it is.
   Status Stop(const Status& st, const Evidence& evidence);
   void Publish() EXCLUDES(mu_);
+  Publisher* out();
 
   Options options_;
   Follower* follower_;
@@ -130,6 +140,8 @@ class Runtime {
   uint64_t next_ = 0;                 // the follower's next index
   bool started_ = false;
   Micros last_save_ = 0;
+  Micros last_tree_save_ = 0;
+  uint64_t saved_next_ = 0;  // the follower's cursor at its last save
   uint64_t applied_ = 0, retries_ = 0, saves_ = 0;
   std::unique_ptr<metrics::ProgressWatch> watch_;
   mutable Mutex mu_;

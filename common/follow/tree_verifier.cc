@@ -184,8 +184,9 @@ Status TreeVerifier::AddCheckpoint(const v1::CheckpointRecord& record, Evidence*
     const uint64_t psize = prev.record.tree_size();
     if (size < psize) {
       return fail("rollback-to-" + Size(size),
-                  "checkpoint at size " + Size(size) + " was published after the checkpoint at size " +
-                      Size(psize) + ": the log rolled back",
+                  "checkpoint at size " + Size(size) +
+                      " was published after the checkpoint at size " + Size(psize) +
+                      ": the log rolled back",
                   {{"checkpoint-" + Size(psize) + ".note", prev.record.signed_note()},
                    {"checkpoint-" + Size(size) + ".note", record.signed_note()}});
     }

@@ -38,7 +38,7 @@ namespace probity::follow {
 // The material that proves a verification failure: files to keep under
 // <data dir>/evidence/<name>/.
 struct Evidence {
-  std::string name;                                         // e.g. "fork-at-1200"
+  std::string name;                                        // e.g. "fork-at-1200"
   std::vector<std::pair<std::string, std::string>> files;  // file name -> bytes
 };
 
@@ -69,7 +69,8 @@ class TreeVerifier {
   TreeVerifier(std::string origin, std::vector<note::Verifier> keys, TreeState state = {});
 
   uint64_t size() const { return current_.size(); }
-  uint64_t verified_size() const { return state_.verified.size(); }
+  // Size of the latest verified checkpoint; 0 before the first.
+  uint64_t verified_size() const { return state_.checkpoint ? state_.checkpoint->tree_size() : 0; }
   merkle::Hash Root() const { return current_.Root(); }
   // The state to persist (the tree at size(), with its verified part).
   const TreeState& state() const { return state_; }
@@ -83,11 +84,16 @@ class TreeVerifier {
   // this verifier's root at that size.
   Status AddCheckpoint(const v1::CheckpointRecord& record, Evidence* evidence);
 
+  // For a runtime that reads no checkpoints: the tree at size() becomes the base of the state, so
+  // that the persisted tail does not grow without bound. REQUIRES: no checkpoint was accepted.
+  void Settle() {
+    state_.verified = current_;
+    state_.tail.clear();
+  }
+
   // The checkpoint stream is read again from its start (a restart of its source): the ordering
   // check restarts; pending checkpoints are kept.
-  void StartStream() {
-    stream_max_.reset();
-  }
+  void StartStream() { stream_max_.reset(); }
 
   uint64_t checkpoints_verified() const { return checkpoints_verified_; }
   // Checkpoints older than the latest verified one, read again (signature checked only).
@@ -106,7 +112,7 @@ class TreeVerifier {
   std::vector<note::Verifier> keys_;
   TreeState state_;
   merkle::CompactRange current_;
-  std::deque<Parsed> pending_;     // sizes above size(), non-decreasing
+  std::deque<Parsed> pending_;        // sizes above size(), non-decreasing
   std::optional<Parsed> stream_max_;  // the largest checkpoint of this read of the stream
   uint64_t checkpoints_verified_ = 0;
   uint64_t checkpoints_old_ = 0;

@@ -94,9 +94,9 @@ StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string
   // One checkpoint for every proof: the latest, which must cover the flag entry.
   PROBITY_ASSIGN_OR_RETURN(auto latest, reader.LatestCheckpoint());
   if (!latest || latest->tree_size() <= flag_entry->index) {
-    return FailedPrecondition(
-        "no signed checkpoint covers the flag entry " + std::to_string(flag_entry->index) +
-        " yet (latest checkpoint size " + std::to_string(latest ? latest->tree_size() : 0) + ")");
+    return FailedPrecondition("no signed checkpoint covers the flag entry " +
+                              std::to_string(flag_entry->index) + " yet (latest checkpoint size " +
+                              std::to_string(latest ? latest->tree_size() : 0) + ")");
   }
   auto opened = internal::OpenWithPolicy(latest->signed_note(), keys);
   if (!opened.ok()) {
@@ -156,9 +156,9 @@ StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string
     context.insert(judged - 1);  // the entry whose arrival raised the flag
     const auto& occurred = flag_entry->envelope.occurred_at();
     PROBITY_ASSIGN_OR_RETURN(
-        auto reg, LatestRegisterEntry(reader, flag_entry->envelope.practice_code(),
-                                      occurred.seconds() * 1000000 + occurred.nanos() / 1000 + 1,
-                                      judged));
+        auto reg,
+        LatestRegisterEntry(reader, flag_entry->envelope.practice_code(),
+                            occurred.seconds() * 1000000 + occurred.nanos() / 1000 + 1, judged));
     if (reg) context.insert(*reg);
     for (uint64_t i : context) {
       if (replay.insert(i).second) {
@@ -172,8 +172,8 @@ StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string
   if (options.since_size) {
     const uint64_t old_size = *options.since_size;
     if (old_size == 0 || old_size > cp_size) {
-      return InvalidArgument("--since-size must be in [1, " + std::to_string(cp_size) +
-                             "], got " + std::to_string(old_size));
+      return InvalidArgument("--since-size must be in [1, " + std::to_string(cp_size) + "], got " +
+                             std::to_string(old_size));
     }
     PROBITY_ASSIGN_OR_RETURN(auto all, reader.Checkpoints());
     const v1::CheckpointRecord* held = nullptr;

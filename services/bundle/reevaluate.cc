@@ -106,8 +106,7 @@ Status CheckLimits(const v1::Flag& f, const v1::Baseline* b) {
     }
   } else if (!(f.observed() > f.upper_limit() || f.observed() < f.lower_limit())) {
     return DataLoss(kind + ": observed " + std::to_string(f.observed()) + " lies within [" +
-                    std::to_string(f.lower_limit()) + ", " + std::to_string(f.upper_limit()) +
-                    "]");
+                    std::to_string(f.lower_limit()) + ", " + std::to_string(f.upper_limit()) + "]");
   }
   if (f.has_baseline() && f.baseline().peers() == 0) {
     return DataLoss("the flag's baseline names no peers");

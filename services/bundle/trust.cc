@@ -14,7 +14,8 @@ StatusOr<TrustedKeys> LoadPolicy(const v1::VerifierPolicy& policy) {
   std::set<std::string> names = {log->name()};
   for (const auto& w : policy.witnesses()) {
     auto v = note::Verifier::FromVerifierKey(w.vkey());
-    if (!v.ok()) return InvalidArgument("policy: witness " + w.name() + ": " + v.status().message());
+    if (!v.ok())
+      return InvalidArgument("policy: witness " + w.name() + ": " + v.status().message());
     if (v->name() != w.name()) {
       return InvalidArgument("policy: witness " + w.name() + " has a key named " + v->name());
     }

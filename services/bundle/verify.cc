@@ -50,8 +50,8 @@ StatusOr<merkle::Hash> CheckCheckpoint(const std::string& what, const v1::Checkp
 
 // Binds an entry to its proof and the checkpoint: the proof is there, is for this index and the
 // checkpoint's size, states the leaf hash computed here, and leads to the signed root.
-StatusOr<DecodedEntry> CheckEntry(const std::string& what, const v1::EntryProof& e,
-                                  uint64_t size, const merkle::Hash& root) {
+StatusOr<DecodedEntry> CheckEntry(const std::string& what, const v1::EntryProof& e, uint64_t size,
+                                  const merkle::Hash& root) {
   const std::string w = what + " (entry " + Str(e.index()) + ")";
   if (!e.has_proof()) return InvalidArgument(w + ": no inclusion proof");
   const v1::InclusionProof& p = e.proof();
@@ -67,8 +67,8 @@ StatusOr<DecodedEntry> CheckEntry(const std::string& what, const v1::EntryProof&
     return DataLoss(w + ": the leaf bytes do not hash to the proof's leaf hash");
   }
   std::vector<std::string> path(p.hashes().begin(), p.hashes().end());
-  Status st = merkle::VerifyInclusionBytes(e.index(), size, AsString(leaf_hash), path,
-                                           AsString(root));
+  Status st =
+      merkle::VerifyInclusionBytes(e.index(), size, AsString(leaf_hash), path, AsString(root));
   if (!st.ok()) return Status(st.code(), w + ": inclusion proof: " + st.message());
   return internal::DecodeEntry(e.index(), e.leaf());
 }
@@ -82,8 +82,9 @@ StatusOr<v1::DisputeBundle> ParseFile(std::string_view text) {
   auto st = google::protobuf::util::JsonStringToMessage(std::string(text), &b, StrictJson());
   if (!st.ok()) return InvalidArgument("bundle: not a DisputeBundle: " + std::string(st.message()));
   if (ToFile(b) != text) {
-    return InvalidArgument("bundle: not in canonical form (the file must be exactly what "
-                           "`probity dispute bundle` prints for its contents)");
+    return InvalidArgument(
+        "bundle: not in canonical form (the file must be exactly what "
+        "`probity dispute bundle` prints for its contents)");
   }
   return b;
 }
@@ -91,7 +92,8 @@ StatusOr<v1::DisputeBundle> ParseFile(std::string_view text) {
 StatusOr<v1::VerifierPolicy> ParsePolicy(std::string_view json) {
   v1::VerifierPolicy p;
   auto st = google::protobuf::util::JsonStringToMessage(std::string(json), &p, StrictJson());
-  if (!st.ok()) return InvalidArgument("policy: not a VerifierPolicy: " + std::string(st.message()));
+  if (!st.ok())
+    return InvalidArgument("policy: not a VerifierPolicy: " + std::string(st.message()));
   PROBITY_RETURN_IF_ERROR(internal::LoadPolicy(p).status());
   return p;
 }
@@ -99,6 +101,7 @@ StatusOr<v1::VerifierPolicy> ParsePolicy(std::string_view json) {
 StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
                                         const v1::VerifierPolicy& trusted,
                                         std::optional<std::string_view> held) {
+  // The order puts cheap checks first; every check runs on every accepted bundle.
   // 1. Format and version: exactly this one (no downgrade, no unknown future).
   if (b.format() != kFormat) return InvalidArgument("bundle: format is '" + b.format() + "'");
   if (b.version() != kVersion) {
@@ -106,20 +109,32 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
                            Str(kVersion) + " only)");
   }
   // 2. The policy: the trusted one decides; the bundle's copy must be the same.
-  PROBITY_ASSIGN_OR_RETURN(internal::TrustedKeys keys, internal::LoadPolicy(trusted));
   if (!google::protobuf::util::MessageDifferencer::Equals(b.policy(), trusted)) {
     return FailedPrecondition("bundle: its verifier policy is not the trusted policy");
   }
-  // 3. The checkpoint: the log's signature, the witnesses' quorum, the stated figures.
-  v1::BundleVerification out;
-  uint32_t cosigs = 0;
   if (!b.has_checkpoint()) return InvalidArgument("bundle: no checkpoint");
-  PROBITY_ASSIGN_OR_RETURN(merkle::Hash root,
-                           CheckCheckpoint("checkpoint", b.checkpoint(), keys, &cosigs));
-  const uint64_t size = b.checkpoint().tree_size();
-  // 4. Every entry: hashed here, bound to its proof, proved against that one root.
   if (!b.has_flag()) return InvalidArgument("bundle: no flag entry");
   if (!b.has_rule_set()) return InvalidArgument("bundle: no rule-set entry");
+  const bool consistency = b.has_consistency() || b.has_consistency_from();
+  if (consistency) {
+    if (!b.has_consistency() || !b.has_consistency_from()) {
+      return InvalidArgument(
+          "bundle: a consistency proof needs both the proof and its old checkpoint");
+    }
+    if (b.consistency().old_size() == 0) {
+      return InvalidArgument("bundle: a consistency proof from size 0 proves nothing");
+    }
+  }
+
+  // 3. Every entry: hashed here, bound to its proof, proved against the checkpoint's root (whose
+  // signature step 4 checks).
+  const uint64_t size = b.checkpoint().tree_size();
+  if (b.checkpoint().root_hash().size() != merkle::kHashSize) {
+    return InvalidArgument("checkpoint: the root hash is not 32 bytes");
+  }
+  merkle::Hash root;
+  std::copy(b.checkpoint().root_hash().begin(), b.checkpoint().root_hash().end(), root.begin());
+  v1::BundleVerification out;
   PROBITY_ASSIGN_OR_RETURN(DecodedEntry flag_entry, CheckEntry("flag", b.flag(), size, root));
   PROBITY_ASSIGN_OR_RETURN(DecodedEntry rule_entry,
                            CheckEntry("rule set", b.rule_set(), size, root));
@@ -142,6 +157,42 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
     PROBITY_ASSIGN_OR_RETURN(baseline, CheckEntry("baseline", b.baseline(), size, root));
   }
   out.set_entries_verified(2 + fed.size() + (baseline ? 1 : 0));
+  if (consistency) {
+    const v1::ConsistencyProof& c = b.consistency();
+    if (b.consistency_from().tree_size() != c.old_size() || c.new_size() != size) {
+      return DataLoss("consistency proof is from " + Str(c.old_size()) + " to " +
+                      Str(c.new_size()) + ", the checkpoints are of sizes " +
+                      Str(b.consistency_from().tree_size()) + " and " + Str(size));
+    }
+    std::vector<std::string> path(c.hashes().begin(), c.hashes().end());
+    Status st = merkle::VerifyConsistencyBytes(c.old_size(), size, path,
+                                               b.consistency_from().root_hash(), AsString(root));
+    if (!st.ok()) return Status(st.code(), "consistency proof: " + st.message());
+  }
+
+  // 4. The checkpoints: the log's signature, the witnesses' quorum, and the size, root, origin
+  // and witnesses stated beside each being the signed note's.
+  PROBITY_ASSIGN_OR_RETURN(internal::TrustedKeys keys, internal::LoadPolicy(trusted));
+  uint32_t cosigs = 0;
+  PROBITY_ASSIGN_OR_RETURN(merkle::Hash signed_root,
+                           CheckCheckpoint("checkpoint", b.checkpoint(), keys, &cosigs));
+  if (signed_root != root) return DataLoss("checkpoint: the root is not the signed note's");
+  if (consistency) {
+    PROBITY_RETURN_IF_ERROR(
+        CheckCheckpoint("old checkpoint", b.consistency_from(), keys, nullptr).status());
+    out.set_consistency_verified(true);
+  }
+  if (held) {
+    PROBITY_ASSIGN_OR_RETURN(auto held_cp, internal::OpenWithPolicy(*held, keys));
+    const bool same_as_new = held_cp.checkpoint.size == size && held_cp.checkpoint.root == root;
+    const bool same_as_old = consistency &&
+                             held_cp.checkpoint.size == b.consistency_from().tree_size() &&
+                             AsString(held_cp.checkpoint.root) == b.consistency_from().root_hash();
+    if (!same_as_new && !same_as_old) {
+      return FailedPrecondition("the checkpoint held (size " + Str(held_cp.checkpoint.size) +
+                                ") is not the bundle's, nor proved consistent with it");
+    }
+  }
 
   // 5. What the entries are: the flag, the rule set it names, the evidence it names.
   if (flag_entry.record.kind() != v1::EVENT_KIND_FLAG || !flag_entry.envelope.has_flag()) {
@@ -164,8 +215,8 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
                     flag.rule_set_hash());
   }
   if (static_cast<size_t>(flag.evidence_size()) != evidence.size()) {
-    return DataLoss("the flag names " + Str(flag.evidence_size()) + " evidence entries, the bundle " +
-                    "holds " + Str(evidence.size()));
+    return DataLoss("the flag names " + Str(flag.evidence_size()) +
+                    " evidence entries, the bundle holds " + Str(evidence.size()));
   }
   for (int i = 0; i < flag.evidence_size(); ++i) {
     const auto& named = flag.evidence(i);
@@ -184,7 +235,8 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
   if (baseline) {
     if (baseline->record.kind() != v1::EVENT_KIND_BASELINE || !baseline->envelope.has_baseline() ||
         baseline->index >= flag_entry.index) {
-      return DataLoss("baseline entry " + Str(baseline->index) + " is not a BASELINE before the flag");
+      return DataLoss("baseline entry " + Str(baseline->index) +
+                      " is not a BASELINE before the flag");
     }
     logged_baseline = &baseline->envelope.baseline();
   }
@@ -193,7 +245,8 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
   const v1::ReevaluationManifest& m = b.manifest();
   const v1::ReevaluationMethod method = internal::MethodFor(flag.rule_kind());
   if (method == v1::REEVALUATION_METHOD_UNSPECIFIED) {
-    return InvalidArgument("bundle: rule kind '" + flag.rule_kind() + "' is unknown to this verifier");
+    return InvalidArgument("bundle: rule kind '" + flag.rule_kind() +
+                           "' is unknown to this verifier");
   }
   if (m.method() != method || m.rule_id() != flag.rule_id() ||
       m.rule_version() != flag.rule_version() || m.rule_kind() != flag.rule_kind() ||
@@ -210,7 +263,9 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
       have.push_back(i);
       entries.push_back(&d);
     }
-    if (listed != have) return DataLoss("bundle: the manifest's replay entries are not the bundle's");
+    if (listed != have) {
+      return DataLoss("bundle: the manifest's replay entries are not the bundle's");
+    }
     if (!have.empty() && have.back() >= flag.judged_at_tree_size()) {
       return DataLoss("bundle: replay entry " + Str(have.back()) +
                       " is past the tree size the flag was judged at");
@@ -222,41 +277,6 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
       return DataLoss("bundle: context entries for a rule that is not replayed");
     }
     PROBITY_RETURN_IF_ERROR(internal::CheckLimits(flag, logged_baseline));
-  }
-
-  // 7. Consistency from a checkpoint the recipient holds.
-  if (b.has_consistency() || b.has_consistency_from()) {
-    const v1::ConsistencyProof& c = b.consistency();
-    if (!b.has_consistency() || !b.has_consistency_from()) {
-      return InvalidArgument("bundle: a consistency proof needs both the proof and its old checkpoint");
-    }
-    if (c.old_size() == 0) {
-      return InvalidArgument("bundle: a consistency proof from size 0 proves nothing");
-    }
-    PROBITY_ASSIGN_OR_RETURN(merkle::Hash old_root,
-                             CheckCheckpoint("old checkpoint", b.consistency_from(), keys, nullptr));
-    if (b.consistency_from().tree_size() != c.old_size() || c.new_size() != size) {
-      return DataLoss("consistency proof is from " + Str(c.old_size()) + " to " +
-                      Str(c.new_size()) + ", the checkpoints are of sizes " +
-                      Str(b.consistency_from().tree_size()) + " and " + Str(size));
-    }
-    std::vector<std::string> path(c.hashes().begin(), c.hashes().end());
-    Status st = merkle::VerifyConsistencyBytes(c.old_size(), size, path, AsString(old_root),
-                                               AsString(root));
-    if (!st.ok()) return Status(st.code(), "consistency proof: " + st.message());
-    out.set_consistency_verified(true);
-  }
-  if (held) {
-    PROBITY_ASSIGN_OR_RETURN(auto held_cp, internal::OpenWithPolicy(*held, keys));
-    const bool same_as_new =
-        held_cp.checkpoint.size == size && held_cp.checkpoint.root == root;
-    const bool same_as_old = b.has_consistency_from() &&
-                             held_cp.checkpoint.size == b.consistency_from().tree_size() &&
-                             AsString(held_cp.checkpoint.root) == b.consistency_from().root_hash();
-    if (!same_as_new && !same_as_old) {
-      return FailedPrecondition("the checkpoint held (size " + Str(held_cp.checkpoint.size) +
-                                ") is not the bundle's, nor proved consistent with it");
-    }
   }
 
   out.set_ok(true);

@@ -147,9 +147,9 @@ class FakeProducer final : public bus::MessageProducer {
     uint64_t tag = 0;
   };
   BusPublisher* publisher = nullptr;
-  bool fail = false;    // delivery reports say the bus refused
+  bool fail = false;       // delivery reports say the bus refused
   std::string fail_topic;  // ... only for this topic, when set
-  bool refuse = false;  // Produce fails
+  bool refuse = false;     // Produce fails
   std::vector<Sent> delivered;
 
  private:

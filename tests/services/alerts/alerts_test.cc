@@ -13,6 +13,8 @@
 #include <fstream>
 #include <thread>
 
+#include "common/merkle/hasher.h"
+
 namespace probity::alerts {
 namespace {
 
@@ -32,6 +34,7 @@ class VectorSource final : public follow::EntrySource {
     logstore::Entry e;
     e.index = entries_.size();
     e.record_bytes = r.SerializeAsString();
+    e.leaf_hash = merkle::HashLeaf(e.record_bytes);  // the follower runtime checks every leaf
     entries_.push_back(e);
   }
   Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) override {

@@ -64,10 +64,33 @@ TEST_F(BundleFixturesTest, CheckedInFixturesAreWhatTheCodeMakesAndEachIsJudgedAs
       EXPECT_EQ(v->entries_verified(), 5u);  // flag, rule set, 2 evidence, the register entry
     } else {
       ASSERT_FALSE(v.ok()) << "fixture " << f.name << " was accepted";
-      EXPECT_NE(v.status().message().find(f.reason), std::string::npos)
-          << v.status().ToString();
+      EXPECT_NE(v.status().message().find(f.reason), std::string::npos) << v.status().ToString();
     }
   }
+}
+
+// Every byte of the good fixture's file changed, two ways (the lowest bit, and the 0x20 bit that
+// swaps a letter's case): each changed file is refused, whether the change lands in a value, a
+// field name, a number, an enum name or the JSON around them.
+TEST_F(BundleFixturesTest, AnyChangedByteOfTheFileIsRefused) {
+  const std::string file = testing::MakeFixtures(tmp_).front().text;
+  const auto policy = FixturePolicy();
+  ASSERT_TRUE(VerifyFile(file, policy).ok());
+  size_t flips = 0, refused = 0;
+  for (uint8_t mask : {0x01, 0x20}) {
+    for (size_t i = 0; i < file.size(); ++i) {
+      std::string bad = file;
+      bad[i] = static_cast<char>(bad[i] ^ mask);
+      ++flips;
+      if (!VerifyFile(bad, policy).ok()) {
+        ++refused;
+      } else {
+        ADD_FAILURE() << "accepted with byte " << i << " ^ " << int(mask);
+      }
+    }
+  }
+  std::printf("%zu of %zu byte flips refused (file of %zu bytes)\n", refused, flips, file.size());
+  EXPECT_EQ(refused, flips);
 }
 
 TEST_F(BundleFixturesTest, HeldCheckpointMustBeTheBundlesOrProvedConsistent) {
@@ -88,8 +111,8 @@ TEST_F(BundleFixturesTest, HeldCheckpointMustBeTheBundlesOrProvedConsistent) {
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.status().message().find("not the bundle's"), std::string::npos);
   // A held checkpoint by another key: refused.
-  auto other = testing::SignedCheckpoint(3, *r.Root(3), testing::MustSigner(testing::kImpostorSigner),
-                                         {});
+  auto other =
+      testing::SignedCheckpoint(3, *r.Root(3), testing::MustSigner(testing::kImpostorSigner), {});
   EXPECT_FALSE(Verify(*b, policy, other).ok());
 }
 
@@ -98,8 +121,9 @@ TEST_F(BundleFixturesTest, BuildRefusesWhatItCannotProve) {
   const auto& r = *w->store();
   const auto policy = FixturePolicy();
   const std::string id = testing::FixtureFlagId(r);
-  EXPECT_EQ(Build(r, "no-such-flag", {.policy = policy, .since_size = std::nullopt}).status().code(),
-            Code::kNotFound);
+  EXPECT_EQ(
+      Build(r, "no-such-flag", {.policy = policy, .since_size = std::nullopt}).status().code(),
+      Code::kNotFound);
   EXPECT_EQ(Build(r, id, {.policy = policy, .since_size = 0}).status().code(),
             Code::kInvalidArgument);
   EXPECT_EQ(Build(r, id, {.policy = policy, .since_size = 9}).status().code(),

@@ -142,9 +142,9 @@ inline std::vector<Fixture> MakeFixtures(const std::filesystem::path& tmp) {
   }
   {
     v1::DisputeBundle b = good;  // the same tree head, signed by another key under the log's name
-    b.mutable_checkpoint()->set_signed_note(SignedCheckpoint(
-        size, *r.Root(size), MustSigner(kImpostorSigner),
-        {MustSigner(kWitnessSigners[0]), MustSigner(kWitnessSigners[1])}));
+    b.mutable_checkpoint()->set_signed_note(
+        SignedCheckpoint(size, *r.Root(size), MustSigner(kImpostorSigner),
+                         {MustSigner(kWitnessSigners[0]), MustSigner(kWitnessSigners[1])}));
     add("checkpoint_signed_by_another_key", b, "not signed by the log key");
   }
   {
@@ -185,9 +185,8 @@ inline std::vector<Fixture> MakeFixtures(const std::filesystem::path& tmp) {
   {
     // A log that holds a flag its evidence does not support: the FLAG entry states an observed
     // count of 3 where the claims give 2. Every proof and signature is good.
-    auto forged = FixtureStore((tmp / "forged").string(), [](v1::Envelope& f) {
-      f.mutable_flag()->set_observed(3);
-    });
+    auto forged = FixtureStore((tmp / "forged").string(),
+                               [](v1::Envelope& f) { f.mutable_flag()->set_observed(3); });
     auto b = Build(*forged->store(), FixtureFlagId(*forged->store()),
                    {.policy = policy, .since_size = std::nullopt});
     EXPECT_TRUE(b.ok()) << b.status().ToString();
@@ -196,7 +195,8 @@ inline std::vector<Fixture> MakeFixtures(const std::filesystem::path& tmp) {
   {
     // A flag naming a patient's single claim as a duplicate: the evidence raises no flag.
     auto forged = FixtureStore((tmp / "unsupported").string(), [](v1::Envelope& f) {
-      f.mutable_flag()->set_flag_id("0000000000000000000000000000000000000000000000000000000000000000");
+      f.mutable_flag()->set_flag_id(
+          "0000000000000000000000000000000000000000000000000000000000000000");
       f.set_event_id(f.flag().flag_id());
       f.mutable_flag()->set_judged_at_tree_size(4);
       f.mutable_flag()->mutable_evidence()->RemoveLast();

@@ -196,7 +196,8 @@ class StoreWriter {
   note::Signer log_ = MustSigner(kLogSigner);
   std::vector<note::Signer> witnesses_;
   std::vector<v1::LogRecord> batch_;
-  std::map<std::string, std::pair<uint64_t, std::set<std::string>>> first_;  // id -> first, payloads
+  std::map<std::string, std::pair<uint64_t, std::set<std::string>>>
+      first_;  // id -> first, payloads
   uint64_t next_ = 0;
   uint64_t flags_ = 0;
 };

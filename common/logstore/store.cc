@@ -367,6 +367,46 @@ StatusOr<std::vector<merkle::Hash>> LogStore::InclusionProof(uint64_t index, uin
   return plan.Assemble(fetched);
 }
 
+StatusOr<std::vector<std::vector<merkle::Hash>>> LogStore::InclusionProofs(
+    const std::vector<uint64_t>& indices, uint64_t size) const {
+  PROBITY_ASSIGN_OR_RETURN(uint64_t tree_size, TreeSize());
+  if (size > tree_size) {
+    return InvalidArgument("size " + std::to_string(size) + " is beyond the tree (" +
+                           std::to_string(tree_size) + " entries)");
+  }
+  std::vector<merkle::ProofPlan> plans;
+  plans.reserve(indices.size());
+  std::vector<merkle::NodeId> nodes;
+  for (uint64_t index : indices) {
+    PROBITY_ASSIGN_OR_RETURN(merkle::ProofPlan plan, merkle::InclusionPlan(index, size));
+    nodes.insert(nodes.end(), plan.nodes.begin(), plan.nodes.end());
+    plans.push_back(std::move(plan));
+  }
+  // Each node once, grouped by tile so that ReadNodes reads each tile once.
+  auto by_tile = [](const merkle::NodeId& a, const merkle::NodeId& b) {
+    const merkle::TileId ta = merkle::TileOf(a), tb = merkle::TileOf(b);
+    if (ta.level != tb.level) return ta.level < tb.level;
+    if (ta.index != tb.index) return ta.index < tb.index;
+    return a < b;
+  };
+  std::sort(nodes.begin(), nodes.end(), by_tile);
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  PROBITY_ASSIGN_OR_RETURN(auto hashes, ReadNodes(nodes));
+  std::vector<std::vector<merkle::Hash>> out;
+  out.reserve(plans.size());
+  std::vector<merkle::Hash> fetched;
+  for (const merkle::ProofPlan& plan : plans) {
+    fetched.clear();
+    for (const merkle::NodeId& n : plan.nodes) {
+      auto it = std::lower_bound(nodes.begin(), nodes.end(), n, by_tile);
+      fetched.push_back(hashes[it - nodes.begin()]);
+    }
+    PROBITY_ASSIGN_OR_RETURN(auto proof, plan.Assemble(fetched));
+    out.push_back(std::move(proof));
+  }
+  return out;
+}
+
 StatusOr<std::vector<merkle::Hash>> LogStore::ConsistencyProof(uint64_t size1,
                                                                uint64_t size2) const {
   PROBITY_ASSIGN_OR_RETURN(uint64_t tree_size, TreeSize());

@@ -88,6 +88,10 @@ class LogStore final : public LogReader {
   StatusOr<std::vector<merkle::Hash>> InclusionProof(uint64_t index, uint64_t size) const override;
   StatusOr<std::vector<merkle::Hash>> ConsistencyProof(uint64_t size1,
                                                        uint64_t size2) const override;
+  // Plans every proof first and reads each node the proofs share once, in tile order (a trail's
+  // proofs share most of their nodes).
+  StatusOr<std::vector<std::vector<merkle::Hash>>> InclusionProofs(
+      const std::vector<uint64_t>& indices, uint64_t size) const override;
 
   // Stored checkpoints, oldest first; the latest one.
   StatusOr<std::vector<v1::CheckpointRecord>> Checkpoints() const override;

@@ -19,6 +19,7 @@
 #include "common/crypto/sha256.h"
 #include "common/follow/entry_source.h"
 #include "common/time/proto_time.h"
+#include "services/bundle/bundle.h"
 #include "services/rules/rule_set.h"
 
 namespace probity::api {
@@ -288,7 +289,8 @@ Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCu
                  const std::function<Status(const logstore::Entry&, const v1::LogRecord&)>& fn,
                  bool* done) {
   size_t served = 0;
-  size_t batch = std::min<size_t>(std::max<size_t>(max, 64), 4096);
+  // Few large index reads: each one may sort the practice index's memtable (logstore).
+  size_t batch = std::max<size_t>(max + 1, 4096);
   *done = false;
   while (served < max) {
     const Micros from = *started ? cursor->t : q.from;
@@ -577,15 +579,24 @@ struct ApiServer::Impl {
       v1::TrailPage page;
       NodeTable nodes;
       bool done = false;
+      std::vector<logstore::Entry> entries;
+      std::vector<v1::LogRecord> records;
       Status st = ReadTrail(
           *reader, q, &cursor, &started, *limit,
           [&](const logstore::Entry& e, const v1::LogRecord& r) {
-            PROBITY_ASSIGN_OR_RETURN(auto path, reader->InclusionProof(e.index, q.tree_size));
-            *page.add_entries() = make_entry(e, r, &nodes, path);
+            entries.push_back(e);
+            records.push_back(r);
             return Status::Ok();
           },
           &done);
       if (!st.ok()) return FromStatus(st);
+      std::vector<uint64_t> indices;
+      for (const auto& e : entries) indices.push_back(e.index);
+      auto paths = reader->InclusionProofs(indices, q.tree_size);
+      if (!paths.ok()) return FromStatus(paths.status());
+      for (size_t i = 0; i < entries.size(); ++i) {
+        *page.add_entries() = make_entry(entries[i], records[i], &nodes, (*paths)[i]);
+      }
       page.mutable_end()->set_entries(page.entries_size());
       if (!done && page.entries_size() == static_cast<int>(*limit)) {
         page.mutable_end()->set_next_cursor(FormatCursor(cursor));
@@ -638,7 +649,7 @@ struct ApiServer::Impl {
           std::string out;
           Status st;
           if (!s->done && s->served < cap) {
-            const size_t n = std::min<size_t>(1024, cap - s->served);
+            const size_t n = std::min<size_t>(16384, cap - s->served);
             std::vector<logstore::Entry> entries;
             std::vector<v1::LogRecord> records;
             st = ReadTrail(
@@ -649,14 +660,15 @@ struct ApiServer::Impl {
                   return Status::Ok();
                 },
                 &s->done);
+            std::vector<uint64_t> indices;
+            for (const auto& e : entries) indices.push_back(e.index);
+            StatusOr<std::vector<std::vector<merkle::Hash>>> paths =
+                st.ok() ? s->reader->InclusionProofs(indices, s->q.tree_size)
+                        : StatusOr<std::vector<std::vector<merkle::Hash>>>(st);
+            if (!paths.ok()) st = paths.status();
             for (size_t i = 0; st.ok() && i < entries.size(); ++i) {
-              auto path = s->reader->InclusionProof(entries[i].index, s->q.tree_size);
-              if (!path.ok()) {
-                st = path.status();
-                break;
-              }
               v1::TrailLine line;
-              *line.mutable_entry() = make_entry(entries[i], records[i], &s->nodes, *path);
+              *line.mutable_entry() = make_entry(entries[i], records[i], &s->nodes, (*paths)[i]);
               out += codec::ToJson(line);
               out += '\n';
               ++s->served;
@@ -1018,45 +1030,50 @@ struct ApiServer::Impl {
     const std::string request_hash =
         crypto::Sha256Hex(c.who.name + '\n' + f.summary.flag_id() + '\n' + canonical);
 
-    MutexLock l(&decide_mu);
-    auto existing = idempotency->Get(c.who.name, key);
-    if (!existing.ok()) return FromStatus(existing.status());
     v1::IdempotencyRecord rec;
     bool replayed = false;
-    if (*existing) {
-      rec = **existing;
-      if (rec.request_sha256_hex() != request_hash) {
-        return Problem{422, "unprocessable",
-                       "Idempotency-Key '" + key +
-                           "' was used for another request; use a new key for a new decision"};
+    {
+      // The key's check and its record are one step; producing (the same bytes, whoever does it)
+      // and waiting are not.
+      MutexLock l(&decide_mu);
+      auto existing = idempotency->Get(c.who.name, key);
+      if (!existing.ok()) return FromStatus(existing.status());
+      if (*existing) {
+        rec = **existing;
+        if (rec.request_sha256_hex() != request_hash) {
+          return Problem{422, "unprocessable",
+                         "Idempotency-Key '" + key +
+                             "' was used for another request; use a new key for a new decision"};
+        }
+        replayed = true;
+      } else {
+        const Micros now = clock->NowMicros();
+        v1::Envelope env;
+        env.set_event_id("api-decision-" +
+                         crypto::Sha256Hex(c.who.name + '\n' + key).substr(0, 40));
+        env.set_kind(v1::EVENT_KIND_FLAG_DECISION);
+        env.set_schema_version(1);
+        env.set_practice_code(f.summary.practice_code());
+        SetTimestamp(env.mutable_occurred_at(), now);
+        SetTimestamp(env.mutable_recorded_at(), now);
+        env.set_source_system("probity-api");
+        if (!f.decisions.empty()) env.set_supersedes_event_id(f.decisions.back().decision_id());
+        v1::FlagDecision* d = env.mutable_flag_decision();
+        d->set_flag_id(f.summary.flag_id());
+        d->set_outcome(body.outcome());
+        d->set_reason(body.reason());
+        d->set_decided_by(body.decided_by());
+        d->set_decided_by_role(c.who.decided_by_role);
+        if (auto rej = codec::Validate(bus::kDecisionsTopic, env, codec::Policy(), now)) {
+          return BadRequest(rej->message);
+        }
+        rec.set_request_sha256_hex(request_hash);
+        rec.set_decision_id(env.event_id());
+        rec.set_envelope(env.SerializeAsString());
+        rec.set_flag_id(f.summary.flag_id());
+        Status st = idempotency->Put(c.who.name, key, rec);
+        if (!st.ok()) return FromStatus(st);
       }
-      replayed = true;
-    } else {
-      const Micros now = clock->NowMicros();
-      v1::Envelope env;
-      env.set_event_id("api-decision-" + crypto::Sha256Hex(c.who.name + '\n' + key).substr(0, 40));
-      env.set_kind(v1::EVENT_KIND_FLAG_DECISION);
-      env.set_schema_version(1);
-      env.set_practice_code(f.summary.practice_code());
-      SetTimestamp(env.mutable_occurred_at(), now);
-      SetTimestamp(env.mutable_recorded_at(), now);
-      env.set_source_system("probity-api");
-      if (!f.decisions.empty()) env.set_supersedes_event_id(f.decisions.back().decision_id());
-      v1::FlagDecision* d = env.mutable_flag_decision();
-      d->set_flag_id(f.summary.flag_id());
-      d->set_outcome(body.outcome());
-      d->set_reason(body.reason());
-      d->set_decided_by(body.decided_by());
-      d->set_decided_by_role(c.who.decided_by_role);
-      if (auto rej = codec::Validate(bus::kDecisionsTopic, env, codec::Policy(), now)) {
-        return BadRequest(rej->message);
-      }
-      rec.set_request_sha256_hex(request_hash);
-      rec.set_decision_id(env.event_id());
-      rec.set_envelope(env.SerializeAsString());
-      rec.set_flag_id(f.summary.flag_id());
-      Status st = idempotency->Put(c.who.name, key, rec);
-      if (!st.ok()) return FromStatus(st);
     }
     // The same bytes every time: ingest logs the first and drops the rest as redeliveries.
     Status st = publisher->Publish(bus::kDecisionsTopic, rec.flag_id(), rec.envelope(),
@@ -1085,6 +1102,57 @@ struct ApiServer::Impl {
     }
     c.res.set_header("Location", "/v1/flags/" + rec.flag_id() + "/decisions");
     Reply(c.res, 202, out);
+    return std::nullopt;
+  }
+
+  // The flag's dispute bundle (docs/bundle.md), exactly as `probity dispute bundle` writes it.
+  std::optional<Problem> Bundle(Call& c) {
+    if (!options.bundle_policy) {
+      return Problem{503, "unavailable",
+                     "this api has no verifier policy for bundles (start it with --bundle-policy)"};
+    }
+    auto reader = Reader();
+    if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
+    auto cp = reader->LatestCheckpoint();
+    if (!cp.ok()) return FromStatus(cp.status());
+    const uint64_t size = *cp ? (*cp)->tree_size() : 0;
+    auto found = FindFlag(c, size);
+    if (auto* p = std::get_if<Problem>(&found)) return *p;
+    const FlagState& f = std::get<FlagState>(found);
+    bundle::BuildOptions bo;
+    bo.policy = *options.bundle_policy;
+    if (c.req.has_param("since_size")) {
+      auto since = ParseU64("since_size", c.req.get_param_value("since_size"));
+      if (!since.ok()) return FromStatus(since.status());
+      bo.since_size = *since;
+    }
+    auto built = bundle::Build(*reader, f.summary.flag_id(), bo);
+    if (!built.ok()) {
+      if (built.status().code() == Code::kFailedPrecondition) {
+        return Problem{503, "unavailable", built.status().message()};
+      }
+      return FromStatus(built.status());
+    }
+    // Every practice whose entries the bundle carries.
+    std::vector<std::string> practices = {f.summary.practice_code()};
+    uint64_t served = 0;
+    auto note = [&](const v1::EntryProof& e) {
+      ++served;
+      v1::LogRecord r;
+      if (r.ParseFromString(e.leaf()) && !r.practice_code().empty()) {
+        practices.push_back(r.practice_code());
+      }
+    };
+    note(built->flag());
+    for (const auto& e : built->evidence()) note(e);
+    for (const auto& e : built->context()) note(e);
+    if (built->has_baseline()) note(built->baseline());
+    auto id = RecordAccess(c, "bundle", practices, built->checkpoint().tree_size(), served);
+    if (!id.ok()) return FromStatus(id.status());
+    c.res.status = 200;
+    c.res.set_content(bundle::ToFile(*built), kJson);
+    c.res.set_header("Content-Disposition",
+                     "attachment; filename=\"bundle-" + f.summary.flag_id() + ".json\"");
     return std::nullopt;
   }
 
@@ -1250,6 +1318,8 @@ Status ApiServer::Start() {
   s.Get("/v1/flags", route("flags", [impl](Impl::Call& c) { return impl->Flags(c); }));
   s.Get(R"(/v1/flags/([^/]+)/explanation)",
         route("explanation", [impl](Impl::Call& c) { return impl->Explain(c); }));
+  s.Get(R"(/v1/flags/([^/]+)/bundle)",
+        route("bundle", [impl](Impl::Call& c) { return impl->Bundle(c); }));
   s.Get(R"(/v1/flags/([^/]+)/decisions)",
         route("decisions", [impl](Impl::Call& c) { return impl->History(c); }));
   s.Post(R"(/v1/flags/([^/]+)/decisions)",

@@ -2,7 +2,8 @@
 // (docs/api.md; every response shape is in docs/openapi.yaml). It serves trails, entries,
 // proofs and checkpoints from a LogReader (the sequencer's store or a replica's), flags and
 // their explanations from its View of the log, and takes decisions on flags, which it produces to
-// probity.decisions.v1 so that ingest sequences them.
+// probity.decisions.v1 so that ingest sequences them, and serves each flag's dispute bundle
+// (services/bundle).
 //
 // Guarantees:
 //  - Every caller is authenticated (AccessControl) and sees only its scope; what is out of scope
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -26,6 +28,7 @@
 #include "common/status/status.h"
 #include "common/sync/mutex.h"
 #include "common/time/clock.h"
+#include "probity/v1/proofs.pb.h"
 #include "services/api/access.h"
 #include "services/api/idempotency.h"
 #include "services/api/publisher.h"
@@ -58,6 +61,9 @@ struct ApiOptions {
   int read_timeout_ms = 5000;       // a request slower than this to arrive is dropped
   int threads = 64;                 // connections served at once (keep-alive holds one)
   std::string instance_id = "api";  // request ids are "<instance_id>-<n>"
+  // What dispute bundles tell their recipients to trust (the log's key, witnesses, quorum); no
+  // bundles are served without it (503).
+  std::optional<v1::VerifierPolicy> bundle_policy;
 };
 
 // The LogReader to answer from. Called once per request; the answer is computed on what it

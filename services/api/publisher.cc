@@ -4,9 +4,10 @@
 
 namespace probity::api {
 
-StatusOr<std::unique_ptr<BusPublisher>> BusPublisher::Create(bus::BusFactory* bus) {
-  std::unique_ptr<BusPublisher> p(new BusPublisher());
-  BusPublisher* self = p.get();
+StatusOr<std::unique_ptr<ConfirmingBusPublisher>> ConfirmingBusPublisher::Create(
+    bus::BusFactory* bus) {
+  std::unique_ptr<ConfirmingBusPublisher> p(new ConfirmingBusPublisher());
+  ConfirmingBusPublisher* self = p.get();
   PROBITY_ASSIGN_OR_RETURN(p->producer_, bus->NewProducer([self](const bus::DeliveryReport& r) {
     self->OnDelivery(r);
   }));
@@ -22,21 +23,22 @@ StatusOr<std::unique_ptr<BusPublisher>> BusPublisher::Create(bus::BusFactory* bu
   return p;
 }
 
-BusPublisher::~BusPublisher() {
+ConfirmingBusPublisher::~ConfirmingBusPublisher() {
   stop_ = true;
   if (poller_.joinable()) poller_.join();
   MutexLock l(&produce_mu_);
   (void)producer_->Flush(2000);
 }
 
-void BusPublisher::OnDelivery(const bus::DeliveryReport& r) {
+void ConfirmingBusPublisher::OnDelivery(const bus::DeliveryReport& r) {
   MutexLock l(&mu_);
+  if (abandoned_.erase(r.tag) != 0) return;  // nobody waits for it any more
   done_[r.tag] = r.status;
   delivered_.NotifyAll();
 }
 
-Status BusPublisher::Publish(std::string_view topic, std::string_view key, std::string_view value,
-                             int timeout_ms) {
+Status ConfirmingBusPublisher::Publish(std::string_view topic, std::string_view key,
+                                       std::string_view value, int timeout_ms) {
   uint64_t tag;
   {
     MutexLock l(&mu_);
@@ -55,6 +57,7 @@ Status BusPublisher::Publish(std::string_view topic, std::string_view key, std::
       return st;
     }
     if (!delivered_.WaitUntil(&mu_, deadline) && done_.count(tag) == 0) {
+      abandoned_.insert(tag);
       return Unavailable("the bus did not confirm the record within " + std::to_string(timeout_ms) +
                          " ms");
     }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string_view>
 #include <thread>
 
@@ -27,16 +28,16 @@ class ConfirmedPublisher {
 
 // Over a bus producer made by a BusFactory: one thread serves delivery reports; each Publish()
 // waits for its own.
-class BusPublisher final : public ConfirmedPublisher {
+class ConfirmingBusPublisher final : public ConfirmedPublisher {
  public:
   // REQUIRES: bus outlives the call.
-  static StatusOr<std::unique_ptr<BusPublisher>> Create(bus::BusFactory* bus);
-  ~BusPublisher() override;
+  static StatusOr<std::unique_ptr<ConfirmingBusPublisher>> Create(bus::BusFactory* bus);
+  ~ConfirmingBusPublisher() override;
   Status Publish(std::string_view topic, std::string_view key, std::string_view value,
                  int timeout_ms) override EXCLUDES(mu_);
 
  private:
-  BusPublisher() = default;
+  ConfirmingBusPublisher() = default;
   void OnDelivery(const bus::DeliveryReport& r) EXCLUDES(mu_);
   std::unique_ptr<bus::MessageProducer> producer_;
   Mutex produce_mu_;  // Produce and Poll are not called at once (fakes are not thread-safe)
@@ -44,6 +45,7 @@ class BusPublisher final : public ConfirmedPublisher {
   CondVar delivered_;
   uint64_t next_tag_ GUARDED_BY(mu_) = 1;
   std::map<uint64_t, Status> done_ GUARDED_BY(mu_);  // delivery reports not yet collected
+  std::set<uint64_t> abandoned_ GUARDED_BY(mu_);     // their Publish() timed out
   std::atomic<bool> stop_{false};
   std::thread poller_;
 };

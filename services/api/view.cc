@@ -20,7 +20,17 @@ v1::FlagStatus StatusAfter(v1::DecisionOutcome outcome) {
 }
 
 StatusOr<uint64_t> View::Restore() {
+  // Nothing is saved: the view starts again from the log's first entry.
   MutexLock l(&mu_);
+  next_ = 0;
+  icb_.clear();
+  practices_.clear();
+  flags_.clear();
+  order_.clear();
+  early_.clear();
+  rule_sets_.clear();
+  access_.clear();
+  decision_index_.clear();
   return next_;
 }
 

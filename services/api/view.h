@@ -1,8 +1,9 @@
 // The api's view of the log: flags with their status and decisions, each practice's ICB, the rule
 // sets flags name, and who read each practice's data. A Follower (common/follow/follower.h): it
-// is fed every entry in index order and publishes nothing. Its state lives in memory and is
-// rebuilt from the log at each start (Restore() returns 0, Save() keeps nothing): the log is the
-// only state the api needs to be correct after a crash.
+// is fed every entry in index order by the follower runtime (common/follow/runtime.h) and
+// publishes nothing. Its state lives in memory and is rebuilt from the log at each start and
+// after each of the runtime's retries (Restore() empties it and returns 0; Save() keeps nothing):
+// the log is the only state the api needs to be correct after a crash.
 //
 // Thread-safe: Apply() runs on the follower's thread while the HTTP threads query.
 #pragma once

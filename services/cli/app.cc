@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "services/cli/analysis_commands.h"
+#include "services/cli/api_commands.h"
 #include "services/cli/bundle_commands.h"
 #include "services/cli/commands.h"
 #include "services/cli/verify_commands.h"
@@ -35,6 +36,7 @@ struct AllOptions {
   AlertsCommandOptions alerts;
   TilesOptions tiles;
   WitnessCommandOptions witness;
+  ApiCommandOptions api;
   KeygenOptions keygen;
   ListOptions list;
   GetOptions get;
@@ -190,6 +192,7 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
                  "Port for /checkpoint and the hash tiles (c2sp.org/tlog-tiles; 0 = any)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  AddApiServeOptions(up, &o.up.api, /*in_up=*/true);
   OnChosen(up, action, [&] { return RunUp(o.up, rt); });
 
   auto* tiles = app.add_subcommand(
@@ -205,6 +208,15 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   OnChosen(tiles, action, [&] { return RunTiles(o.tiles, rt); });
+
+  auto* api = app.add_subcommand(
+      "api", "Run the audit api: trails with proofs, flags, decisions, scoped per caller");
+  AddBusOptions(api, &o.api.bus, "Kafka bootstrap servers (access records and decisions go here)");
+  api->add_option("--log-dir", o.api.log_dir,
+                  "The log to serve (the sequencer's DATA_DIR/log or a replica's), read-only")
+      ->capture_default_str();
+  AddApiServeOptions(api, &o.api.serve, /*in_up=*/false);
+  OnChosen(api, action, [&] { return RunApi(o.api, rt); });
 
   auto* alerts = app.add_subcommand(
       "alerts", "Run the alerts target: follow probity.log.v1, deliver flags to Alertmanager");

@@ -14,6 +14,7 @@
 #include "common/bus/kafka.h"
 #include "common/status/status.h"
 #include "common/time/clock.h"
+#include "services/api/api.h"
 #include "services/ingest/ingest.h"
 
 namespace probity::cli {
@@ -86,6 +87,25 @@ struct IngestCommandOptions {
 };
 int RunIngest(const IngestCommandOptions& o, const Runtime& rt);
 
+// The api's serving options (`probity api`, and `probity up --api-access`).
+struct ApiServeOptions {
+  std::string access_file;  // the callers (docs/api.md, "Access file"); required
+  std::string state_dir;    // idempotency records; default DATA_DIR/api (up), ./probity-api (api)
+  api::ApiOptions api{.port = 9470};
+  bool quiet = false;  // no request log on stderr
+  // The verifier policy dispute bundles carry (a VerifierPolicy JSON file). `up` defaults to the
+  // log's own key, no witnesses.
+  std::string bundle_policy_file;
+};
+
+// `probity api`: the audit api over a log store, recording reads and decisions on the bus.
+struct ApiCommandOptions {
+  bus::ClientConfig bus{kDefaultBootstrapServers, {}};
+  std::string log_dir = std::string(kDefaultDataDir) + "/log";  // the sequencer's or a replica's
+  ApiServeOptions serve;
+};
+int RunApi(const ApiCommandOptions& o, const Runtime& rt);
+
 // `probity up`: ingest, rules (and alerts) in one process, on the embedded bus unless
 // bus.bootstrap_servers names another.
 struct UpOptions {
@@ -98,6 +118,7 @@ struct UpOptions {
   std::string routing_file;      // not empty: the webhooks target, and alert labels by route
   int64_t webhook_first_retry_ms = 5000;
   HttpOptions tiles;             // /checkpoint and hash tiles (c2sp.org/tlog-tiles); port 0: any
+  ApiServeOptions api;           // empty access_file: no api target
 };
 int RunUp(const UpOptions& o, const Runtime& rt);
 

@@ -19,6 +19,7 @@
 #include "services/alerts/alerts.h"
 #include "services/alerts/outbox_sink.h"
 #include "services/cli/analysis_commands.h"
+#include "services/cli/api_commands.h"
 #include "services/cli/commands.h"
 #include "services/cli/demo.h"
 #include "services/cli/first_failure.h"
@@ -269,6 +270,31 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   st = tile_server.Start(o.serve.http.host, o.tiles.port);
   if (!st.ok()) return Fail("up", st);
 
+  // The api, when an access file is given: a fourth follower of the same store, answering from it.
+  follow::StoreSource api_source(stack.store.get());
+  follow::StoreCheckpointSource api_checkpoints(stack.store.get());
+  ApiStack api;
+  if (!o.api.access_file.empty()) {
+    ApiServeOptions serve = o.api;
+    if (serve.state_dir.empty()) serve.state_dir = data_dir + "/api";
+    if (serve.bundle_policy_file.empty()) {
+      // Bundles name this log's key; a deployment with witnesses passes --bundle-policy.
+      v1::VerifierPolicy policy;
+      policy.set_log_origin(o.serve.ingest.checkpoint_origin);
+      policy.set_log_vkey(stack.signer->verifier_key());
+      serve.api.bundle_policy = policy;
+    }
+    const logstore::LogStore* store = stack.store.get();
+    st = api.Start(
+        serve, cfg,
+        [store] {
+          return std::shared_ptr<const logstore::LogReader>(store,
+                                                            [](const logstore::LogReader*) {});
+        },
+        &api_source, &api_checkpoints, rt);
+    if (!st.ok()) return Fail("up", Status(st.code(), "api: " + st.message()));
+  }
+
   // Every target is started: no return before the threads are joined.
   std::thread rules_thread([&] { failures.Record("rules", rules.Run(rt.stop)); });
   std::thread alerts_thread;
@@ -304,6 +330,10 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
                         " endpoints from " + o.routing_file + "; public key " + hooks->public_key +
                         "\n"
                   : std::string())
+        << (api.port() != 0
+                ? "  api          http" + std::string(o.api.api.tls_cert_file.empty() ? "" : "s") +
+                      "://" + o.api.api.host + ":" + std::to_string(api.port()) + "/v1/\n"
+                : std::string())
         << "Ctrl-C stops everything cleanly.\n";
   if (o.demo) {
     DemoOptions d;
@@ -315,6 +345,8 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
     WaitForStop(rt);
   }
   *rt.stop = true;
+  failures.Record("api", api.follower_status());
+  api.Stop();           // no new reads or decisions; those answered are on the bus
   rules_thread.join();  // its last flags are confirmed on the bus
   if (alerts_thread.joinable()) alerts_thread.join();
   if (am_outbox) am_outbox->Stop();

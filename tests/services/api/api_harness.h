@@ -1,8 +1,9 @@
 // A whole api in one test process: a real log store in a temporary directory, a stand-in for
 // ingest (MiniIngest: the publisher the api produces to decodes each message with the real codec,
 // sequences it with the real Sequencer and signs a checkpoint, as ingest does), the View fed
-// from the store, and an HTTP client that keeps every response it gets so that the test can
-// check them all against docs/openapi.yaml with tools/openapi/validate.mjs.
+// from the store by the follower runtime (which checks every checkpoint), and an HTTP client that
+// keeps every response it gets so that the test can check them all against docs/openapi.yaml with
+// tools/openapi/validate.mjs.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -19,7 +20,9 @@
 #include "common/bus/topics.h"
 #include "common/codec/codec.h"
 #include "common/crypto/sha256.h"
+#include "common/follow/checkpoint_source.h"
 #include "common/follow/entry_source.h"
+#include "common/follow/runtime.h"
 #include "common/logstore/sequencer.h"
 #include "common/logstore/store.h"
 #include "common/note/checkpoint.h"
@@ -27,7 +30,7 @@
 #include "common/sync/mutex.h"
 #include "common/time/proto_time.h"
 #include "services/api/api.h"
-#include "services/api/feeder.h"
+#include "tests/services/ingest/fake_bus.h"
 
 namespace probity::api::testing {
 
@@ -207,7 +210,8 @@ inline v1::Envelope FlagEvent(const std::string& flag_id, const std::string& pra
                               const std::string& icb, const std::string& rule_set_hash,
                               std::vector<std::pair<uint64_t, std::string>> evidence,
                               v1::Severity severity = v1::SEVERITY_WARNING) {
-  v1::Envelope e = Base("flag-" + flag_id, v1::EVENT_KIND_FLAG, practice, kT0 + 3600LL * 1000000);
+  // A flag's event id is its flag id, as the rules target writes it.
+  v1::Envelope e = Base(flag_id, v1::EVENT_KIND_FLAG, practice, kT0 + 3600LL * 1000000);
   e.set_source_system("probity-rules");
   auto* f = e.mutable_flag();
   f->set_flag_id(flag_id);
@@ -283,6 +287,12 @@ class ApiHarness {
     access_ = std::make_unique<AccessControl>(AccessControl::FromJson(AccessJson()).value());
     options_ = options;
     if (options_.instance_id == "api") options_.instance_id = "test";
+    if (!options_.bundle_policy) {
+      v1::VerifierPolicy policy;
+      policy.set_log_origin("probity.test/log");
+      policy.set_log_vkey(ingest_->verifier_key());
+      options_.bundle_policy = policy;
+    }
   }
   ~ApiHarness() { StopApi(); }
 
@@ -290,9 +300,20 @@ class ApiHarness {
   // idempotency directory.
   void StartApi() {
     source_ = std::make_unique<follow::StoreSource>(ingest_->store());
+    checkpoints_ = std::make_unique<follow::StoreCheckpointSource>(ingest_->store());
     view_ = std::make_unique<View>();
-    feeder_ = std::make_unique<ViewFeeder>(source_.get(), view_.get());
-    ASSERT_TRUE(feeder_->Start().ok());
+    follow_publisher_ = std::move(follow::BusPublisher::Create(&fake_bus_).value());
+    follow::Runtime::Options ro;
+    ro.data_dir = (dir_ / "follow").string();
+    fs::create_directories(ro.data_dir);
+    ro.origin = "probity.test/log";
+    ro.log_keys.push_back(note::Verifier::FromVerifierKey(ingest_->verifier_key()).value());
+    ro.first_retry = 10'000;
+    runtime_ = std::make_unique<follow::Runtime>(ro, view_.get(), source_.get(), checkpoints_.get(),
+                                                 follow_publisher_.get(), &clock_);
+    ASSERT_TRUE(runtime_->Start().ok());
+    stop_runtime_ = false;
+    runtime_thread_ = std::thread([this] { runtime_status_ = runtime_->Run(&stop_runtime_); });
     idem_ = std::move(IdempotencyStore::Open((dir_ / "idempotency").string()).value());
     logstore::LogStore* store = ingest_->store();
     server_ = std::make_unique<ApiServer>(
@@ -311,8 +332,10 @@ class ApiHarness {
   void StopApi() {
     if (server_) server_->Stop();
     server_.reset();
-    if (feeder_) feeder_->Stop();
-    feeder_.reset();
+    stop_runtime_ = true;
+    if (runtime_thread_.joinable()) runtime_thread_.join();
+    EXPECT_TRUE(runtime_status_.ok()) << runtime_status_.ToString();
+    runtime_.reset();
     idem_.reset();
   }
 
@@ -388,8 +411,14 @@ class ApiHarness {
   std::unique_ptr<MiniIngest> ingest_;
   std::unique_ptr<AccessControl> access_;
   std::unique_ptr<follow::StoreSource> source_;
+  std::unique_ptr<follow::StoreCheckpointSource> checkpoints_;
   std::unique_ptr<View> view_;
-  std::unique_ptr<ViewFeeder> feeder_;
+  bus::testing::FakeBus fake_bus_;  // the view publishes nothing
+  std::unique_ptr<follow::BusPublisher> follow_publisher_;
+  std::unique_ptr<follow::Runtime> runtime_;
+  std::atomic<bool> stop_runtime_{false};
+  std::thread runtime_thread_;
+  Status runtime_status_;
   std::unique_ptr<IdempotencyStore> idem_;
   std::unique_ptr<ApiServer> server_;
   size_t kept_ = 0;

@@ -11,6 +11,7 @@
 
 #include "common/crypto/sha256.h"
 #include "common/merkle/proof.h"
+#include "services/bundle/bundle.h"
 #include "tests/services/api/api_harness.h"
 
 namespace probity::api::testing {
@@ -323,6 +324,27 @@ TEST_F(ApiTest, FlagsFilterAndExplainWithProofs) {
   EXPECT_FALSE(x.access_record_id().empty());
 }
 
+TEST_F(ApiTest, BundleIsTheLibrarysFileWithProofsAndItsReadIsRecorded) {
+  Populate();
+  const size_t before = AccessRecords();
+  Response r = h_->Get("/v1/flags/" + kFlagA + "/bundle", "pr-a");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto parsed = bundle::ParseFile(r.body);  // the canonical file, byte for byte
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->flag_id(), kFlagA);
+  EXPECT_EQ(parsed->evidence_size(), 2);
+  ExpectProves(parsed->flag(), parsed->checkpoint());
+  for (const auto& e : parsed->evidence()) ExpectProves(e, parsed->checkpoint());
+  EXPECT_EQ(parsed->policy().log_vkey(), h_->ingest().verifier_key());
+  EXPECT_EQ(AccessRecords(), before + 1);
+  h_->Settle();
+  auto who = Parse<v1::AccessLog>(h_->Get("/v1/practices/A81001/access?limit=100", "auditor").body);
+  bool bundle_read = false;
+  for (const auto& item : who.items()) bundle_read |= item.record().action() == "bundle";
+  EXPECT_TRUE(bundle_read);
+  EXPECT_EQ(h_->Get("/v1/flags/" + kFlagA + "/bundle?since_size=x", "pr-a").status, 400);
+}
+
 TEST_F(ApiTest, DecisionEndsInTheLogChangesTheStatusAndIsNeverMadeTwice) {
   Populate();
   const std::string path = "/v1/flags/" + kFlagA + "/decisions?wait=5000";
@@ -421,6 +443,8 @@ TEST_F(ApiTest, AuthorizationMatrixEveryRoleEveryEndpointNoLeaks) {
        "/v1/flags/" + kFlagB + "/decisions", "/v1/flags/" + kNoFlag + "/decisions", true},
       {"decide", "POST", "/v1/flags/" + kFlagA + "/decisions", "/v1/flags/" + kFlagB + "/decisions",
        "/v1/flags/" + kNoFlag + "/decisions", true},
+      {"bundle", "GET", "/v1/flags/" + kFlagA + "/bundle", "/v1/flags/" + kFlagB + "/bundle",
+       "/v1/flags/" + kNoFlag + "/bundle", true},
       {"flags", "GET", "/v1/flags?practice=A81001", "/v1/flags?practice=B82002",
        "/v1/flags?practice=C99999", false},
       {"checkpoint", "GET", "/v1/checkpoints/latest", "/v1/checkpoints", "/v1/checkpoints/7777",

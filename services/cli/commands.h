@@ -82,7 +82,7 @@ struct IngestCommandOptions {
 };
 int RunIngest(const IngestCommandOptions& o, const Runtime& rt);
 
-// `probity up`: ingest, rules (and alerts) in one process, on the embedded bus unless
+// `probity up`: ingest, rules, payments (and alerts) in one process, on the embedded bus unless
 // bus.bootstrap_servers names another.
 struct UpOptions {
   int port = 9092;        // the embedded bus's bootstrap port
@@ -91,6 +91,7 @@ struct UpOptions {
   bool demo = false;
   std::string rules_file;        // default DefaultRulesFile()
   std::string alertmanager_url;  // empty: no alerts target
+  std::string hold_policy_file;  // payments target; default deploy/payments/hold-policy.yaml
 };
 int RunUp(const UpOptions& o, const Runtime& rt);
 

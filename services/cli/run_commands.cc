@@ -20,8 +20,10 @@
 #include "services/cli/commands.h"
 #include "services/cli/demo.h"
 #include "services/cli/first_failure.h"
+#include "services/cli/payments_commands.h"
 #include "services/cli/rules_runner.h"
 #include "services/ingest/ingest.h"
+#include "services/payments/target.h"
 #include "services/rules/rule_set.h"
 
 namespace probity::cli {
@@ -160,6 +162,9 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   // Everything that can be refused is checked before anything starts.
   auto rule_set = rules::LoadRuleSetFile(o.rules_file.empty() ? DefaultRulesFile() : o.rules_file);
   if (!rule_set.ok()) return Fail("up", rule_set.status());
+  auto hold_policy = payments::LoadHoldPolicyFile(
+      o.hold_policy_file.empty() ? DefaultHoldPolicyFile() : o.hold_policy_file, *rule_set);
+  if (!hold_policy.ok()) return Fail("up", hold_policy.status());
   std::unique_ptr<alerts::AlertmanagerClient> am;
   if (!o.alertmanager_url.empty()) {
     auto client = alerts::AlertmanagerClient::Create(o.alertmanager_url);
@@ -195,6 +200,16 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   st = rules.Start(rt.clock->NowMicros());
   if (!st.ok()) return Fail("up", Status(st.code(), "rules: " + st.message()));
 
+  // Payments: another follower of the same store; its instructions go back through ingest.
+  auto payments_producer = bus::Producer::Create(cfg);
+  if (!payments_producer.ok()) return Fail("up", payments_producer.status());
+  StoreSource payments_source(stack.store.get());
+  payments::PaymentsTarget payments_target({.state_dir = data_dir + "/payments"}, *hold_policy,
+                                           &payments_source, payments_producer->get(), rt.clock,
+                                           stack.registry.get());
+  st = payments_target.Start();
+  if (!st.ok()) return Fail("up", Status(st.code(), "payments: " + st.message()));
+
   // Alerts, when an Alertmanager is given: a third follower of the same store.
   StoreSource alert_source(stack.store.get());
   std::unique_ptr<alerts::AlertsRunner> alerter;
@@ -208,6 +223,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
 
   // Every target is started: no return before the threads are joined.
   std::thread rules_thread([&] { failures.Record("rules", rules.Run(rt.stop)); });
+  std::thread payments_thread([&] { failures.Record("payments", payments_target.Run(rt.stop)); });
   std::thread alerts_thread;
   if (alerter)
     alerts_thread = std::thread([&] { failures.Record("alerts", alerter->Run(rt.stop)); });
@@ -224,6 +240,9 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
         << "/healthz\n"
         << "  rules        " << rule_set->name << " " << rule_set->version << " ("
         << rule_set->rules.size() << " rules)\n"
+        << "  payments     hold policy " << hold_policy->label() << " (approve after "
+        << hold_policy->approve_after_days << " days of log time; probity payments export --date "
+        << "YYYY-MM-DD --data-dir " << data_dir << ")\n"
         << (am ? "  alerts       " + o.alertmanager_url + "\n" : std::string())
         << "Ctrl-C stops everything cleanly.\n";
   if (o.demo) {
@@ -237,6 +256,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   }
   *rt.stop = true;
   rules_thread.join();  // its last flags are confirmed on the bus
+  payments_thread.join();
   if (alerts_thread.joinable()) alerts_thread.join();
   stack.Settle(5000);  // ... and read into the log before ingest stops
   failures.Record("ingest", stack.Stop());

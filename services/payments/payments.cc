@@ -677,10 +677,11 @@ struct PaymentsFollower::Impl {
       if (Unpaid(c.state)) Track(id, c, true);
     }
     for (const auto& [fid, f] : flags) {
-      if (f.state != FlagState::kOpen || !f.scoped) continue;
-      if (f.scope == Scope::kPracticeStream) {
+      if (!f.scoped) continue;
+      if (f.scope == Scope::kPracticeStream && f.state == FlagState::kOpen) {
         for (int32_t s : f.streams) practice_holds[f.practice][s].insert(fid);
       } else if (f.scope == Scope::kClaim && !f.claim_id.empty() && !claims.count(f.claim_id)) {
+        // Decided or not, a flag naming a claim not yet logged applies when the claim arrives.
         waiting[f.claim_id].insert(fid);
       }
     }

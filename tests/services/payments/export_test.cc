@@ -41,7 +41,7 @@ TEST(ExportTest, OneRunsInstructionsInBothFiles) {
       Make(3, "i1", v1::PAYMENT_ACTION_APPROVE, 12345, "2023-05-01"),
       Make(4, "i2", v1::PAYMENT_ACTION_HOLD, 500, "2023-05-01", "hold: flag, \"quoted\""),
       Make(5, "i3", v1::PAYMENT_ACTION_REVERSE, 900, "2023-05-01"),
-      Make(6, "i4", v1::PAYMENT_ACTION_APPROVE, 1, "2023-06-01"),  // another run
+      Make(6, "i4", v1::PAYMENT_ACTION_APPROVE, 1, "2023-06-01"),      // another run
       Make(7, "i1", v1::PAYMENT_ACTION_APPROVE, 12345, "2023-05-01"),  // a repeat: once
       Make(8, "i5", v1::PAYMENT_ACTION_WITHHOLD, 500, "2023-05-01"),
   };
@@ -76,8 +76,8 @@ TEST(ExportTest, OneRunsInstructionsInBothFiles) {
 }
 
 TEST(ExportTest, EnvelopeLogsTheHash) {
-  Export e = BuildExport({Make(1, "i1", v1::PAYMENT_ACTION_APPROVE, 1, "2023-05-01")},
-                         "2023-05-01", "", 2);
+  Export e = BuildExport({Make(1, "i1", v1::PAYMENT_ACTION_APPROVE, 1, "2023-05-01")}, "2023-05-01",
+                         "", 2);
   v1::Envelope env = MakeExportEnvelope(e, e.variation, 1680480000000000);
   EXPECT_EQ(env.event_id(), "export-" + e.variation.sha256_hex);
   EXPECT_EQ(env.payment_export().covers_tree_size(), 2u);

@@ -56,9 +56,9 @@ TEST(HoldPolicyTest, RuleIdBeatsKindAndSeverityPicksTheScope) {
 TEST(HoldPolicyTest, PaymentDateIsTheNextRunAfterTheCutoff) {
   auto p = LoadHoldPolicy(std::string(kHead) + "payment_day: 15\ncutoff_days: 5\n", DefaultRules());
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(p->PaymentDate(1680480000), "2023-04-15");  // 2023-04-03 + 5 = 04-08
+  EXPECT_EQ(p->PaymentDate(1680480000), "2023-04-15");              // 2023-04-03 + 5 = 04-08
   EXPECT_EQ(p->PaymentDate(1680480000 + 8 * 86400), "2023-05-15");  // 04-11 + 5 = 04-16
-  EXPECT_EQ(p->PaymentDate(1703980800), "2024-01-15");               // 2023-12-31
+  EXPECT_EQ(p->PaymentDate(1703980800), "2024-01-15");              // 2023-12-31
 }
 
 TEST(HoldPolicyTest, AWaitShorterThanAHeldRulesJudgingDelayIsRefusedNamingBoth) {
@@ -73,18 +73,17 @@ TEST(HoldPolicyTest, AWaitShorterThanAHeldRulesJudgingDelayIsRefusedNamingBoth) 
   EXPECT_NE(e.find("payment-per-patient"), std::string::npos) << e;
   EXPECT_NE(e.find("62 days"), std::string::npos) << e;  // a month + lateness_days 31
   // Long enough: accepted. Alert only: accepted whatever the wait.
-  EXPECT_TRUE(LoadHoldPolicy(
-                  "name: t\nversion: \"1\"\napprove_after_days: 62\nholds:\n"
-                  "  - rule: payment-per-patient\n    scope: practice_stream\n",
-                  DefaultRules())
-                  .ok());
-  EXPECT_TRUE(LoadHoldPolicy(std::string(kHead) +
-                                 "holds:\n  - kind: claimed_value_shift\n    scope: none\n",
+  EXPECT_TRUE(LoadHoldPolicy("name: t\nversion: \"1\"\napprove_after_days: 62\nholds:\n"
+                             "  - rule: payment-per-patient\n    scope: practice_stream\n",
                              DefaultRules())
                   .ok());
+  EXPECT_TRUE(LoadHoldPolicy(
+                  std::string(kHead) + "holds:\n  - kind: claimed_value_shift\n    scope: none\n",
+                  DefaultRules())
+                  .ok());
   // By kind: every rule of the kind is checked.
-  const std::string k = Error(std::string(kHead) +
-                              "holds:\n  - kind: referral_rate_outlier\n    scope: claim\n");
+  const std::string k =
+      Error(std::string(kHead) + "holds:\n  - kind: referral_rate_outlier\n    scope: claim\n");
   EXPECT_NE(k.find("referral-rate"), std::string::npos) << k;
   EXPECT_NE(k.find("33 days"), std::string::npos) << k;
 }
@@ -96,7 +95,8 @@ TEST(HoldPolicyTest, BadFilesNameTheLine) {
   };
   const std::vector<Case> cases = {
       {"name: t\nversion: \"1\"\napprove_after_days: [1,\n", "line 4", "YAML error"},
-      {"name: t\nversion: \"1\"\napprove_after_days: 10\nwait: 3\n", "line 4", "unknown key 'wait'"},
+      {"name: t\nversion: \"1\"\napprove_after_days: 10\nwait: 3\n", "line 4",
+       "unknown key 'wait'"},
       {"name: t\nversion: \"1\"\napprove_after_days: soon\n", "line 3", "approve_after_days"},
       {"name: t\nversion: \"1\"\n", "line 1", "'approve_after_days' is required"},
       {"version: \"1\"\napprove_after_days: 3\n", "line 1", "'name' is required"},

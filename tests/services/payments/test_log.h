@@ -56,13 +56,15 @@ inline v1::Envelope ClaimEnv(const std::string& claim_id, const std::string& pra
                              int64_t pence, int64_t t,
                              v1::PaymentStream stream = v1::PAYMENT_STREAM_ITEM_OF_SERVICE,
                              const std::string& event_id = "") {
-  v1::Envelope e = Base(event_id.empty() ? "ev-" + claim_id : event_id, v1::EVENT_KIND_CLAIM,
-                        practice, t);
+  v1::Envelope e =
+      Base(event_id.empty() ? "ev-" + claim_id : event_id, v1::EVENT_KIND_CLAIM, practice, t);
   auto* c = e.mutable_claim();
   c->set_claim_id(claim_id);
   c->set_stream(stream);
   c->set_amount_pence(pence);
   c->set_status(v1::CLAIM_STATUS_SUBMITTED);
+  c->mutable_period_start()->set_seconds(t - 30 * kDay);
+  c->mutable_period_end()->set_seconds(t - kDay);
   return e;
 }
 

@@ -35,7 +35,11 @@ struct Event {
   std::string_view leaf;         // the exact leaf bytes (a serialized v1::LogRecord)
   const v1::LogRecord* record;   // parsed leaf
   const v1::Envelope* envelope;  // parsed payload (codec::ParseStored); never null
-  uint64_t tree_size = 0;        // the runtime's verified tree size, including this entry
+  uint64_t tree_size = 0;        // index + 1: the size of the tree this entry completes, which
+                                 // the runtime has integrated and hash-checked
+  uint64_t verified_size = 0;    // size of the latest checkpoint the runtime verified against its
+                                 // own tree (>= tree_size when the runtime applies verified
+                                 // entries only)
 };
 
 // The one way a follower publishes. Messages are produced in call order; the runtime waits for
@@ -53,6 +57,8 @@ class Follower {
   // Stable name: the target ("rules", "payments", ...), used in health, metrics and errors.
   virtual std::string_view name() const = 0;
   // Opens the follower's own state; returns the next log index it needs (0 for a fresh state).
+  // Called again after a retriable failure: it MUST then drop whatever it applied since its last
+  // Save() (the runtime replays from the index it returns).
   virtual StatusOr<uint64_t> Restore() = 0;
   // Once per start, before the first entry: publishes what the follower publishes once (its rule
   // set, hold policy, routing file). The bytes MUST be identical at every start (store them

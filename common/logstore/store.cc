@@ -152,6 +152,14 @@ StatusOr<uint64_t> LogStore::ReadMetaU64(std::string_view key) const {
   return keys::GetBe64(v);
 }
 
+StatusOr<std::optional<std::string>> LogStore::PinnedLogKey() const {
+  std::string v;
+  rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), meta(), keys::kMetaLogKey, &v);
+  if (rs.IsNotFound()) return std::optional<std::string>();
+  PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read the pinned log key"));
+  return std::optional<std::string>(std::move(v));
+}
+
 StatusOr<uint64_t> LogStore::TreeSize() const { return ReadMetaU64(keys::kMetaTreeSize); }
 StatusOr<uint64_t> LogStore::LogPublishedUpTo() const {
   return ReadMetaU64(keys::kMetaLogPublished);

@@ -21,6 +21,7 @@
 #include "common/logstore/reader.h"
 #include "common/merkle/hasher.h"
 #include "common/merkle/tile.h"
+#include "common/note/note.h"
 #include "common/status/status.h"
 #include "probity/v1/log.pb.h"
 
@@ -40,6 +41,7 @@ struct VerifyReport {
   uint64_t checkpoints_checked = 0;
   merkle::Hash root{};
   std::optional<uint64_t> first_bad_index;  // set when verification failed at an entry or node
+  uint64_t notes_checked = 0;  // checkpoint notes whose signature was checked (with a log key)
 };
 
 // The on-disk LogReader, and what the sequencer writes through. db() and the column families
@@ -94,7 +96,15 @@ class LogStore final : public LogReader {
   // Recomputes every leaf and node from the stored entries and checks them against the stored
   // leaf hashes, tiles, tree size and range, and every stored checkpoint. Returns kDataLoss naming
   // the first bad index on any changed, missing, extra or reordered byte.
-  StatusOr<VerifyReport> Verify(const ProgressFn& progress = nullptr) const;
+  // With `log_key`, every stored checkpoint's signed note is checked too, before the entries:
+  // its key is its record's size, and it passes CheckCheckpointRecord (proofs.h), else kDataLoss
+  // naming the size.
+  StatusOr<VerifyReport> Verify(const ProgressFn& progress = nullptr,
+                                const note::Verifier* log_key = nullptr) const;
+
+  // The verifier key the sequencer pinned (keys::kMetaLogKey), or nullopt if none was pinned.
+  // It is only as trustworthy as the store: prefer a key the reader holds independently.
+  StatusOr<std::optional<std::string>> PinnedLogKey() const;
 
   // Reads the hashes of perfect nodes from tiles (used by proofs and the sequencer).
   StatusOr<std::vector<merkle::Hash>> ReadNodes(const std::vector<merkle::NodeId>& nodes) const;

@@ -40,8 +40,6 @@ std::string Num(double v) {
   return buf;
 }
 
-// Open alerts are stored as their JSON object (one alert); parsing back is not needed because we
-// keep them in memory too, so the store holds the exact bytes to re-send.
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
   return IoError("alerts state: " + what + ": " + s.ToString());
@@ -121,33 +119,38 @@ Alert AlertForFlag(const v1::Envelope& env) {
   return a;
 }
 
-AlertsRunner::AlertsRunner(Options options, follow::EntrySource* source, AlertSink* sink,
-                           const Clock* clock)
-    : options_(std::move(options)),
-      source_(source),
+AlertsFollower::AlertsFollower(std::string state_dir, int64_t resend_every_micros, AlertSink* sink,
+                               const Clock* clock)
+    : state_dir_(std::move(state_dir)),
+      resend_every_micros_(resend_every_micros),
       sink_(sink),
-      clock_(clock),
-      watch_(std::make_unique<metrics::ProgressWatch>("alerts", clock)) {}
+      clock_(clock) {}
 
-AlertsRunner::~AlertsRunner() = default;
+AlertsFollower::~AlertsFollower() = default;
 
-Status AlertsRunner::Start() {
-  rocksdb::Options o;
-  o.create_if_missing = true;
-  std::error_code ec;
-  std::filesystem::create_directories(options_.state_dir, ec);
-  rocksdb::DB* raw = nullptr;
-  PROBITY_RETURN_IF_ERROR(
-      FromRocks(rocksdb::DB::Open(o, options_.state_dir + "/alerts", &raw), "open"));
-  db_.reset(raw);
+StatusOr<uint64_t> AlertsFollower::Restore() {
+  batch_.clear();
+  opened_.clear();
+  closed_.clear();
+  open_.clear();
+  if (db_ == nullptr) {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    std::error_code ec;
+    std::filesystem::create_directories(state_dir_, ec);
+    rocksdb::DB* raw = nullptr;
+    PROBITY_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(o, state_dir_ + "/alerts", &raw), "open"));
+    db_.reset(raw);
+  }
   std::string v;
+  next_ = 0;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kCursorKey, &v);
   if (s.ok() && v.size() == 8)
     next_ = logstore::keys::GetBe64(v);
   else if (!s.IsNotFound())
     return FromRocks(s, "read cursor");
-  // Open alerts: flag id -> serialized Alert (labels/annotations as JSON is enough to re-send,
-  // but keeping the Alert lets a decision resolve it with the same labels).
+  // Open alerts: flag id -> the flag's envelope, from which its alert is made again (with the
+  // same labels, so that a decision resolves it).
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(kOpenPrefix); it->Valid() && it->key().starts_with(kOpenPrefix); it->Next()) {
     v1::Envelope env;
@@ -156,126 +159,128 @@ Status AlertsRunner::Start() {
     }
     open_[env.flag().flag_id()] = AlertForFlag(env);
   }
+  PROBITY_RETURN_IF_ERROR(FromRocks(it->status(), "scan open alerts"));
   stats_.next_index = next_;
   stats_.open = open_.size();
+  // When open alerts were last re-sent, so that a target restarted more often than the resend
+  // interval still refreshes them before Alertmanager lets them expire.
   last_resend_ = clock_->NowMicros();
   s = db_->Get(rocksdb::ReadOptions(), kResentAtKey, &v);
   if (s.ok() && v.size() == 8) {
     last_resend_ = static_cast<Micros>(logstore::keys::GetBe64(v));
-  } else if (!s.IsNotFound()) {
+  } else if (s.IsNotFound()) {
+    // The first start: the resend clock starts now, and is saved at once, so that a target
+    // restarted more often than the resend interval still re-sends when it is due (found by the
+    // soak: a clock restarted at every start never came due, and Alertmanager let the run's
+    // first alert expire).
+    PROBITY_RETURN_IF_ERROR(
+        FromRocks(db_->Put(rocksdb::WriteOptions(), kResentAtKey,
+                           logstore::keys::Be64(static_cast<uint64_t>(last_resend_))),
+                  "write resend time"));
+  } else {
     return FromRocks(s, "read resend time");
   }
-  return FromRocks(it->status(), "scan open alerts");
+  return next_;
 }
 
-StatusOr<size_t> AlertsRunner::RunOnce() {
-  // Open alerts are refreshed before the log is read: reading can be slow (a follower catching
-  // up from a store), and a target restarted often must still refresh them before Alertmanager
-  // lets them expire (found by the soak).
-  if (const Micros now = clock_->NowMicros();
-      !open_.empty() && now - last_resend_ >= options_.resend_every_micros) {
-    std::vector<Alert> open;
-    for (const auto& [id, a] : open_) open.push_back(a);
-    PROBITY_RETURN_IF_ERROR(sink_->Send(open));
-    last_resend_ = now;
-    PROBITY_RETURN_IF_ERROR(FromRocks(db_->Put(rocksdb::WriteOptions(), kResentAtKey,
-                                               logstore::keys::Be64(static_cast<uint64_t>(now))),
-                                      "write resend time"));
-  }
-  std::vector<logstore::Entry> entries;
-  PROBITY_RETURN_IF_ERROR(source_->Read(next_, options_.max_batch, &entries));
-  std::vector<Alert> batch;
-  rocksdb::WriteBatch wb;
-  std::map<std::string, Alert> opened;
-  std::vector<std::string> closed;
-  uint64_t fired = 0, resolved = 0;
-  v1::LogRecord rec;
-  for (const logstore::Entry& e : entries) {
-    if (!rec.ParseFromString(e.record_bytes))
-      return DataLoss("entry " + std::to_string(e.index) + " does not parse");
-    if (rec.kind() == v1::EVENT_KIND_FLAG) {
-      PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, follow::DecodeRecordEnvelope(rec));
-      Alert a = AlertForFlag(env);
-      batch.push_back(a);
-      opened[env.flag().flag_id()] = a;
-      wb.Put(std::string(kOpenPrefix) + env.flag().flag_id(), env.SerializeAsString());
-      ++fired;
-    } else if (rec.kind() == v1::EVENT_KIND_FLAG_DECISION) {
-      PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, follow::DecodeRecordEnvelope(rec));
-      const std::string& id = env.flag_decision().flag_id();
-      auto it = opened.count(id) ? opened.find(id) : open_.find(id);
-      if (it == open_.end() || it == opened.end()) continue;  // no alert for that flag
-      Alert a = it->second;
-      a.ends_at = civil::FormatRfc3339(FromTimestamp(env.occurred_at()));
-      a.annotations["decision"] = v1::DecisionOutcome_Name(env.flag_decision().outcome());
-      batch.push_back(a);
-      closed.push_back(id);
-      wb.Delete(std::string(kOpenPrefix) + id);
-      ++resolved;
+Status AlertsFollower::Apply(const follow::Event& event, follow::Publisher*) {
+  const v1::Envelope& env = *event.envelope;
+  if (event.record->kind() == v1::EVENT_KIND_FLAG) {
+    batch_.push_back(AlertForFlag(env));
+    opened_[env.flag().flag_id()] = env;
+  } else if (event.record->kind() == v1::EVENT_KIND_FLAG_DECISION) {
+    const std::string& id = env.flag_decision().flag_id();
+    Alert a;
+    if (auto p = opened_.find(id); p != opened_.end()) {
+      a = AlertForFlag(p->second);
+    } else if (auto o = open_.find(id); o != open_.end()) {
+      a = o->second;
+    } else {
+      return Status::Ok();  // no alert for that flag
     }
-  }
-  const Micros now = clock_->NowMicros();
-  bool resend = now - last_resend_ >= options_.resend_every_micros;
-  if (resend) {
-    for (const auto& [id, a] : open_) batch.push_back(a);
-  }
-  // Deliver first; move the cursor only when Alertmanager accepted the batch.
-  PROBITY_RETURN_IF_ERROR(sink_->Send(batch));
-  if (!entries.empty()) {
-    next_ = entries.back().index + 1;
-    wb.Put(kCursorKey, logstore::keys::Be64(next_));
-    PROBITY_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "write"));
-  }
-  if (resend) {
-    last_resend_ = now;
-    PROBITY_RETURN_IF_ERROR(FromRocks(db_->Put(rocksdb::WriteOptions(), kResentAtKey,
-                                               logstore::keys::Be64(static_cast<uint64_t>(now))),
-                                      "write resend time"));
-  }
-  for (auto& [id, a] : opened) open_[id] = std::move(a);
-  for (const auto& id : closed) open_.erase(id);
-  stats_.next_index = next_;
-  stats_.fired += fired;
-  stats_.resolved += resolved;
-  stats_.open = open_.size();
-  return entries.size();
-}
-
-Status AlertsRunner::Run(const std::atomic<bool>* stop) {
-  int backoff_ms = 100;
-  while (!stop->load()) {
-    auto n = RunOnce();
-    if (!n.ok()) {
-      if (n.status().code() != Code::kUnavailable && n.status().code() != Code::kOutOfRange) {
-        return n.status();
-      }
-      // Alertmanager down, or the log topic moved under the reader: keep the cursor, and read
-      // again from it after a pause (the source has already handed over what it read).
-      std::fprintf(stderr, "probity alerts: %s; retrying from index %llu\n",
-                   n.status().ToString().c_str(), static_cast<unsigned long long>(next_));
-      watch_->SetBlocker(n.status().ToString() + " (retrying)");
-      watch_->Observe({next_}, true);
-      source_->Reset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-      backoff_ms = std::min(backoff_ms * 2, 5000);
-      continue;
-    }
-    backoff_ms = 100;
-    watch_->SetBlocker("");
-    next_seen_ = next_;
-    watch_->Observe({next_}, false);
-    if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    a.ends_at = civil::FormatRfc3339(FromTimestamp(env.occurred_at()));
+    a.annotations["decision"] = v1::DecisionOutcome_Name(env.flag_decision().outcome());
+    batch_.push_back(std::move(a));
+    closed_.push_back(id);
   }
   return Status::Ok();
 }
 
-AlertsStats AlertsRunner::stats() const { return stats_; }
-
-metrics::Health AlertsRunner::health() const {
-  v1::HealthReport r;
-  r.set_next_index(static_cast<double>(next_seen_.load()));
-  watch_->Judge(&r);
-  return {r.ready(), codec::ToJson(r, codec::JsonOptions{.print_defaults = true}), r.live()};
+Status AlertsFollower::Deliver(std::vector<Alert> batch, Micros now) {
+  const bool resend = !open_.empty() && now - last_resend_ >= resend_every_micros_;
+  if (resend) {
+    for (const auto& [id, a] : open_) batch.push_back(a);
+  }
+  PROBITY_RETURN_IF_ERROR(sink_->Send(batch));
+  if (resend) {
+    last_resend_ = now;
+    PROBITY_RETURN_IF_ERROR(FromRocks(db_->Put(rocksdb::WriteOptions(), kResentAtKey,
+                                               logstore::keys::Be64(static_cast<uint64_t>(now))),
+                                      "write resend time"));
+  }
+  return Status::Ok();
 }
+
+Status AlertsFollower::Idle(Micros now, follow::Publisher*) { return Deliver({}, now); }
+
+Status AlertsFollower::Save(uint64_t next_index) {
+  // Deliver first; move the cursor only when Alertmanager accepted the batch.
+  PROBITY_RETURN_IF_ERROR(Deliver(batch_, clock_->NowMicros()));
+  rocksdb::WriteBatch wb;
+  for (const auto& [id, env] : opened_) {
+    wb.Put(std::string(kOpenPrefix) + id, env.SerializeAsString());
+  }
+  for (const auto& id : closed_) wb.Delete(std::string(kOpenPrefix) + id);
+  wb.Put(kCursorKey, logstore::keys::Be64(next_index));
+  PROBITY_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "write"));
+  next_ = next_index;
+  for (const auto& [id, env] : opened_) open_[id] = AlertForFlag(env);
+  for (const auto& id : closed_) open_.erase(id);
+  stats_.next_index = next_;
+  stats_.fired += opened_.size();
+  stats_.resolved += closed_.size();
+  stats_.open = open_.size();
+  batch_.clear();
+  opened_.clear();
+  closed_.clear();
+  return Status::Ok();
+}
+
+AlertsStats AlertsFollower::stats() const { return stats_; }
+
+AlertsRunner::AlertsRunner(Options options, follow::EntrySource* source, AlertSink* sink,
+                           const Clock* clock)
+    : options_(std::move(options)),
+      source_(source),
+      follower_(options_.state_dir, options_.resend_every_micros, sink, clock) {
+  follow::Runtime::Options o;
+  o.data_dir = options_.state_dir + "/follow";
+  o.origin = options_.origin;
+  o.log_keys = options_.log_keys;
+  o.max_batch = options_.max_batch;
+  o.save_every = 0;  // deliver what each round read
+  runtime_ = std::make_unique<follow::Runtime>(o, &follower_, source_, options_.checkpoints,
+                                               /*publisher=*/nullptr, clock);
+}
+
+AlertsRunner::~AlertsRunner() = default;
+
+Status AlertsRunner::Start() { return runtime_->Start(); }
+
+StatusOr<size_t> AlertsRunner::RunOnce() {
+  if (failed_) {
+    PROBITY_RETURN_IF_ERROR(runtime_->Restart());
+    failed_ = false;
+  }
+  StatusOr<size_t> n = runtime_->RunOnce();
+  failed_ = !n.ok();
+  return n;
+}
+
+Status AlertsRunner::Run(const std::atomic<bool>* stop) { return runtime_->Run(stop); }
+
+AlertsStats AlertsRunner::stats() const { return follower_.stats(); }
+
+metrics::Health AlertsRunner::health() const { return runtime_->health(); }
 
 }  // namespace probity::alerts

@@ -15,9 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "common/follow/checkpoint_source.h"
 #include "common/follow/entry_source.h"
+#include "common/follow/follower.h"
+#include "common/follow/runtime.h"
 #include "common/metrics/health.h"
 #include "common/metrics/http_server.h"
+#include "common/note/note.h"
 #include "common/status/status.h"
 #include "common/time/clock.h"
 
@@ -65,12 +69,52 @@ struct AlertsStats {
   uint64_t open = 0;
 };
 
+// The alerts target as a Follower (common/follow/follower.h). Apply() turns flags and decisions
+// into a pending batch; Save() delivers it (with the open alerts when their re-send is due) and,
+// only when the sink accepted it, writes the cursor and the open alerts in one RocksDB batch.
+// Delivery lives in one place, Deliver().
+class AlertsFollower final : public follow::Follower {
+ public:
+  // REQUIRES: sink and clock outlive the follower.
+  AlertsFollower(std::string state_dir, int64_t resend_every_micros, AlertSink* sink,
+                 const Clock* clock);
+  ~AlertsFollower() override;
+
+  std::string_view name() const override { return "alerts"; }
+  StatusOr<uint64_t> Restore() override;
+  Status Apply(const follow::Event& event, follow::Publisher* out) override;
+  Status Idle(Micros now, follow::Publisher* out) override;
+  Status Save(uint64_t next_index) override;
+  AlertsStats stats() const;
+
+ private:
+  // Sends `batch`, and the open alerts too when their re-send is due (then records the time).
+  Status Deliver(std::vector<Alert> batch, Micros now);
+  std::string state_dir_;
+  int64_t resend_every_micros_;
+  AlertSink* sink_;
+  const Clock* clock_;
+  std::unique_ptr<rocksdb::DB> db_;
+  uint64_t next_ = 0;                  // saved cursor
+  std::map<std::string, Alert> open_;  // flag id -> its firing alert (as saved)
+  Micros last_resend_ = 0;
+  // Since the last save: what to send, and the state change to write once it is accepted.
+  std::vector<Alert> batch_;
+  std::map<std::string, v1::Envelope> opened_;  // flag id -> flag envelope
+  std::vector<std::string> closed_;
+  AlertsStats stats_;
+};
+
 class AlertsRunner {
  public:
   struct Options {
     std::string state_dir;
     size_t max_batch = 5000;
     int64_t resend_every_micros = 60LL * 1000000;
+    // Checkpoints to verify the log against, with the log's origin and key (all or none).
+    follow::CheckpointSource* checkpoints = nullptr;
+    std::string origin;
+    std::vector<note::Verifier> log_keys;
   };
   // REQUIRES: source, sink and clock outlive the runner.
   AlertsRunner(Options options, follow::EntrySource* source, AlertSink* sink, const Clock* clock);
@@ -78,7 +122,7 @@ class AlertsRunner {
 
   Status Start();
   // Delivers the alerts of the entries the source has; re-sends open alerts when due. Returns the
-  // number of entries consumed.
+  // number of entries consumed. After a failure the next call starts again from the saved state.
   StatusOr<size_t> RunOnce();
   Status Run(const std::atomic<bool>* stop);
   AlertsStats stats() const;
@@ -89,15 +133,9 @@ class AlertsRunner {
  private:
   Options options_;
   follow::EntrySource* source_;
-  AlertSink* sink_;
-  const Clock* clock_;
-  std::unique_ptr<rocksdb::DB> db_;
-  uint64_t next_ = 0;
-  std::map<std::string, Alert> open_;  // flag id -> its firing alert
-  Micros last_resend_ = 0;
-  AlertsStats stats_;
-  std::unique_ptr<metrics::ProgressWatch> watch_;
-  std::atomic<uint64_t> next_seen_{0};  // next_, readable from the health thread
+  AlertsFollower follower_;
+  std::unique_ptr<follow::Runtime> runtime_;
+  bool failed_ = false;
 };
 
 }  // namespace probity::alerts

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -14,8 +15,8 @@
 #include "common/logstore/store.h"
 #include "common/metrics/http_server.h"
 #include "common/time/proto_time.h"
+#include "services/cli/follow_support.h"
 #include "services/cli/kafka_sink.h"
-#include "services/cli/rules_runner.h"
 #include "services/generate/generator.h"
 #include "services/generate/reference.h"
 #include "services/generate/sink.h"
@@ -23,6 +24,7 @@
 #include "services/rules/backtest.h"
 #include "services/rules/engine.h"
 #include "services/rules/rule_set.h"
+#include "services/rules/runner.h"
 #include "services/rules/state_store.h"
 #include "services/score/evaluate.h"
 #include "services/score/score.h"
@@ -45,7 +47,7 @@ class StoreEventSource final : public rules::EventSource {
       }
       Micros t = FromTimestamp(record.occurred_at());
       if (t < from_ || t >= to_) return Status::Ok();
-      PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, DecodeRecordEnvelope(record));
+      PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, follow::DecodeRecordEnvelope(record));
       if (++done_ % 1000000 == 0 && isatty(2)) {
         std::fprintf(stderr, "\r  %llu / %llu entries", static_cast<unsigned long long>(e.index),
                      static_cast<unsigned long long>(size));
@@ -75,12 +77,14 @@ int RunRules(const RulesOptions& o, const Runtime& rt) {
   if (!rs.ok()) return Fail("rules", rs.status());
   bus::ClientConfig producer_cfg = o.bus;
   producer_cfg.properties.emplace("linger.ms", "0");  // flags are few; their latency matters
-  auto producer = bus::Producer::Create(producer_cfg);
-  if (!producer.ok()) return Fail("rules", producer.status());
-  auto topic = LogTopicSource::Create(o.bus);
-  if (!topic.ok()) return Fail("rules", topic.status());
-  follow::CatchUpSource source(topic->get(), o.catch_up_from);
-  RulesRunner runner({.state_dir = o.data_dir + "/rules"}, *rs, &source, producer->get(), rt.clock);
+  bus::KafkaBus producer_bus(producer_cfg);
+  auto in = OpenBusFollowInputs(o.bus, o.catch_up_from, o.log_key, "rules");
+  if (!in.ok()) return Fail("rules", in.status());
+  rules::RulesRunner runner({.state_dir = o.data_dir + "/rules",
+                             .checkpoints = in->checkpoints.get(),
+                             .origin = in->origin,
+                             .log_keys = in->log_keys},
+                            *rs, in->entries.get(), &producer_bus, rt.clock);
   Status st = runner.Start(rt.clock->NowMicros());
   if (!st.ok()) return Fail("rules", st);
   auto registry = std::make_shared<prometheus::Registry>();
@@ -248,7 +252,7 @@ int RunScore(const ScoreOptions& o) {
     if (!record.ParseFromString(e.record_bytes)) return DataLoss("entry does not parse");
     if (record.kind() == v1::EVENT_KIND_PRACTICE_UPDATE) practices.insert(record.practice_code());
     if (record.kind() != v1::EVENT_KIND_FLAG) return Status::Ok();
-    PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, DecodeRecordEnvelope(record));
+    PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, follow::DecodeRecordEnvelope(record));
     flags.push_back(std::move(env));
     return Status::Ok();
   });
@@ -285,11 +289,18 @@ int RunScoreOffline(const ScoreOfflineOptions& o) {
                 << " events\n";
     }
   };
-  auto ev = score::Evaluate(*reference, *params, *rule_set, progress, {.keep_flags = true});
+  auto ev = score::Evaluate(*reference, *params, *rule_set, progress,
+                            {.keep_flags = true, .log_baselines = true});
   if (!ev.ok()) return Fail("score offline", ev.status());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (o.diagnose) std::cout << score::FormatDiagnostics(*ev);
   std::cout << (o.json ? score::FormatJson(ev->report) : score::FormatText(ev->report)) << "\n";
+  if (!ev->power.empty() && !o.json) std::cout << score::FormatPowerText(ev->power) << "\n";
+  if (!o.power_csv.empty()) {
+    std::ofstream csv(o.power_csv, std::ios::binary | std::ios::trunc);
+    csv << score::FormatPowerCsv(ev->power);
+    if (!csv) return Fail("score offline", IoError("cannot write " + o.power_csv));
+  }
   std::fprintf(stderr, "%lld input events, %lld log entries, %.1f s\n",
                static_cast<long long>(ev->input_events), static_cast<long long>(ev->log_entries),
                secs);

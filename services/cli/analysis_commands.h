@@ -22,6 +22,9 @@ struct RulesOptions {
   // A verified copy of the log (the sequencer's DATA_DIR/log, or a replica's) to read entries
   // retention has taken from probity.log.v1. Empty: none (the runner waits and retries).
   std::string catch_up_from;
+  // The log's verifier key file (probity.pub): checkpoints on probity.checkpoints.v1 are checked
+  // against it. Empty: none are (a warning says so).
+  std::string log_key;
 };
 int RunRules(const RulesOptions& o, const Runtime& rt);
 // `probity rules rebuild`: rebuilds the rules state from the log store (no publishing). Uses
@@ -39,7 +42,12 @@ int RulesBacktest(const RulesOptions& rules, const BacktestOptions& o);
 // The generator's scenario, shared by `probity generate` and `probity score offline`: --scale,
 // --volume, --anomalies and --seed are bound to GeneratorParams, whose defaults are the defaults.
 struct ScenarioOptions {
-  generate::GeneratorParams params;
+  // The CLI ends every generated feed with END_OF_DATA (--no-end-of-data turns it off).
+  generate::GeneratorParams params = [] {
+    generate::GeneratorParams p;
+    p.end_of_data = true;
+    return p;
+  }();
   // --from / --to (YYYY-MM-DD), parsed into params.start / params.end by ScenarioParams().
   std::string from = civil::FormatDate(generate::GeneratorParams{}.start);
   std::string to = civil::FormatDate(generate::GeneratorParams{}.end);
@@ -75,6 +83,7 @@ struct ScoreOfflineOptions {
   bool diagnose = false;   // also explain each false positive and negative
   bool json = false;
   bool truth_only = false;  // print the planned ground truth and stop
+  std::string power_csv;    // with a graded scenario: the power table as CSV
 };
 int RunScoreOffline(const ScoreOfflineOptions& o);
 

@@ -8,8 +8,10 @@
 #include <vector>
 
 #include "services/cli/analysis_commands.h"
+#include "services/cli/bundle_commands.h"
 #include "services/cli/commands.h"
 #include "services/cli/payments_commands.h"
+#include "services/cli/verify_commands.h"
 
 namespace probity::cli {
 namespace {
@@ -37,7 +39,7 @@ struct AllOptions {
   LogFlags verify;
   InclusionOptions inclusion;
   ConsistencyOptions consistency;
-  LogFlags checkpoint;
+  CheckpointOptions checkpoint;
   DeadLettersOptions deadletters;
   RulesOptions rules;
   BacktestOptions backtest;
@@ -45,6 +47,7 @@ struct AllOptions {
   ScoreOptions score;
   ScoreOfflineOptions score_offline;
   PaymentsCliOptions payments;
+  BundleCommandOptions bundle;
 };
 
 // What runs once the command line parsed: the deepest command given sets it.
@@ -120,6 +123,9 @@ void AddLogFlags(CLI::App* cmd, LogFlags* f) {
   cmd->add_option("--data-dir", f->data_dir, "Probity data directory (the log is DATA_DIR/log)")
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "Print JSON (one object per line)");
+  cmd->add_option("--log-key", f->log_key,
+                  "The log's verifier key, or a file holding it, to check signed checkpoints "
+                  "(default DATA_DIR/keys/probity.pub, else the key pinned in the log)");
 }
 
 // --register, --from, --to, --scale, --volume, --anomalies, --seed.
@@ -137,6 +143,11 @@ void AddScenarioOptions(CLI::App* cmd, ScenarioOptions* s) {
       ->capture_default_str();
   cmd->add_option("--seed", s->params.seed, "Random seed (same seed, same stream)")
       ->capture_default_str();
+  cmd->add_flag("--graded", s->params.graded,
+                "Graded anomalies (several magnitudes per kind) and the calibrated clean "
+                "population (docs/generator.md)");
+  cmd->add_flag("!--no-end-of-data", s->params.end_of_data,
+                "Do not end the feed with an END_OF_DATA entry");
 }
 
 void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* action) {
@@ -180,6 +191,9 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
   alerts->add_option("--catch-up-from", o.alerts.catch_up_from,
                      "A verified copy of the log (the sequencer's DATA_DIR/log, or a replica's) "
                      "to read entries retention has taken from probity.log.v1");
+  alerts->add_option("--log-key", o.alerts.log_key,
+                     "The log's verifier key file (probity.pub): checkpoints on "
+                     "probity.checkpoints.v1 are verified against it");
   AddHttpOptions(alerts, &o.alerts.http);
   alerts->add_option("--data-dir", o.alerts.data_dir, "Delivery state goes in DATA_DIR/alerts")
       ->capture_default_str();
@@ -220,6 +234,11 @@ void AddLogCommands(CLI::App& app, AllOptions& o, Action* action) {
   auto* event_id =
       get->add_option("--event-id", o.get.event_id, "Event id (shows every entry with it)");
   event_id->excludes(index);
+  get->add_flag("--raw", o.get.raw,
+                "Write the entry's exact leaf bytes (the stored LogRecord, as hashed) instead of "
+                "JSON");
+  get->add_option("--out", o.get.raw_out, "With --raw: the file to write (- is standard output)")
+      ->capture_default_str();
   get->callback([&, index, event_id, action] {
     if (index->count() == 0 && event_id->count() == 0) {
       throw CLI::ValidationError("give an INDEX or --event-id");
@@ -239,17 +258,21 @@ void AddLogCommands(CLI::App& app, AllOptions& o, Action* action) {
       proof->add_subcommand("inclusion", "Inclusion proof of an entry in the tree of a given size");
   AddLogFlags(incl, &o.inclusion.log);
   incl->add_option("--index", o.inclusion.index, "Leaf index")->required();
-  incl->add_option("--size", o.inclusion.size, "Tree size (default: the current size)");
+  incl->add_option("--size", o.inclusion.size,
+                   "Tree size (default: the latest signed checkpoint's size)");
   OnChosen(incl, action, [&] { return LogInclusionProof(o.inclusion); });
   auto* cons = proof->add_subcommand("consistency", "Consistency proof between two tree sizes");
   AddLogFlags(cons, &o.consistency.log);
-  cons->add_option("--from", o.consistency.from, "Older tree size")->required();
-  cons->add_option("--to", o.consistency.to, "Newer tree size (default: the current size)");
+  cons->add_option("--from", o.consistency.from, "Older tree size (> 0)")->required();
+  cons->add_option("--to", o.consistency.to,
+                   "Newer tree size (default: the latest signed checkpoint's size)");
   OnChosen(cons, action, [&] { return LogConsistencyProof(o.consistency); });
 
-  auto* cp =
-      log->add_subcommand("checkpoint", "Print the latest signed checkpoint (a C2SP signed note)");
-  AddLogFlags(cp, &o.checkpoint);
+  auto* cp = log->add_subcommand(
+      "checkpoint",
+      "Print the latest signed checkpoint whose signature verifies (a C2SP signed note)");
+  AddLogFlags(cp, &o.checkpoint.log);
+  cp->add_option("--size", o.checkpoint.size, "The stored checkpoint of exactly this size");
   OnChosen(cp, action, [&] { return LogCheckpoint(o.checkpoint); });
 
   auto* dl = log->add_subcommand("deadletters", "List rejected messages with their reasons");
@@ -278,6 +301,9 @@ void AddAnalysisCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action
   rules->add_option("--catch-up-from", o.rules.catch_up_from,
                     "A verified copy of the log (the sequencer's DATA_DIR/log, or a replica's) to "
                     "read entries retention has taken from probity.log.v1");
+  rules->add_option("--log-key", o.rules.log_key,
+                    "The log's verifier key file (probity.pub): checkpoints on "
+                    "probity.checkpoints.v1 are verified against it");
   OnChosen(rules, action, [&] { return RunRules(o.rules, rt); });
 
   auto* rebuild = rules->add_subcommand(
@@ -342,6 +368,9 @@ void AddAnalysisCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action
   offline->add_flag("--json", o.score_offline.json, "JSON report");
   offline->add_flag("--truth-only", o.score_offline.truth_only,
                     "Print the planned ground truth (JSON lines) and stop");
+  offline->add_option("--power-csv", o.score_offline.power_csv,
+                      "With --graded: write the power table (recall and bound per kind, pattern "
+                      "and magnitude) as CSV to this file");
   OnChosen(offline, action, [&] { return RunScoreOffline(o.score_offline); });
 }
 
@@ -381,6 +410,8 @@ int Main(int argc, const char* const* argv, const Runtime& rt) {
   AddLogCommands(app, options, &action);
   AddAnalysisCommands(app, options, rt, &action);
   AddPaymentsCommands(app, &options.payments, rt, &action);
+  AddVerifyCommands(app, &action);
+  AddBundleCommands(app, &options.bundle, &action);
 
   try {
     app.parse(argc, argv);

@@ -101,6 +101,7 @@ struct AlertsCommandOptions {
   std::string alertmanager_url;
   std::string data_dir = "./probity-alerts";  // delivery state goes in DATA_DIR/alerts
   std::string catch_up_from;  // a verified copy of the log to read what retention took
+  std::string log_key;        // the log's verifier key file: checkpoints are verified with it
   HttpOptions http{.port = 9466};
 };
 int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt);
@@ -116,6 +117,9 @@ int RunKeygen(const KeygenOptions& o);
 struct LogFlags {
   std::string data_dir = kDefaultDataDir;
   bool json = false;
+  // The log's verifier key, or a file holding it. Default: DATA_DIR/keys/probity.pub if it
+  // exists, else the key the sequencer pinned in the store (docs/checkpoints.md).
+  std::string log_key;
 };
 // `probity log list`: in log order, or through the practice and kind indexes.
 struct ListOptions {
@@ -132,22 +136,34 @@ struct GetOptions {
   LogFlags log;
   std::optional<uint64_t> index;
   std::string event_id;  // exactly one of index and event_id
+  // --raw: write the entry's exact leaf bytes (the stored LogRecord, as hashed into the tree) to
+  // `raw_out` ("-" is stdout) instead of JSON. REQUIRES exactly one entry.
+  bool raw = false;
+  std::string raw_out = "-";
 };
 int LogGet(const GetOptions& o);
 int LogVerify(const LogFlags& f);
+// Proofs are for the tree of the latest signed checkpoint (one whose note verifies with the log's
+// key) unless a size is given; they say which size they are for.
 struct InclusionOptions {
   LogFlags log;
   uint64_t index = 0;
-  std::optional<uint64_t> size;  // default: the current tree size
+  std::optional<uint64_t> size;  // default: the latest signed checkpoint's size
 };
 int LogInclusionProof(const InclusionOptions& o);
 struct ConsistencyOptions {
   LogFlags log;
-  uint64_t from = 0;
-  std::optional<uint64_t> to;  // default: the current tree size
+  uint64_t from = 0;           // > 0: RFC 9162 defines no proof from the empty tree
+  std::optional<uint64_t> to;  // default: the latest signed checkpoint's size
 };
 int LogConsistencyProof(const ConsistencyOptions& o);
-int LogCheckpoint(const LogFlags& f);
+// `probity log checkpoint`: the largest stored checkpoint whose note verifies with the log's key
+// and matches its record (or the one of exactly --size).
+struct CheckpointOptions {
+  LogFlags log;
+  std::optional<uint64_t> size;
+};
+int LogCheckpoint(const CheckpointOptions& o);
 struct DeadLettersOptions {
   LogFlags log;
   uint64_t from = 0;

@@ -38,7 +38,7 @@ class StoppableSink final : public generate::Sink {
   const std::atomic<bool>& stop_;
 };
 
-void PrintSummary(const ingest::IngestStats& s, const RulesStats* r, const FeedState& feed,
+void PrintSummary(const ingest::IngestStats& s, const rules::RulesStats* r, const FeedState& feed,
                   double secs, const std::string& links, bool tty) {
   if (tty) std::printf("\033[2J\033[H");
   std::printf("probity up --demo   %.0f s   feed: %lld events, simulated day %lld/%lld%s\n", secs,
@@ -58,7 +58,7 @@ void PrintSummary(const ingest::IngestStats& s, const RulesStats* r, const FeedS
   std::printf("  checkpoint   signed at tree size %llu\n",
               static_cast<unsigned long long>(s.checkpoint_size));
   if (r != nullptr) {
-    RulesStats rs = *r;
+    probity::rules::RulesStats rs = *r;
     std::printf("  rules        evaluated to index %llu; %llu flags\n",
                 static_cast<unsigned long long>(rs.next_index),
                 static_cast<unsigned long long>(rs.flags));
@@ -73,7 +73,7 @@ void PrintSummary(const ingest::IngestStats& s, const RulesStats* r, const FeedS
 }  // namespace
 
 Status RunDemo(const bus::ClientConfig& bus, const DemoOptions& options,
-               const ingest::IngestService& ingest, const RulesRunner* rules,
+               const ingest::IngestService& ingest, const rules::RulesRunner* rules,
                const std::string& links, const std::atomic<bool>& stop, const Clock* clock) {
   PROBITY_ASSIGN_OR_RETURN(auto producer, bus::Producer::Create(bus));
   FeedState feed;
@@ -108,7 +108,7 @@ Status RunDemo(const bus::ClientConfig& bus, const DemoOptions& options,
   auto failed = [&] { return feed.done.load() && !feed.status.ok(); };
   while (!stop.load() && !failed()) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::optional<RulesStats> rs;
+    std::optional<probity::rules::RulesStats> rs;
     if (rules != nullptr) rs = rules->stats();
     PrintSummary(ingest.stats(), rs ? &*rs : nullptr, feed, secs, links, tty);
     for (int i = 0; i < 20 && !stop.load() && !failed(); ++i)

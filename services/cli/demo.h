@@ -6,8 +6,8 @@
 
 #include "common/bus/kafka.h"
 #include "common/status/status.h"
-#include "services/cli/rules_runner.h"
 #include "services/ingest/ingest.h"
+#include "services/rules/runner.h"
 
 namespace probity::cli {
 
@@ -28,7 +28,7 @@ struct DemoOptions {
 // live summary every two seconds until `stop` becomes true, or the feed fails: returns the feed's
 // error then (ok when it was stopped). REQUIRES: clock outlives the call.
 Status RunDemo(const bus::ClientConfig& bus, const DemoOptions& options,
-               const ingest::IngestService& ingest, const RulesRunner* rules,
+               const ingest::IngestService& ingest, const rules::RulesRunner* rules,
                const std::string& links, const std::atomic<bool>& stop, const Clock* clock);
 
 }  // namespace probity::cli

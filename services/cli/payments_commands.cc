@@ -9,7 +9,7 @@
 #include "common/logstore/store.h"
 #include "common/metrics/http_server.h"
 #include "services/cli/analysis_commands.h"
-#include "services/cli/rules_runner.h"
+#include "services/cli/follow_support.h"
 #include "services/payments/export.h"
 #include "services/payments/payments.h"
 #include "services/payments/target.h"
@@ -26,24 +26,25 @@ int RunPayments(const PaymentsOptions& o, const Runtime& rt) {
   auto policy = payments::LoadHoldPolicyFile(
       o.policy_file.empty() ? DefaultHoldPolicyFile() : o.policy_file, *rs);
   if (!policy.ok()) return Fail("payments", policy.status());
-  auto producer = bus::Producer::Create(o.bus);
-  if (!producer.ok()) return Fail("payments", producer.status());
-  auto topic = LogTopicSource::Create(o.bus);
-  if (!topic.ok()) return Fail("payments", topic.status());
-  follow::CatchUpSource source(topic->get(), o.catch_up_from);
+  bus::KafkaBus producer_bus(o.bus);
+  auto in = OpenBusFollowInputs(o.bus, o.catch_up_from, o.log_key, "payments");
+  if (!in.ok()) return Fail("payments", in.status());
   auto registry = std::make_shared<prometheus::Registry>();
-  payments::PaymentsTarget target({.state_dir = o.data_dir + "/payments"}, *policy, &source,
-                                  producer->get(), rt.clock, registry.get());
+  payments::PaymentsTarget target({.state_dir = o.data_dir + "/payments",
+                                   .checkpoints = in->checkpoints.get(),
+                                   .origin = in->origin,
+                                   .log_keys = in->log_keys},
+                                  *policy, in->entries.get(), &producer_bus, rt.clock,
+                                  registry.get());
   Status st = target.Start();
   if (!st.ok()) return Fail("payments", st);
   metrics::HttpServer http(registry, [&] { return target.health(); });
   st = http.Start(o.http.host, o.http.port);
   if (!st.ok()) return Fail("payments", st);
   std::cout << "probity payments: hold policy " << policy->label() << " ("
-            << policy->sha256_hex.substr(0, 12) << "), approve after "
-            << policy->approve_after_days << " days of log time; following probity.log.v1 on "
-            << o.bus.bootstrap_servers << "; metrics and health on http://" << o.http.host << ":"
-            << http.port() << std::endl;
+            << policy->sha256_hex.substr(0, 12) << "), approve after " << policy->approve_after_days
+            << " days of log time; following probity.log.v1 on " << o.bus.bootstrap_servers
+            << "; metrics and health on http://" << o.http.host << ":" << http.port() << std::endl;
   st = target.Run(rt.stop);
   if (!st.ok()) return Fail("payments", st);
   auto s = target.follower().stats();
@@ -124,6 +125,8 @@ void AddPaymentsCommands(CLI::App& app, PaymentsCliOptions* o, const Runtime& rt
       ->check(CLI::Range(0, 65535));
   pay->add_option("--catch-up-from", o->run.catch_up_from,
                   "A verified copy of the log to read entries retention has taken");
+  pay->add_option("--log-key", o->run.log_key,
+                  "The log's verifier key file: every checkpoint is verified against it");
   chosen(pay, [o, &rt] { return RunPayments(o->run, rt); });
 
   auto* ex = pay->add_subcommand(

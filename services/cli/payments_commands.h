@@ -24,6 +24,7 @@ struct PaymentsOptions {
   std::string rules_file;                  // the rules target's set (default DefaultRulesFile())
   HttpOptions http{.port = 9467};
   std::string catch_up_from;  // a verified copy of the log, as for `probity rules`
+  std::string log_key;        // the log's verifier key file (empty: no checkpoint is verified)
 };
 int RunPayments(const PaymentsOptions& o, const Runtime& rt);
 

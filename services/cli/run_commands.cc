@@ -20,11 +20,12 @@
 #include "services/cli/commands.h"
 #include "services/cli/demo.h"
 #include "services/cli/first_failure.h"
+#include "services/cli/follow_support.h"
 #include "services/cli/payments_commands.h"
-#include "services/cli/rules_runner.h"
 #include "services/ingest/ingest.h"
 #include "services/payments/target.h"
 #include "services/rules/rule_set.h"
+#include "services/rules/runner.h"
 
 namespace probity::cli {
 namespace {
@@ -193,30 +194,45 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   // Flags are few and their latency matters: the rules producer does not linger.
   bus::ClientConfig rules_cfg = cfg;
   rules_cfg.properties.emplace("linger.ms", "0");
-  auto rules_producer = bus::Producer::Create(rules_cfg);
-  if (!rules_producer.ok()) return Fail("up", rules_producer.status());
-  StoreSource source(stack.store.get());
-  RulesRunner rules({.state_dir = data_dir + "/rules"}, *rule_set, &source, rules_producer->get());
+  bus::KafkaBus rules_bus(rules_cfg);
+  // Followers in this process read the store directly, through the same runtime as the separate
+  // targets, and verify its checkpoints with the log's key.
+  auto log_key = note::Verifier::FromVerifierKey(stack.signer->verifier_key());
+  if (!log_key.ok()) return Fail("up", log_key.status());
+  follow::StoreSource source(stack.store.get());
+  follow::StoreCheckpointSource rules_checkpoints(stack.store.get());
+  rules::RulesRunner rules({.state_dir = data_dir + "/rules",
+                            .checkpoints = &rules_checkpoints,
+                            .origin = log_key->name(),
+                            .log_keys = {*log_key}},
+                           *rule_set, &source, &rules_bus, rt.clock);
   st = rules.Start(rt.clock->NowMicros());
   if (!st.ok()) return Fail("up", Status(st.code(), "rules: " + st.message()));
 
   // Payments: another follower of the same store; its instructions go back through ingest.
-  auto payments_producer = bus::Producer::Create(cfg);
-  if (!payments_producer.ok()) return Fail("up", payments_producer.status());
-  StoreSource payments_source(stack.store.get());
-  payments::PaymentsTarget payments_target({.state_dir = data_dir + "/payments"}, *hold_policy,
-                                           &payments_source, payments_producer->get(), rt.clock,
+  bus::KafkaBus payments_bus(cfg);
+  follow::StoreSource payments_source(stack.store.get());
+  follow::StoreCheckpointSource payments_checkpoints(stack.store.get());
+  payments::PaymentsTarget payments_target({.state_dir = data_dir + "/payments",
+                                            .checkpoints = &payments_checkpoints,
+                                            .origin = log_key->name(),
+                                            .log_keys = {*log_key}},
+                                           *hold_policy, &payments_source, &payments_bus, rt.clock,
                                            stack.registry.get());
   st = payments_target.Start();
   if (!st.ok()) return Fail("up", Status(st.code(), "payments: " + st.message()));
 
   // Alerts, when an Alertmanager is given: a third follower of the same store.
-  StoreSource alert_source(stack.store.get());
+  follow::StoreSource alert_source(stack.store.get());
+  follow::StoreCheckpointSource alert_checkpoints(stack.store.get());
   std::unique_ptr<alerts::AlertsRunner> alerter;
   if (am) {
     alerter = std::make_unique<alerts::AlertsRunner>(
-        alerts::AlertsRunner::Options{.state_dir = data_dir + "/alerts"}, &alert_source, am.get(),
-        rt.clock);
+        alerts::AlertsRunner::Options{.state_dir = data_dir + "/alerts",
+                                      .checkpoints = &alert_checkpoints,
+                                      .origin = log_key->name(),
+                                      .log_keys = {*log_key}},
+        &alert_source, am.get(), rt.clock);
     st = alerter->Start();
     if (!st.ok()) return Fail("up", Status(st.code(), "alerts: " + st.message()));
   }
@@ -272,11 +288,13 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
 int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt) {
   auto client = alerts::AlertmanagerClient::Create(o.alertmanager_url);
   if (!client.ok()) return Fail("alerts", client.status());
-  auto topic = LogTopicSource::Create(o.bus);
-  if (!topic.ok()) return Fail("alerts", topic.status());
-  follow::CatchUpSource source(topic->get(), o.catch_up_from);
-  alerts::AlertsRunner runner({.state_dir = o.data_dir + "/alerts"}, &source, client->get(),
-                              rt.clock);
+  auto in = OpenBusFollowInputs(o.bus, o.catch_up_from, o.log_key, "alerts");
+  if (!in.ok()) return Fail("alerts", in.status());
+  alerts::AlertsRunner runner({.state_dir = o.data_dir + "/alerts",
+                               .checkpoints = in->checkpoints.get(),
+                               .origin = in->origin,
+                               .log_keys = in->log_keys},
+                              in->entries.get(), client->get(), rt.clock);
   Status st = runner.Start();
   if (!st.ok()) return Fail("alerts", st);
   metrics::HttpServer http(std::make_shared<prometheus::Registry>(),

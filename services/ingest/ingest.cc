@@ -241,6 +241,8 @@ void IngestService::OnDelivery(const bus::DeliveryReport& r) {
 Status IngestService::Start() {
   PROBITY_RETURN_IF_ERROR(CheckBudget());
   PROBITY_ASSIGN_OR_RETURN(sequencer_, logstore::Sequencer::Create(store_));
+  // The key readers check the stored notes with when they hold none of their own.
+  if (signer_ != nullptr) PROBITY_RETURN_IF_ERROR(sequencer_->PinLogKey(signer_->verifier_key()));
   PROBITY_ASSIGN_OR_RETURN(uint64_t published, store_->LogPublishedUpTo());
   PROBITY_ASSIGN_OR_RETURN(uint64_t dl_published, store_->DeadLettersPublishedUpTo());
   PROBITY_ASSIGN_OR_RETURN(auto checkpoints, store_->Checkpoints());

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <thread>
 
+#include "common/merkle/hasher.h"
+
 namespace probity::alerts {
 namespace {
 
@@ -32,6 +34,7 @@ class VectorSource final : public follow::EntrySource {
     logstore::Entry e;
     e.index = entries_.size();
     e.record_bytes = r.SerializeAsString();
+    e.leaf_hash = merkle::HashLeaf(e.record_bytes);  // the follower runtime checks every leaf
     entries_.push_back(e);
   }
   Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) override {
@@ -137,6 +140,34 @@ TEST(AlertsRunnerTest, FiresResolvesAndNeitherLosesNorRepeatsAcrossRestarts) {
   ASSERT_EQ(*r.RunOnce(), 0u);
   ASSERT_EQ(sink.sent.size(), 2u);
   EXPECT_EQ(sink.sent[1].labels.at("flag_id"), std::string(64, 'b'));
+  fs::remove_all(dir);
+}
+
+// A target restarted more often than the resend interval still re-sends open alerts when they
+// are due, so Alertmanager never lets them expire (the soak's finding: restarted every ~2 s, the
+// alerts target never re-sent the run's first alert, which expired after 5 minutes).
+TEST(AlertsRunnerTest, ResendsOpenAlertsWhenDueThoughRestartedMoreOftenThanTheInterval) {
+  fs::path dir = TempDir("restarts");
+  VectorSource source;
+  RecordingSink sink;
+  ManualClock clock(1000);
+  source.Add(Flag("a", "A81001"));
+  size_t resent = 0;
+  Micros first_resend_at = 0;
+  for (int restart = 0; restart < 20; ++restart) {  // a restart every 10 s for 200 s
+    AlertsRunner r({.state_dir = dir.string()}, &source, &sink, &clock);
+    ASSERT_TRUE(r.Start().ok());
+    const size_t before = sink.sent.size();
+    ASSERT_TRUE(r.RunOnce().ok());
+    if (restart > 0 && sink.sent.size() > before) {
+      ++resent;
+      if (first_resend_at == 0) first_resend_at = clock.NowMicros();
+    }
+    clock.Advance(10LL * 1000000);
+  }
+  // Fired once at the first start; re-sent once every 60 s after: at 60, 120 and 180 s.
+  EXPECT_EQ(resent, 3u);
+  EXPECT_EQ(first_resend_at, 1000 + 60LL * 1000000);
   fs::remove_all(dir);
 }
 

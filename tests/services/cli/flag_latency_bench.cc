@@ -20,9 +20,9 @@
 #include "common/logstore/store.h"
 #include "common/note/note.h"
 #include "services/cli/analysis_commands.h"
-#include "services/cli/rules_runner.h"
 #include "services/ingest/ingest.h"
 #include "services/rules/rule_set.h"
+#include "services/rules/runner.h"
 #include "tests/integration/test_events.h"
 
 namespace probity::cli {
@@ -63,10 +63,10 @@ void BM_AppendToFlagLatency(benchmark::State& state) {
     // As probity up does: flags are few and latency matters, so the rules producer does not linger.
     bus::ClientConfig rules_cfg = cfg;
     rules_cfg.properties["linger.ms"] = "0";
-    auto rules_producer = std::move(bus::Producer::Create(rules_cfg)).value();
-    StoreSource source(store.get());
-    RulesRunner runner({.state_dir = (dir / "rules").string()}, rule_set, &source,
-                       rules_producer.get());
+    bus::KafkaBus rules_bus(rules_cfg);
+    follow::StoreSource source(store.get());
+    rules::RulesRunner runner({.state_dir = (dir / "rules").string()}, rule_set, &source,
+                              &rules_bus);
     if (!runner.Start(clock.NowMicros()).ok()) {
       state.SkipWithError("rules did not start");
       return;

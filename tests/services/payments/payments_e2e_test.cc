@@ -20,12 +20,12 @@
 #include "common/bus/topics.h"
 #include "common/logstore/store.h"
 #include "common/note/note.h"
-#include "services/cli/rules_runner.h"
 #include "services/ingest/ingest.h"
 #include "services/payments/export.h"
 #include "services/payments/payments.h"
 #include "services/payments/target.h"
 #include "services/rules/rule_set.h"
+#include "services/rules/runner.h"
 #include "tests/services/payments/test_log.h"
 
 namespace probity::payments::testing {
@@ -79,6 +79,7 @@ class PaymentsEndToEndTest : public ::testing::Test {
     fs::remove_all(dir_);
     cluster_ = std::move(bus::EmbeddedCluster::Start({})).value();
     cfg_ = {cluster_->bootstrap_servers(), {}};
+    bus_ = std::make_unique<bus::KafkaBus>(cfg_);
     auto kp = note::GenerateKey("probity.test/log");
     signer_.emplace(std::move(note::Signer::FromSignerKey(kp->signer_key)).value());
     store_ = std::move(logstore::LogStore::Open((dir_ / "log").string(), {})).value();
@@ -112,17 +113,15 @@ class PaymentsEndToEndTest : public ::testing::Test {
 
   // Rules and payments as `probity up` runs them: threads following the store.
   void StartTargets() {
-    rules_producer_ = std::move(bus::Producer::Create(cfg_)).value();
-    rules_source_ = std::make_unique<cli::StoreSource>(store_.get());
-    rules_ = std::make_unique<cli::RulesRunner>(
-        cli::RulesRunner::Options{.state_dir = (dir_ / "rules").string(), .save_every_ms = 100},
-        rule_set_, rules_source_.get(), rules_producer_.get());
+    rules_source_ = std::make_unique<follow::StoreSource>(store_.get());
+    rules_ = std::make_unique<rules::RulesRunner>(
+        rules::RulesRunner::Options{.state_dir = (dir_ / "rules").string(), .save_every_ms = 100},
+        rule_set_, rules_source_.get(), bus_.get(), &clock_);
     ASSERT_TRUE(rules_->Start(1700000000000000).ok());
-    pay_producer_ = std::move(bus::Producer::Create(cfg_)).value();
-    pay_source_ = std::make_unique<cli::StoreSource>(store_.get());
+    pay_source_ = std::make_unique<follow::StoreSource>(store_.get());
     pay_ = std::make_unique<PaymentsTarget>(
         PaymentsTarget::Options{.state_dir = (dir_ / "payments").string(), .save_every_ms = 100},
-        policy_, pay_source_.get(), pay_producer_.get(), &clock_, &registry_);
+        policy_, pay_source_.get(), bus_.get(), &clock_, &registry_);
     ASSERT_TRUE(pay_->Start().ok());
     stop_ = false;
     rules_thread_ = std::thread([this] { rules_status_ = rules_->Run(&stop_); });
@@ -163,7 +162,8 @@ class PaymentsEndToEndTest : public ::testing::Test {
   std::vector<v1::PaymentAction> ActionsOn(const std::string& claim_id) {
     std::vector<v1::PaymentAction> out;
     for (const auto& e : Logged(v1::EVENT_KIND_PAYMENT_INSTRUCTION))
-      if (e.payment_instruction().claim_id() == claim_id) out.push_back(e.payment_instruction().action());
+      if (e.payment_instruction().claim_id() == claim_id)
+        out.push_back(e.payment_instruction().action());
     return out;
   }
   bool HasActions(const std::string& claim_id, std::vector<v1::PaymentAction> want) {
@@ -186,9 +186,9 @@ class PaymentsEndToEndTest : public ::testing::Test {
   HoldPolicy policy_;
   // Targets.
   std::atomic<bool> stop_{false};
-  std::unique_ptr<bus::Producer> rules_producer_, pay_producer_;
-  std::unique_ptr<cli::StoreSource> rules_source_, pay_source_;
-  std::unique_ptr<cli::RulesRunner> rules_;
+  std::unique_ptr<bus::KafkaBus> bus_;
+  std::unique_ptr<follow::StoreSource> rules_source_, pay_source_;
+  std::unique_ptr<rules::RulesRunner> rules_;
   std::unique_ptr<PaymentsTarget> pay_;
   std::thread rules_thread_, pay_thread_;
   Status rules_status_, pay_status_;
@@ -221,7 +221,8 @@ TEST_F(PaymentsEndToEndTest, EveryPathAndTheWholeChainToAnExport) {
   auto flags = Logged(v1::EVENT_KIND_FLAG);
   ASSERT_EQ(flags.size(), 2u);
   std::string flag_a, flag_b;
-  for (const auto& f : flags) (f.practice_code() == "A81001" ? flag_a : flag_b) = f.flag().flag_id();
+  for (const auto& f : flags)
+    (f.practice_code() == "A81001" ? flag_a : flag_b) = f.flag().flag_id();
 
   // Hold -> withhold (A), hold -> release (B): decisions come in on the decisions topic.
   v1::Envelope uphold = Base("dec-a", v1::EVENT_KIND_FLAG_DECISION, "A81001", t + 21 * kDay);
@@ -236,10 +237,12 @@ TEST_F(PaymentsEndToEndTest, EveryPathAndTheWholeChainToAnExport) {
   dismiss.mutable_flag_decision()->set_flag_id(flag_b);
   dismiss.mutable_flag_decision()->set_outcome(v1::DECISION_OUTCOME_DISMISS);
   Produce(bus::kDecisionsTopic, dismiss);
-  ASSERT_TRUE(WaitFor(
-      [&] { return HasActions("ld-3", {PAYMENT_ACTION_HOLD, PAYMENT_ACTION_WITHHOLD}); }));
-  ASSERT_TRUE(
-      WaitFor([&] { return HasActions("bd-2", {PAYMENT_ACTION_HOLD, PAYMENT_ACTION_RELEASE}); }));
+  ASSERT_TRUE(WaitFor([&] {
+    return HasActions("ld-3", {PAYMENT_ACTION_HOLD, PAYMENT_ACTION_WITHHOLD});
+  }));
+  ASSERT_TRUE(WaitFor([&] {
+    return HasActions("bd-2", {PAYMENT_ACTION_HOLD, PAYMENT_ACTION_RELEASE});
+  }));
 
   // Approved -> reverse: a flag on the approved ld-1 (raised by a reviewer's rule run elsewhere,
   // sent on the flags topic), upheld.
@@ -250,8 +253,9 @@ TEST_F(PaymentsEndToEndTest, EveryPathAndTheWholeChainToAnExport) {
   uphold_late.set_event_id("dec-late");
   uphold_late.mutable_flag_decision()->set_flag_id(late.flag().flag_id());
   Produce(bus::kDecisionsTopic, uphold_late);
-  ASSERT_TRUE(
-      WaitFor([&] { return HasActions("ld-1", {PAYMENT_ACTION_APPROVE, PAYMENT_ACTION_REVERSE}); }));
+  ASSERT_TRUE(WaitFor([&] {
+    return HasActions("ld-1", {PAYMENT_ACTION_APPROVE, PAYMENT_ACTION_REVERSE});
+  }));
 
   // Hold -> escalation: a claim held and left undecided past 20 days of log time.
   Produce(bus::kClaimsTopic, Ldhc("ld-4", "A81001", "P1", t + 23 * kDay));
@@ -326,10 +330,9 @@ TEST_F(PaymentsEndToEndTest, KilledAtRandomMomentsNoInstructionLostOrRepeated) {
   constexpr int kClaims = 600;
   {
     // The policy is logged first (payments applies the policy the log holds).
-    auto producer = std::move(bus::Producer::Create(cfg_)).value();
-    cli::StoreSource source(store_.get());
-    PaymentsTarget target({.state_dir = (dir_ / "payments").string()}, policy_, &source,
-                          producer.get(), &clock_, nullptr);
+    follow::StoreSource source(store_.get());
+    PaymentsTarget target({.state_dir = (dir_ / "payments").string()}, policy_, &source, bus_.get(),
+                          &clock_, nullptr);
     ASSERT_TRUE(target.Start().ok());
     ASSERT_TRUE(WaitFor([&] { return Logged(v1::EVENT_KIND_HOLD_POLICY).size() == 1; }));
   }
@@ -344,10 +347,9 @@ TEST_F(PaymentsEndToEndTest, KilledAtRandomMomentsNoInstructionLostOrRepeated) {
       ASSERT_TRUE(producer_->Produce(bus::kFlagsTopic, 0, "A81001", f.SerializeAsString()).ok());
     }
     if (i % 7 == 3 && i >= 3) {
-      v1::Envelope d = DecisionEnv("kd-" + std::to_string(i), "kf-" + std::to_string(i - 3),
-                                   "A81001",
-                                   i % 2 ? v1::DECISION_OUTCOME_UPHOLD : v1::DECISION_OUTCOME_DISMISS,
-                                   t + i * 3600);
+      v1::Envelope d = DecisionEnv(
+          "kd-" + std::to_string(i), "kf-" + std::to_string(i - 3), "A81001",
+          i % 2 ? v1::DECISION_OUTCOME_UPHOLD : v1::DECISION_OUTCOME_DISMISS, t + i * 3600);
       ASSERT_TRUE(
           producer_->Produce(bus::kDecisionsTopic, 0, "A81001", d.SerializeAsString()).ok());
     }
@@ -360,12 +362,11 @@ TEST_F(PaymentsEndToEndTest, KilledAtRandomMomentsNoInstructionLostOrRepeated) {
 
   uint64_t kills = 0, published_total = 0;
   for (int life = 0; life < 40; ++life) {
-    auto producer = std::move(bus::Producer::Create(cfg_)).value();
-    cli::StoreSource source(store_.get());
+    follow::StoreSource source(store_.get());
     PaymentsTarget target({.state_dir = (dir_ / "payments").string(),
                            .save_every_ms = 1000000,
                            .max_batch = 1 + rng() % 60},
-                          policy_, &source, producer.get(), &clock_, nullptr);
+                          policy_, &source, bus_.get(), &clock_, nullptr);
     ASSERT_TRUE(target.Start().ok());
     const int rounds = static_cast<int>(rng() % 8);
     for (int r = 0; r < rounds; ++r) {
@@ -377,10 +378,9 @@ TEST_F(PaymentsEndToEndTest, KilledAtRandomMomentsNoInstructionLostOrRepeated) {
   }
   // A last life runs to the end of the log and stays until its instructions are logged.
   {
-    auto producer = std::move(bus::Producer::Create(cfg_)).value();
-    cli::StoreSource source(store_.get());
-    PaymentsTarget target({.state_dir = (dir_ / "payments").string()}, policy_, &source,
-                          producer.get(), &clock_, nullptr);
+    follow::StoreSource source(store_.get());
+    PaymentsTarget target({.state_dir = (dir_ / "payments").string()}, policy_, &source, bus_.get(),
+                          &clock_, nullptr);
     ASSERT_TRUE(target.Start().ok());
     uint64_t last_size = 0;
     for (int i = 0; i < 400; ++i) {
@@ -408,14 +408,14 @@ TEST_F(PaymentsEndToEndTest, KilledAtRandomMomentsNoInstructionLostOrRepeated) {
       auto env = follow::DecodeRecordEnvelope(rec);
       ASSERT_TRUE(env.ok());
       const std::string leaf = store_->Get(i)->record_bytes;
-      follow::Event ev{.index = i, .leaf = leaf, .record = &rec, .envelope = &*env, .tree_size = i + 1};
+      follow::Event ev{
+          .index = i, .leaf = leaf, .record = &rec, .envelope = &*env, .tree_size = i + 1};
       ASSERT_TRUE(f.Apply(ev, &out).ok());
     }
     for (const auto& i : Instructions(out.out)) want.insert(i.instruction_id());
   }
   std::set<std::string> got;
   for (const auto& e : Logged(v1::EVENT_KIND_PAYMENT_INSTRUCTION)) {
-
     EXPECT_TRUE(got.insert(e.payment_instruction().instruction_id()).second)
         << "logged twice: " << e.payment_instruction().instruction_id();
   }

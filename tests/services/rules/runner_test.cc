@@ -1,7 +1,7 @@
 // Integration: bus + ingest + the rules runner in one process, as `probity up` wires them. A
 // duplicate item-of-service claim produced on the bus becomes a FLAG entry in the log; restarting
 // the rules runner (state saved, or lost and replayed) never logs the same flag twice.
-#include "services/cli/rules_runner.h"
+#include "services/rules/runner.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -20,8 +20,12 @@
 #include "services/rules/rule_set.h"
 #include "tests/integration/test_events.h"
 
-namespace probity::cli {
+namespace probity::rules {
 namespace {
+
+using cli::DefaultRulesFile;
+using follow::DecodeRecordEnvelope;
+using follow::StoreSource;
 
 namespace fs = std::filesystem;
 
@@ -83,10 +87,9 @@ class RulesIntegrationTest : public ::testing::Test {
   // Runs a rules runner over the store until it has evaluated the whole log and its flags are
   // confirmed, then stops it (saving its state).
   void RunRulesToEnd(const std::string& state_dir) {
-    auto producer = std::move(bus::Producer::Create(cfg_)).value();
+    bus::KafkaBus bus(cfg_);
     StoreSource source(store_.get());
-    RulesRunner runner({.state_dir = state_dir, .save_every_ms = 50}, rule_set_, &source,
-                       producer.get());
+    RulesRunner runner({.state_dir = state_dir, .save_every_ms = 50}, rule_set_, &source, &bus);
     ASSERT_TRUE(runner.Start(1700000000000000).ok());
     for (int i = 0; i < 200; ++i) {
       auto n = runner.RunOnce();
@@ -158,4 +161,4 @@ TEST_F(RulesIntegrationTest, DuplicateClaimBecomesOneLoggedFlagAcrossRestarts) {
 }
 
 }  // namespace
-}  // namespace probity::cli
+}  // namespace probity::rules

@@ -59,19 +59,18 @@ const std::vector<logstore::Entry>& ClaimLog(int claims) {
   for (int i = 0; i < claims; ++i) {
     const std::string practice = "A" + std::to_string(80000 + i % 1000);
     const int64_t t = kT0 + i * step;
-    out.push_back(ToEntry(out.size(), ClaimEnv("C" + std::to_string(i), practice, 100 + i % 5000,
-                                               t,
+    out.push_back(ToEntry(out.size(), ClaimEnv("C" + std::to_string(i), practice, 100 + i % 5000, t,
                                                i % 3 ? v1::PAYMENT_STREAM_ITEM_OF_SERVICE
                                                      : v1::PAYMENT_STREAM_GLOBAL_SUM)));
     if (i % 50 == 0) {
       const std::string f = "f" + std::to_string(i);
-      out.push_back(ToEntry(out.size(), FlagEnv(f, practice, "ios-duplicate",
-                                                "duplicate_item_of_service",
-                                                "C" + std::to_string(i), t)));
+      out.push_back(
+          ToEntry(out.size(), FlagEnv(f, practice, "ios-duplicate", "duplicate_item_of_service",
+                                      "C" + std::to_string(i), t)));
       out.push_back(ToEntry(
-          out.size(), DecisionEnv("d" + f, f, practice,
-                                  i % 100 ? v1::DECISION_OUTCOME_DISMISS : v1::DECISION_OUTCOME_UPHOLD,
-                                  t)));
+          out.size(),
+          DecisionEnv("d" + f, f, practice,
+                      i % 100 ? v1::DECISION_OUTCOME_DISMISS : v1::DECISION_OUTCOME_UPHOLD, t)));
     }
     if (i % 500 == 250) {
       out.push_back(ToEntry(out.size(), FlagEnv("li" + std::to_string(i), practice,
@@ -104,8 +103,9 @@ void RunOnRuntime(const std::vector<logstore::Entry>& entries, follow::Follower*
   const std::string dir = std::filesystem::temp_directory_path() / "payments_bench_runtime";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  follow::Runtime rt({.data_dir = dir, .max_batch = 10000, .save_every = 2'000'000}, f, &source,
-                     nullptr, &publisher, &clock);
+  follow::Runtime rt(
+      {.data_dir = dir, .origin = "", .log_keys = {}, .max_batch = 10000, .save_every = 2'000'000},
+      f, &source, nullptr, &publisher, &clock);
   if (!rt.Start().ok()) state.SkipWithError("start failed");
   while (rt.stats().next_index < entries.size()) {
     auto n = rt.RunOnce();
@@ -161,8 +161,9 @@ void BM_NationalYearExport(benchmark::State& state) {
     auto& x = li.instruction;
     x.set_instruction_id(crypto::Sha256Hex(std::to_string(i)));
     x.set_claim_id("CLM-" + li.practice_code + "-" + std::to_string(i));
-    x.set_action(i % 40 == 0 ? v1::PAYMENT_ACTION_HOLD
-                             : i % 40 == 1 ? v1::PAYMENT_ACTION_RELEASE : v1::PAYMENT_ACTION_APPROVE);
+    x.set_action(i % 40 == 0   ? v1::PAYMENT_ACTION_HOLD
+                 : i % 40 == 1 ? v1::PAYMENT_ACTION_RELEASE
+                               : v1::PAYMENT_ACTION_APPROVE);
     x.set_amount_pence(100000 + i % 99999);
     x.set_reason("approve: no flag on the claim 7 days after it (log time)");
     x.set_stream(v1::PAYMENT_STREAM_GLOBAL_SUM);

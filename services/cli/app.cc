@@ -11,6 +11,7 @@
 #include "services/cli/api_commands.h"
 #include "services/cli/bundle_commands.h"
 #include "services/cli/commands.h"
+#include "services/cli/payments_commands.h"
 #include "services/cli/verify_commands.h"
 #include "services/cli/webhooks_commands.h"
 
@@ -50,6 +51,7 @@ struct AllOptions {
   GenerateOptions generate;
   ScoreOptions score;
   ScoreOfflineOptions score_offline;
+  PaymentsCliOptions payments;
   BundleCommandOptions bundle;
   WebhooksCommandOptions webhooks;
 };
@@ -185,6 +187,8 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
   port->excludes(servers);
   up->add_flag("--demo", o.up.demo, "Feed a built-in demo stream and show a live summary");
   up->add_option("--rules", o.up.rules_file, "Rule set file (default deploy/rules/default.yaml)");
+  up->add_option("--hold-policy", o.up.hold_policy_file,
+                 "Hold policy of the payments target (default deploy/payments/hold-policy.yaml)");
   up->add_option("--alertmanager-url", o.up.alertmanager_url,
                  "Deliver flags as alerts to this Alertmanager, e.g. http://127.0.0.1:9093");
   AddServeOptions(up, &o.up.serve);
@@ -471,6 +475,7 @@ int Main(int argc, const char* const* argv, const Runtime& rt) {
   AddWebhooksCommands(app, &options.webhooks, app.get_subcommand("up"), &options.up, rt, &action);
   AddLogCommands(app, options, &action);
   AddAnalysisCommands(app, options, rt, &action);
+  AddPaymentsCommands(app, &options.payments, rt, &action);
   AddVerifyCommands(app, &action);
   AddBundleCommands(app, &options.bundle, &action);
 

@@ -106,7 +106,7 @@ struct ApiCommandOptions {
 };
 int RunApi(const ApiCommandOptions& o, const Runtime& rt);
 
-// `probity up`: ingest, rules (and alerts) in one process, on the embedded bus unless
+// `probity up`: ingest, rules, payments (and alerts) in one process, on the embedded bus unless
 // bus.bootstrap_servers names another.
 struct UpOptions {
   int port = 9092;        // the embedded bus's bootstrap port
@@ -119,6 +119,7 @@ struct UpOptions {
   int64_t webhook_first_retry_ms = 5000;
   HttpOptions tiles;             // /checkpoint and hash tiles (c2sp.org/tlog-tiles); port 0: any
   ApiServeOptions api;           // empty access_file: no api target
+  std::string hold_policy_file;  // payments target; default deploy/payments/hold-policy.yaml
 };
 int RunUp(const UpOptions& o, const Runtime& rt);
 

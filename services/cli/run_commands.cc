@@ -25,7 +25,9 @@
 #include "services/cli/first_failure.h"
 #include "services/cli/follow_support.h"
 #include "services/cli/webhooks_commands.h"
+#include "services/cli/payments_commands.h"
 #include "services/ingest/ingest.h"
+#include "services/payments/target.h"
 #include "services/rules/rule_set.h"
 #include "services/rules/runner.h"
 #include "services/tiles/tiles.h"
@@ -182,6 +184,9 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   // Everything that can be refused is checked before anything starts.
   auto rule_set = rules::LoadRuleSetFile(o.rules_file.empty() ? DefaultRulesFile() : o.rules_file);
   if (!rule_set.ok()) return Fail("up", rule_set.status());
+  auto hold_policy = payments::LoadHoldPolicyFile(
+      o.hold_policy_file.empty() ? DefaultHoldPolicyFile() : o.hold_policy_file, *rule_set);
+  if (!hold_policy.ok()) return Fail("up", hold_policy.status());
   std::unique_ptr<alerts::AlertmanagerClient> am;
   if (!o.alertmanager_url.empty()) {
     auto client = alerts::AlertmanagerClient::Create(o.alertmanager_url);
@@ -232,6 +237,19 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
                            *rule_set, &source, &rules_bus, rt.clock);
   st = rules.Start(rt.clock->NowMicros());
   if (!st.ok()) return Fail("up", Status(st.code(), "rules: " + st.message()));
+
+  // Payments: another follower of the same store; its instructions go back through ingest.
+  bus::KafkaBus payments_bus(cfg);
+  follow::StoreSource payments_source(stack.store.get());
+  follow::StoreCheckpointSource payments_checkpoints(stack.store.get());
+  payments::PaymentsTarget payments_target({.state_dir = data_dir + "/payments",
+                                            .checkpoints = &payments_checkpoints,
+                                            .origin = log_key->name(),
+                                            .log_keys = {*log_key}},
+                                           *hold_policy, &payments_source, &payments_bus, rt.clock,
+                                           stack.registry.get());
+  st = payments_target.Start();
+  if (!st.ok()) return Fail("up", Status(st.code(), "payments: " + st.message()));
 
   // Alerts, when an Alertmanager is given: a third follower of the same store.
   // It hands its alerts to a durable outbox, which retries Alertmanager for as long as it is down.
@@ -297,6 +315,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
 
   // Every target is started: no return before the threads are joined.
   std::thread rules_thread([&] { failures.Record("rules", rules.Run(rt.stop)); });
+  std::thread payments_thread([&] { failures.Record("payments", payments_target.Run(rt.stop)); });
   std::thread alerts_thread;
   if (alerter) {
     am_outbox->Start();
@@ -325,6 +344,9 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
         << "/checkpoint and /tile/<L>/<N> (c2sp.org/tlog-tiles)\n"
         << "  rules        " << rule_set->name << " " << rule_set->version << " ("
         << rule_set->rules.size() << " rules)\n"
+        << "  payments     hold policy " << hold_policy->label() << " (approve after "
+        << hold_policy->approve_after_days << " days of log time; probity payments export --date "
+        << "YYYY-MM-DD --data-dir " << data_dir << ")\n"
         << (am ? "  alerts       " + o.alertmanager_url + "\n" : std::string())
         << (hooks ? "  webhooks     " + std::to_string(hooks->routing.endpoints().size()) +
                         " endpoints from " + o.routing_file + "; public key " + hooks->public_key +
@@ -348,6 +370,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   failures.Record("api", api.follower_status());
   api.Stop();           // no new reads or decisions; those answered are on the bus
   rules_thread.join();  // its last flags are confirmed on the bus
+  payments_thread.join();
   if (alerts_thread.joinable()) alerts_thread.join();
   if (am_outbox) am_outbox->Stop();
   if (webhooks_thread.joinable()) webhooks_thread.join();

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/crypto/sha256.h"
+#include "common/follow/entry_source.h"
 #include "common/time/proto_time.h"
 
 namespace probity::payments {
@@ -122,6 +123,46 @@ Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std
   Finish(&e.variation);
   Finish(&e.holds);
   return e;
+}
+
+StatusOr<Export> ExportFromLog(const logstore::LogReader& log, const std::string& date,
+                               const std::string& since, uint64_t size, int64_t* log_time_micros) {
+  PROBITY_ASSIGN_OR_RETURN(uint64_t tree_size, log.TreeSize());
+  if (size == 0) size = tree_size;
+  if (size > tree_size) {
+    return OutOfRange("the log has " + std::to_string(tree_size) + " entries, fewer than " +
+                      std::to_string(size));
+  }
+  std::vector<LoggedInstruction> instructions;
+  v1::LogRecord record;
+  for (uint64_t from = 0; from < size;) {
+    PROBITY_ASSIGN_OR_RETURN(std::vector<uint64_t> page,
+                             log.FindByKind(v1::EVENT_KIND_PAYMENT_INSTRUCTION, from, 100000));
+    if (page.empty()) break;
+    for (uint64_t index : page) {
+      if (index >= size) break;
+      PROBITY_ASSIGN_OR_RETURN(logstore::Entry e, log.Get(index));
+      if (!record.ParseFromString(e.record_bytes))
+        return DataLoss("entry " + std::to_string(index) + " does not parse as a LogRecord");
+      PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, follow::DecodeRecordEnvelope(record));
+      LoggedInstruction li;
+      li.index = index;
+      li.practice_code = env.practice_code();
+      li.instruction = std::move(*env.mutable_payment_instruction());
+      instructions.push_back(std::move(li));
+    }
+    if (page.back() >= size) break;
+    from = page.back() + 1;
+  }
+  if (log_time_micros != nullptr) {
+    *log_time_micros = 0;
+    if (size > 0) {
+      PROBITY_ASSIGN_OR_RETURN(logstore::Entry last, log.Get(size - 1));
+      if (record.ParseFromString(last.record_bytes))
+        *log_time_micros = FromTimestamp(record.received_at());
+    }
+  }
+  return BuildExport(instructions, date, since, size);
 }
 
 v1::Envelope MakeExportEnvelope(const Export& e, const ExportFile& file, int64_t log_time_micros) {

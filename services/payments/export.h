@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "common/logstore/reader.h"
+#include "common/status/status.h"
 #include "probity/v1/events.pb.h"
 
 namespace probity::payments {
@@ -49,6 +51,14 @@ extern const char kHoldsHeader[];
 // id seen twice is written once (its first entry).
 Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std::string& date,
                    const std::string& since, uint64_t covers_tree_size);
+
+// The export of the log's first `size` entries (the whole committed log when size is 0): reads
+// every PAYMENT_INSTRUCTION entry below it. *log_time_micros (optional) receives the received_at
+// of the last entry covered, for MakeExportEnvelope. OutOfRange when size exceeds the log;
+// DataLoss when an entry does not parse.
+StatusOr<Export> ExportFromLog(const logstore::LogReader& log, const std::string& date,
+                               const std::string& since, uint64_t size,
+                               int64_t* log_time_micros = nullptr);
 
 // The PaymentExport envelope that logs `file` (event id "export-<sha256>", occurred_at =
 // `log_time_micros`, the received_at of the last entry the export covers, so that exporting the

@@ -1,17 +1,16 @@
 #include "services/payments/payments.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
 #include "common/bus/topics.h"
 #include "common/crypto/sha256.h"
+#include "common/follow/runtime.h"
 #include "common/time/proto_time.h"
+#include "services/rules/engine.h"
 #include "services/rules/kinds.h"
 #include "services/rules/state_codec.h"
 #include "services/rules/time_util.h"
@@ -179,14 +178,7 @@ void AddField(std::string* buf, std::string_view f) {
 }  // namespace
 
 std::string SerializeInstruction(const v1::Envelope& envelope) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream sos(&out);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    envelope.SerializeToCodedStream(&cos);
-  }
-  return out;
+  return rules::SerializeDeterministic(envelope);
 }
 
 struct PaymentsFollower::Impl {
@@ -628,18 +620,45 @@ struct PaymentsFollower::Impl {
     return Status::Ok();
   }
 
+  // Forgets everything in memory (a restore starts from the saved state alone).
+  void Clear() {
+    has_watermark = false;
+    watermark = 0;
+    policy.reset();
+    claims.clear();
+    flags.clear();
+    icb_of.clear();
+    due.clear();
+    unpaid_by_practice.clear();
+    practice_holds.clear();
+    waiting.clear();
+    dirty_claims.clear();
+    dirty_flags.clear();
+    dirty_practices.clear();
+    stats.policy.clear();
+  }
+
   StatusOr<uint64_t> Restore() {
-    if (options.state_dir.empty()) return stats.next_index;
-    std::error_code ec;
-    std::filesystem::create_directories(options.state_dir, ec);
-    if (ec) return IoError("cannot create " + options.state_dir + ": " + ec.message());
-    rocksdb::Options o;
-    o.create_if_missing = true;
-    rocksdb::DB* raw = nullptr;
-    const std::string path = options.state_dir + "/state";
-    rocksdb::Status s = rocksdb::DB::Open(o, path, &raw);
-    if (!s.ok()) return IoError("payments state " + path + ": " + s.ToString());
-    db.reset(raw);
+    if (options.state_dir.empty()) {
+      // In memory only: nothing saved to go back to. A fresh follower starts at 0.
+      if (stats.next_index != 0)
+        return FailedPrecondition("payments: an in-memory follower cannot be restored");
+      return uint64_t{0};
+    }
+    Clear();
+    rocksdb::Status s;
+    if (!db) {
+      std::error_code ec;
+      std::filesystem::create_directories(options.state_dir, ec);
+      if (ec) return IoError("cannot create " + options.state_dir + ": " + ec.message());
+      rocksdb::Options o;
+      o.create_if_missing = true;
+      rocksdb::DB* raw = nullptr;
+      const std::string path = options.state_dir + "/state";
+      s = rocksdb::DB::Open(o, path, &raw);
+      if (!s.ok()) return IoError("payments state " + path + ": " + s.ToString());
+      db.reset(raw);
+    }
     std::string meta;
     s = db->Get(rocksdb::ReadOptions(), "meta", &meta);
     if (s.IsNotFound()) return uint64_t{0};
@@ -677,10 +696,11 @@ struct PaymentsFollower::Impl {
       if (Unpaid(c.state)) Track(id, c, true);
     }
     for (const auto& [fid, f] : flags) {
-      if (f.state != FlagState::kOpen || !f.scoped) continue;
-      if (f.scope == Scope::kPracticeStream) {
+      if (!f.scoped) continue;
+      if (f.scope == Scope::kPracticeStream && f.state == FlagState::kOpen) {
         for (int32_t s : f.streams) practice_holds[f.practice][s].insert(fid);
       } else if (f.scope == Scope::kClaim && !f.claim_id.empty() && !claims.count(f.claim_id)) {
+        // Decided or not, a flag naming a claim not yet logged applies when the claim arrives.
         waiting[f.claim_id].insert(fid);
       }
     }
@@ -741,29 +761,13 @@ StatusOr<uint64_t> PaymentsFollower::Restore() { return impl_->Restore(); }
 Status PaymentsFollower::PublishAtStart(follow::Publisher* out) {
   if (!impl_->publish) return Status::Ok();
   const HoldPolicy& p = *impl_->publish;
-  int64_t published_at = publish_time_;
-  if (!impl_->options.state_dir.empty()) {
-    // The time of the first publication is saved BEFORE it is published, so that every start
-    // publishes the same bytes (ingest logs them once).
-    const std::string marker = impl_->options.state_dir + "/published-" + p.sha256_hex;
-    if (std::ifstream in(marker); in) {
-      in >> published_at;
-      if (!in) return DataLoss("unreadable hold-policy publication time in " + marker);
-    } else {
-      const std::string tmp = marker + ".tmp";
-      {
-        std::ofstream o(tmp, std::ios::trunc);
-        o << published_at << "\n";
-        o.flush();
-        if (!o) return IoError("cannot write " + tmp);
-      }
-      std::error_code ec;
-      std::filesystem::rename(tmp, marker, ec);
-      if (ec) return IoError("cannot rename " + tmp + ": " + ec.message());
-    }
-  }
-  v1::Envelope env = MakeHoldPolicyEnvelope(p, published_at);
-  return out->Publish(bus::kPoliciesTopic, p.sha256_hex, SerializeInstruction(env));
+  const std::string value = SerializeInstruction(MakeHoldPolicyEnvelope(p, publish_time_));
+  if (impl_->options.state_dir.empty())
+    return out->Publish(bus::kPoliciesTopic, p.sha256_hex, value);
+  // The bytes of the first publication are stored before it and published at every start, so
+  // ingest logs the policy once.
+  return follow::PublishStored(out, impl_->options.state_dir + "/published-" + p.sha256_hex,
+                               bus::kPoliciesTopic, p.sha256_hex, value);
 }
 
 Status PaymentsFollower::Apply(const follow::Event& event, follow::Publisher* out) {

@@ -91,7 +91,8 @@ class PaymentsFollower final : public follow::Follower {
   int64_t publish_time_ = 0;
 };
 
-// Serializes an envelope deterministically (the bytes compared across replays).
+// Serializes an envelope deterministically (the bytes compared across replays): the rules
+// engine's SerializeDeterministic.
 std::string SerializeInstruction(const v1::Envelope& envelope);
 
 }  // namespace probity::payments

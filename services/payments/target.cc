@@ -4,26 +4,14 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 
+#include <algorithm>
 #include <chrono>
-#include <cstdio>
+#include <map>
 #include <thread>
 
 #include "common/bus/topics.h"
-#include "common/codec/codec.h"
 
 namespace probity::payments {
-
-class PaymentsTarget::BusPublisher final : public follow::Publisher {
- public:
-  explicit BusPublisher(bus::Producer* p) : p_(p) {}
-  Status Publish(std::string_view topic, std::string_view key, std::string_view value,
-                 const bus::Headers& headers) override {
-    return p_->Produce(topic, -1, key, value, headers);
-  }
-
- private:
-  bus::Producer* p_;
-};
 
 struct PaymentsTarget::Metrics {
   explicit Metrics(prometheus::Registry& r)
@@ -48,71 +36,74 @@ struct PaymentsTarget::Metrics {
 };
 
 PaymentsTarget::PaymentsTarget(Options options, std::optional<HoldPolicy> policy,
-                               follow::EntrySource* source, bus::Producer* producer,
+                               follow::EntrySource* source, bus::BusFactory* bus,
                                const Clock* clock, prometheus::Registry* registry)
     : options_(std::move(options)),
-      policy_(std::move(policy)),
-      source_(source),
-      producer_(producer),
       clock_(clock),
-      publisher_(std::make_unique<BusPublisher>(producer)),
-      metrics_(registry != nullptr ? std::make_unique<Metrics>(*registry) : nullptr),
-      watch_(std::make_unique<metrics::ProgressWatch>("payments", clock)) {}
+      bus_(bus),
+      source_(source),
+      follower_(std::make_unique<PaymentsFollower>(
+          PaymentsFollower::Options{.state_dir = options_.state_dir}, std::move(policy))),
+      metrics_(registry != nullptr ? std::make_unique<Metrics>(*registry) : nullptr) {}
 
 PaymentsTarget::~PaymentsTarget() = default;
 
 Status PaymentsTarget::Start() {
-  follower_ = std::make_unique<PaymentsFollower>(
-      PaymentsFollower::Options{.state_dir = options_.state_dir}, policy_);
   follower_->set_publish_time(clock_->NowMicros());
-  PROBITY_ASSIGN_OR_RETURN(uint64_t next, follower_->Restore());
-  next_ = next;
-  PROBITY_RETURN_IF_ERROR(follower_->PublishAtStart(publisher_.get()));
-  PROBITY_RETURN_IF_ERROR(producer_->Flush(30000));
-  PROBITY_RETURN_IF_ERROR(producer_->TakeDeliveryFailure());
-  (void)producer_->WarmUp(std::string(bus::kPaymentInstructionsTopic), 10000);
-  last_save_ = clock_->NowMicros();
-  ExportMoney();
+  PROBITY_ASSIGN_OR_RETURN(publisher_, follow::BusPublisher::Create(bus_));
+  runtime_ = std::make_unique<follow::Runtime>(
+      follow::Runtime::Options{.data_dir = options_.state_dir,
+                               .origin = options_.origin,
+                               .log_keys = options_.log_keys,
+                               .max_batch = options_.max_batch,
+                               .save_every = options_.save_every_ms * 1000LL},
+      follower_.get(), source_, options_.checkpoints, publisher_.get(), clock_);
+  PROBITY_RETURN_IF_ERROR(runtime_->Start());
+  (void)publisher_->WarmUp(std::string(bus::kPaymentInstructionsTopic), 10000);
+  ExportMetrics();
   return Status::Ok();
 }
 
 StatusOr<size_t> PaymentsTarget::RunOnce() {
-  std::vector<logstore::Entry> entries;
-  PROBITY_RETURN_IF_ERROR(source_->Read(next_, options_.max_batch, &entries));
-  v1::LogRecord record;
-  for (const logstore::Entry& e : entries) {
-    if (!record.ParseFromString(e.record_bytes))
-      return DataLoss("entry " + std::to_string(e.index) + " does not parse as a LogRecord");
-    PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, follow::DecodeRecordEnvelope(record));
-    follow::Event ev{.index = e.index,
-                     .leaf = e.record_bytes,
-                     .record = &record,
-                     .envelope = &env,
-                     .tree_size = e.index + 1};
-    PROBITY_RETURN_IF_ERROR(follower_->Apply(ev, publisher_.get()));
-    next_ = e.index + 1;
-  }
-  producer_->Poll(0);
-  if (clock_->NowMicros() - last_save_ >= options_.save_every_ms * 1000LL) {
-    PROBITY_RETURN_IF_ERROR(Checkpoint());
-  }
-  return entries.size();
+  StatusOr<size_t> n = runtime_->RunOnce();
+  if (runtime_->stats().saves != exported_saves_) ExportMetrics();
+  return n;
 }
 
 Status PaymentsTarget::Checkpoint() {
-  // Instructions first: a state saying "applied up to i" MUST NOT be saved before every
-  // instruction caused up to i is confirmed on the bus.
-  PROBITY_RETURN_IF_ERROR(producer_->Flush(30000));
-  PROBITY_RETURN_IF_ERROR(producer_->TakeDeliveryFailure());
-  PROBITY_RETURN_IF_ERROR(follower_->Save(next_));
-  last_save_ = clock_->NowMicros();
-  ExportMoney();
+  PROBITY_RETURN_IF_ERROR(runtime_->Save());
+  ExportMetrics();
   return Status::Ok();
 }
 
-void PaymentsTarget::ExportMoney() {
+Status PaymentsTarget::Run(const std::atomic<bool>* stop) {
+  // The rounds run here rather than in Runtime::Run so that the metrics are refreshed on this
+  // thread between rounds; retries are the runtime's (Restart from the last saved state).
+  Micros backoff = 0;
+  while (!stop->load()) {
+    StatusOr<size_t> n = RunOnce();
+    if (!n.ok()) {
+      if (!follow::Runtime::Retriable(n.status())) return n.status();
+      backoff = backoff == 0 ? 1'000'000 : std::min<Micros>(backoff * 2, 60'000'000);
+      for (Micros waited = 0; waited < backoff && !stop->load(); waited += 50'000)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      PROBITY_RETURN_IF_ERROR(runtime_->Restart());
+      continue;
+    }
+    if (*n > 0) backoff = 0;
+    if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Checkpoint();
+}
+
+uint64_t PaymentsTarget::next_index() const { return runtime_->stats().next_index; }
+
+follow::RuntimeStats PaymentsTarget::runtime_stats() const { return runtime_->stats(); }
+
+void PaymentsTarget::ExportMetrics() {
+  exported_saves_ = runtime_->stats().saves;
   if (!metrics_) return;
-  metrics_->next_index.Set(static_cast<double>(next_.load()));
+  metrics_->next_index.Set(static_cast<double>(runtime_->stats().next_index));
   for (const auto& [action, n] : follower_->stats().by_action) {
     uint64_t& done = metrics_->counted[action];
     if (n > done)
@@ -136,50 +127,6 @@ void PaymentsTarget::ExportMoney() {
   for (const auto& [k, x] : m.by_rule) set("rule", k, x);
 }
 
-Status PaymentsTarget::Restart() {
-  (void)producer_->Flush(30000);
-  (void)producer_->TakeDeliveryFailure();
-  follower_ = std::make_unique<PaymentsFollower>(
-      PaymentsFollower::Options{.state_dir = options_.state_dir}, policy_);
-  PROBITY_ASSIGN_OR_RETURN(uint64_t next, follower_->Restore());
-  next_ = next;
-  source_->Reset();
-  return Status::Ok();
-}
-
-Status PaymentsTarget::Run(const std::atomic<bool>* stop) {
-  Micros backoff = 0;
-  while (!stop->load()) {
-    StatusOr<size_t> n = RunOnce();
-    if (!n.ok()) {
-      const Code c = n.status().code();
-      if (c != Code::kUnavailable && c != Code::kOutOfRange && c != Code::kFailedPrecondition)
-        return n.status();
-      backoff = backoff == 0 ? 1'000'000 : std::min<Micros>(backoff * 2, 60'000'000);
-      ++retries_;
-      watch_->SetBlocker(n.status().ToString() + " (retrying)");
-      std::fprintf(stderr, "probity payments: %s; retrying from the last saved state\n",
-                   n.status().ToString().c_str());
-      for (Micros waited = 0; waited < backoff && !stop->load(); waited += 50'000) {
-        watch_->Observe({next_, retries_}, true);
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      PROBITY_RETURN_IF_ERROR(Restart());
-      continue;
-    }
-    if (*n > 0) backoff = 0;
-    watch_->SetBlocker("");
-    watch_->Observe({next_}, *n > 0);
-    if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return Checkpoint();
-}
-
-metrics::Health PaymentsTarget::health() const {
-  v1::HealthReport r;
-  r.set_next_index(static_cast<double>(next_.load()));
-  watch_->Judge(&r);
-  return {r.ready(), codec::ToJson(r, codec::JsonOptions{.print_defaults = true}), r.live()};
-}
+metrics::Health PaymentsTarget::health() const { return runtime_->health(); }
 
 }  // namespace probity::payments

@@ -330,6 +330,16 @@ void Scenario(TestLog* log) {
   log->Add(DecisionEnv("dli", "li", "A81001", v1::DECISION_OUTCOME_DISMISS, kT0));
   log->Add(DecisionEnv("d10", "f10", "B82002", v1::DECISION_OUTCOME_UPHOLD, kT0));
   log->Add(DecisionEnv("d10b", "f10", "B82002", v1::DECISION_OUTCOME_DISMISS, kT0));
+  // A flag (and its decision) logged before the claim it names: ingest reads the flags and
+  // claims topics at different speeds. Found by the kill test (a restore forgot the decided
+  // flag still waiting for its claim).
+  log->Add(FlagEnv("early", "A81001", "ios-duplicate", "duplicate_item_of_service", "C-late", kT0));
+  log->Add(DecisionEnv("d-early", "early", "A81001", v1::DECISION_OUTCOME_UPHOLD, kT0));
+  log->Add(
+      FlagEnv("early2", "A81001", "ios-duplicate", "duplicate_item_of_service", "C-late2", kT0));
+  log->Add(TickEnv("pu4", "A81001", kT0 + 13 * kDay));
+  log->Add(ClaimEnv("C-late", "A81001", 77, kT0 + 13 * kDay));
+  log->Add(ClaimEnv("C-late2", "A81001", 78, kT0 + 13 * kDay));
 }
 
 std::vector<Published> RunAll(const TestLog& log, const std::string& dir = "") {
@@ -374,7 +384,7 @@ TEST(PaymentsTest, RestoreAtAnyIndexContinuesExactly) {
   Scenario(&log);
   const auto whole = RunAll(log);
   const std::string dir = std::filesystem::temp_directory_path() / "payments_restore_test";
-  for (uint64_t cut = 0; cut <= log.size(); cut += 3) {
+  for (uint64_t cut = 0; cut <= log.size(); ++cut) {
     std::filesystem::remove_all(dir);
     std::vector<Published> got;
     {

@@ -63,6 +63,8 @@ inline v1::Envelope ClaimEnv(const std::string& claim_id, const std::string& pra
   c->set_stream(stream);
   c->set_amount_pence(pence);
   c->set_status(v1::CLAIM_STATUS_SUBMITTED);
+  c->mutable_period_start()->set_seconds(t - 30 * kDay);
+  c->mutable_period_end()->set_seconds(t - kDay);
   return e;
 }
 

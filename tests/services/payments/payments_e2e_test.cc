@@ -7,7 +7,6 @@
 //   - the target killed at random moments and restarted: every instruction logged once, the
 //     same set an uninterrupted run gives.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -15,7 +14,6 @@
 #include <set>
 #include <thread>
 
-#include "common/bus/embedded_cluster.h"
 #include "common/bus/kafka.h"
 #include "common/bus/topics.h"
 #include "common/logstore/store.h"
@@ -26,12 +24,14 @@
 #include "services/payments/target.h"
 #include "services/rules/rule_set.h"
 #include "services/rules/runner.h"
+#include "tests/integration/ingest_stack.h"
 #include "tests/services/payments/test_log.h"
 
 namespace probity::payments::testing {
 namespace {
 
 namespace fs = std::filesystem;
+using probity::testing::WaitFor;
 
 constexpr char kRules[] = R"(name: payments-e2e
 version: "1"
@@ -75,21 +75,8 @@ v1::Envelope Ldhc(const std::string& id, const std::string& practice, const std:
 class PaymentsEndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("probity_payments_e2e_" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    cluster_ = std::move(bus::EmbeddedCluster::Start({})).value();
-    cfg_ = {cluster_->bootstrap_servers(), {}};
-    bus_ = std::make_unique<bus::KafkaBus>(cfg_);
-    auto kp = note::GenerateKey("probity.test/log");
-    signer_.emplace(std::move(note::Signer::FromSignerKey(kp->signer_key)).value());
-    store_ = std::move(logstore::LogStore::Open((dir_ / "log").string(), {})).value();
-    ingest::IngestOptions o;
-    o.checkpoint_origin = "probity.test/log";
-    ingest_ = std::make_unique<ingest::IngestService>(o, cfg_, store_.get(), &clock_, &registry_,
-                                                      &*signer_);
-    ASSERT_TRUE(ingest_->Start().ok());
-    ingest_thread_ = std::thread([this] { ingest_status_ = ingest_->Run(&ingest_stop_); });
-    producer_ = std::move(bus::Producer::Create(cfg_)).value();
+    ASSERT_NO_FATAL_FAILURE(stack_.Start("probity_payments_e2e"));
+    bus_ = std::make_unique<bus::KafkaBus>(stack_.cfg);
     rule_set_ = std::move(rules::LoadRuleSet(kRules)).value();
     auto p = LoadHoldPolicy(kPolicy, rule_set_);
     ASSERT_TRUE(p.ok()) << p.status().ToString();
@@ -97,31 +84,28 @@ class PaymentsEndToEndTest : public ::testing::Test {
   }
   void TearDown() override {
     StopTargets();
-    EXPECT_EQ(ingest_->stats().dead_letters, 0u) << "every message the test sends is valid";
-    ingest_stop_ = true;
-    if (ingest_thread_.joinable()) ingest_thread_.join();
-    EXPECT_TRUE(ingest_status_.ok()) << ingest_status_.ToString();
-    ingest_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
+    EXPECT_EQ(stack_.ingest->stats().dead_letters, 0u) << "every message the test sends is valid";
+    stack_.Stop();
   }
 
   void Produce(std::string_view topic, const v1::Envelope& e) {
-    ASSERT_TRUE(producer_->Produce(topic, -1, e.practice_code(), e.SerializeAsString()).ok());
-    ASSERT_TRUE(producer_->Flush(10000).ok());
+    ASSERT_TRUE(stack_.producer->Produce(topic, -1, e.practice_code(), e.SerializeAsString()).ok());
+    ASSERT_TRUE(stack_.producer->Flush(10000).ok());
   }
 
   // Rules and payments as `probity up` runs them: threads following the store.
   void StartTargets() {
-    rules_source_ = std::make_unique<follow::StoreSource>(store_.get());
+    rules_source_ = std::make_unique<follow::StoreSource>(stack_.store.get());
     rules_ = std::make_unique<rules::RulesRunner>(
-        rules::RulesRunner::Options{.state_dir = (dir_ / "rules").string(), .save_every_ms = 100},
-        rule_set_, rules_source_.get(), bus_.get(), &clock_);
+        rules::RulesRunner::Options{.state_dir = (stack_.dir / "rules").string(),
+                                    .save_every_ms = 100},
+        rule_set_, rules_source_.get(), bus_.get(), &stack_.clock);
     ASSERT_TRUE(rules_->Start(1700000000000000).ok());
-    pay_source_ = std::make_unique<follow::StoreSource>(store_.get());
+    pay_source_ = std::make_unique<follow::StoreSource>(stack_.store.get());
     pay_ = std::make_unique<PaymentsTarget>(
-        PaymentsTarget::Options{.state_dir = (dir_ / "payments").string(), .save_every_ms = 100},
-        policy_, pay_source_.get(), bus_.get(), &clock_, &registry_);
+        PaymentsTarget::Options{.state_dir = (stack_.dir / "payments").string(),
+                                .save_every_ms = 100},
+        policy_, pay_source_.get(), bus_.get(), &stack_.clock, &stack_.registry);
     ASSERT_TRUE(pay_->Start().ok());
     stop_ = false;
     rules_thread_ = std::thread([this] { rules_status_ = rules_->Run(&stop_); });
@@ -135,23 +119,14 @@ class PaymentsEndToEndTest : public ::testing::Test {
     EXPECT_TRUE(pay_status_.ok()) << pay_status_.ToString();
   }
 
-  bool WaitFor(const std::function<bool()>& cond, int seconds = 30) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (cond()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
-
   std::vector<v1::Envelope> Logged(v1::EventKind kind) {
     std::vector<v1::Envelope> out;
-    const uint64_t size = *store_->TreeSize();  // the kind index may run ahead of the commit
-    const std::vector<uint64_t> indices = *store_->FindByKind(kind, 0, 10000000);
+    const uint64_t size = *stack_.store->TreeSize();  // the kind index may run ahead of the commit
+    const std::vector<uint64_t> indices = *stack_.store->FindByKind(kind, 0, 10000000);
     for (uint64_t i : indices) {
       if (i >= size) break;
       v1::LogRecord rec;
-      EXPECT_TRUE(rec.ParseFromString(store_->Get(i)->record_bytes));
+      EXPECT_TRUE(rec.ParseFromString(stack_.store->Get(i)->record_bytes));
       auto env = follow::DecodeRecordEnvelope(rec);
       EXPECT_TRUE(env.ok());
       out.push_back(*env);
@@ -170,18 +145,7 @@ class PaymentsEndToEndTest : public ::testing::Test {
     return ActionsOn(claim_id) == want;
   }
 
-  fs::path dir_;
-  std::unique_ptr<bus::EmbeddedCluster> cluster_;
-  bus::ClientConfig cfg_;
-  std::optional<note::Signer> signer_;
-  SystemClock clock_;
-  prometheus::Registry registry_;
-  std::unique_ptr<logstore::LogStore> store_;
-  std::unique_ptr<ingest::IngestService> ingest_;
-  std::thread ingest_thread_;
-  std::atomic<bool> ingest_stop_{false};
-  Status ingest_status_;
-  std::unique_ptr<bus::Producer> producer_;
+  probity::testing::IngestStack stack_;
   rules::RuleSet rule_set_;
   HoldPolicy policy_;
   // Targets.
@@ -297,9 +261,9 @@ TEST_F(PaymentsEndToEndTest, EveryPathAndTheWholeChainToAnExport) {
     if (e.payment_instruction().action() == PAYMENT_ACTION_WITHHOLD)
       run = e.payment_instruction().payment_date();
   ASSERT_FALSE(run.empty());
-  const uint64_t size = *store_->TreeSize();
+  const uint64_t size = *stack_.store->TreeSize();
   int64_t log_time = 0;
-  auto ex = ExportFromLog(*store_, run, "", size, &log_time);
+  auto ex = ExportFromLog(*stack_.store, run, "", size, &log_time);
   ASSERT_TRUE(ex.ok()) << ex.status().ToString();
   EXPECT_NE(ex->variation.content.find(",ld-3,"), std::string::npos);
   EXPECT_NE(ex->variation.content.find(",WITHHOLD,140.00,0.00,"), std::string::npos)
@@ -309,7 +273,7 @@ TEST_F(PaymentsEndToEndTest, EveryPathAndTheWholeChainToAnExport) {
     Produce(bus::kPaymentInstructionsTopic, MakeExportEnvelope(*ex, *f, log_time));
   ASSERT_TRUE(WaitFor([&] { return Logged(v1::EVENT_KIND_PAYMENT_EXPORT).size() == 2; }));
   // Rebuilt later from the same prefix: the same bytes, the hash in the log.
-  auto again = ExportFromLog(*store_, run, "", size);
+  auto again = ExportFromLog(*stack_.store, run, "", size);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->variation.content, ex->variation.content);
   std::set<std::string> logged_hashes;
@@ -330,9 +294,9 @@ TEST_F(PaymentsEndToEndTest, KilledAtRandomMomentsNoInstructionLostOrRepeated) {
   constexpr int kClaims = 600;
   {
     // The policy is logged first (payments applies the policy the log holds).
-    follow::StoreSource source(store_.get());
-    PaymentsTarget target({.state_dir = (dir_ / "payments").string()}, policy_, &source, bus_.get(),
-                          &clock_, nullptr);
+    follow::StoreSource source(stack_.store.get());
+    PaymentsTarget target({.state_dir = (stack_.dir / "payments").string()}, policy_, &source,
+                          bus_.get(), &stack_.clock, nullptr);
     ASSERT_TRUE(target.Start().ok());
     ASSERT_TRUE(WaitFor([&] { return Logged(v1::EVENT_KIND_HOLD_POLICY).size() == 1; }));
   }
@@ -340,33 +304,35 @@ TEST_F(PaymentsEndToEndTest, KilledAtRandomMomentsNoInstructionLostOrRepeated) {
   for (int i = 0; i < kClaims; ++i) {
     const std::string id = "k-" + std::to_string(i);
     v1::Envelope c = ClaimEnv(id, "A81001", 100 + i, t + i * 3600);
-    ASSERT_TRUE(producer_->Produce(bus::kClaimsTopic, 0, "A81001", c.SerializeAsString()).ok());
+    ASSERT_TRUE(
+        stack_.producer->Produce(bus::kClaimsTopic, 0, "A81001", c.SerializeAsString()).ok());
     if (i % 7 == 0) {
       v1::Envelope f = FlagEnv("kf-" + std::to_string(i), "A81001", "ios-duplicate",
                                "duplicate_item_of_service", id, t + i * 3600);
-      ASSERT_TRUE(producer_->Produce(bus::kFlagsTopic, 0, "A81001", f.SerializeAsString()).ok());
+      ASSERT_TRUE(
+          stack_.producer->Produce(bus::kFlagsTopic, 0, "A81001", f.SerializeAsString()).ok());
     }
     if (i % 7 == 3 && i >= 3) {
       v1::Envelope d = DecisionEnv(
           "kd-" + std::to_string(i), "kf-" + std::to_string(i - 3), "A81001",
           i % 2 ? v1::DECISION_OUTCOME_UPHOLD : v1::DECISION_OUTCOME_DISMISS, t + i * 3600);
       ASSERT_TRUE(
-          producer_->Produce(bus::kDecisionsTopic, 0, "A81001", d.SerializeAsString()).ok());
+          stack_.producer->Produce(bus::kDecisionsTopic, 0, "A81001", d.SerializeAsString()).ok());
     }
   }
-  ASSERT_TRUE(producer_->Flush(10000).ok());
+  ASSERT_TRUE(stack_.producer->Flush(10000).ok());
   ASSERT_TRUE(WaitFor([&] { return Logged(v1::EVENT_KIND_CLAIM).size() == kClaims; }))
       << "claims logged " << Logged(v1::EVENT_KIND_CLAIM).size() << ", tree size "
-      << *store_->TreeSize() << ", consumed " << ingest_->stats().consumed << ", dead letters "
-      << ingest_->stats().dead_letters;
+      << *stack_.store->TreeSize() << ", consumed " << stack_.ingest->stats().consumed
+      << ", dead letters " << stack_.ingest->stats().dead_letters;
 
   uint64_t kills = 0, published_total = 0;
   for (int life = 0; life < 40; ++life) {
-    follow::StoreSource source(store_.get());
-    PaymentsTarget target({.state_dir = (dir_ / "payments").string(),
+    follow::StoreSource source(stack_.store.get());
+    PaymentsTarget target({.state_dir = (stack_.dir / "payments").string(),
                            .save_every_ms = 1000000,
                            .max_batch = 1 + rng() % 60},
-                          policy_, &source, bus_.get(), &clock_, nullptr);
+                          policy_, &source, bus_.get(), &stack_.clock, nullptr);
     ASSERT_TRUE(target.Start().ok());
     const int rounds = static_cast<int>(rng() % 8);
     for (int r = 0; r < rounds; ++r) {
@@ -378,16 +344,16 @@ TEST_F(PaymentsEndToEndTest, KilledAtRandomMomentsNoInstructionLostOrRepeated) {
   }
   // A last life runs to the end of the log and stays until its instructions are logged.
   {
-    follow::StoreSource source(store_.get());
-    PaymentsTarget target({.state_dir = (dir_ / "payments").string()}, policy_, &source, bus_.get(),
-                          &clock_, nullptr);
+    follow::StoreSource source(stack_.store.get());
+    PaymentsTarget target({.state_dir = (stack_.dir / "payments").string()}, policy_, &source,
+                          bus_.get(), &stack_.clock, nullptr);
     ASSERT_TRUE(target.Start().ok());
     uint64_t last_size = 0;
     for (int i = 0; i < 400; ++i) {
       ASSERT_TRUE(target.RunOnce().ok());
       ASSERT_TRUE(target.Checkpoint().ok());
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      const uint64_t size = *store_->TreeSize();
+      const uint64_t size = *stack_.store->TreeSize();
       if (size == last_size && target.next_index() == size && i > 20) break;
       last_size = size;
     }
@@ -396,7 +362,7 @@ TEST_F(PaymentsEndToEndTest, KilledAtRandomMomentsNoInstructionLostOrRepeated) {
   // The reference: one uninterrupted follower over the final log.
   TestLog reference_log;
   std::vector<v1::Envelope> all;
-  const uint64_t size = *store_->TreeSize();
+  const uint64_t size = *stack_.store->TreeSize();
   std::set<std::string> want;
   {
     PaymentsFollower f({}, std::nullopt);
@@ -404,10 +370,10 @@ TEST_F(PaymentsEndToEndTest, KilledAtRandomMomentsNoInstructionLostOrRepeated) {
     FakePublisher out;
     for (uint64_t i = 0; i < size; ++i) {
       v1::LogRecord rec;
-      ASSERT_TRUE(rec.ParseFromString(store_->Get(i)->record_bytes));
+      ASSERT_TRUE(rec.ParseFromString(stack_.store->Get(i)->record_bytes));
       auto env = follow::DecodeRecordEnvelope(rec);
       ASSERT_TRUE(env.ok());
-      const std::string leaf = store_->Get(i)->record_bytes;
+      const std::string leaf = stack_.store->Get(i)->record_bytes;
       follow::Event ev{
           .index = i, .leaf = leaf, .record = &rec, .envelope = &*env, .tree_size = i + 1};
       ASSERT_TRUE(f.Apply(ev, &out).ok());

@@ -1,6 +1,9 @@
 #include "common/follow/runtime.h"
 
 #include <fcntl.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,7 +90,46 @@ Runtime::Runtime(Options options, Follower* follower, EntrySource* entries,
       checkpoints_(checkpoints),
       publisher_(publisher),
       clock_(clock),
-      watch_(std::make_unique<metrics::ProgressWatch>(std::string(follower->name()), clock)) {}
+      watch_(std::make_unique<metrics::ProgressWatch>(std::string(follower->name()), clock)) {
+  if (options_.registry != nullptr) {
+    gauges_ = std::make_unique<Gauges>(*options_.registry, std::string(follower->name()));
+  }
+}
+
+Runtime::~Runtime() = default;
+
+// Families are shared by every runtime in the process (prometheus-cpp merges a family registered
+// twice under one name); each runtime adds its own target label.
+struct Runtime::Gauges {
+  Gauges(prometheus::Registry& r, const std::string& target)
+      : next_index(
+            prometheus::BuildGauge()
+                .Name("probity_follower_next_index")
+                .Help("The next log index the follower applies (lag: probity_log_size minus this)")
+                .Register(r)
+                .Add({{"target", target}})),
+        tree_size(prometheus::BuildGauge()
+                      .Name("probity_follower_tree_size")
+                      .Help("Leaves the follower integrated into its own tree, each hash-checked")
+                      .Register(r)
+                      .Add({{"target", target}})),
+        verified_size(
+            prometheus::BuildGauge()
+                .Name("probity_follower_verified_size")
+                .Help("Size of the latest checkpoint the follower verified against its tree")
+                .Register(r)
+                .Add({{"target", target}})),
+        retries(prometheus::BuildCounter()
+                    .Name("probity_follower_retries_total")
+                    .Help("Rounds the follower went back to its saved state and retried")
+                    .Register(r)
+                    .Add({{"target", target}})) {}
+  prometheus::Gauge& next_index;
+  prometheus::Gauge& tree_size;
+  prometheus::Gauge& verified_size;
+  prometheus::Counter& retries;
+  uint64_t counted_retries = 0;
+};
 
 bool Runtime::Retriable(const Status& st) {
   return st.code() == Code::kUnavailable || st.code() == Code::kOutOfRange ||
@@ -358,6 +400,13 @@ void Runtime::Publish() {
   stats_.confirmed = publisher_ ? publisher_->confirmed() : 0;
   stats_.retries = retries_;
   stats_.saves = saves_;
+  if (gauges_ != nullptr) {
+    gauges_->next_index.Set(static_cast<double>(stats_.next_index));
+    gauges_->tree_size.Set(static_cast<double>(stats_.tree_size));
+    gauges_->verified_size.Set(static_cast<double>(stats_.verified_size));
+    gauges_->retries.Increment(static_cast<double>(retries_ - gauges_->counted_retries));
+    gauges_->counted_retries = retries_;
+  }
 }
 
 Publisher* Runtime::out() { return publisher_ != nullptr ? publisher_ : NoBus(); }

@@ -40,6 +40,10 @@
 #include "common/sync/mutex.h"
 #include "common/time/clock.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace probity::follow {
 
 struct RuntimeStats {
@@ -87,6 +91,10 @@ class Runtime {
     Micros first_retry = 1'000'000;
     Micros max_retry = 60'000'000;
     int confirm_timeout_ms = 30000;
+    // Where the runtime's gauges go (docs/operations.md, "Metrics"), labelled target=<the
+    // follower's name>: probity_follower_next_index, _tree_size, _verified_size and
+    // probity_follower_retries_total. Null: none. REQUIRES: outlives the runtime.
+    prometheus::Registry* registry = nullptr;
   };
 
   // `checkpoints` may be null (no checkpoint is then verified); `publisher` may be null for a
@@ -94,6 +102,7 @@ class Runtime {
   // pointer outlives the runtime.
   Runtime(Options options, Follower* follower, EntrySource* entries, CheckpointSource* checkpoints,
           BusPublisher* publisher, const Clock* clock);
+  ~Runtime();
 
   // Restores the follower and the tree, then publishes what the follower publishes at start and
   // waits for the bus to confirm it.
@@ -144,6 +153,8 @@ class Runtime {
   uint64_t saved_next_ = 0;  // the follower's cursor at its last save
   uint64_t applied_ = 0, retries_ = 0, saves_ = 0;
   std::unique_ptr<metrics::ProgressWatch> watch_;
+  struct Gauges;
+  std::unique_ptr<Gauges> gauges_;  // null without Options::registry
   mutable Mutex mu_;
   RuntimeStats stats_ GUARDED_BY(mu_);
 };

@@ -266,6 +266,7 @@ AlertsRunner::AlertsRunner(Options options, follow::EntrySource* source, AlertSi
   o.log_keys = options_.log_keys;
   o.max_batch = options_.max_batch;
   o.save_every = 0;  // deliver what each round read
+  o.registry = options_.registry;
   runtime_ = std::make_unique<follow::Runtime>(o, &follower_, source_, options_.checkpoints,
                                                /*publisher=*/nullptr, clock);
 }

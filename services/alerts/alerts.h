@@ -29,6 +29,10 @@ namespace rocksdb {
 class DB;
 }
 
+namespace prometheus {
+class Registry;
+}
+
 namespace probity::alerts {
 
 struct Alert {
@@ -118,6 +122,8 @@ class AlertsRunner {
     follow::CheckpointSource* checkpoints = nullptr;
     std::string origin;
     std::vector<note::Verifier> log_keys;
+    // The follower runtime's gauges (follow::Runtime::Options::registry); null: none.
+    prometheus::Registry* registry = nullptr;
   };
   // REQUIRES: source, sink and clock outlive the runner.
   AlertsRunner(Options options, follow::EntrySource* source, AlertSink* sink, const Clock* clock);

@@ -80,14 +80,15 @@ int RunRules(const RulesOptions& o, const Runtime& rt) {
   bus::KafkaBus producer_bus(producer_cfg);
   auto in = OpenBusFollowInputs(o.bus, o.catch_up_from, o.log_key, "rules");
   if (!in.ok()) return Fail("rules", in.status());
+  auto registry = std::make_shared<prometheus::Registry>();
   rules::RulesRunner runner({.state_dir = o.data_dir + "/rules",
                              .checkpoints = in->checkpoints.get(),
                              .origin = in->origin,
-                             .log_keys = in->log_keys},
+                             .log_keys = in->log_keys,
+                             .registry = registry.get()},
                             *rs, in->entries.get(), &producer_bus, rt.clock);
   Status st = runner.Start(rt.clock->NowMicros());
   if (!st.ok()) return Fail("rules", st);
-  auto registry = std::make_shared<prometheus::Registry>();
   metrics::HttpServer http(registry, [&] { return runner.health(); });
   st = http.Start(o.http.host, o.http.port);
   if (!st.ok()) return Fail("rules", st);

@@ -140,7 +140,7 @@ int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt);
 struct TilesOptions {
   std::string store;    // the log directory
   std::string log_key;  // the log's verifier key or its file; default: the key pinned in the log
-  HttpOptions http{.port = 9470};
+  HttpOptions http{.port = 9471};
 };
 int RunTiles(const TilesOptions& o, const Runtime& rt);
 

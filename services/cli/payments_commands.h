@@ -22,7 +22,7 @@ struct PaymentsOptions {
   std::string data_dir = kDefaultDataDir;  // state goes in DATA_DIR/payments
   std::string policy_file;                 // default DefaultHoldPolicyFile()
   std::string rules_file;                  // the rules target's set (default DefaultRulesFile())
-  HttpOptions http{.port = 9467};
+  HttpOptions http{.port = 9468};
   std::string catch_up_from;  // a verified copy of the log, as for `probity rules`
   std::string log_key;        // the log's verifier key file (empty: no checkpoint is verified)
 };

@@ -110,8 +110,8 @@ struct IngestStack {
         }
         endpoints.push_back({w.substr(0, eq), w.substr(eq + 1)});
       }
-      PROBITY_ASSIGN_OR_RETURN(witnesses,
-                               witness::WitnessCollector::Create(endpoints, store.get()));
+      PROBITY_ASSIGN_OR_RETURN(witnesses, witness::WitnessCollector::Create(endpoints, store.get(),
+                                                                            5000, registry.get()));
       service->SetCosigner(witnesses.get());
     }
     http = std::make_unique<metrics::HttpServer>(registry, [this] { return service->health(); });
@@ -233,7 +233,8 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   rules::RulesRunner rules({.state_dir = data_dir + "/rules",
                             .checkpoints = &rules_checkpoints,
                             .origin = log_key->name(),
-                            .log_keys = {*log_key}},
+                            .log_keys = {*log_key},
+                            .registry = stack.registry.get()},
                            *rule_set, &source, &rules_bus, rt.clock);
   st = rules.Start(rt.clock->NowMicros());
   if (!st.ok()) return Fail("up", Status(st.code(), "rules: " + st.message()));
@@ -270,7 +271,8 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
         alerts::AlertsRunner::Options{.state_dir = data_dir + "/alerts",
                                       .checkpoints = &alert_checkpoints,
                                       .origin = log_key->name(),
-                                      .log_keys = {*log_key}},
+                                      .log_keys = {*log_key},
+                                      .registry = stack.registry.get()},
         &alert_source, am_outbox.get(), rt.clock);
     st = alerter->Start();
     if (!st.ok()) return Fail("up", Status(st.code(), "alerts: " + st.message()));
@@ -406,7 +408,8 @@ int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt) {
   alerts::AlertsRunner runner({.state_dir = o.data_dir + "/alerts",
                                .checkpoints = in->checkpoints.get(),
                                .origin = in->origin,
-                               .log_keys = in->log_keys},
+                               .log_keys = in->log_keys,
+                               .registry = registry.get()},
                               in->entries.get(), sink->get(), rt.clock);
   Status st = runner.Start();
   if (!st.ok()) return Fail("alerts", st);

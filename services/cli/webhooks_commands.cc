@@ -70,7 +70,8 @@ Status RunWebhooksTarget(WebhooksSetup* setup, const WebhooksLog& log, const std
   follow::Runtime runtime({.data_dir = state_dir + "/runtime",
                            .origin = log.origin,
                            .log_keys = log.log_keys,
-                           .save_every = 1'000'000},
+                           .save_every = 1'000'000,
+                           .registry = registry},
                           &follower, log.entries, log.checkpoints, publisher.get(), rt.clock);
   PROBITY_RETURN_IF_ERROR(runtime.Start());  // restores the follower: its outbox is open
   if (health) health([&runtime] { return runtime.health(); });

@@ -44,6 +44,7 @@ PaymentsTarget::PaymentsTarget(Options options, std::optional<HoldPolicy> policy
       source_(source),
       follower_(std::make_unique<PaymentsFollower>(
           PaymentsFollower::Options{.state_dir = options_.state_dir}, std::move(policy))),
+      registry_(registry),
       metrics_(registry != nullptr ? std::make_unique<Metrics>(*registry) : nullptr) {}
 
 PaymentsTarget::~PaymentsTarget() = default;
@@ -56,7 +57,8 @@ Status PaymentsTarget::Start() {
                                .origin = options_.origin,
                                .log_keys = options_.log_keys,
                                .max_batch = options_.max_batch,
-                               .save_every = options_.save_every_ms * 1000LL},
+                               .save_every = options_.save_every_ms * 1000LL,
+                               .registry = registry_},
       follower_.get(), source_, options_.checkpoints, publisher_.get(), clock_);
   PROBITY_RETURN_IF_ERROR(runtime_->Start());
   (void)publisher_->WarmUp(std::string(bus::kPaymentInstructionsTopic), 10000);

@@ -72,6 +72,7 @@ class PaymentsTarget {
   std::unique_ptr<PaymentsFollower> follower_;
   std::unique_ptr<follow::BusPublisher> publisher_;
   std::unique_ptr<follow::Runtime> runtime_;
+  prometheus::Registry* registry_;  // may be null
   std::unique_ptr<Metrics> metrics_;
   uint64_t exported_saves_ = 0;
 };

@@ -120,6 +120,7 @@ Status RulesRunner::Start(Micros now) {
   o.log_keys = options_.log_keys;
   o.max_batch = options_.max_batch;
   o.save_every = Micros{options_.save_every_ms} * 1000;
+  o.registry = options_.registry;
   runtime_ = std::make_unique<follow::Runtime>(o, follower_.get(), source_, options_.checkpoints,
                                                publisher_.get(), clock_);
   PROBITY_RETURN_IF_ERROR(runtime_->Start());

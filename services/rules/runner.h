@@ -35,6 +35,10 @@
 #include "services/rules/rule_set.h"
 #include "services/rules/state_store.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace probity::rules {
 
 struct RulesStats {
@@ -90,6 +94,8 @@ class RulesRunner {
     follow::CheckpointSource* checkpoints = nullptr;
     std::string origin;
     std::vector<note::Verifier> log_keys;
+    // The follower runtime's gauges (follow::Runtime::Options::registry); null: none.
+    prometheus::Registry* registry = nullptr;
   };
   // REQUIRES: source, bus and clock (when given; the system clock otherwise) outlive the runner.
   RulesRunner(Options options, RuleSet rule_set, follow::EntrySource* source, bus::BusFactory* bus,

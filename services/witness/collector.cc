@@ -1,8 +1,11 @@
 #include "services/witness/collector.h"
 
 #include <httplib.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 
 #include <cstdio>
+#include <map>
 
 #include "common/merkle/hasher.h"
 #include "common/note/cosignature.h"
@@ -10,7 +13,8 @@
 namespace probity::witness {
 
 StatusOr<std::unique_ptr<WitnessCollector>> WitnessCollector::Create(
-    const std::vector<WitnessEndpoint>& witnesses, const logstore::LogReader* log, int timeout_ms) {
+    const std::vector<WitnessEndpoint>& witnesses, const logstore::LogReader* log, int timeout_ms,
+    prometheus::Registry* registry) {
   std::vector<Witness> ws;
   for (const WitnessEndpoint& e : witnesses) {
     PROBITY_ASSIGN_OR_RETURN(note::Verifier key,
@@ -24,6 +28,21 @@ StatusOr<std::unique_ptr<WitnessCollector>> WitnessCollector::Create(
     std::string prefix = path == std::string::npos ? "" : e.url.substr(path);
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
     ws.push_back(Witness{e, std::move(key), std::move(host), std::move(prefix), 0});
+    if (registry != nullptr) {
+      const std::map<std::string, std::string> labels{{"witness", ws.back().key.name()}};
+      ws.back().cosigned = &prometheus::BuildCounter()
+                                .Name("probity_witness_cosignatures_total")
+                                .Help("Checkpoints a witness cosigned (the cosignature verified)")
+                                .Register(*registry)
+                                .Add(labels);
+      ws.back().failed = &prometheus::BuildCounter()
+                              .Name("probity_witness_cosign_failures_total")
+                              .Help(
+                                  "Checkpoints offered to a witness that gave no valid "
+                                  "cosignature (no answer, an error status, a bad signature)")
+                              .Register(*registry)
+                              .Add(labels);
+    }
   }
   std::unique_ptr<WitnessCollector> c(new WitnessCollector(std::move(ws), log, timeout_ms));
   c->thread_ = std::thread([p = c.get()] { p->Run(); });
@@ -157,6 +176,7 @@ std::optional<v1::CheckpointRecord> WitnessCollector::CollectNow(const v1::Check
       if (any) {
         error.clear();
         w.held = cp.tree_size();
+        if (w.cosigned != nullptr) w.cosigned->Increment();
         MutexLock l(&mu_);
         ++stats_.cosignatures;
       } else {
@@ -166,6 +186,7 @@ std::optional<v1::CheckpointRecord> WitnessCollector::CollectNow(const v1::Check
     }
     if (!error.empty()) {
       std::fprintf(stderr, "witness %s: %s\n", w.endpoint.url.c_str(), error.c_str());
+      if (w.failed != nullptr) w.failed->Increment();
       MutexLock l(&mu_);
       ++stats_.failures;
       stats_.last_error = w.endpoint.url + ": " + error;

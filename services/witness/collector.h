@@ -23,6 +23,11 @@
 #include "common/sync/mutex.h"
 #include "services/ingest/ingest.h"
 
+namespace prometheus {
+class Counter;
+class Registry;
+}  // namespace prometheus
+
 namespace probity::witness {
 
 struct WitnessEndpoint {
@@ -41,11 +46,13 @@ struct CollectorStats {
 
 class WitnessCollector final : public ingest::CheckpointCosigner {
  public:
-  // kInvalidArgument for a bad witness key or URL. REQUIRES: log outlives the collector (the
-  // consistency proofs are read from it).
+  // kInvalidArgument for a bad witness key or URL. REQUIRES: log (the consistency proofs are read
+  // from it) and registry (when given) outlive the collector. With a registry, each witness
+  // (labelled by its key's name) counts probity_witness_cosignatures_total and
+  // probity_witness_cosign_failures_total.
   static StatusOr<std::unique_ptr<WitnessCollector>> Create(
       const std::vector<WitnessEndpoint>& witnesses, const logstore::LogReader* log,
-      int timeout_ms = 5000);
+      int timeout_ms = 5000, prometheus::Registry* registry = nullptr);
   ~WitnessCollector() override;
 
   void Offer(const v1::CheckpointRecord& checkpoint) override EXCLUDES(mu_);
@@ -62,9 +69,11 @@ class WitnessCollector final : public ingest::CheckpointCosigner {
   struct Witness {
     WitnessEndpoint endpoint;
     note::Verifier key;
-    std::string host;    // scheme://host:port
-    std::string prefix;  // path prefix, "" or "/..."
-    uint64_t held = 0;   // the size it holds, as far as we know
+    std::string host;                         // scheme://host:port
+    std::string prefix;                       // path prefix, "" or "/..."
+    uint64_t held = 0;                        // the size it holds, as far as we know
+    prometheus::Counter* cosigned = nullptr;  // null without a registry
+    prometheus::Counter* failed = nullptr;
   };
   WitnessCollector(std::vector<Witness> witnesses, const logstore::LogReader* log, int timeout_ms);
   // One exchange; returns the status code and body (status -1: no answer).

@@ -4,7 +4,11 @@ plus the hardening every unit must keep), and the compose file (python3-yaml: it
 that it names what exists: every service it depends on, every volume it mounts, every Probity
 command the binary knows, exactly the topics of common/bus/topics.h with their partition counts).
 
-Run: deploy_checks.py <repo root> <probity binary> (systemd|compose)
+The metrics check: every probity_* series the alerting rules and the scrape configuration's
+tests use is registered by Probity's own code (a `.Name("...")` in common/ or services/), so an
+alert cannot watch a name no target exports.
+
+Run: deploy_checks.py <repo root> <probity binary> (systemd|compose|metrics)
 """
 
 import os
@@ -148,8 +152,33 @@ class ComposeFile(unittest.TestCase):
             self.assertIn(f"{t}:{port}", scraped)
 
 
+class MetricNames(unittest.TestCase):
+    def registered(self):
+        names = set()
+        for top in ("common", "services"):
+            for d, _, files in os.walk(os.path.join(ROOT, top)):
+                for f in files:
+                    if f.endswith((".cc", ".h")):
+                        text = open(os.path.join(d, f)).read()
+                        names.update(re.findall(r'\.Name\(\s*"(probity_\w+)"', text))
+        return names
+
+    def used(self, path):
+        text = open(os.path.join(ROOT, path)).read()
+        return set(re.findall(r"\b(probity_[a-z0-9_]+)", text))
+
+    def test_every_metric_an_alert_uses_is_registered(self):
+        registered = self.registered()
+        self.assertIn("probity_log_size", registered)  # the scan itself works
+        for path in ("deploy/prometheus/probity-alerts.yml", "tests/deploy/probity-alerts.test.yml"):
+            for name in sorted(self.used(path)):
+                base = re.sub(r"_(bucket|sum|count)$", "", name)
+                self.assertTrue(name in registered or base in registered,
+                                f"{path} uses {name}, which no target registers")
+
+
 if __name__ == "__main__":
     ROOT, PROBITY, which = sys.argv[1], sys.argv[2], sys.argv[3]
     suite = unittest.TestLoader().loadTestsFromTestCase(
-        SystemdUnits if which == "systemd" else ComposeFile)
+        {"systemd": SystemdUnits, "compose": ComposeFile, "metrics": MetricNames}[which])
     sys.exit(0 if unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful() else 1)

@@ -5,11 +5,13 @@
 #include "common/follow/runtime.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -429,6 +431,34 @@ TEST(PublishStoredTest, PublishesTheFirstStoredBytesAtEveryStart) {
   EXPECT_EQ(producer.delivered[0].value, "first");
   EXPECT_EQ(producer.delivered[1].value, "first");
   fs::remove_all(dir);
+}
+
+// The gauges operators alert on (deploy/prometheus/probity-alerts.yml, ProbityFollowerBehind):
+// labelled by the follower's name, and they move as the follower does.
+TEST_F(RuntimeTest, ExportsItsPositionAsGaugesLabelledByTarget) {
+  log_.AddN(6);
+  checkpoints_.checkpoints = {log_.Checkpoint(6)};
+  prometheus::Registry registry;
+  Runtime::Options o = Opts();
+  o.registry = &registry;
+  RecordingFollower f(&saved_);
+  auto rt = Make(&f, o);
+  ASSERT_TRUE(rt->Start().ok());
+  ASSERT_TRUE(Drain(rt.get()).ok());
+  std::map<std::string, double> seen;
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    for (const prometheus::ClientMetric& m : family.metric) {
+      ASSERT_EQ(m.label.size(), 1u);
+      EXPECT_EQ(m.label[0].name, "target");
+      EXPECT_EQ(m.label[0].value, "recorder");
+      seen[family.name] =
+          family.type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
+    }
+  }
+  EXPECT_EQ(seen["probity_follower_next_index"], 6);
+  EXPECT_EQ(seen["probity_follower_tree_size"], 6);
+  EXPECT_EQ(seen["probity_follower_verified_size"], 6);
+  EXPECT_EQ(seen["probity_follower_retries_total"], 0);
 }
 
 }  // namespace

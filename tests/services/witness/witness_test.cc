@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "common/bus/topics.h"
@@ -294,6 +295,38 @@ TEST_F(WitnessTest, CollectorRecoversFrom409AndIngestPublishesTheCosignedCheckpo
   EXPECT_TRUE(published);
   // Not offered again before the cadence: one request to the witness so far.
   EXPECT_EQ((*collector)->stats().requests, 1u);
+}
+
+// What operators alert on (ProbityWitnessCosignFailing): per witness, labelled by its key's name,
+// a counter of cosignatures and one of offers that gave none (here: nobody listening).
+TEST_F(WitnessTest, CollectorCountsCosignaturesAndFailuresPerWitness) {
+  OpenWitness();
+  std::mt19937 rng(static_cast<uint32_t>(getpid()) + 1);
+  int port = 0;
+  for (int i = 0; i < 20 && port == 0; ++i) {
+    const int p = 43600 + static_cast<int>(rng() % 300);
+    if (witness_->Start("127.0.0.1", p).ok()) port = p;
+  }
+  ASSERT_NE(port, 0);
+  prometheus::Registry registry;
+  auto c = WitnessCollector::Create(
+      {{"http://127.0.0.1:" + std::to_string(port), witness_key_.verifier_key}}, log_->store.get(),
+      2000, &registry);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE((*c)->CollectNow(log_->Record(3)));
+  witness_->Stop();
+  EXPECT_FALSE((*c)->CollectNow(log_->Record(7)));
+  std::map<std::string, double> seen;
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    for (const prometheus::ClientMetric& m : family.metric) {
+      ASSERT_EQ(m.label.size(), 1u);
+      EXPECT_EQ(m.label[0].name, "witness");
+      EXPECT_EQ(m.label[0].value, "witness.test/w1");
+      seen[family.name] = m.counter.value;
+    }
+  }
+  EXPECT_EQ(seen["probity_witness_cosignatures_total"], 1);
+  EXPECT_EQ(seen["probity_witness_cosign_failures_total"], 1);
 }
 
 // The cosignature checked by Python's `cryptography` (shares no code with Probity's OpenSSL use):

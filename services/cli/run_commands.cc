@@ -194,10 +194,10 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
     am = std::move(client).value();
   }
   // Webhooks, when a routing file is given; its public key is published beside the log's.
-  std::optional<WebhooksSetup> hooks;
+  std::optional<webhooks::Setup> hooks;
   if (!o.routing_file.empty()) {
-    auto setup = PrepareWebhooks(o.routing_file, o.serve.data_dir + "/keys/webhooks",
-                                 o.serve.data_dir + "/keys/webhooks.pub");
+    auto setup = webhooks::Setup::Prepare(o.routing_file, o.serve.data_dir + "/keys/webhooks",
+                                          o.serve.data_dir + "/keys/webhooks.pub");
     if (!setup.ok()) return Fail("up", setup.status());
     hooks = std::move(setup).value();
   }
@@ -279,11 +279,11 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   }
   follow::StoreSource webhook_source(stack.store.get());
   follow::StoreCheckpointSource webhook_checkpoints(stack.store.get());
-  const WebhooksLog webhook_log{.entries = &webhook_source,
-                                .checkpoints = &webhook_checkpoints,
-                                .origin = log_key->name(),
-                                .log_keys = {*log_key},
-                                .bus = cfg};
+  const webhooks::LogInputs webhook_log{.entries = &webhook_source,
+                                        .checkpoints = &webhook_checkpoints,
+                                        .origin = log_key->name(),
+                                        .log_keys = {*log_key},
+                                        .bus = cfg};
 
   // The hash tiles and /checkpoint, from the same store, verified with the same key.
   tiles::TileServer tile_server(stack.store.get(), *log_key);
@@ -326,9 +326,10 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   std::thread webhooks_thread;
   if (hooks) {
     webhooks_thread = std::thread([&] {
-      failures.Record("webhooks",
-                      RunWebhooksTarget(&*hooks, webhook_log, data_dir + "/webhooks",
-                                        o.webhook_first_retry_ms, rt, stack.registry.get()));
+      failures.Record("webhooks", webhooks::RunTarget(&*hooks, webhook_log,
+                                                      {.state_dir = data_dir + "/webhooks",
+                                                       .first_retry_ms = o.webhook_first_retry_ms},
+                                                      rt.clock, rt.stop, stack.registry.get()));
     });
   }
 

@@ -10,10 +10,9 @@
 #include <thread>
 
 #include "common/codec/codec.h"
-#include "common/follow/bus_publisher.h"
-#include "common/follow/runtime.h"
 #include "common/metrics/http_server.h"
 #include "common/sync/mutex.h"
+#include "services/cli/follow_support.h"
 
 namespace probity::cli {
 namespace {
@@ -33,81 +32,22 @@ int PrintInspect(const WebhooksCommandOptions& o, bool failed) {
 
 }  // namespace
 
-StatusOr<WebhooksSetup> PrepareWebhooks(const std::string& routing_file, const std::string& key_dir,
-                                        const std::string& public_key_file) {
-  WebhooksSetup s;
-  PROBITY_ASSIGN_OR_RETURN(s.routing, webhooks::Routing::LoadFile(routing_file));
-  PROBITY_ASSIGN_OR_RETURN(webhooks::SigningKey ed,
-                           webhooks::LoadOrCreateEd25519Key(key_dir, true, public_key_file));
-  s.public_key = ed.public_key();
-  // Rotation: a previous key kept in KEY_DIR.previous/ still signs (after the current one), so
-  // receivers that trust either accept every webhook until they have moved to the new key.
-  std::vector<webhooks::SigningKey> ed_keys = {ed};
-  if (std::filesystem::exists(key_dir + ".previous/probity.key")) {
-    PROBITY_ASSIGN_OR_RETURN(webhooks::SigningKey previous,
-                             webhooks::LoadOrCreateEd25519Key(key_dir + ".previous", false, ""));
-    ed_keys.push_back(std::move(previous));
-  }
-  for (const webhooks::EndpointConfig& ep : s.routing.endpoints()) {
-    PROBITY_ASSIGN_OR_RETURN(auto keys, webhooks::EndpointKeys(ep, ed_keys));
-    PROBITY_ASSIGN_OR_RETURN(auto t, webhooks::HttpTransport::Create(ep.url, std::move(keys)));
-    s.transports.push_back(std::move(t));
-  }
-  return s;
-}
-
-Status RunWebhooksTarget(WebhooksSetup* setup, const WebhooksLog& log, const std::string& state_dir,
-                         int64_t first_retry_ms, const Runtime& rt, prometheus::Registry* registry,
-                         std::function<void(std::function<metrics::Health()>)> health) {
-  std::vector<deliver::Transport*> transports;
-  for (auto& t : setup->transports) transports.push_back(t.get());
-  webhooks::WebhooksFollower::Options options{.state_dir = state_dir};
-  options.seed = static_cast<uint64_t>(rt.clock->NowMicros());
-  options.policy.first_delay = first_retry_ms * 1000;
-  webhooks::WebhooksFollower follower(options, setup->routing, transports, rt.clock, registry);
-  bus::KafkaBus bus(log.bus);
-  PROBITY_ASSIGN_OR_RETURN(auto publisher, follow::BusPublisher::Create(&bus));
-  follow::Runtime runtime({.data_dir = state_dir + "/runtime",
-                           .origin = log.origin,
-                           .log_keys = log.log_keys,
-                           .save_every = 1'000'000,
-                           .registry = registry},
-                          &follower, log.entries, log.checkpoints, publisher.get(), rt.clock);
-  PROBITY_RETURN_IF_ERROR(runtime.Start());  // restores the follower: its outbox is open
-  if (health) health([&runtime] { return runtime.health(); });
-  follower.StartDelivery();
-  Status st = runtime.Run(rt.stop);
-  follower.StopDelivery();
-  if (health) health({});
-  if (st.ok()) st = follower.outbox()->thread_status();
-  return st;
-}
-
 int RunWebhooks(const WebhooksCommandOptions& o, const Runtime& rt) {
   const std::string key_dir = o.key_dir.empty() ? o.data_dir + "/keys/webhooks" : o.key_dir;
-  auto setup = PrepareWebhooks(o.routing_file, key_dir, key_dir + ".pub");
+  auto setup = webhooks::Setup::Prepare(o.routing_file, key_dir, key_dir + ".pub");
   if (!setup.ok()) return Fail("webhooks", setup.status());
-  WebhooksLog log{.origin = o.origin, .bus = o.bus};
-  std::unique_ptr<follow::CheckpointTopicSource> checkpoints;
-  if (!o.log_key.empty()) {
-    std::ifstream in(o.log_key);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    auto key = note::Verifier::FromVerifierKey(text);
-    if (!in || !key.ok()) {
-      return Fail("webhooks", InvalidArgument("--log-key " + o.log_key + ": " +
-                                              (in ? key.status().message() : "cannot read")));
-    }
-    log.log_keys.push_back(*key);
-    auto cs = follow::CheckpointTopicSource::Create(o.bus);
-    if (!cs.ok()) return Fail("webhooks", cs.status());
-    checkpoints = std::move(cs).value();
-    log.checkpoints = checkpoints.get();
+  auto in = OpenBusFollowInputs(o.bus, o.catch_up_from, o.log_key, "webhooks");
+  if (!in.ok()) return Fail("webhooks", in.status());
+  if (!o.origin.empty() && !o.log_key.empty() && o.origin != in->origin) {
+    return Fail("webhooks",
+                InvalidArgument("--origin " + o.origin + " is not the name of --log-key " +
+                                o.log_key + " (" + in->origin + ")"));
   }
-  auto topic = follow::LogTopicSource::Create(o.bus);
-  if (!topic.ok()) return Fail("webhooks", topic.status());
-  follow::CatchUpSource source(topic->get(), o.catch_up_from);
-  log.entries = &source;
+  const webhooks::LogInputs log{.entries = in->entries.get(),
+                                .checkpoints = in->checkpoints.get(),
+                                .origin = in->origin,
+                                .log_keys = in->log_keys,
+                                .bus = o.bus};
   auto registry = std::make_shared<prometheus::Registry>();
   Mutex mu;
   std::function<metrics::Health()> health_fn;
@@ -128,11 +68,12 @@ int RunWebhooks(const WebhooksCommandOptions& o, const Runtime& rt) {
             << (o.log_key.empty() ? "checkpoints NOT verified (no --log-key); "
                                   : "checkpoints verified with " + o.log_key + "; ")
             << "metrics on http://" << o.http.host << ":" << http.port() << "/metrics" << std::endl;
-  st = RunWebhooksTarget(&*setup, log, o.data_dir + "/webhooks", o.first_retry_ms, rt,
-                         registry.get(), [&](std::function<metrics::Health()> f) {
-                           MutexLock l(&mu);
-                           health_fn = std::move(f);
-                         });
+  st = webhooks::RunTarget(
+      &*setup, log, {.state_dir = o.data_dir + "/webhooks", .first_retry_ms = o.first_retry_ms},
+      rt.clock, rt.stop, registry.get(), [&](std::function<metrics::Health()> f) {
+        MutexLock l(&mu);
+        health_fn = std::move(f);
+      });
   http.Stop();
   if (!st.ok()) return Fail("webhooks", st);
   std::cout << "probity webhooks: stopped" << std::endl;
@@ -161,7 +102,8 @@ void AddWebhooksCommands(CLI::App& app, WebhooksCommandOptions* o, CLI::App* up,
   wh->add_option("--log-key", o->log_key,
                  "The log's verifier key file (probity.pub): every checkpoint on "
                  "probity.checkpoints.v1 is checked against the follower's own tree");
-  wh->add_option("--origin", o->origin, "The log's checkpoint origin")->capture_default_str();
+  wh->add_option("--origin", o->origin,
+                 "The log's checkpoint origin (default: the --log-key's name; checked against it)");
   wh->add_option("--catch-up-from", o->catch_up_from,
                  "A verified copy of the log to read entries retention has taken");
   wh->add_option("--http-host", o->http.host, "Address for /metrics and /healthz")

@@ -12,13 +12,18 @@ Not run by the tests (a full-scale seed takes several minutes of CPU). Plots nee
 (Debian: `apt-get install python3-matplotlib`); without it the tables are still written.
 
   tools/power_curves.py --probity build/services/probity/probity --seeds 11 12 --out power/
-  tools/power_curves.py --csv power_11.csv power_12.csv --out power/
+  tools/power_curves.py --csv power_11.csv power_12.csv --reports report_11.txt report_12.txt
+
+A run's text report (the command's output; written as <out>/report_<seed>.txt when this script
+runs the seed, or given with --reports) adds the share of clean practices flagged by any rule,
+pooled over the seeds, at the top of power.md.
 """
 import argparse
 import collections
 import csv
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -37,8 +42,23 @@ def run_seed(probity, seed, out, extra):
     path = os.path.join(out, f"power_{seed}.csv")
     cmd = [probity, "score", "offline", "--graded", "--seed", str(seed), "--power-csv", path] + extra
     print("running:", " ".join(cmd), file=sys.stderr)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return path
+    report = os.path.join(out, f"report_{seed}.txt")
+    with open(report, "w") as f:
+        subprocess.run(cmd, check=True, stdout=f)
+    return path, report
+
+
+def clean_overall(reports):
+    """(clean practices flagged by any rule, clean practices), summed over the reports."""
+    flagged = total = 0
+    for path in reports:
+        with open(path) as f:
+            m = re.search(r"clean practices flagged by any rule: (\d+) of (\d+)", f.read())
+        if m is None:
+            sys.exit(f"{path}: no 'clean practices flagged by any rule' line")
+        flagged += int(m.group(1))
+        total += int(m.group(2))
+    return flagged, total
 
 
 def main():
@@ -46,6 +66,7 @@ def main():
     ap.add_argument("--probity", help="the probity binary (to run the seeds)")
     ap.add_argument("--seeds", nargs="*", type=int, default=[])
     ap.add_argument("--csv", nargs="*", default=[], help="power CSVs written earlier")
+    ap.add_argument("--reports", nargs="*", default=[], help="text reports of those runs")
     ap.add_argument("--out", default="power")
     ap.add_argument("--anomalies", default="0.1", help="--anomalies for each run")
     ap.add_argument("--scale", default="1.0")
@@ -53,9 +74,12 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     paths = list(args.csv)
+    reports = list(args.reports)
     extra = ["--anomalies", args.anomalies, "--scale", args.scale, "--volume", args.volume]
     for s in args.seeds:
-        paths.append(run_seed(args.probity, s, args.out, extra))
+        path, report = run_seed(args.probity, s, args.out, extra)
+        paths.append(path)
+        reports.append(report)
     if not paths:
         ap.error("give --seeds (with --probity) or --csv")
 
@@ -98,6 +122,12 @@ def main():
         return "-" if math.isnan(x) else f"{x:.2f}"
 
     with open(os.path.join(args.out, "power.md"), "w") as f:
+        if reports:
+            flagged, total = clean_overall(reports)
+            lo, hi = wilson(flagged, total)
+            f.write(f"Clean practices flagged by any rule: {flagged} of {total} "
+                    f"({100 * flagged / total:.2f}%, 95% CI {100 * lo:.2f}–{100 * hi:.2f}%), "
+                    f"{len(reports)} runs.\n\n")
         f.write("| rule kind | pattern | magnitude | n | undetectable | recall [95% CI] | "
                 "bound [95% CI] | recall / bound | clean flag rate |\n")
         f.write("|---|---|---|---|---|---|---|---|---|\n")

@@ -50,8 +50,19 @@ constexpr double kContactFactorSigma = 0.15;
 // Graded scenarios: between-practice spread (lognormal sigma) of a practice's home-visit and
 // out-of-hours shares (docs/generator.md, "The calibrated population").
 constexpr double kShareSigma = 0.35;
+// The home-visit share calibrated to a published spread: age-sex standardised home-visiting
+// ratios of 60 practices in England and Wales had an interquartile range of 67 to 126 (Aylin,
+// Majeed and Cook, BMJ 1996;313:207), sd ln(126 / 67) / 1.349 = 0.47 on the log scale for the
+// rate; with the contact factor's 0.15 that leaves sqrt(0.47^2 - 0.15^2) = 0.45 for the share.
+constexpr double kHomeVisitShareSigma = 0.45;
 // Referral practice factor: lognormal with p95/p5 = 2.5, clamped to [0.5, 2].
 const double kReferralSigma = std::log(2.5) / (2 * 1.6448536);
+// Graded scenarios: the referral spread calibrated to a published range (docs/generator.md, "The
+// calibrated population"): annual referral rates of 202 English practices ranged 10-fold (2.4% to
+// 24.4% of patients), almost none of it explained by age, sex or morbidity; the expected range of
+// 202 normal draws is about 5.5 sd, so sigma = ln(24.4 / 2.4) / 5.5 = 0.42, taken as 0.40 (some of
+// a range is Poisson noise at small practices).
+constexpr double kGradedReferralSigma = 0.40;
 constexpr double kTwoWeekWaitShare = 0.15;
 constexpr double kUrgentShare = 0.10;
 constexpr double kClaimPaidShare = 0.98;  // the rest APPROVED
@@ -195,9 +206,9 @@ Status Generator::Impl::Plan(const std::vector<PracticeRecord>& reference) {
       // that held clean practices away from the anomalies, and each practice's own home-visit and
       // out-of-hours shares.
       Rng cal = Rng::ForStream(pr.seed, code, 0xCA1B);
-      p.referral_factor = factor(cal, kReferralSigma, 0.2, 5.0);
+      p.referral_factor = factor(cal, kGradedReferralSigma, 0.1, 10.0);
       p.contact_factor = factor(cal, kContactFactorSigma, 0.4, 2.5);
-      p.home_visit_factor = factor(cal, kShareSigma, 0.2, 5.0);
+      p.home_visit_factor = factor(cal, kHomeVisitShareSigma, 0.1, 10.0);
       p.out_of_hours_factor = factor(cal, kShareSigma, 0.2, 5.0);
     }
     practices.push_back(std::move(p));

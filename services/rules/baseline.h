@@ -51,7 +51,8 @@ StatusOr<LogLimitParams> ParseLogLimitMethod(std::string_view method);
 // ---- Funnel plots (referral and contact rates): method "funnel-random-effects" etc. ----
 
 struct FunnelParams {
-  std::string overdispersion = "random_effects";  // random_effects | multiplicative | none
+  // random_effects | lognormal | multiplicative | none
+  std::string overdispersion = "random_effects";
   double min_expected = 20;
   double alarm_z = 3.090232;
 };

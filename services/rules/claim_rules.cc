@@ -538,8 +538,10 @@ class ClaimedValueShift final : public MonthEndClaimRule {
     const int64_t min_hist = static_cast<int64_t>(spec_.Number("min_history_months"));
     const int64_t max_hist = static_cast<int64_t>(spec_.Number("max_history_months"));
     const double k = spec_.Number("k"), h = spec_.Number("h"),
-                 floor_frac = spec_.Number("min_sd_fraction");
-    std::vector<double> series, hist;
+                 floor_frac = spec_.Number("min_sd_fraction"),
+                 shrink = spec_.Number("shrink_months");
+    // Each judged practice's series of monthly values, first month first, in practice order.
+    std::vector<std::pair<const Practice*, std::vector<double>>> judged;
     for (const auto& [code, p] : env.practices()) {
       if (p.closed || p.monthly.empty()) continue;
       // First month with value in the selected streams, within the history limit.
@@ -552,16 +554,39 @@ class ClaimedValueShift final : public MonthEndClaimRule {
         }
       }
       if (first == INT64_MAX || month - first < min_hist) continue;
-      series.assign(static_cast<size_t>(month - first + 1), 0.0);
+      std::vector<double> series(static_cast<size_t>(month - first + 1), 0.0);
       for (auto it = p.monthly.lower_bound(first); it != p.monthly.end() && it->first <= month;
            ++it) {
         series[static_cast<size_t>(it->first - first)] = ValueOf(it->second);
       }
+      judged.emplace_back(&p, std::move(series));
+    }
+    // The pooled month-to-month noise (docs/rules.md, rule 8, "Shrunk noise"): the median over
+    // the judged practices of their own relative robust sd (1.4826 MAD / |median|) of the months
+    // before the one being closed. A practice's own sd, from a few months, is shrunk towards it.
+    double pooled = 0;
+    if (shrink > 0) {
+      std::vector<double> rel;
+      for (const auto& [p, series] : judged) {
+        std::vector<double> hist(series.begin(), series.end() - 1);
+        const double mu = Median(hist);
+        if (mu != 0) rel.push_back(1.4826 * Mad(hist, mu) / std::fabs(mu));
+      }
+      pooled = Median(rel);
+    }
+    std::vector<double> hist;
+    for (const auto& [pp, series] : judged) {
+      const Practice& p = *pp;
       double s = 0, mu = 0, sd = 0, z = 0;
       for (size_t t = static_cast<size_t>(min_hist); t < series.size(); ++t) {
         hist.assign(series.begin(), series.begin() + static_cast<std::ptrdiff_t>(t));
         mu = Median(hist);
-        sd = std::max(1.4826 * Mad(hist, mu), floor_frac * std::fabs(mu));
+        double own = 1.4826 * Mad(hist, mu);
+        if (shrink > 0) {
+          const double n = static_cast<double>(t), pooled_sd = pooled * std::fabs(mu);
+          own = std::sqrt((n * own * own + shrink * pooled_sd * pooled_sd) / (n + shrink));
+        }
+        sd = std::max(own, floor_frac * std::fabs(mu));
         if (sd <= 0) continue;
         z = (series[t] - mu) / sd;
         s = std::max(0.0, s + z - k);
@@ -594,7 +619,11 @@ class ClaimedValueShift final : public MonthEndClaimRule {
                   FormatPounds(series.back()) + " in the month to " +
                   FormatDate(MonthStartSeconds(month + 1) - 1) + ", against a usual " +
                   FormatPounds(mu) + " a month; the cumulative shift (CUSUM " + Num(s, 1) +
-                  ") passed its limit of " + Num(h, 1) + ".";
+                  ") passed its limit of " + Num(h, 1) + " (one sd: " + FormatPounds(sd) +
+                  (shrink > 0 ? ", its own months shrunk towards the " + Num(100 * pooled, 2) +
+                                    "% month-to-month variation of all practices"
+                              : std::string()) +
+                  ").";
       env.Emit(spec_, std::move(d));
     }
   }
@@ -687,6 +716,7 @@ std::vector<RuleKind> ClaimRuleKinds() {
         {"min_history_months", ParamType::kInt, "6", 2, 120},
         {"max_history_months", ParamType::kInt, "24", 2, 120},
         {"min_sd_fraction", ParamType::kDouble, "0.05", 0, 10},
+        {"shrink_months", ParamType::kDouble, "0", 0, 1000},
         {"lateness_days", ParamType::kInt, "31", 0, 90}},
        CheckShiftHistory,
        MakeRuleOf<ClaimedValueShift>},

@@ -234,7 +234,7 @@ std::vector<ParamSchema> FunnelParamSchema(const char* measures_default,
        "random_effects",
        0,
        0,
-       {"random_effects", "multiplicative", "none"}},
+       {"random_effects", "lognormal", "multiplicative", "none"}},
       {"direction", ParamType::kString, direction_default, 0, 0, {"both", "high", "low"}},
   };
   if (measures_default != nullptr) {

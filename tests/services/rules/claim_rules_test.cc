@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <functional>
 
 #include "tests/services/rules/test_util.h"
@@ -317,6 +318,27 @@ TEST(ValueShiftTest, SilentWithTooLittleHistory) {
   MonthlyClaims(&log, "A81001", 6, 4, 1.8);
   log.Tick(T(2023, 6, 1));
   EXPECT_TRUE(RunRules(OneRule("claimed_value_shift"), log.entries()).empty());
+}
+
+// Issue #16: a 10% rise sustained over the last three months (the graded scenario's smallest
+// value shift) sits inside the 5% sd floor (z = 2 a month, the CUSUM reaches 4.5 < 5 after three
+// months) unless each practice's own sd, from a few months, is shrunk towards the month-to-month
+// variation of all practices (shrink_months), which is about 3% here.
+TEST(ValueShiftTest, TenPercentRiseIsFlaggedWithShrunkNoise) {
+  LogBuilder log;
+  for (int i = 0; i < 24; ++i) {
+    char code[8];
+    std::snprintf(code, sizeof(code), "B%05d", 81001 + i);
+    MonthlyClaims(&log, code, 12, 99, 1.0);
+  }
+  MonthlyClaims(&log, "A81001", 12, 9, 1.1);
+  log.Tick(T(2023, 6, 1));
+  EXPECT_TRUE(RunRules(OneRule("claimed_value_shift"), log.entries()).empty());
+  auto flags = RunRules(
+      OneRule("claimed_value_shift", "{shrink_months: 12, min_sd_fraction: 0.01}"), log.entries());
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].practice_code(), "A81001");
+  EXPECT_NE(flags[0].flag().summary().find("month-to-month variation"), std::string::npos);
 }
 
 }  // namespace

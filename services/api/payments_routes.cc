@@ -44,8 +44,8 @@ void PracticesOf(const v1::DisputeBundle& b, std::set<std::string>* out, uint64_
   for (const auto& e : b.context()) note(e);
   if (b.has_baseline()) note(b.baseline());
   const v1::ClaimChain& c = b.claim();
-  for (const auto* part : {&c.submissions(), &c.instructions(), &c.policies(), &c.decisions(),
-                           &c.exports()}) {
+  for (const auto* part :
+       {&c.submissions(), &c.instructions(), &c.policies(), &c.decisions(), &c.exports()}) {
     for (const auto& e : *part) note(e);
   }
   for (const auto& f : c.flags()) PracticesOf(f, out, served);
@@ -231,8 +231,7 @@ void AddPaymentsRoutes(const AddGetRoute& add) {
   auto shared = std::make_shared<SharedLedger>();
   add(R"(/v1/claims/([^/]+)/bundle)", "claim_bundle", ClaimBundle);
   add(R"(/v1/payments/exports/([^/]+))", "payment_export", Export);
-  add("/v1/payments/money", "money",
-      [shared](PaymentsCall& c) { return Money(c, shared.get()); });
+  add("/v1/payments/money", "money", [shared](PaymentsCall& c) { return Money(c, shared.get()); });
 }
 
 }  // namespace probity::api

@@ -42,9 +42,8 @@ struct PaymentsCall {
   // The checkpoint the answer is against (the request's checkpoint_size, else the latest).
   std::function<StatusOr<v1::Checkpoint>()> checkpoint;
   // Records the read on probity.access.v1 and waits for the bus; returns the record's event id.
-  std::function<StatusOr<std::string>(const std::string& action,
-                                      std::vector<std::string> practices, uint64_t tree_size,
-                                      uint64_t served)>
+  std::function<StatusOr<std::string>(const std::string& action, std::vector<std::string> practices,
+                                      uint64_t tree_size, uint64_t served)>
       record_access;
   // What bundles tell their recipients to trust (nullopt: no bundles, 503).
   const std::optional<v1::VerifierPolicy>& bundle_policy;

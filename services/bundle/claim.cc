@@ -203,8 +203,8 @@ class ChainChecker {
     }
     const v1::PaymentInstruction& pi = d.envelope.payment_instruction();
     if (pi.claim_id() != claim_id_ || d.envelope.practice_code() != practice_) {
-      return DataLoss(what + ": on claim " + pi.claim_id() + " of " +
-                      d.envelope.practice_code() + ", not the bundle's");
+      return DataLoss(what + ": on claim " + pi.claim_id() + " of " + d.envelope.practice_code() +
+                      ", not the bundle's");
     }
     const uint64_t cause = pi.caused_by_index();
     if (cause >= d.index) return DataLoss(what + ": caused by a later entry " + Str(cause));
@@ -261,8 +261,7 @@ class ChainChecker {
       }
       for (const auto& [fid, f] : flags) {
         if (f.index > cause) continue;
-        if (CheckScope(what, f).ok() &&
-            OutcomeAt(fid, cause) != v1::DECISION_OUTCOME_DISMISS) {
+        if (CheckScope(what, f).ok() && OutcomeAt(fid, cause) != v1::DECISION_OUTCOME_DISMISS) {
           return DataLoss(what + ": approved while flag " + fid + " stood on the claim");
         }
       }
@@ -285,8 +284,9 @@ class ChainChecker {
         want = v1::DECISION_OUTCOME_UPHOLD;
       if (pi.action() == v1::PAYMENT_ACTION_RELEASE) want = v1::DECISION_OUTCOME_DISMISS;
       if (now != want) {
-        return DataLoss(what + ": " + payments::ActionName(pi.action()) + " on flag " + pi.flag_id() +
-                        ", which is " + v1::DecisionOutcome_Name(now) + " at entry " + Str(cause));
+        return DataLoss(what + ": " + payments::ActionName(pi.action()) + " on flag " +
+                        pi.flag_id() + ", which is " + v1::DecisionOutcome_Name(now) +
+                        " at entry " + Str(cause));
       }
       if (by != nullptr && pi.action() != v1::PAYMENT_ACTION_HOLD &&
           (pi.decision_event_id() != by->event_id || pi.decision_log_index() != by->index)) {
@@ -471,13 +471,12 @@ StatusOr<v1::BundleVerification> VerifyClaim(const v1::DisputeBundle& b,
   ChainChecker chk(chain.claim_id(), chain.practice_code());
   PROBITY_ASSIGN_OR_RETURN(chk.submissions,
                            check_all("claim", chain.submissions(), v1::EVENT_KIND_CLAIM));
-  PROBITY_ASSIGN_OR_RETURN(
-      auto instructions,
-      check_all("instruction", chain.instructions(), v1::EVENT_KIND_PAYMENT_INSTRUCTION));
+  PROBITY_ASSIGN_OR_RETURN(auto instructions, check_all("instruction", chain.instructions(),
+                                                        v1::EVENT_KIND_PAYMENT_INSTRUCTION));
   PROBITY_ASSIGN_OR_RETURN(auto policies,
                            check_all("hold policy", chain.policies(), v1::EVENT_KIND_HOLD_POLICY));
-  PROBITY_ASSIGN_OR_RETURN(auto decisions, check_all("decision", chain.decisions(),
-                                                     v1::EVENT_KIND_FLAG_DECISION));
+  PROBITY_ASSIGN_OR_RETURN(auto decisions,
+                           check_all("decision", chain.decisions(), v1::EVENT_KIND_FLAG_DECISION));
   PROBITY_ASSIGN_OR_RETURN(auto exports,
                            check_all("export", chain.exports(), v1::EVENT_KIND_PAYMENT_EXPORT));
   v1::BundleVerification out;
@@ -493,7 +492,8 @@ StatusOr<v1::BundleVerification> VerifyClaim(const v1::DisputeBundle& b,
                       "checkpoint alone");
     }
     auto v = Verify(fb, trusted);
-    if (!v.ok()) return Status(v.status().code(), "flag " + fb.flag_id() + ": " + v.status().message());
+    if (!v.ok())
+      return Status(v.status().code(), "flag " + fb.flag_id() + ": " + v.status().message());
     entries += v->entries_verified();
     PROBITY_ASSIGN_OR_RETURN(DecodedEntry fe, DecodeEntry(fb.flag().index(), fb.flag().leaf()));
     ChainFlag f{fe.index, fe.envelope.practice_code(), fe.envelope.flag()};

@@ -138,8 +138,7 @@ class PaymentsApiTest : public ::testing::Test {
 
 TEST_F(PaymentsApiTest, ClaimBundleIsScopedAndRecorded) {
   Populate();
-  ASSERT_EQ(actions_["c-a1"],
-            (std::vector{v1::PAYMENT_ACTION_HOLD, v1::PAYMENT_ACTION_WITHHOLD}));
+  ASSERT_EQ(actions_["c-a1"], (std::vector{v1::PAYMENT_ACTION_HOLD, v1::PAYMENT_ACTION_WITHHOLD}));
   ASSERT_EQ(actions_["c-b1"], std::vector{v1::PAYMENT_ACTION_APPROVE});
   const size_t before = AccessRecords();
   for (const char* who : {"cm-qhm", "pr-a", "auditor"}) {

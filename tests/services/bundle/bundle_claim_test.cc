@@ -83,8 +83,8 @@ TEST_F(ClaimBundleTest, WhatTheBundlesOfAWithheldAndAnApprovedClaimHold) {
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_TRUE(v->ok());
   // With the practice given, the same bundle without searching the log's claims.
-  auto fast =
-      BuildClaim(r, "C-ld-3", {.policy = policy, .since_size = std::nullopt, .practice_code = "A81001"});
+  auto fast = BuildClaim(r, "C-ld-3",
+                         {.policy = policy, .since_size = std::nullopt, .practice_code = "A81001"});
   ASSERT_TRUE(fast.ok());
   EXPECT_EQ(ToFile(*fast), ToFile(*b));
 
@@ -104,8 +104,8 @@ TEST_F(ClaimBundleTest, WhatTheBundlesOfAWithheldAndAnApprovedClaimHold) {
   EXPECT_TRUE(Verify(*pending, policy).ok());
   EXPECT_EQ(BuildClaim(r, "nosuch", {.policy = policy, .since_size = std::nullopt}).status().code(),
             Code::kNotFound);
-  EXPECT_EQ(BuildClaim(r, "C-ld-3", {.policy = policy, .since_size = std::nullopt,
-                                   .practice_code = "B82002"})
+  EXPECT_EQ(BuildClaim(r, "C-ld-3",
+                       {.policy = policy, .since_size = std::nullopt, .practice_code = "B82002"})
                 .status()
                 .code(),
             Code::kNotFound);

@@ -89,8 +89,8 @@ class ClaimStore {
         v1::Envelope env;
         EXPECT_TRUE(env.ParseFromString(value));
         if (env.has_payment_instruction() && tamper_) tamper_(env);
-        const std::string_view topic = env.has_hold_policy() ? bus::kPoliciesTopic
-                                                             : bus::kPaymentInstructionsTopic;
+        const std::string_view topic =
+            env.has_hold_policy() ? bus::kPoliciesTopic : bus::kPaymentInstructionsTopic;
         w_->Add(topic, key, env, env.occurred_at().seconds());
       }
       out_.out.clear();
@@ -163,8 +163,9 @@ inline std::unique_ptr<ClaimStore> ClaimFixtureStore(
   return s;
 }
 
-// The claim bundles of tests/services/bundle/claim_fixtures/ (trusted policy: fixtures/policy.json):
-// ld-3's bundle, and each change of it a verifier must refuse, with a part of its reason.
+// The claim bundles of tests/services/bundle/claim_fixtures/ (trusted policy:
+// fixtures/policy.json): ld-3's bundle, and each change of it a verifier must refuse, with a part
+// of its reason.
 inline std::vector<Fixture> MakeClaimFixtures(const std::filesystem::path& tmp) {
   std::vector<Fixture> out;
   const v1::VerifierPolicy policy = FixturePolicy();
@@ -180,7 +181,8 @@ inline std::vector<Fixture> MakeClaimFixtures(const std::filesystem::path& tmp) 
   auto chain = [](v1::DisputeBundle& b) { return b.mutable_claim(); };
   add("good", good, "");
   {
-    v1::DisputeBundle b = good;  // the HOLD left out: the WITHHOLD supersedes an instruction not there
+    v1::DisputeBundle b =
+        good;  // the HOLD left out: the WITHHOLD supersedes an instruction not there
     chain(b)->mutable_instructions()->DeleteSubrange(0, 1);
     add("instruction_missing", b, "the claim's previous instruction is ''");
   }

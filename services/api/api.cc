@@ -19,6 +19,7 @@
 #include "common/crypto/sha256.h"
 #include "common/follow/entry_source.h"
 #include "common/time/proto_time.h"
+#include "services/api/payments_routes.h"
 #include "services/bundle/bundle.h"
 #include "services/rules/rule_set.h"
 
@@ -1324,6 +1325,29 @@ Status ApiServer::Start() {
         route("decisions", [impl](Impl::Call& c) { return impl->History(c); }));
   s.Post(R"(/v1/flags/([^/]+)/decisions)",
          route("decide", [impl](Impl::Call& c) { return impl->Decide(c); }));
+  // The payments routes (payments_routes.cc), answered through the same wrapper.
+  AddPaymentsRoutes(
+      [&s, route, impl](const std::string& pattern, const std::string& name, PaymentsHandler h) {
+        s.Get(pattern, route(name, [impl, h](Impl::Call& c) -> std::optional<Problem> {
+                auto reader = impl->Reader();
+                PaymentsCall pc{
+                    c.req,
+                    c.res,
+                    c.who,
+                    reader,
+                    [impl](std::string_view p) { return impl->Icb(p); },
+                    [&c, &reader] { return CheckpointForAnswer(*reader, c.req); },
+                    [impl, &c](const std::string& action, std::vector<std::string> practices,
+                               uint64_t size, uint64_t served) {
+                      return impl->RecordAccess(c, action, std::move(practices), size, served);
+                    },
+                    impl->options.bundle_policy};
+                auto p = h(pc);
+                if (!p) return std::nullopt;
+                if (p->http == 0) return FromStatus(p->status);
+                return Problem{p->http, p->error, p->status.message()};
+              }));
+      });
 
   if (o.port == 0) {
     port_ = s.bind_to_any_port(o.host);

@@ -5,16 +5,12 @@
 #include "common/merkle/hasher.h"
 #include "common/note/policy.h"
 #include "services/bundle/bundle.h"
+#include "services/bundle/entries.h"
 #include "services/bundle/reevaluate.h"
 
 namespace probity::bundle {
-namespace {
+namespace internal {
 
-using internal::DecodedEntry;
-
-std::string AsString(const merkle::Hash& h) { return std::string(merkle::AsBytes(h)); }
-
-// Entry `index` with its inclusion proof in the tree of `size`.
 StatusOr<v1::EntryProof> ProveEntry(const logstore::LogReader& reader, uint64_t index,
                                     uint64_t size) {
   PROBITY_ASSIGN_OR_RETURN(logstore::Entry e, reader.Get(index));
@@ -29,6 +25,31 @@ StatusOr<v1::EntryProof> ProveEntry(const logstore::LogReader& reader, uint64_t 
   for (const auto& h : path) p->add_hashes(AsString(h));
   return out;
 }
+
+v1::Checkpoint CheckpointMessage(const v1::CheckpointRecord& rec,
+                                 const note::TrustedCheckpoint& opened) {
+  v1::Checkpoint c;
+  c.set_origin(opened.checkpoint.origin);
+  c.set_tree_size(opened.checkpoint.size);
+  c.set_root_hash(AsString(opened.checkpoint.root));
+  c.set_signed_note(rec.signed_note());
+  for (const auto& w : opened.cosigned) c.add_witnesses(w);
+  return c;
+}
+
+StatusOr<OpenedCheckpoint> LatestCheckpoint(const logstore::LogReader& reader,
+                                            const note::TrustPolicy& trust) {
+  PROBITY_ASSIGN_OR_RETURN(auto latest, reader.LatestCheckpoint());
+  if (!latest) return FailedPrecondition("the log has no signed checkpoint yet");
+  auto opened = trust.Open(latest->signed_note());
+  if (!opened.ok()) {
+    return FailedPrecondition("the latest checkpoint does not meet the policy: " +
+                              opened.status().message());
+  }
+  return OpenedCheckpoint{std::move(*latest), std::move(opened).value()};
+}
+
+namespace {
 
 // The first entry with this event id and kind, below `before`; nullopt when none.
 StatusOr<std::optional<DecodedEntry>> FindEntry(const logstore::LogReader& reader,
@@ -63,25 +84,12 @@ StatusOr<std::optional<uint64_t>> LatestRegisterEntry(const logstore::LogReader&
   return std::optional<uint64_t>();
 }
 
-v1::Checkpoint CheckpointMessage(const v1::CheckpointRecord& rec,
-                                 const note::TrustedCheckpoint& opened) {
-  v1::Checkpoint c;
-  c.set_origin(opened.checkpoint.origin);
-  c.set_tree_size(opened.checkpoint.size);
-  c.set_root_hash(AsString(opened.checkpoint.root));
-  c.set_signed_note(rec.signed_note());
-  for (const auto& w : opened.cosigned) c.add_witnesses(w);
-  return c;
-}
-
 }  // namespace
 
-StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string_view flag_id,
-                                  const BuildOptions& options) {
-  PROBITY_ASSIGN_OR_RETURN(note::TrustPolicy trust, note::TrustPolicy::Create(options.policy));
-  PROBITY_ASSIGN_OR_RETURN(uint64_t size, reader.TreeSize());
-
+StatusOr<v1::DisputeBundle> BuildFlag(const logstore::LogReader& reader, std::string_view flag_id,
+                                      const note::TrustPolicy& trust, const OpenedCheckpoint& cp) {
   // The flag.
+  PROBITY_ASSIGN_OR_RETURN(uint64_t size, reader.TreeSize());
   PROBITY_ASSIGN_OR_RETURN(auto flag_entry,
                            FindEntry(reader, std::string(flag_id), v1::EVENT_KIND_FLAG, size));
   if (!flag_entry) return NotFound("no FLAG entry with id '" + std::string(flag_id) + "'");
@@ -92,24 +100,18 @@ StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string
   }
 
   // One checkpoint for every proof: the latest, which must cover the flag entry.
-  PROBITY_ASSIGN_OR_RETURN(auto latest, reader.LatestCheckpoint());
-  if (!latest || latest->tree_size() <= flag_entry->index) {
+  const uint64_t cp_size = cp.opened.checkpoint.size;
+  if (cp_size <= flag_entry->index) {
     return FailedPrecondition("no signed checkpoint covers the flag entry " +
                               std::to_string(flag_entry->index) + " yet (latest checkpoint size " +
-                              std::to_string(latest ? latest->tree_size() : 0) + ")");
+                              std::to_string(cp_size) + ")");
   }
-  auto opened = trust.Open(latest->signed_note());
-  if (!opened.ok()) {
-    return FailedPrecondition("the latest checkpoint does not meet the policy: " +
-                              opened.status().message());
-  }
-  const uint64_t cp_size = opened->checkpoint.size;
 
   v1::DisputeBundle b;
   b.set_format(std::string(kFormat));
   b.set_version(kVersion);
   b.set_flag_id(std::string(flag_id));
-  *b.mutable_checkpoint() = CheckpointMessage(*latest, *opened);
+  *b.mutable_checkpoint() = CheckpointMessage(cp.record, cp.opened);
   PROBITY_ASSIGN_OR_RETURN(*b.mutable_flag(), ProveEntry(reader, flag_entry->index, cp_size));
 
   // The rule set it was judged under.
@@ -168,32 +170,47 @@ StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string
     for (uint64_t i : replay) m->add_replay_indices(i);
   }
 
-  // Consistency from a checkpoint the recipient holds.
-  if (options.since_size) {
-    const uint64_t old_size = *options.since_size;
-    if (old_size == 0 || old_size > cp_size) {
-      return InvalidArgument("--since-size must be in [1, " + std::to_string(cp_size) + "], got " +
-                             std::to_string(old_size));
-    }
-    PROBITY_ASSIGN_OR_RETURN(auto all, reader.Checkpoints());
-    const v1::CheckpointRecord* held = nullptr;
-    for (const auto& c : all) {
-      if (c.tree_size() == old_size) held = &c;
-    }
-    if (held == nullptr) return NotFound("no checkpoint of size " + std::to_string(old_size));
-    auto opened_old = trust.Open(held->signed_note());
-    if (!opened_old.ok()) {
-      return FailedPrecondition("the checkpoint of size " + std::to_string(old_size) +
-                                " does not meet the policy: " + opened_old.status().message());
-    }
-    *b.mutable_consistency_from() = CheckpointMessage(*held, *opened_old);
-    PROBITY_ASSIGN_OR_RETURN(auto path, reader.ConsistencyProof(old_size, cp_size));
-    auto* c = b.mutable_consistency();
-    c->set_old_size(old_size);
-    c->set_new_size(cp_size);
-    for (const auto& h : path) c->add_hashes(AsString(h));
-  }
   *b.mutable_policy() = trust.policy();  // with the origin filled in
+  return b;
+}
+
+Status AddConsistency(const logstore::LogReader& reader, const note::TrustPolicy& trust,
+                      uint64_t old_size, v1::DisputeBundle* b) {
+  const uint64_t cp_size = b->checkpoint().tree_size();
+  if (old_size == 0 || old_size > cp_size) {
+    return InvalidArgument("--since-size must be in [1, " + std::to_string(cp_size) + "], got " +
+                           std::to_string(old_size));
+  }
+  PROBITY_ASSIGN_OR_RETURN(auto all, reader.Checkpoints());
+  const v1::CheckpointRecord* held = nullptr;
+  for (const auto& c : all) {
+    if (c.tree_size() == old_size) held = &c;
+  }
+  if (held == nullptr) return NotFound("no checkpoint of size " + std::to_string(old_size));
+  auto opened_old = trust.Open(held->signed_note());
+  if (!opened_old.ok()) {
+    return FailedPrecondition("the checkpoint of size " + std::to_string(old_size) +
+                              " does not meet the policy: " + opened_old.status().message());
+  }
+  *b->mutable_consistency_from() = CheckpointMessage(*held, *opened_old);
+  PROBITY_ASSIGN_OR_RETURN(auto path, reader.ConsistencyProof(old_size, cp_size));
+  auto* c = b->mutable_consistency();
+  c->set_old_size(old_size);
+  c->set_new_size(cp_size);
+  for (const auto& h : path) c->add_hashes(AsString(h));
+  return Status::Ok();
+}
+
+}  // namespace internal
+
+StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string_view flag_id,
+                                  const BuildOptions& options) {
+  PROBITY_ASSIGN_OR_RETURN(note::TrustPolicy trust, note::TrustPolicy::Create(options.policy));
+  PROBITY_ASSIGN_OR_RETURN(auto cp, internal::LatestCheckpoint(reader, trust));
+  PROBITY_ASSIGN_OR_RETURN(v1::DisputeBundle b, internal::BuildFlag(reader, flag_id, trust, cp));
+  if (options.since_size) {
+    PROBITY_RETURN_IF_ERROR(internal::AddConsistency(reader, trust, *options.since_size, &b));
+  }
   return b;
 }
 

@@ -36,6 +36,9 @@ struct BuildOptions {
   // When set: add a consistency proof from the checkpoint of this size (which the recipient
   // holds; it MUST be a size the log published a checkpoint at) to the bundle's checkpoint.
   std::optional<uint64_t> since_size;
+  // BuildClaim: the claim's practice, when the caller knows it; else the log's CLAIM entries are
+  // scanned for the claim id (slow on a national log).
+  std::string practice_code;
 };
 
 // Builds the bundle of the flag whose Flag.flag_id (the FLAG entry's event id) is `flag_id`,
@@ -52,6 +55,16 @@ struct BuildOptions {
 StatusOr<v1::DisputeBundle> Build(const logstore::LogReader& reader, std::string_view flag_id,
                                   const BuildOptions& options);
 
+// Builds the bundle of the claim `claim_id` (docs/bundle.md, "Claim bundles"), against the latest
+// stored checkpoint: every CLAIM entry of the claim, every PAYMENT_INSTRUCTION on it, every
+// HOLD_POLICY entry before its last instruction, the bundle of each flag an instruction names,
+// every decision on those flags, and for each instruction the first PAYMENT_EXPORT of its payment
+// run that covers it (per file format carrying it); all below the checkpoint. Fails as Build
+// does, and NotFound when no CLAIM entry of that id (of options.practice_code, when given) is
+// below the checkpoint.
+StatusOr<v1::DisputeBundle> BuildClaim(const logstore::LogReader& reader, std::string_view claim_id,
+                                       const BuildOptions& options);
+
 // The bundle file: codec::ToJson(bundle) and one "\n". Deterministic.
 std::string ToFile(const v1::DisputeBundle& bundle);
 
@@ -67,9 +80,10 @@ StatusOr<v1::DisputeBundle> ParseFile(std::string_view text);
 // InvalidArgument otherwise.
 StatusOr<v1::VerifierPolicy> ParsePolicy(std::string_view text);
 
-// Checks `bundle` against the trusted policy and, when given, the checkpoint the recipient
-// already holds (a signed note; the bundle's consistency proof must then start at its size).
-// Returns the report of an accepted bundle, or the first reason to reject it:
+// Checks `bundle` (a flag's, or a claim's when DisputeBundle.claim is set) against the trusted
+// policy and, when given, the checkpoint the recipient already holds (a signed note; the bundle's
+// consistency proof must then start at its size). Returns the report of an accepted bundle, or the
+// first reason to reject it:
 //  - InvalidArgument: malformed (format, version other than kVersion, a missing proof or entry,
 //    a hash not 32 bytes, a consistency proof from size 0, an entry that does not parse);
 //  - FailedPrecondition: the bundle's policy is not the trusted one, the checkpoint is not
@@ -77,7 +91,9 @@ StatusOr<v1::VerifierPolicy> ParsePolicy(std::string_view text);
 //    covered by the consistency proof;
 //  - DataLoss: a leaf, proof or checkpoint that does not verify; an entry not bound to its proof
 //    (index, size, leaf hash); evidence other than the flag's; a flag the evidence does not
-//    reproduce.
+//    reproduce; in a claim's bundle, an instruction that does not follow from the claim, the
+//    policy in force and the flags and decisions behind it, or a flag's bundle that does not
+//    verify.
 StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& bundle,
                                         const v1::VerifierPolicy& trusted,
                                         std::optional<std::string_view> held = std::nullopt);

@@ -12,15 +12,12 @@
 #include "common/merkle/proof.h"
 #include "common/note/policy.h"
 #include "services/bundle/bundle.h"
+#include "services/bundle/entries.h"
 #include "services/bundle/reevaluate.h"
 
 namespace probity::bundle {
+namespace internal {
 namespace {
-
-using internal::DecodedEntry;
-
-std::string AsString(const merkle::Hash& h) { return std::string(merkle::AsBytes(h)); }
-std::string Str(uint64_t v) { return std::to_string(v); }
 
 google::protobuf::util::JsonParseOptions StrictJson() {
   google::protobuf::util::JsonParseOptions o;
@@ -48,8 +45,17 @@ StatusOr<merkle::Hash> CheckCheckpoint(const std::string& what, const v1::Checkp
   return cp.root;
 }
 
-// Binds an entry to its proof and the checkpoint: the proof is there, is for this index and the
-// checkpoint's size, states the leaf hash computed here, and leads to the signed root.
+}  // namespace
+
+StatusOr<merkle::Hash> StatedRoot(const v1::Checkpoint& c) {
+  if (c.root_hash().size() != merkle::kHashSize) {
+    return InvalidArgument("checkpoint: the root hash is not 32 bytes");
+  }
+  merkle::Hash root;
+  std::copy(c.root_hash().begin(), c.root_hash().end(), root.begin());
+  return root;
+}
+
 StatusOr<DecodedEntry> CheckEntry(const std::string& what, const v1::EntryProof& e, uint64_t size,
                                   const merkle::Hash& root) {
   const std::string w = what + " (entry " + Str(e.index()) + ")";
@@ -72,6 +78,59 @@ StatusOr<DecodedEntry> CheckEntry(const std::string& what, const v1::EntryProof&
   if (!st.ok()) return Status(st.code(), w + ": inclusion proof: " + st.message());
   return internal::DecodeEntry(e.index(), e.leaf());
 }
+
+StatusOr<merkle::Hash> CheckCheckpoints(const v1::DisputeBundle& b, const note::TrustPolicy& trust,
+                                        std::optional<std::string_view> held, uint32_t* cosigs,
+                                        v1::BundleVerification* out) {
+  const uint64_t size = b.checkpoint().tree_size();
+  PROBITY_ASSIGN_OR_RETURN(const merkle::Hash root, StatedRoot(b.checkpoint()));
+  const bool consistency = b.has_consistency();
+  if (consistency) {
+    const v1::ConsistencyProof& c = b.consistency();
+    if (b.consistency_from().tree_size() != c.old_size() || c.new_size() != size) {
+      return DataLoss("consistency proof is from " + Str(c.old_size()) + " to " +
+                      Str(c.new_size()) + ", the checkpoints are of sizes " +
+                      Str(b.consistency_from().tree_size()) + " and " + Str(size));
+    }
+    std::vector<std::string> path(c.hashes().begin(), c.hashes().end());
+    Status st = merkle::VerifyConsistencyBytes(c.old_size(), size, path,
+                                               b.consistency_from().root_hash(), AsString(root));
+    if (!st.ok()) return Status(st.code(), "consistency proof: " + st.message());
+  }
+  // The checkpoints: the log's signature, the witnesses' quorum, and the size, root, origin and
+  // witnesses stated beside each being the signed note's.
+  PROBITY_ASSIGN_OR_RETURN(merkle::Hash signed_root,
+                           CheckCheckpoint("checkpoint", b.checkpoint(), trust, cosigs));
+  if (signed_root != root) return DataLoss("checkpoint: the root is not the signed note's");
+  if (consistency) {
+    PROBITY_RETURN_IF_ERROR(
+        CheckCheckpoint("old checkpoint", b.consistency_from(), trust, nullptr).status());
+    out->set_consistency_verified(true);
+  }
+  if (held) {
+    PROBITY_ASSIGN_OR_RETURN(auto held_cp, trust.Open(*held));
+    const bool same_as_new = held_cp.checkpoint.size == size && held_cp.checkpoint.root == root;
+    const bool same_as_old = consistency &&
+                             held_cp.checkpoint.size == b.consistency_from().tree_size() &&
+                             AsString(held_cp.checkpoint.root) == b.consistency_from().root_hash();
+    if (!same_as_new && !same_as_old) {
+      return FailedPrecondition("the checkpoint held (size " + Str(held_cp.checkpoint.size) +
+                                ") is not the bundle's, nor proved consistent with it");
+    }
+  }
+  return root;
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::AsString;
+using internal::CheckEntry;
+using internal::DecodedEntry;
+using internal::StatedRoot;
+using internal::Str;
+using internal::StrictJson;
 
 }  // namespace
 
@@ -120,8 +179,6 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
     return FailedPrecondition("bundle: its verifier policy is not the trusted policy");
   }
   if (!b.has_checkpoint()) return InvalidArgument("bundle: no checkpoint");
-  if (!b.has_flag()) return InvalidArgument("bundle: no flag entry");
-  if (!b.has_rule_set()) return InvalidArgument("bundle: no rule-set entry");
   const bool consistency = b.has_consistency() || b.has_consistency_from();
   if (consistency) {
     if (!b.has_consistency() || !b.has_consistency_from()) {
@@ -132,15 +189,14 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
       return InvalidArgument("bundle: a consistency proof from size 0 proves nothing");
     }
   }
+  if (b.has_claim()) return internal::VerifyClaim(b, trust, trusted, held);
+  if (!b.has_flag()) return InvalidArgument("bundle: no flag entry");
+  if (!b.has_rule_set()) return InvalidArgument("bundle: no rule-set entry");
 
   // 3. Every entry: hashed here, bound to its proof, proved against the checkpoint's root (whose
   // signature step 4 checks).
   const uint64_t size = b.checkpoint().tree_size();
-  if (b.checkpoint().root_hash().size() != merkle::kHashSize) {
-    return InvalidArgument("checkpoint: the root hash is not 32 bytes");
-  }
-  merkle::Hash root;
-  std::copy(b.checkpoint().root_hash().begin(), b.checkpoint().root_hash().end(), root.begin());
+  PROBITY_ASSIGN_OR_RETURN(const merkle::Hash root, StatedRoot(b.checkpoint()));
   v1::BundleVerification out;
   PROBITY_ASSIGN_OR_RETURN(DecodedEntry flag_entry, CheckEntry("flag", b.flag(), size, root));
   PROBITY_ASSIGN_OR_RETURN(DecodedEntry rule_entry,
@@ -164,41 +220,10 @@ StatusOr<v1::BundleVerification> Verify(const v1::DisputeBundle& b,
     PROBITY_ASSIGN_OR_RETURN(baseline, CheckEntry("baseline", b.baseline(), size, root));
   }
   out.set_entries_verified(2 + fed.size() + (baseline ? 1 : 0));
-  if (consistency) {
-    const v1::ConsistencyProof& c = b.consistency();
-    if (b.consistency_from().tree_size() != c.old_size() || c.new_size() != size) {
-      return DataLoss("consistency proof is from " + Str(c.old_size()) + " to " +
-                      Str(c.new_size()) + ", the checkpoints are of sizes " +
-                      Str(b.consistency_from().tree_size()) + " and " + Str(size));
-    }
-    std::vector<std::string> path(c.hashes().begin(), c.hashes().end());
-    Status st = merkle::VerifyConsistencyBytes(c.old_size(), size, path,
-                                               b.consistency_from().root_hash(), AsString(root));
-    if (!st.ok()) return Status(st.code(), "consistency proof: " + st.message());
-  }
 
-  // 4. The checkpoints: the log's signature, the witnesses' quorum, and the size, root, origin
-  // and witnesses stated beside each being the signed note's.
+  // 4. The checkpoints (with the consistency proof and the checkpoint held).
   uint32_t cosigs = 0;
-  PROBITY_ASSIGN_OR_RETURN(merkle::Hash signed_root,
-                           CheckCheckpoint("checkpoint", b.checkpoint(), trust, &cosigs));
-  if (signed_root != root) return DataLoss("checkpoint: the root is not the signed note's");
-  if (consistency) {
-    PROBITY_RETURN_IF_ERROR(
-        CheckCheckpoint("old checkpoint", b.consistency_from(), trust, nullptr).status());
-    out.set_consistency_verified(true);
-  }
-  if (held) {
-    PROBITY_ASSIGN_OR_RETURN(auto held_cp, trust.Open(*held));
-    const bool same_as_new = held_cp.checkpoint.size == size && held_cp.checkpoint.root == root;
-    const bool same_as_old = consistency &&
-                             held_cp.checkpoint.size == b.consistency_from().tree_size() &&
-                             AsString(held_cp.checkpoint.root) == b.consistency_from().root_hash();
-    if (!same_as_new && !same_as_old) {
-      return FailedPrecondition("the checkpoint held (size " + Str(held_cp.checkpoint.size) +
-                                ") is not the bundle's, nor proved consistent with it");
-    }
-  }
+  PROBITY_RETURN_IF_ERROR(internal::CheckCheckpoints(b, trust, held, &cosigs, &out).status());
 
   // 5. What the entries are: the flag, the rule set it names, the evidence it names.
   if (flag_entry.record.kind() != v1::EVENT_KIND_FLAG || !flag_entry.envelope.has_flag()) {

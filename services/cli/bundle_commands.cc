@@ -54,11 +54,18 @@ StatusOr<v1::VerifierPolicy> BuildPolicy(const DisputeBundleOptions& o) {
 
 int DisputeBundle(const DisputeBundleOptions& o) {
   constexpr char kCmd[] = "dispute bundle";
+  if (o.flag_id.empty() == o.claim_id.empty()) {
+    Fail(kCmd, InvalidArgument("give a FLAG_ID or --claim CLAIM_ID (one of them)"));
+    return kExitUsage;
+  }
   auto policy = BuildPolicy(o);
   if (!policy.ok()) return Fail(kCmd, policy.status());
   auto store = logstore::LogStore::Open(o.store + "/log", {.read_only = true});
   if (!store.ok()) return Fail(kCmd, store.status());
-  auto b = bundle::Build(**store, o.flag_id, {.policy = *policy, .since_size = o.since_size});
+  const bundle::BuildOptions bo{
+      .policy = *policy, .since_size = o.since_size, .practice_code = o.practice};
+  auto b = o.claim_id.empty() ? bundle::Build(**store, o.flag_id, bo)
+                              : bundle::BuildClaim(**store, o.claim_id, bo);
   if (!b.ok()) return Fail(kCmd, b.status());
   const std::string file = bundle::ToFile(*b);
   if (o.out == "-") {
@@ -71,11 +78,21 @@ int DisputeBundle(const DisputeBundleOptions& o) {
       return Fail(kCmd, st);
     }
   }
+  const std::string what =
+      b->has_claim()
+          ? "claim " + o.claim_id + " (" + b->claim().practice_code() +
+                "): " + std::to_string(b->claim().submissions_size()) + " submission(s), " +
+                std::to_string(b->claim().instructions_size()) + " instruction(s), " +
+                std::to_string(b->claim().flags_size()) + " flag(s), " +
+                std::to_string(b->claim().decisions_size()) + " decision(s), " +
+                std::to_string(b->claim().exports_size()) + " export(s)"
+          : "flag " + o.flag_id + " (" + b->manifest().rule_kind() +
+                "): " + std::to_string(b->evidence_size()) + " evidence and " +
+                std::to_string(b->context_size()) + " context entries";
   std::fprintf(stderr,
-               "probity dispute bundle: flag %s (%s): %d evidence and %d context entries, each "
-               "proved against checkpoint %llu (%d cosignatures)%s; %zu bytes%s%s\n",
-               o.flag_id.c_str(), b->manifest().rule_kind().c_str(), b->evidence_size(),
-               b->context_size(), static_cast<unsigned long long>(b->checkpoint().tree_size()),
+               "probity dispute bundle: %s, each proved against checkpoint %llu (%d "
+               "cosignatures)%s; %zu bytes%s%s\n",
+               what.c_str(), static_cast<unsigned long long>(b->checkpoint().tree_size()),
                b->checkpoint().witnesses_size(),
                b->has_consistency() ? ", consistent from the checkpoint held" : "", file.size(),
                o.out == "-" ? "" : " written to ", o.out == "-" ? "" : o.out.c_str());
@@ -108,11 +125,15 @@ int VerifyBundle(const VerifyBundleOptions& o) {
   if (o.json) {
     std::cout << codec::ToJson(*v) << "\n";
   } else {
+    const std::string what =
+        v->claim_id().empty()
+            ? "flag " + v->flag_id() + " (" + v->rule_kind() + ")"
+            : "claim " + v->claim_id() + " (" + std::to_string(v->instructions_checked()) +
+                  " instruction(s), " + std::to_string(v->flags_verified()) + " flag(s))";
     std::printf(
-        "OK: flag %s (%s) verified: %llu entries hashed and proved against checkpoint %llu "
+        "OK: %s verified: %llu entries hashed and proved against checkpoint %llu "
         "signed by %s with %u witness cosignature(s) (quorum %u)%s; %s.\n",
-        v->flag_id().c_str(), v->rule_kind().c_str(),
-        static_cast<unsigned long long>(v->entries_verified()),
+        what.c_str(), static_cast<unsigned long long>(v->entries_verified()),
         static_cast<unsigned long long>(v->checkpoint_size()), policy->log_origin().c_str(),
         v->cosignatures(), policy->quorum(),
         v->consistency_verified() ? ", consistent with the earlier checkpoint" : "",
@@ -126,9 +147,16 @@ void AddBundleCommands(CLI::App& app, BundleCommandOptions* o, std::function<int
   dispute->require_subcommand(1);
   auto* bundle = dispute->add_subcommand(
       "bundle",
-      "Write a flag's dispute bundle: its entries with proofs against one signed checkpoint, the "
-      "verifier policy and a re-evaluation manifest (docs/bundle.md)");
-  bundle->add_option("flag_id", o->dispute.flag_id, "The flag's id")->required();
+      "Write a flag's (or with --claim, a claim's) dispute bundle: its entries with proofs "
+      "against one signed checkpoint, the verifier policy and a re-evaluation manifest "
+      "(docs/bundle.md)");
+  bundle->add_option("flag_id", o->dispute.flag_id, "The flag's id");
+  bundle->add_option(
+      "--claim", o->dispute.claim_id,
+      "A claim's bundle instead: the claim, its payment instructions, the hold "
+      "policies, the flags and decisions behind them, the exports that carried them");
+  bundle->add_option("--practice", o->dispute.practice,
+                     "With --claim: the claim's practice (else the log's claims are searched)");
   bundle
       ->add_option("--store", o->dispute.store,
                    "Probity data directory (the log is DIR/log, its key DIR/keys/probity.pub)")

@@ -17,9 +17,12 @@ class App;
 namespace probity::cli {
 
 // `probity dispute bundle FLAG_ID --store DIR [--out F] [--since-size N] [--policy F]
-// [--policy-out F]`.
+// [--policy-out F]`, or `probity dispute bundle --claim CLAIM_ID [--practice ODS] ...` for a
+// claim's bundle (exactly one of FLAG_ID and --claim).
 struct DisputeBundleOptions {
   std::string flag_id;
+  std::string claim_id;
+  std::string practice;  // --claim: the claim's practice, when known (faster on a large log)
   std::string store = kDefaultDataDir;  // a data directory: DIR/log, DIR/keys/probity.pub
   std::string out = "-";                // "-" is standard output
   std::optional<uint64_t> since_size;   // consistency proof from this checkpoint size

@@ -1,18 +1,29 @@
 #include "services/payments/export.h"
 
-#include <cstdio>
-#include <set>
+#include <charconv>
+#include <functional>
+#include <map>
+#include <optional>
+#include <unordered_set>
 
 #include "common/crypto/sha256.h"
 #include "common/follow/entry_source.h"
 #include "common/time/proto_time.h"
+#include "services/payments/payments.h"
 
 namespace probity::payments {
 namespace {
 
 // RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled.
 void Field(std::string* out, std::string_view f, bool last = false) {
-  if (f.find_first_of(",\"\r\n") == std::string_view::npos) {
+  bool plain = true;
+  for (char c : f) {
+    if (c == ',' || c == '"' || c == '\r' || c == '\n') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
     out->append(f);
   } else {
     out->push_back('"');
@@ -25,19 +36,42 @@ void Field(std::string* out, std::string_view f, bool last = false) {
   out->append(last ? "\r\n" : ",");
 }
 
-std::string Pounds(int64_t pence) {
-  char b[40];
+// Pounds with two decimals ("-12.05") into `buf`; returns the text. No allocation: an export
+// writes two a row.
+std::string_view Pounds(int64_t pence, char (&buf)[32]) {
   const bool neg = pence < 0;
-  const uint64_t p = neg ? 0 - static_cast<uint64_t>(pence) : static_cast<uint64_t>(pence);
-  std::snprintf(b, sizeof(b), "%s%llu.%02llu", neg ? "-" : "",
-                static_cast<unsigned long long>(p / 100), static_cast<unsigned long long>(p % 100));
-  return b;
+  uint64_t p = neg ? 0 - static_cast<uint64_t>(pence) : static_cast<uint64_t>(pence);
+  char* end = buf + sizeof(buf);
+  char* at = end;
+  for (int digit = 0; digit < 2; ++digit, p /= 10) *--at = static_cast<char>('0' + p % 10);
+  *--at = '.';
+  do {
+    *--at = static_cast<char>('0' + p % 10);
+    p /= 10;
+  } while (p > 0);
+  if (neg) *--at = '-';
+  return std::string_view(at, static_cast<size_t>(end - at));
 }
 
-std::string Action(v1::PaymentAction a) {
-  std::string n = v1::PaymentAction_Name(a);
-  return n.rfind("PAYMENT_ACTION_", 0) == 0 ? n.substr(15) : n;
-}
+// An enum value's name without its prefix, looked up once per value (an export names the same
+// few streams and actions a million times).
+class NameCache {
+ public:
+  explicit NameCache(std::function<std::string(int)> name) : name_(std::move(name)) {}
+  std::string_view operator()(int v) {
+    if (v < 0 || v >= 64) return Slow(v);
+    if (static_cast<size_t>(v) >= names_.size()) names_.resize(static_cast<size_t>(v) + 1);
+    auto& n = names_[static_cast<size_t>(v)];
+    if (!n) n = name_(v);
+    return *n;
+  }
+
+ private:
+  std::string_view Slow(int v) { return other_.emplace(v, name_(v)).first->second; }
+  std::function<std::string(int)> name_;
+  std::vector<std::optional<std::string>> names_;
+  std::map<int, std::string> other_;
+};
 
 void Finish(ExportFile* f) { f->sha256_hex = crypto::Sha256Hex(f->content); }
 
@@ -61,18 +95,31 @@ Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std
   e.variation = {"contract-variation-csv/1", "contract-variation-" + suffix, kVariationHeader, 0,
                  ""};
   e.holds = {"holds-csv/1", "holds-" + suffix, kHoldsHeader, 0, ""};
-  std::set<std::string> seen;
+  // Instruction ids seen (views into `instructions`, which outlives the loop).
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(instructions.size());
+  e.variation.content.reserve(instructions.size() * 256);
+  NameCache action_name([](int a) { return ActionName(static_cast<v1::PaymentAction>(a)); });
+  NameCache stream_name([](int v) {
+    std::string n = v1::PaymentStream_Name(static_cast<v1::PaymentStream>(v));
+    return n.rfind("PAYMENT_STREAM_", 0) == 0 ? n.substr(15) : n;
+  });
+  char amount_buf[32], effect_buf[32], index_buf[24];
+  std::string by;  // "probity-payments (<policy>)" of the latest policy seen
   for (const LoggedInstruction& li : instructions) {
     const v1::PaymentInstruction& i = li.instruction;
     if (i.payment_date() < from || i.payment_date() > date) continue;
     if (!seen.insert(i.instruction_id()).second) continue;
-    e.policy_version = i.policy_version();
-    const std::string action = Action(i.action());
-    const std::string index = std::to_string(li.index);
-    const std::string stream = [&] {
-      std::string n = v1::PaymentStream_Name(i.stream());
-      return n.rfind("PAYMENT_STREAM_", 0) == 0 ? n.substr(15) : n;
-    }();
+    if (e.policy_version != i.policy_version()) {
+      e.policy_version = i.policy_version();
+      by = "probity-payments (" + e.policy_version + ")";
+    }
+    const std::string_view action = action_name(i.action());
+    const std::string_view index(
+        index_buf,
+        static_cast<size_t>(std::to_chars(index_buf, index_buf + sizeof(index_buf), li.index).ptr -
+                            index_buf));
+    const std::string_view amount = Pounds(i.amount_pence(), amount_buf);
     int64_t effect = 0;
     if (i.action() == v1::PAYMENT_ACTION_APPROVE || i.action() == v1::PAYMENT_ACTION_RELEASE)
       effect = i.amount_pence();
@@ -82,13 +129,13 @@ Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std
       Field(o, li.practice_code);
       Field(o, i.icb_code());
       Field(o, i.paycode());
-      Field(o, stream);
+      Field(o, stream_name(i.stream()));
       Field(o, i.claim_id());
-      Field(o, i.payment_date().substr(0, 7));
+      Field(o, std::string_view(i.payment_date()).substr(0, 7));
       Field(o, i.payment_date());
       Field(o, action);
-      Field(o, Pounds(i.amount_pence()));
-      Field(o, Pounds(effect));
+      Field(o, amount);
+      Field(o, Pounds(effect, effect_buf));
       Field(o, i.reason());
       Field(o, i.instruction_id());
       Field(o, i.supersedes_instruction_id());
@@ -101,19 +148,18 @@ Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std
         i.action() == v1::PAYMENT_ACTION_RELEASE || i.action() == v1::PAYMENT_ACTION_WITHHOLD;
     if (hold || closes) {
       std::string* o = &e.holds.content;
-      const std::string by = "probity-payments (" + i.policy_version() + ")";
       Field(o, hold ? "HOLD" : "RELEASE");
       Field(o, hold ? "PROBITY FLAG " + i.flag_id().substr(0, 12) : "");
-      Field(o, hold ? i.reason() : "");
-      Field(o, hold ? by : "");
+      Field(o, hold ? std::string_view(i.reason()) : "");
+      Field(o, hold ? std::string_view(by) : "");
       Field(o, hold ? ""
                     : (i.action() == v1::PAYMENT_ACTION_RELEASE ? "PROBITY DISMISSED"
                                                                 : "PROBITY UPHELD"));
-      Field(o, hold ? "" : i.reason());
-      Field(o, hold ? "" : by);
+      Field(o, hold ? "" : std::string_view(i.reason()));
+      Field(o, hold ? "" : std::string_view(by));
       Field(o, li.practice_code);
       Field(o, i.claim_id());
-      Field(o, Pounds(i.amount_pence()));
+      Field(o, amount);
       Field(o, i.payment_date());
       Field(o, i.instruction_id());
       Field(o, index, true);
@@ -126,7 +172,8 @@ Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std
 }
 
 StatusOr<Export> ExportFromLog(const logstore::LogReader& log, const std::string& date,
-                               const std::string& since, uint64_t size, int64_t* log_time_micros) {
+                               const std::string& since, uint64_t size, int64_t* log_time_micros,
+                               const std::function<bool(const LoggedInstruction&)>& keep) {
   PROBITY_ASSIGN_OR_RETURN(uint64_t tree_size, log.TreeSize());
   if (size == 0) size = tree_size;
   if (size > tree_size) {
@@ -149,6 +196,7 @@ StatusOr<Export> ExportFromLog(const logstore::LogReader& log, const std::string
       li.index = index;
       li.practice_code = env.practice_code();
       li.instruction = std::move(*env.mutable_payment_instruction());
+      if (keep && !keep(li)) continue;
       instructions.push_back(std::move(li));
     }
     if (page.back() >= size) break;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,11 +55,13 @@ Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std
 
 // The export of the log's first `size` entries (the whole committed log when size is 0): reads
 // every PAYMENT_INSTRUCTION entry below it. *log_time_micros (optional) receives the received_at
-// of the last entry covered, for MakeExportEnvelope. OutOfRange when size exceeds the log;
-// DataLoss when an entry does not parse.
+// of the last entry covered, for MakeExportEnvelope. `keep` (optional) leaves out the
+// instructions it refuses (the api's scoped export: not the file the payment team logs).
+// OutOfRange when size exceeds the log; DataLoss when an entry does not parse.
 StatusOr<Export> ExportFromLog(const logstore::LogReader& log, const std::string& date,
                                const std::string& since, uint64_t size,
-                               int64_t* log_time_micros = nullptr);
+                               int64_t* log_time_micros = nullptr,
+                               const std::function<bool(const LoggedInstruction&)>& keep = nullptr);
 
 // The PaymentExport envelope that logs `file` (event id "export-<sha256>", occurred_at =
 // `log_time_micros`, the received_at of the last entry the export covers, so that exporting the

@@ -157,11 +157,6 @@ std::string Cap(std::string_view s) {
   return std::string(s.size() > kMaxReasonPart ? s.substr(0, kMaxReasonPart) : s);
 }
 
-std::string ActionName(v1::PaymentAction a) {
-  std::string n = v1::PaymentAction_Name(a);
-  return n.rfind("PAYMENT_ACTION_", 0) == 0 ? n.substr(15) : n;
-}
-
 std::string SeverityName(int32_t s) {
   std::string n = v1::Severity_Name(static_cast<v1::Severity>(s));
   std::string out = n.rfind("SEVERITY_", 0) == 0 ? n.substr(9) : n;
@@ -176,6 +171,21 @@ void AddField(std::string* buf, std::string_view f) {
 }
 
 }  // namespace
+
+std::string ActionName(v1::PaymentAction a) {
+  std::string n = v1::PaymentAction_Name(a);
+  return n.rfind("PAYMENT_ACTION_", 0) == 0 ? n.substr(15) : n;
+}
+
+std::string InstructionId(std::string_view claim_id, uint64_t caused_by_index,
+                          v1::PaymentAction action) {
+  std::string key;
+  AddField(&key, "probity-payments/1");
+  AddField(&key, claim_id);
+  AddField(&key, std::to_string(caused_by_index));
+  AddField(&key, ActionName(action));
+  return crypto::Sha256Hex(key);
+}
 
 std::string SerializeInstruction(const v1::Envelope& envelope) {
   return rules::SerializeDeterministic(envelope);
@@ -237,12 +247,7 @@ struct PaymentsFollower::Impl {
   // ---- Instructions ----
   void Emit(const std::string& id, ClaimRec& c, v1::PaymentAction action, const FlagRec* flag,
             const std::string& flag_id, bool with_decision, std::string reason) {
-    std::string key;
-    AddField(&key, "probity-payments/1");
-    AddField(&key, id);
-    AddField(&key, std::to_string(cur_index));
-    AddField(&key, ActionName(action));
-    const std::string instruction_id = crypto::Sha256Hex(key);
+    const std::string instruction_id = InstructionId(id, cur_index, action);
     v1::Envelope env;
     env.set_event_id(instruction_id);
     env.set_kind(v1::EVENT_KIND_PAYMENT_INSTRUCTION);
@@ -712,24 +717,19 @@ struct PaymentsFollower::Impl {
   MoneyAtStake Money() const {
     MoneyAtStake m;
     for (const auto& [id, c] : claims) {
-      int64_t payments::Money::*amount = nullptr;
-      uint64_t payments::Money::*count = nullptr;
+      MoneyState state;
       switch (c.state) {
         case State::kHeld:
-          amount = &payments::Money::held;
-          count = &payments::Money::held_claims;
+          state = MoneyState::kHeld;
           break;
         case State::kReleased:
-          amount = &payments::Money::released;
-          count = &payments::Money::released_claims;
+          state = MoneyState::kReleased;
           break;
         case State::kWithheld:
-          amount = &payments::Money::withheld;
-          count = &payments::Money::withheld_claims;
+          state = MoneyState::kWithheld;
           break;
         case State::kReversed:
-          amount = &payments::Money::reversed;
-          count = &payments::Money::reversed_claims;
+          state = MoneyState::kReversed;
           break;
         default:
           continue;
@@ -739,15 +739,37 @@ struct PaymentsFollower::Impl {
         std::string fid;
         if (const FlagRec* f = Pick(c.open, "", &fid)) rule = f->rule_id;
       }
-      for (payments::Money* x :
-           {&m.total, &m.by_practice[c.practice], &m.by_icb[c.icb], &m.by_rule[rule]}) {
-        x->*amount += c.amount;
-        ++(x->*count);
-      }
+      AddMoney(&m, state, c.amount, c.practice, c.icb, rule);
     }
     return m;
   }
 };
+
+void AddMoney(MoneyAtStake* m, MoneyState state, int64_t amount_pence, const std::string& practice,
+              const std::string& icb, const std::string& rule) {
+  int64_t Money::*amount = &Money::held;
+  uint64_t Money::*count = &Money::held_claims;
+  switch (state) {
+    case MoneyState::kHeld:
+      break;
+    case MoneyState::kReleased:
+      amount = &Money::released;
+      count = &Money::released_claims;
+      break;
+    case MoneyState::kWithheld:
+      amount = &Money::withheld;
+      count = &Money::withheld_claims;
+      break;
+    case MoneyState::kReversed:
+      amount = &Money::reversed;
+      count = &Money::reversed_claims;
+      break;
+  }
+  for (Money* x : {&m->total, &m->by_practice[practice], &m->by_icb[icb], &m->by_rule[rule]}) {
+    x->*amount += amount_pence;
+    ++(x->*count);
+  }
+}
 
 PaymentsFollower::PaymentsFollower(Options options, std::optional<HoldPolicy> publish)
     : impl_(std::make_unique<Impl>()) {

@@ -53,6 +53,12 @@ struct MoneyAtStake {
   std::map<std::string, Money> by_rule;  // rule id of the flag behind the claim's state
 };
 
+// The states money at stake counts, and how a claim in one adds to the totals (the total, its
+// practice, its ICB and the rule of the flag behind its state).
+enum class MoneyState { kHeld, kReleased, kWithheld, kReversed };
+void AddMoney(MoneyAtStake* m, MoneyState state, int64_t amount_pence, const std::string& practice,
+              const std::string& icb, const std::string& rule);
+
 struct PaymentsStats {
   uint64_t next_index = 0;
   uint64_t claims = 0;
@@ -90,6 +96,17 @@ class PaymentsFollower final : public follow::Follower {
   std::unique_ptr<Impl> impl_;
   int64_t publish_time_ = 0;
 };
+
+// The action's name without its PAYMENT_ACTION_ prefix ("APPROVE", "HOLD", ...), as exports and
+// instruction ids write it.
+std::string ActionName(v1::PaymentAction a);
+
+// The instruction id (= the envelope's event id, the idempotency key) of the instruction with
+// `action` on `claim_id` caused by the entry at `caused_by_index`: hex SHA-256 of
+// "probity-payments/1", the claim id, the index in decimal and the action's name without its
+// PAYMENT_ACTION_ prefix, each as "<length>:<bytes>". Verifiers recompute it (services/bundle).
+std::string InstructionId(std::string_view claim_id, uint64_t caused_by_index,
+                          v1::PaymentAction action);
 
 // Serializes an envelope deterministically (the bytes compared across replays): the rules
 // engine's SerializeDeterministic.

@@ -38,6 +38,24 @@ inline v1::Envelope FixtureLdhc(const std::string& id, const std::string& patien
   return e;
 }
 
+// The practice's register entry (ICB QHM, list size 6,000) at `t`.
+inline v1::Envelope FixtureRegister(int64_t t) {
+  v1::Envelope reg;
+  reg.set_event_id("reg-A81001");
+  reg.set_kind(v1::EVENT_KIND_PRACTICE_UPDATE);
+  reg.set_schema_version(1);
+  reg.set_practice_code("A81001");
+  reg.mutable_occurred_at()->set_seconds(t);
+  reg.set_source_system("register");
+  auto* u = reg.mutable_practice_update();
+  u->set_practice_name("Fixture Practice");
+  u->set_list_size(6000);
+  u->set_weighted_list_size(6200.5);
+  u->set_icb_code("QHM");
+  u->set_contract_type(v1::CONTRACT_TYPE_GMS);
+  return reg;
+}
+
 // The fixture log in `dir`: the rule set, the practice's register entry, three claims (the third
 // duplicating the first, which raises the flag), two later claims. Checkpoints at size 3 and at
 // the end (size 8), cosigned by witnesses 1 and 2. `tamper` changes the flag before it is logged.
@@ -49,20 +67,7 @@ inline std::unique_ptr<StoreWriter> FixtureStore(
   w->tamper_flags = std::move(tamper);
   const int64_t t = 1656633600;  // 2022-07-01
   w->PublishRuleSet(t - 86400);
-  v1::Envelope reg;
-  reg.set_event_id("reg-A81001");
-  reg.set_kind(v1::EVENT_KIND_PRACTICE_UPDATE);
-  reg.set_schema_version(1);
-  reg.set_practice_code("A81001");
-  reg.mutable_occurred_at()->set_seconds(t - 3600);
-  reg.set_source_system("register");
-  auto* u = reg.mutable_practice_update();
-  u->set_practice_name("Fixture Practice");
-  u->set_list_size(6000);
-  u->set_weighted_list_size(6200.5);
-  u->set_icb_code("QHM");
-  u->set_contract_type(v1::CONTRACT_TYPE_GMS);
-  w->Add("probity.practices.v1", "A81001", reg);
+  w->Add("probity.practices.v1", "A81001", FixtureRegister(t - 3600));
   w->Add("probity.claims.v1", "A81001", FixtureLdhc("ld-1", "P123", t));
   w->Checkpoint();  // size 3
   w->Add("probity.claims.v1", "A81001", FixtureLdhc("ld-2", "P999", t + 86400));

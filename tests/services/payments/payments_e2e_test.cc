@@ -327,7 +327,10 @@ TEST_F(PaymentsEndToEndTest, KilledAtRandomMomentsNoInstructionLostOrRepeated) {
       << ", dead letters " << stack_.ingest->stats().dead_letters;
 
   uint64_t kills = 0, published_total = 0;
-  for (int life = 0; life < 40; ++life) {
+  // Six lives (each one starts a target on the bus, about a second): enough to kill it before,
+  // between and after saves; the process-level test (tests/integration/payments_kill_test.py,
+  // label slow) SIGKILLs a real `probity payments` many more times.
+  for (int life = 0; life < 6; ++life) {
     follow::StoreSource source(stack_.store.get());
     PaymentsTarget target({.state_dir = (stack_.dir / "payments").string(),
                            .save_every_ms = 1000000,

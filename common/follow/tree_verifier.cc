@@ -149,6 +149,7 @@ void TreeVerifier::Accept(const Parsed& cp, merkle::CompactRange at) {
   state_.tail.erase(state_.tail.begin(), state_.tail.begin() + static_cast<ptrdiff_t>(drop));
   state_.verified = std::move(at);
   state_.checkpoint = cp.record;
+  accepted_.push_back(cp.record);
   ++checkpoints_verified_;
 }
 

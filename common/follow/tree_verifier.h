@@ -95,6 +95,16 @@ class TreeVerifier {
   // check restarts; pending checkpoints are kept.
   void StartStream() { stream_max_.reset(); }
 
+  // The leaf at `index` when it is in the tail (verified_base <= index < size()).
+  std::optional<merkle::Hash> LeafAt(uint64_t index) const {
+    const uint64_t base = state_.verified.size();
+    if (index < base || index >= current_.size()) return std::nullopt;
+    return state_.tail[index - base];
+  }
+
+  // The checkpoints accepted since the last call, in increasing size.
+  std::vector<v1::CheckpointRecord> TakeAccepted() { return std::exchange(accepted_, {}); }
+
   uint64_t checkpoints_verified() const { return checkpoints_verified_; }
   // Checkpoints older than the latest verified one, read again (signature checked only).
   uint64_t checkpoints_old() const { return checkpoints_old_; }
@@ -114,6 +124,7 @@ class TreeVerifier {
   merkle::CompactRange current_;
   std::deque<Parsed> pending_;        // sizes above size(), non-decreasing
   std::optional<Parsed> stream_max_;  // the largest checkpoint of this read of the stream
+  std::vector<v1::CheckpointRecord> accepted_;
   uint64_t checkpoints_verified_ = 0;
   uint64_t checkpoints_old_ = 0;
 };

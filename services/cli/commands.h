@@ -105,6 +105,18 @@ struct AlertsCommandOptions {
 };
 int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt);
 
+// `probity replica`: follows probity.log.v1 + probity.checkpoints.v1 and keeps a verified copy
+// of the log in DATA_DIR/log (follow_commands.cc).
+struct ReplicaCommandOptions {
+  bus::ClientConfig bus{kDefaultBootstrapServers, {}};
+  std::string data_dir = "./probity-replica";
+  std::string log_key;        // the log's verifier key file (required)
+  std::string catch_up_from;  // a verified copy of the log to read what retention took
+  bool sync = false;
+  HttpOptions http{.port = 9467};
+};
+int RunReplica(const ReplicaCommandOptions& o, const Runtime& rt);
+
 // `probity keygen`.
 struct KeygenOptions {
   std::string name = "probity.example/log";

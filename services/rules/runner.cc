@@ -48,8 +48,7 @@ Status RulesFollower::PublishAtStart(follow::Publisher* out) {
     in >> published_at;
     if (!in) return DataLoss("unreadable rule-set publication time in " + marker);
   } else {
-    PROBITY_RETURN_IF_ERROR(
-        follow::WriteFileDurably(marker, std::to_string(published_at) + "\n"));
+    PROBITY_RETURN_IF_ERROR(follow::WriteFileDurably(marker, std::to_string(published_at) + "\n"));
   }
   v1::Envelope env = MakeRuleSetEnvelope(rule_set_, published_at);
   return out->Publish(bus::kRuleSetsTopic, rule_set_.sha256_hex, env.SerializeAsString());
@@ -136,9 +135,7 @@ Status RulesRunner::Checkpoint() {
   return follower_->WaitForSave();
 }
 
-RulesStats RulesRunner::stats() const {
-  return follower_ ? follower_->stats() : RulesStats{};
-}
+RulesStats RulesRunner::stats() const { return follower_ ? follower_->stats() : RulesStats{}; }
 
 follow::RuntimeStats RulesRunner::runtime_stats() const {
   return runtime_ ? runtime_->stats() : follow::RuntimeStats{};

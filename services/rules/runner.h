@@ -92,8 +92,8 @@ class RulesRunner {
     std::vector<note::Verifier> log_keys;
   };
   // REQUIRES: source, bus and clock (when given; the system clock otherwise) outlive the runner.
-  RulesRunner(Options options, RuleSet rule_set, follow::EntrySource* source,
-              bus::BusFactory* bus, const Clock* clock = nullptr);
+  RulesRunner(Options options, RuleSet rule_set, follow::EntrySource* source, bus::BusFactory* bus,
+              const Clock* clock = nullptr);
   ~RulesRunner();
 
   // Restores the engine (when the saved state is for the same rule set) and publishes the rule

@@ -16,6 +16,7 @@
 #include "common/codec/codec.h"
 #include "common/codec/codec_internal.h"
 #include "common/codec/hygiene.h"
+#include "common/sync/mutex.h"
 
 namespace probity::codec {
 namespace {
@@ -25,16 +26,18 @@ namespace v1 = ::probity::v1;
 
 constexpr std::string_view kTypeUrlPrefix = "type.googleapis.com";
 
-// A TypeResolver that answers for the envelope's message and enum types from copies made once,
-// instead of converting their descriptors again for every message as protobuf's generated-pool
-// resolver does (JsonStringToMessage resolves every type it meets on each call). The copies are
-// that resolver's own answers, so the JSON parser sees the same types; anything else is passed
-// to it. Immutable after construction, so safe to share between threads.
+// A TypeResolver that answers from copies of the generated-pool resolver's answers, made once per
+// type, instead of converting descriptors again for every message as that resolver does
+// (JsonStringToMessage and MessageToJsonString resolve every type they meet on each call). The
+// envelope's types are copied at construction; any other type (the api's bodies, say) the first
+// time it is asked for. The copies are that resolver's own answers, so the JSON parser and
+// printer see the same types. Thread-safe.
 class CachedTypeResolver : public pb::util::TypeResolver {
  public:
   CachedTypeResolver()
       : base_(pb::util::NewTypeResolverForDescriptorPool(std::string(kTypeUrlPrefix),
                                                          pb::DescriptorPool::generated_pool())) {
+    MutexLock l(&mu_);
     for (const pb::Descriptor* d : internal::ReachableMessageTypes()) {
       pb::Type type;
       std::string url = Url(d->full_name());
@@ -49,18 +52,18 @@ class CachedTypeResolver : public pb::util::TypeResolver {
     }
   }
 
-  pb::util::Status ResolveMessageType(const std::string& type_url, pb::Type* type) override {
-    auto it = messages_.find(type_url);
-    if (it == messages_.end()) return base_->ResolveMessageType(type_url, type);
-    *type = it->second;
-    return pb::util::Status();
+  pb::util::Status ResolveMessageType(const std::string& type_url, pb::Type* type) override
+      EXCLUDES(mu_) {
+    return Resolve(&messages_, type_url, type, [this](const std::string& url, pb::Type* t) {
+      return base_->ResolveMessageType(url, t);
+    });
   }
 
-  pb::util::Status ResolveEnumType(const std::string& type_url, pb::Enum* enum_type) override {
-    auto it = enums_.find(type_url);
-    if (it == enums_.end()) return base_->ResolveEnumType(type_url, enum_type);
-    *enum_type = it->second;
-    return pb::util::Status();
+  pb::util::Status ResolveEnumType(const std::string& type_url, pb::Enum* enum_type) override
+      EXCLUDES(mu_) {
+    return Resolve(&enums_, type_url, enum_type, [this](const std::string& url, pb::Enum* e) {
+      return base_->ResolveEnumType(url, e);
+    });
   }
 
   static std::string Url(const std::string& full_name) {
@@ -68,10 +71,36 @@ class CachedTypeResolver : public pb::util::TypeResolver {
   }
 
  private:
+  // The cached copy, or the base resolver's answer, cached when it is an answer.
+  template <typename T, typename Base>
+  pb::util::Status Resolve(std::map<std::string, T, std::less<>>* cache, const std::string& url,
+                           T* out, const Base& base) EXCLUDES(mu_) {
+    {
+      MutexLock l(&mu_);
+      auto it = cache->find(url);
+      if (it != cache->end()) {
+        *out = it->second;
+        return pb::util::Status();
+      }
+    }
+    pb::util::Status st = base(url, out);
+    if (st.ok()) {
+      MutexLock l(&mu_);
+      cache->emplace(url, *out);
+    }
+    return st;
+  }
+
   std::unique_ptr<pb::util::TypeResolver> base_;
-  std::map<std::string, pb::Type, std::less<>> messages_;
-  std::map<std::string, pb::Enum, std::less<>> enums_;
+  Mutex mu_;
+  std::map<std::string, pb::Type, std::less<>> messages_ GUARDED_BY(mu_);
+  std::map<std::string, pb::Enum, std::less<>> enums_ GUARDED_BY(mu_);
 };
+
+CachedTypeResolver* SharedResolver() {
+  static CachedTypeResolver* const resolver = new CachedTypeResolver();  // never destroyed
+  return resolver;
+}
 
 }  // namespace
 
@@ -81,7 +110,7 @@ namespace internal {
 // binary through the type resolver, then a binary parse), with the cached resolver.
 pb::util::Status JsonToEnvelope(std::string_view json, v1::Envelope* envelope,
                                 const pb::util::JsonParseOptions& options) {
-  static CachedTypeResolver* const resolver = new CachedTypeResolver();  // never destroyed
+  CachedTypeResolver* const resolver = SharedResolver();
   static const std::string envelope_url =
       CachedTypeResolver::Url(v1::Envelope::descriptor()->full_name());
   std::string binary;
@@ -103,7 +132,17 @@ std::string ToJson(const pb::Message& message, const JsonOptions& json_options) 
   options.always_print_primitive_fields = json_options.print_defaults;
   std::string out;
   try {
-    if (!pb::util::MessageToJsonString(message, &out, options).ok()) return "";
+    // What MessageToJsonString does in protobuf 3.21 (serialize, then the binary-to-JSON
+    // transcoder through a type resolver), with the types resolved once per process.
+    const pb::Descriptor* d = message.GetDescriptor();
+    if (d->file()->pool() != pb::DescriptorPool::generated_pool()) {
+      if (!pb::util::MessageToJsonString(message, &out, options).ok()) return "";
+    } else if (!pb::util::BinaryToJsonString(SharedResolver(),
+                                             CachedTypeResolver::Url(d->full_name()),
+                                             message.SerializeAsString(), &out, options)
+                    .ok()) {
+      return "";
+    }
   } catch (...) {
     return "";
   }

@@ -309,7 +309,9 @@ StatusOr<size_t> Runtime::RunOnce() {
   PROBITY_RETURN_IF_ERROR(ApplyHeld(&applied));
   if (publisher_ != nullptr) publisher_->Poll();
   const Micros now = clock_->NowMicros();
-  if (read == 0 && applied == 0) PROBITY_RETURN_IF_ERROR(follower_->Idle(now, out()));
+  // Nothing new for the follower (entries read only to rebuild the tree after a restart count as
+  // nothing): its wall-time work (alert re-sends) must not wait for the log to move.
+  if (applied == 0) PROBITY_RETURN_IF_ERROR(follower_->Idle(now, out()));
   if (next_ != saved_next_ && now - last_save_ >= options_.save_every) {
     PROBITY_RETURN_IF_ERROR(SaveFollower());
   }

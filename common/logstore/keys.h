@@ -3,7 +3,7 @@
 //
 // Column families and their keys (all integers big-endian so that byte order is numeric order):
 //   "default"      meta: kMetaTreeSize, kMetaTreeRange, kMetaFormat, kMetaLogPublished,
-//                  kMetaDeadLetterNext, kMetaDeadLetterPublished, and consumer offsets
+//                  kMetaDeadLetterNext, kMetaDeadLetterPublished, kMetaLogKey, and consumer offsets
 //                  kOffsetPrefix + topic + '\0' + be32(partition) -> be64(next offset to read)
 //   "entries"      be64(index) -> leaf hash (32 bytes) || LogRecord bytes (the Merkle leaf data)
 //   "tiles"        u8(tile level) || be64(tile index) -> merkle::Tile::Serialize()
@@ -40,6 +40,9 @@ inline constexpr std::string_view kMetaLogPublished =
 inline constexpr std::string_view kMetaDeadLetterNext = "deadletter/next";          // -> be64
 inline constexpr std::string_view kMetaDeadLetterPublished = "publish/deadletter";  // -> be64
 inline constexpr std::string_view kOffsetPrefix = "offset/";
+// -> the verifier key (c2sp signed-note vkey text) of the key the sequencer signs checkpoints
+// with, pinned at its first start; absent in logs written before it existed.
+inline constexpr std::string_view kMetaLogKey = "log/key";
 
 inline constexpr size_t kLeafHashSize = 32;
 inline constexpr size_t kEventIndexItemSize = 8;

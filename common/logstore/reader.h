@@ -54,6 +54,19 @@ class LogReader {
                                                              uint64_t size) const = 0;
   virtual StatusOr<std::vector<merkle::Hash>> ConsistencyProof(uint64_t size1,
                                                                uint64_t size2) const = 0;
+  // Inclusion proofs of many entries against the tree at `size`, in the order of `indices`: the
+  // same as InclusionProof for each (REQUIRES each index < size <= TreeSize()). A store may read
+  // the nodes the proofs share once (LogStore does); this default asks for each proof alone.
+  virtual StatusOr<std::vector<std::vector<merkle::Hash>>> InclusionProofs(
+      const std::vector<uint64_t>& indices, uint64_t size) const {
+    std::vector<std::vector<merkle::Hash>> out;
+    out.reserve(indices.size());
+    for (uint64_t index : indices) {
+      PROBITY_ASSIGN_OR_RETURN(auto proof, InclusionProof(index, size));
+      out.push_back(std::move(proof));
+    }
+    return out;
+  }
 
   // Stored checkpoints, oldest first; the latest one.
   virtual StatusOr<std::vector<v1::CheckpointRecord>> Checkpoints() const = 0;

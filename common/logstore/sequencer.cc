@@ -201,6 +201,18 @@ Status Sequencer::AddCheckpoint(const v1::CheckpointRecord& cp) {
                    "store checkpoint");
 }
 
+Status Sequencer::PinLogKey(const std::string& verifier_key) {
+  PROBITY_ASSIGN_OR_RETURN(std::optional<std::string> pinned, store_->PinnedLogKey());
+  if (pinned) {
+    if (*pinned == verifier_key) return Status::Ok();
+    return FailedPrecondition("the log's checkpoints are signed by " + *pinned +
+                              "; refusing to sign with another key (" + verifier_key + ")");
+  }
+  return FromRocks(
+      store_->db()->Put(store_->write_options(), store_->meta(), keys::kMetaLogKey, verifier_key),
+      "pin the log key");
+}
+
 Status Sequencer::SetLogPublished(uint64_t next) {
   return FromRocks(store_->db()->Put(store_->write_options(), store_->meta(),
                                      keys::kMetaLogPublished, keys::Be64(next)),

@@ -74,6 +74,10 @@ class Sequencer {
   // Stores a checkpoint. REQUIRES: its tree_size <= size() and its root matches the tree at that
   // size (checked).
   Status AddCheckpoint(const v1::CheckpointRecord& checkpoint);
+  // Pins the verifier key of the key that signs this log's checkpoints (LogStore::PinnedLogKey)
+  // if none is pinned. kFailedPrecondition, changing nothing, if another key is pinned: a log
+  // MUST NOT silently change its signing key.
+  Status PinLogKey(const std::string& verifier_key);
   // Records that entries below `next` (resp. dead letters) are confirmed on the bus.
   Status SetLogPublished(uint64_t next);
   Status SetDeadLettersPublished(uint64_t next);

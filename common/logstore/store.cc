@@ -113,7 +113,13 @@ StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& path,
     std::error_code ec;
     std::filesystem::create_directories(path, ec);  // RocksDB creates the last level only
   }
-  if (options.read_only) {
+  if (options.read_only && !options.secondary_path.empty()) {
+    dbo.max_open_files = -1;  // RocksDB requires it of a secondary instance
+    std::error_code ec;
+    std::filesystem::create_directories(options.secondary_path, ec);
+    rs = rocksdb::DB::OpenAsSecondary(dbo, path, options.secondary_path, cfds, &s->cfs_, &raw);
+    s->secondary_ = rs.ok();
+  } else if (options.read_only) {
     rs = rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &s->cfs_, &raw);
   } else {
     rs = rocksdb::DB::Open(dbo, path, cfds, &s->cfs_, &raw);
@@ -150,6 +156,19 @@ StatusOr<uint64_t> LogStore::ReadMetaU64(std::string_view key) const {
   PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read " + std::string(key)));
   if (v.size() != 8) return DataLoss("meta key " + std::string(key) + " is not 8 bytes");
   return keys::GetBe64(v);
+}
+
+Status LogStore::CatchUp() {
+  if (!secondary_) return Status::Ok();
+  return FromRocks(db_->TryCatchUpWithPrimary(), "catch up with the writer");
+}
+
+StatusOr<std::optional<std::string>> LogStore::PinnedLogKey() const {
+  std::string v;
+  rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), meta(), keys::kMetaLogKey, &v);
+  if (rs.IsNotFound()) return std::optional<std::string>();
+  PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read the pinned log key"));
+  return std::optional<std::string>(std::move(v));
 }
 
 StatusOr<uint64_t> LogStore::TreeSize() const { return ReadMetaU64(keys::kMetaTreeSize); }
@@ -346,6 +365,46 @@ StatusOr<std::vector<merkle::Hash>> LogStore::InclusionProof(uint64_t index, uin
   PROBITY_ASSIGN_OR_RETURN(merkle::ProofPlan plan, merkle::InclusionPlan(index, size));
   PROBITY_ASSIGN_OR_RETURN(auto fetched, ReadNodes(plan.nodes));
   return plan.Assemble(fetched);
+}
+
+StatusOr<std::vector<std::vector<merkle::Hash>>> LogStore::InclusionProofs(
+    const std::vector<uint64_t>& indices, uint64_t size) const {
+  PROBITY_ASSIGN_OR_RETURN(uint64_t tree_size, TreeSize());
+  if (size > tree_size) {
+    return InvalidArgument("size " + std::to_string(size) + " is beyond the tree (" +
+                           std::to_string(tree_size) + " entries)");
+  }
+  std::vector<merkle::ProofPlan> plans;
+  plans.reserve(indices.size());
+  std::vector<merkle::NodeId> nodes;
+  for (uint64_t index : indices) {
+    PROBITY_ASSIGN_OR_RETURN(merkle::ProofPlan plan, merkle::InclusionPlan(index, size));
+    nodes.insert(nodes.end(), plan.nodes.begin(), plan.nodes.end());
+    plans.push_back(std::move(plan));
+  }
+  // Each node once, grouped by tile so that ReadNodes reads each tile once.
+  auto by_tile = [](const merkle::NodeId& a, const merkle::NodeId& b) {
+    const merkle::TileId ta = merkle::TileOf(a), tb = merkle::TileOf(b);
+    if (ta.level != tb.level) return ta.level < tb.level;
+    if (ta.index != tb.index) return ta.index < tb.index;
+    return a < b;
+  };
+  std::sort(nodes.begin(), nodes.end(), by_tile);
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  PROBITY_ASSIGN_OR_RETURN(auto hashes, ReadNodes(nodes));
+  std::vector<std::vector<merkle::Hash>> out;
+  out.reserve(plans.size());
+  std::vector<merkle::Hash> fetched;
+  for (const merkle::ProofPlan& plan : plans) {
+    fetched.clear();
+    for (const merkle::NodeId& n : plan.nodes) {
+      auto it = std::lower_bound(nodes.begin(), nodes.end(), n, by_tile);
+      fetched.push_back(hashes[it - nodes.begin()]);
+    }
+    PROBITY_ASSIGN_OR_RETURN(auto proof, plan.Assemble(fetched));
+    out.push_back(std::move(proof));
+  }
+  return out;
 }
 
 StatusOr<std::vector<merkle::Hash>> LogStore::ConsistencyProof(uint64_t size1,

@@ -21,6 +21,7 @@
 #include "common/logstore/reader.h"
 #include "common/merkle/hasher.h"
 #include "common/merkle/tile.h"
+#include "common/note/note.h"
 #include "common/status/status.h"
 #include "probity/v1/log.pb.h"
 
@@ -30,6 +31,10 @@ struct OpenOptions {
   bool read_only = false;
   bool create_if_missing = true;  // ignored when read_only
   bool sync = false;  // fsync the WAL on every batch (survives power loss, not only crashes)
+  // With read_only: open as a RocksDB secondary instance keeping its own files in this
+  // directory, so that CatchUp() sees what the writer (another process) appended since. Empty:
+  // a plain read-only open, which sees the store as it was when opened.
+  std::string secondary_path;
 };
 
 // Progress callback for long scans: (done, total).
@@ -40,6 +45,7 @@ struct VerifyReport {
   uint64_t checkpoints_checked = 0;
   merkle::Hash root{};
   std::optional<uint64_t> first_bad_index;  // set when verification failed at an entry or node
+  uint64_t notes_checked = 0;  // checkpoint notes whose signature was checked (with a log key)
 };
 
 // The on-disk LogReader, and what the sequencer writes through. db() and the column families
@@ -52,6 +58,10 @@ class LogStore final : public LogReader {
                                                   const OpenOptions& options);
 
   bool read_only() const { return read_only_; }
+  // For a store opened with secondary_path: reads what the writer appended since the open or
+  // the last CatchUp. REQUIRES: not called concurrently with reads of this store. A no-op
+  // otherwise.
+  Status CatchUp();
   const std::string& path() const { return path_; }
 
   // Committed tree size (number of entries). Reads the store each time.
@@ -78,6 +88,10 @@ class LogStore final : public LogReader {
   StatusOr<std::vector<merkle::Hash>> InclusionProof(uint64_t index, uint64_t size) const override;
   StatusOr<std::vector<merkle::Hash>> ConsistencyProof(uint64_t size1,
                                                        uint64_t size2) const override;
+  // Plans every proof first and reads each node the proofs share once, in tile order (a trail's
+  // proofs share most of their nodes).
+  StatusOr<std::vector<std::vector<merkle::Hash>>> InclusionProofs(
+      const std::vector<uint64_t>& indices, uint64_t size) const override;
 
   // Stored checkpoints, oldest first; the latest one.
   StatusOr<std::vector<v1::CheckpointRecord>> Checkpoints() const override;
@@ -94,7 +108,15 @@ class LogStore final : public LogReader {
   // Recomputes every leaf and node from the stored entries and checks them against the stored
   // leaf hashes, tiles, tree size and range, and every stored checkpoint. Returns kDataLoss naming
   // the first bad index on any changed, missing, extra or reordered byte.
-  StatusOr<VerifyReport> Verify(const ProgressFn& progress = nullptr) const;
+  // With `log_key`, every stored checkpoint's signed note is checked too, before the entries:
+  // its key is its record's size, and it passes CheckCheckpointRecord (proofs.h), else kDataLoss
+  // naming the size.
+  StatusOr<VerifyReport> Verify(const ProgressFn& progress = nullptr,
+                                const note::Verifier* log_key = nullptr) const;
+
+  // The verifier key the sequencer pinned (keys::kMetaLogKey), or nullopt if none was pinned.
+  // It is only as trustworthy as the store: prefer a key the reader holds independently.
+  StatusOr<std::optional<std::string>> PinnedLogKey() const;
 
   // Reads the hashes of perfect nodes from tiles (used by proofs and the sequencer).
   StatusOr<std::vector<merkle::Hash>> ReadNodes(const std::vector<merkle::NodeId>& nodes) const;
@@ -116,6 +138,7 @@ class LogStore final : public LogReader {
   StatusOr<uint64_t> ReadMetaU64(std::string_view key) const;
   std::string path_;
   bool read_only_ = false;
+  bool secondary_ = false;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   rocksdb::WriteOptions write_options_;

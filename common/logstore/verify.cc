@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/logstore/keys.h"
+#include "common/logstore/proofs.h"
 #include "common/logstore/store.h"
 #include "common/merkle/compact_range.h"
 #include "common/sync/mutex.h"
@@ -202,8 +203,30 @@ ChunkResult VerifyChunk(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* entries, N
 
 }  // namespace
 
-StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress) const {
+StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress,
+                                        const note::Verifier* log_key) const {
   VerifyReport report;
+  if (log_key != nullptr) {
+    // Every stored note, by key: the record under be64(N) MUST be the checkpoint of size N, and
+    // its note MUST be signed by the log's key for that size and root.
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), checkpoints()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const rocksdb::Slice k = it->key();
+      v1::CheckpointRecord r;
+      if (k.size() != 8 ||
+          !r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return DataLoss("a stored checkpoint does not parse");
+      }
+      const uint64_t keyed = keys::GetBe64(std::string_view(k.data(), 8));
+      if (r.tree_size() != keyed) {
+        return DataLoss("checkpoint stored at size " + std::to_string(keyed) +
+                        " is the record of size " + std::to_string(r.tree_size()));
+      }
+      PROBITY_RETURN_IF_ERROR(CheckCheckpointRecord(r, *log_key).status());
+      ++report.notes_checked;
+    }
+    PROBITY_RETURN_IF_ERROR(FromRocks(it->status(), "scan checkpoints"));
+  }
   PROBITY_ASSIGN_OR_RETURN(uint64_t size, TreeSize());
   PROBITY_ASSIGN_OR_RETURN(auto checkpoints, Checkpoints());
   size_t next_cp = 0;

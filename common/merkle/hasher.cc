@@ -133,6 +133,39 @@ std::string ToBase64(const Hash& hash) {
   return out;
 }
 
+StatusOr<Hash> HashFromBase64(std::string_view text) {
+  // 32 bytes: ten 3-byte groups (40 symbols), then 2 bytes in 3 symbols and one '='.
+  if (text.size() != 44 || text[43] != '=') {
+    return InvalidArgument("base64 hash is not 44 characters ending in one '='");
+  }
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  uint64_t bits = 0;
+  int nbits = 0;
+  size_t n = 0;
+  Hash out;
+  for (size_t i = 0; i < 43; ++i) {
+    const int v = value(text[i]);
+    if (v < 0) return InvalidArgument("base64 hash has a character outside the alphabet");
+    bits = bits << 6 | static_cast<uint64_t>(v);
+    nbits += 6;
+    if (nbits >= 8) {
+      nbits -= 8;
+      out[n++] = static_cast<uint8_t>(bits >> nbits);
+    }
+  }
+  if ((bits & ((uint64_t{1} << nbits) - 1)) != 0) {
+    return InvalidArgument("base64 hash is not canonical (non-zero unused bits)");
+  }
+  return out;
+}
+
 StatusOr<Hash> HashFromBytes(std::string_view bytes) {
   if (bytes.size() != kHashSize) {
     return InvalidArgument("hash has " + std::to_string(bytes.size()) + " bytes, want " +

@@ -38,6 +38,9 @@ StatusOr<Hash> HashFromHex(std::string_view hex);
 
 // Standard base64 (RFC 4648 §4) with padding, 44 characters; the encoding C2SP checkpoints use.
 std::string ToBase64(const Hash& hash);
+// Parses what ToBase64 prints: exactly 44 characters of the canonical encoding.
+// kInvalidArgument otherwise.
+StatusOr<Hash> HashFromBase64(std::string_view text);
 
 // Views a hash as bytes (no copy; valid while `hash` lives).
 inline std::string_view AsBytes(const Hash& hash) {

@@ -33,25 +33,30 @@ HttpServer::HttpServer(std::shared_ptr<prometheus::Registry> registry, HealthFn 
 
 HttpServer::~HttpServer() { Stop(); }
 
-Status HttpServer::Start(const std::string& host, int port) {
+Status ListenInBackground(httplib::Server* server, const std::string& host, int port,
+                          const std::string& what, int* bound_port, std::thread* thread) {
   if (port == 0) {
-    port_ = server_->bind_to_any_port(host);
-    if (port_ <= 0) return Unavailable("http: cannot bind " + host);
+    *bound_port = server->bind_to_any_port(host);
+    if (*bound_port <= 0) return Unavailable(what + ": cannot bind " + host);
   } else {
-    if (!server_->bind_to_port(host, port)) {
-      return Unavailable("http: cannot listen on " + host + ":" + std::to_string(port) +
+    if (!server->bind_to_port(host, port)) {
+      return Unavailable(what + ": cannot listen on " + host + ":" + std::to_string(port) +
                          " (in use? choose another --http-port)");
     }
-    port_ = port;
+    *bound_port = port;
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  *thread = std::thread([server] { server->listen_after_bind(); });
   // httplib's stop() only reaches a server already listening: wait for it, so that a Stop() right
   // after Start() (a target failing as it starts) cannot miss it and join a thread that never ends.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
+  while (!server->is_running() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return Status::Ok();
+}
+
+Status HttpServer::Start(const std::string& host, int port) {
+  return ListenInBackground(server_.get(), host, port, "http", &port_, &thread_);
 }
 
 void HttpServer::Stop() {

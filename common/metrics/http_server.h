@@ -18,6 +18,12 @@ class Server;
 
 namespace probity::metrics {
 
+// Binds `server` to host:port (port 0: any free port; *bound_port says which) and runs it on
+// *thread, returning once it is listening (so that server->stop() reaches it). kUnavailable if
+// the address cannot be bound. Used by every HTTP face (this file's, tiles, witness).
+Status ListenInBackground(httplib::Server* server, const std::string& host, int port,
+                          const std::string& what, int* bound_port, std::thread* thread);
+
 // What /healthz, /readyz and /livez answer: /healthz and /readyz 200 when ready, else 503; /livez
 // 200 when live, else 503 (an orchestrator restarts a target that is not live, and sends no work
 // to one that is not ready). The body is detail_json in every case.

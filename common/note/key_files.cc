@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace probity::note {
 namespace {
@@ -43,7 +45,14 @@ Status WriteNew(const std::string& path, const std::string& data, mode_t mode) {
 }  // namespace
 
 Status WriteKeyFiles(const KeyPair& kp, const std::string& dir) {
-  PROBITY_ASSIGN_OR_RETURN(Signer signer, Signer::FromSignerKey(kp.signer_key));
+  // A log's key or a witness's cosigner key (kAlgCosignatureV1).
+  StatusOr<Signer> parsed = Signer::FromSignerKey(kp.signer_key);
+  if (!parsed.ok()) {
+    if (auto cosigner = Signer::FromSignerKey(kp.signer_key, kAlgCosignatureV1); cosigner.ok()) {
+      parsed = std::move(cosigner);
+    }
+  }
+  PROBITY_ASSIGN_OR_RETURN(Signer signer, std::move(parsed));
   if (signer.verifier_key() != kp.verifier_key) {
     return InvalidArgument("note: verifier key does not belong to the signer key");
   }
@@ -68,6 +77,28 @@ Status WriteKeyFiles(const KeyPair& kp, const std::string& dir) {
   }
   ::close(dfd);
   return Status::Ok();
+}
+
+StatusOr<std::string> ReadKeyFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return NotFound("no key file " + path);
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in) return IoError("cannot read " + path);
+  std::string key = ss.str();
+  if (!key.empty() && key.back() == '\n') key.pop_back();
+  if (!key.empty() && key.back() == '\r') key.pop_back();
+  return key;
+}
+
+StatusOr<Verifier> LoadVerifierKey(const std::string& file_or_key) {
+  std::string text = file_or_key;
+  struct stat st;
+  if (::stat(file_or_key.c_str(), &st) == 0) {
+    PROBITY_ASSIGN_OR_RETURN(text, ReadKeyFile(file_or_key));
+  }
+  return Verifier::FromVerifierKey(text);
 }
 
 }  // namespace probity::note

@@ -1,5 +1,5 @@
-// Writing a freshly generated key pair to disk. Reading keys is the caller's business: read the
-// file, strip the single trailing "\n", pass the text to Signer::FromSignerKey or
+// Key files: writing a freshly generated key pair to disk, and reading a key back. A key file is
+// the key text and one "\n" (a "\r\n" is tolerated); pass the text to Signer::FromSignerKey or
 // Verifier::FromVerifierKey.
 #pragma once
 
@@ -13,12 +13,21 @@ namespace probity::note {
 inline constexpr char kSignerKeyFile[] = "probity.key";
 inline constexpr char kVerifierKeyFile[] = "probity.pub";
 
-// Writes <dir>/probity.key (kp.signer_key + "\n", mode 0600) and <dir>/probity.pub
-// (kp.verifier_key + "\n", mode 0644), each fsynced, then fsyncs dir.
+// Writes <dir>/probity.key (a log's key, or a witness's cosigner key) (kp.signer_key + "\n", mode
+// 0600) and <dir>/probity.pub (kp.verifier_key + "\n", mode 0644), each fsynced, then fsyncs dir.
 // MUST NOT overwrite: if either file exists, fails with kAlreadyExists and changes nothing.
 // Fails with kInvalidArgument if kp.signer_key does not parse or its verifier key is not
 // kp.verifier_key, and with kIoError on a file system error; on any failure it removes what it
 // created. REQUIRES: dir exists.
 Status WriteKeyFiles(const KeyPair& kp, const std::string& dir);
+
+// Returns the key text of the file at `path` without its trailing newline. kNotFound if there is
+// no such file, kIoError if it cannot be read.
+StatusOr<std::string> ReadKeyFile(const std::string& path);
+
+// A verifier key given on a command line: `file_or_key` names a file holding one (ReadKeyFile),
+// or, when no such file exists, is the key text itself. Errors of ReadKeyFile and
+// Verifier::FromVerifierKey.
+StatusOr<Verifier> LoadVerifierKey(const std::string& file_or_key);
 
 }  // namespace probity::note

@@ -86,9 +86,11 @@ StatusOr<std::pair<std::shared_ptr<EVP_PKEY>, std::string>> KeyFromSeed(const ui
   return std::make_pair(std::move(key), std::move(pub));
 }
 
-std::string EncodedPublicKey(const std::string& pub) {
-  return std::string(1, static_cast<char>(kAlgEd25519)) + pub;
+std::string EncodedPublicKey(uint8_t alg, const std::string& pub) {
+  return std::string(1, static_cast<char>(alg)) + pub;
 }
+
+bool KnownAlg(uint8_t alg) { return alg == kAlgEd25519 || alg == kAlgCosignatureV1; }
 
 Status Malformed(std::string what) { return InvalidArgument("signed note: " + std::move(what)); }
 
@@ -104,18 +106,19 @@ uint32_t KeyHash(std::string_view name, std::string_view encoded_key) {
          uint32_t{digest[3]};
 }
 
-StatusOr<KeyPair> GenerateKey(std::string_view name) {
+StatusOr<KeyPair> GenerateKey(std::string_view name, uint8_t alg) {
+  if (!KnownAlg(alg)) return InvalidArgument("note: unknown key type " + std::to_string(alg));
   if (!IsValidKeyName(name)) {
     return InvalidArgument("note: key name must be non-empty UTF-8 without '+' or white space");
   }
   uint8_t seed[1 + kEd25519KeySize];
   Wipe wipe_seed(seed, sizeof(seed));
-  seed[0] = kAlgEd25519;
+  seed[0] = alg;
   if (RAND_priv_bytes(seed + 1, kEd25519KeySize) != 1) {
     return Internal("note: OpenSSL RAND_priv_bytes failed");
   }
   PROBITY_ASSIGN_OR_RETURN(auto key, KeyFromSeed(seed + 1));
-  const std::string pubkey = EncodedPublicKey(key.second);
+  const std::string pubkey = EncodedPublicKey(alg, key.second);
   const std::string hash = Hex8(KeyHash(name, pubkey));
 
   std::string seed64 = Base64Encode(std::string_view(reinterpret_cast<char*>(seed), sizeof(seed)));
@@ -132,7 +135,7 @@ StatusOr<KeyPair> GenerateKey(std::string_view name) {
   return kp;
 }
 
-StatusOr<Signer> Signer::FromSignerKey(std::string_view skey) {
+StatusOr<Signer> Signer::FromSignerKey(std::string_view skey, uint8_t alg) {
   // The key text is secret: errors describe the problem, never the bytes.
   const Status bad = InvalidArgument(
       "note: malformed signer key (want PRIVATE+KEY+<name>+<hash8hex>+<base64 key>)");
@@ -148,21 +151,22 @@ StatusOr<Signer> Signer::FromSignerKey(std::string_view skey) {
     return bad;
   }
   Wipe wipe_key(key->data(), key->size());
-  if (static_cast<uint8_t>((*key)[0]) != kAlgEd25519) {
-    return InvalidArgument("note: signer key has an unknown algorithm (only 1, Ed25519, is known)");
+  if (static_cast<uint8_t>((*key)[0]) != alg) {
+    return InvalidArgument("note: signer key has an unknown algorithm (want type " +
+                           std::to_string(alg) + "; 1 is an Ed25519 note key, 4 a cosigner key)");
   }
   if (key->size() != 1 + kEd25519KeySize) return bad;
   PROBITY_ASSIGN_OR_RETURN(auto pair,
                            KeyFromSeed(reinterpret_cast<const uint8_t*>(key->data()) + 1));
-  if (KeyHash(name, EncodedPublicKey(pair.second)) != *hash) {
+  if (KeyHash(name, EncodedPublicKey(alg, pair.second)) != *hash) {
     return InvalidArgument("note: signer key hash " + Hex8(*hash) +
                            " does not match its name and public key");
   }
-  return Signer(std::string(name), *hash, std::move(pair.second), std::move(pair.first));
+  return Signer(std::string(name), *hash, std::move(pair.second), std::move(pair.first), alg);
 }
 
 std::string Signer::verifier_key() const {
-  return name_ + "+" + Hex8(hash_) + "+" + Base64Encode(EncodedPublicKey(pubkey_));
+  return name_ + "+" + Hex8(hash_) + "+" + Base64Encode(EncodedPublicKey(alg_, pubkey_));
 }
 
 StatusOr<std::string> Signer::SignRaw(std::string_view msg) const {
@@ -179,6 +183,9 @@ StatusOr<std::string> Signer::SignRaw(std::string_view msg) const {
 }
 
 StatusOr<std::string> Signer::Sign(std::string_view text) const {
+  if (alg_ != kAlgEd25519) {
+    return FailedPrecondition("note: a cosigner key signs checkpoints with Cosign, not notes");
+  }
   if (text.empty() || text.back() != '\n') {
     return InvalidArgument("signed note: text must end in a newline");
   }
@@ -194,7 +201,7 @@ StatusOr<std::string> Signer::Sign(std::string_view text) const {
   return out;
 }
 
-StatusOr<Verifier> Verifier::FromVerifierKey(std::string_view vkey) {
+StatusOr<Verifier> Verifier::FromVerifierKey(std::string_view vkey, uint8_t alg) {
   const Status bad =
       InvalidArgument("note: malformed verifier key (want <name>+<hash8hex>+<base64 key>)");
   auto [name, rest] = Chop(vkey, '+');
@@ -206,9 +213,9 @@ StatusOr<Verifier> Verifier::FromVerifierKey(std::string_view vkey) {
     return InvalidArgument("note: verifier key hash " + Hex8(*hash) +
                            " does not match its name and key");
   }
-  if (static_cast<uint8_t>((*key)[0]) != kAlgEd25519) {
-    return InvalidArgument(
-        "note: verifier key has an unknown algorithm (only 1, Ed25519, is known)");
+  if (static_cast<uint8_t>((*key)[0]) != alg) {
+    return InvalidArgument("note: verifier key has an unknown algorithm (want type " +
+                           std::to_string(alg) + "; 1 is an Ed25519 note key, 4 a cosigner key)");
   }
   if (key->size() != 1 + kEd25519KeySize) return bad;
   std::shared_ptr<EVP_PKEY> pkey(
@@ -217,7 +224,7 @@ StatusOr<Verifier> Verifier::FromVerifierKey(std::string_view vkey) {
                                   kEd25519KeySize),
       PkeyDeleter());
   if (!pkey) return InvalidArgument("note: verifier key is not a valid Ed25519 public key");
-  return Verifier(std::string(name), *hash, std::move(pkey));
+  return Verifier(std::string(name), *hash, std::move(pkey), alg);
 }
 
 bool Verifier::Verify(std::string_view text, std::string_view sig) const {
@@ -229,6 +236,12 @@ bool Verifier::Verify(std::string_view text, std::string_view sig) const {
 }
 
 StatusOr<Note> Open(std::string_view msg, const std::vector<Verifier>& known) {
+  for (const Verifier& v : known) {
+    if (v.alg() != kAlgEd25519) {
+      return InvalidArgument("signed note: " + v.name() +
+                             " is a cosigner key; check cosignatures with VerifyCosignature");
+    }
+  }
   if (!IsValidNoteText(msg)) {
     return Malformed("not valid UTF-8, or contains a control character other than newline");
   }

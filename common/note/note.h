@@ -34,6 +34,10 @@ using Hash = std::array<uint8_t, 32>;
 
 // Signature type byte of Ed25519 keys and signatures (c2sp.org/signed-note).
 inline constexpr uint8_t kAlgEd25519 = 0x01;
+// Signature type byte of timestamped Ed25519 checkpoint cosignatures (c2sp.org/tlog-cosignature,
+// cosignature/v1): a witness's key. Its keys have the same text forms with this byte in place of
+// 0x01 (so another key hash); cosignatures are made and checked by cosignature.h.
+inline constexpr uint8_t kAlgCosignatureV1 = 0x04;
 // Open rejects notes with more signature lines than this, as Go does.
 inline constexpr int kMaxSignatures = 100;
 
@@ -46,7 +50,8 @@ struct KeyPair {
 // (RAND_priv_bytes). Fails with kInvalidArgument if the name is not a valid key name, and with
 // kInternal if OpenSSL fails. Intermediate copies of the seed are wiped; the returned
 // signer_key is the caller's to protect.
-StatusOr<KeyPair> GenerateKey(std::string_view name);
+// `alg` is the key type: kAlgEd25519 (a log's note signer) or kAlgCosignatureV1 (a witness).
+StatusOr<KeyPair> GenerateKey(std::string_view name, uint8_t alg = kAlgEd25519);
 
 // Key hash of Go's note package: big-endian uint32 of SHA-256(name || "\n" || encoded_key)[:4],
 // where encoded_key is the algorithm byte followed by the public key.
@@ -59,29 +64,38 @@ class Signer {
  public:
   // Parses a signer key as Go's note.NewSigner does. Fails with kInvalidArgument if the key is
   // malformed, uses an unknown algorithm, or its hash does not match the derived public key.
-  static StatusOr<Signer> FromSignerKey(std::string_view skey);
+  // `alg`: the key type expected (kInvalidArgument for another).
+  static StatusOr<Signer> FromSignerKey(std::string_view skey, uint8_t alg = kAlgEd25519);
 
   const std::string& name() const { return name_; }
   uint32_t key_hash() const { return hash_; }
+  uint8_t alg() const { return alg_; }
   // The verifier key matching this signer, in the format FromVerifierKey reads.
   std::string verifier_key() const;
 
   // Returns the signed note: text, a blank line, and one signature line by this key.
   // REQUIRES (else kInvalidArgument): text ends in "\n", is valid UTF-8, and has no control
   // character other than "\n" -- the conditions under which Open can read the result back.
+  // kFailedPrecondition for a cosigner key (alg() == kAlgCosignatureV1).
   StatusOr<std::string> Sign(std::string_view text) const;
 
   // Returns the raw 64-byte Ed25519 signature of msg (no key hash, no encoding).
   StatusOr<std::string> SignRaw(std::string_view msg) const;
 
  private:
-  Signer(std::string name, uint32_t hash, std::string pubkey, std::shared_ptr<EVP_PKEY> key)
-      : name_(std::move(name)), hash_(hash), pubkey_(std::move(pubkey)), key_(std::move(key)) {}
+  Signer(std::string name, uint32_t hash, std::string pubkey, std::shared_ptr<EVP_PKEY> key,
+         uint8_t alg)
+      : name_(std::move(name)),
+        hash_(hash),
+        pubkey_(std::move(pubkey)),
+        key_(std::move(key)),
+        alg_(alg) {}
 
   std::string name_;
   uint32_t hash_ = 0;
   std::string pubkey_;  // 32 raw bytes
   std::shared_ptr<EVP_PKEY> key_;
+  uint8_t alg_ = kAlgEd25519;
 };
 
 // Verifies signatures by one Ed25519 public key. Copyable and thread-safe.
@@ -89,21 +103,24 @@ class Verifier {
  public:
   // Parses a verifier key as Go's note.NewVerifier does. Fails with kInvalidArgument if the key
   // is malformed, uses an unknown algorithm, or its hash does not match name and key.
-  static StatusOr<Verifier> FromVerifierKey(std::string_view vkey);
+  // `alg`: the key type expected (kInvalidArgument for another).
+  static StatusOr<Verifier> FromVerifierKey(std::string_view vkey, uint8_t alg = kAlgEd25519);
 
   const std::string& name() const { return name_; }
   uint32_t key_hash() const { return hash_; }
+  uint8_t alg() const { return alg_; }
   // Reports whether sig (the raw 64-byte Ed25519 signature, without the key hash) is a valid
   // signature of text by this key.
   bool Verify(std::string_view text, std::string_view sig) const;
 
  private:
-  Verifier(std::string name, uint32_t hash, std::shared_ptr<EVP_PKEY> key)
-      : name_(std::move(name)), hash_(hash), key_(std::move(key)) {}
+  Verifier(std::string name, uint32_t hash, std::shared_ptr<EVP_PKEY> key, uint8_t alg)
+      : name_(std::move(name)), hash_(hash), key_(std::move(key)), alg_(alg) {}
 
   std::string name_;
   uint32_t hash_ = 0;
   std::shared_ptr<EVP_PKEY> key_;
+  uint8_t alg_ = kAlgEd25519;
 };
 
 // One signature line of a note.
@@ -121,7 +138,8 @@ struct Note {
   std::vector<Signature> unverified;  // by keys not in `known`; in note order, deduplicated
 };
 
-// Parses msg as a signed note and verifies its signatures against `known`, with the semantics
+// Parses msg as a signed note and verifies its signatures against `known` (Ed25519 note keys
+// only: a cosigner key in `known` is kInvalidArgument), with the semantics
 // of Go's note.Open, so that every note Open accepts, Go's note.Open accepts too:
 //  - kInvalidArgument: msg is not a well-formed signed note (bad UTF-8 or control characters,
 //    no blank line before the signatures, a signature line not of the form

@@ -80,14 +80,21 @@ StatusOr<std::unique_ptr<AlertmanagerClient>> AlertmanagerClient::Create(const s
 
 Status AlertmanagerClient::Send(const std::vector<Alert>& alerts) {
   if (alerts.empty()) return Status::Ok();
+  int http_status = 0;
+  return PostJson(AlertsJson(alerts), &http_status);
+}
+
+Status AlertmanagerClient::PostJson(const std::string& json, int* http_status) {
+  *http_status = 0;
   httplib::Client cli(host_, port_);
   cli.set_connection_timeout(5);
   cli.set_read_timeout(10);
-  auto res = cli.Post("/api/v2/alerts", AlertsJson(alerts), "application/json");
+  auto res = cli.Post("/api/v2/alerts", json, "application/json");
   if (!res) {
     return Unavailable("alertmanager at " + host_ + ":" + std::to_string(port_) + ": " +
                        httplib::to_string(res.error()));
   }
+  *http_status = res->status;
   if (res->status != 200) {
     return Unavailable("alertmanager answered " + std::to_string(res->status) + ": " + res->body);
   }
@@ -168,7 +175,16 @@ StatusOr<uint64_t> AlertsFollower::Restore() {
   s = db_->Get(rocksdb::ReadOptions(), kResentAtKey, &v);
   if (s.ok() && v.size() == 8) {
     last_resend_ = static_cast<Micros>(logstore::keys::GetBe64(v));
-  } else if (!s.IsNotFound()) {
+  } else if (s.IsNotFound()) {
+    // The first start: the resend clock starts now, and is saved at once, so that a target
+    // restarted more often than the resend interval still re-sends when it is due (found by the
+    // soak: a clock restarted at every start never came due, and Alertmanager let the run's
+    // first alert expire).
+    PROBITY_RETURN_IF_ERROR(
+        FromRocks(db_->Put(rocksdb::WriteOptions(), kResentAtKey,
+                           logstore::keys::Be64(static_cast<uint64_t>(last_resend_))),
+                  "write resend time"));
+  } else {
     return FromRocks(s, "read resend time");
   }
   return next_;

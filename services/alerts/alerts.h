@@ -52,6 +52,9 @@ class AlertmanagerClient final : public AlertSink {
  public:
   static StatusOr<std::unique_ptr<AlertmanagerClient>> Create(const std::string& url);
   Status Send(const std::vector<Alert>& alerts) override;
+  // Posts `json` (a JSON array of alerts) as it is. *http_status is Alertmanager's answer (0 when
+  // there was none); the status is OK only for 200.
+  Status PostJson(const std::string& json, int* http_status);
 
  private:
   std::string host_;

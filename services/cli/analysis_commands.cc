@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -288,11 +289,18 @@ int RunScoreOffline(const ScoreOfflineOptions& o) {
                 << " events\n";
     }
   };
-  auto ev = score::Evaluate(*reference, *params, *rule_set, progress, {.keep_flags = true});
+  auto ev = score::Evaluate(*reference, *params, *rule_set, progress,
+                            {.keep_flags = true, .log_baselines = true});
   if (!ev.ok()) return Fail("score offline", ev.status());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (o.diagnose) std::cout << score::FormatDiagnostics(*ev);
   std::cout << (o.json ? score::FormatJson(ev->report) : score::FormatText(ev->report)) << "\n";
+  if (!ev->power.empty() && !o.json) std::cout << score::FormatPowerText(ev->power) << "\n";
+  if (!o.power_csv.empty()) {
+    std::ofstream csv(o.power_csv, std::ios::binary | std::ios::trunc);
+    csv << score::FormatPowerCsv(ev->power);
+    if (!csv) return Fail("score offline", IoError("cannot write " + o.power_csv));
+  }
   std::fprintf(stderr, "%lld input events, %lld log entries, %.1f s\n",
                static_cast<long long>(ev->input_events), static_cast<long long>(ev->log_entries),
                secs);

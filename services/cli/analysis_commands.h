@@ -42,7 +42,12 @@ int RulesBacktest(const RulesOptions& rules, const BacktestOptions& o);
 // The generator's scenario, shared by `probity generate` and `probity score offline`: --scale,
 // --volume, --anomalies and --seed are bound to GeneratorParams, whose defaults are the defaults.
 struct ScenarioOptions {
-  generate::GeneratorParams params;
+  // The CLI ends every generated feed with END_OF_DATA (--no-end-of-data turns it off).
+  generate::GeneratorParams params = [] {
+    generate::GeneratorParams p;
+    p.end_of_data = true;
+    return p;
+  }();
   // --from / --to (YYYY-MM-DD), parsed into params.start / params.end by ScenarioParams().
   std::string from = civil::FormatDate(generate::GeneratorParams{}.start);
   std::string to = civil::FormatDate(generate::GeneratorParams{}.end);
@@ -78,6 +83,7 @@ struct ScoreOfflineOptions {
   bool diagnose = false;   // also explain each false positive and negative
   bool json = false;
   bool truth_only = false;  // print the planned ground truth and stop
+  std::string power_csv;    // with a graded scenario: the power table as CSV
 };
 int RunScoreOffline(const ScoreOfflineOptions& o);
 

@@ -8,7 +8,12 @@
 #include <vector>
 
 #include "services/cli/analysis_commands.h"
+#include "services/cli/api_commands.h"
+#include "services/cli/bundle_commands.h"
 #include "services/cli/commands.h"
+#include "services/cli/payments_commands.h"
+#include "services/cli/verify_commands.h"
+#include "services/cli/webhooks_commands.h"
 
 namespace probity::cli {
 namespace {
@@ -31,19 +36,25 @@ struct AllOptions {
   UpOptions up;
   AlertsCommandOptions alerts;
   ReplicaCommandOptions replica;
+  TilesOptions tiles;
+  WitnessCommandOptions witness;
+  ApiCommandOptions api;
   KeygenOptions keygen;
   ListOptions list;
   GetOptions get;
   LogFlags verify;
   InclusionOptions inclusion;
   ConsistencyOptions consistency;
-  LogFlags checkpoint;
+  CheckpointOptions checkpoint;
   DeadLettersOptions deadletters;
   RulesOptions rules;
   BacktestOptions backtest;
   GenerateOptions generate;
   ScoreOptions score;
   ScoreOfflineOptions score_offline;
+  PaymentsCliOptions payments;
+  BundleCommandOptions bundle;
+  WebhooksCommandOptions webhooks;
 };
 
 // What runs once the command line parsed: the deepest command given sets it.
@@ -113,12 +124,22 @@ void AddServeOptions(CLI::App* cmd, ServeOptions* s) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--sync", s->sync, "fsync every batch (survive power loss, not only crashes)");
+  cmd->add_option("--witness", s->witnesses,
+                  "URL=VKEY of a witness to send checkpoints to (c2sp.org/tlog-witness; "
+                  "repeatable), e.g. http://127.0.0.1:9480=witness.example/w1+1234abcd+BA...");
+  cmd->add_option("--witness-interval-ms", s->ingest.witness_interval_ms,
+                  "Send the latest checkpoint to the witnesses this often")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 }
 
 void AddLogFlags(CLI::App* cmd, LogFlags* f) {
   cmd->add_option("--data-dir", f->data_dir, "Probity data directory (the log is DATA_DIR/log)")
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "Print JSON (one object per line)");
+  cmd->add_option("--log-key", f->log_key,
+                  "The log's verifier key, or a file holding it, to check signed checkpoints "
+                  "(default DATA_DIR/keys/probity.pub, else the key pinned in the log)");
 }
 
 // --register, --from, --to, --scale, --volume, --anomalies, --seed.
@@ -136,6 +157,11 @@ void AddScenarioOptions(CLI::App* cmd, ScenarioOptions* s) {
       ->capture_default_str();
   cmd->add_option("--seed", s->params.seed, "Random seed (same seed, same stream)")
       ->capture_default_str();
+  cmd->add_flag("--graded", s->params.graded,
+                "Graded anomalies (several magnitudes per kind) and the calibrated clean "
+                "population (docs/generator.md)");
+  cmd->add_flag("!--no-end-of-data", s->params.end_of_data,
+                "Do not end the feed with an END_OF_DATA entry");
 }
 
 void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* action) {
@@ -162,10 +188,40 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
   port->excludes(servers);
   up->add_flag("--demo", o.up.demo, "Feed a built-in demo stream and show a live summary");
   up->add_option("--rules", o.up.rules_file, "Rule set file (default deploy/rules/default.yaml)");
+  up->add_option("--hold-policy", o.up.hold_policy_file,
+                 "Hold policy of the payments target (default deploy/payments/hold-policy.yaml)");
   up->add_option("--alertmanager-url", o.up.alertmanager_url,
                  "Deliver flags as alerts to this Alertmanager, e.g. http://127.0.0.1:9093");
   AddServeOptions(up, &o.up.serve);
+  up->add_option("--tiles-port", o.up.tiles.port,
+                 "Port for /checkpoint and the hash tiles (c2sp.org/tlog-tiles; 0 = any)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  AddApiServeOptions(up, &o.up.api, /*in_up=*/true);
   OnChosen(up, action, [&] { return RunUp(o.up, rt); });
+
+  auto* tiles = app.add_subcommand(
+      "tiles",
+      "Serve /checkpoint and the log's hash tiles over HTTP (c2sp.org/tlog-tiles; read-only; "
+      "never entries)");
+  tiles->add_option("--store", o.tiles.store, "The log directory (DATA_DIR/log)")->required();
+  tiles->add_option("--log-key", o.tiles.log_key,
+                    "The log's verifier key, or its file (default: the key pinned in the log)");
+  tiles->add_option("--http-host", o.tiles.http.host, "Address to listen on")
+      ->capture_default_str();
+  tiles->add_option("--http-port", o.tiles.http.port, "Port (0 = any)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  OnChosen(tiles, action, [&] { return RunTiles(o.tiles, rt); });
+
+  auto* api = app.add_subcommand(
+      "api", "Run the audit api: trails with proofs, flags, decisions, scoped per caller");
+  AddBusOptions(api, &o.api.bus, "Kafka bootstrap servers (access records and decisions go here)");
+  api->add_option("--log-dir", o.api.log_dir,
+                  "The log to serve (the sequencer's DATA_DIR/log or a replica's), read-only")
+      ->capture_default_str();
+  AddApiServeOptions(api, &o.api.serve, /*in_up=*/false);
+  OnChosen(api, action, [&] { return RunApi(o.api, rt); });
 
   auto* alerts = app.add_subcommand(
       "alerts", "Run the alerts target: follow probity.log.v1, deliver flags to Alertmanager");
@@ -174,6 +230,8 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
       ->add_option("--alertmanager-url", o.alerts.alertmanager_url,
                    "Alertmanager base URL, e.g. http://127.0.0.1:9093")
       ->required();
+  alerts->add_option("--routing", o.alerts.routing_file,
+                     "Routing file: alerts get the alertmanager_labels of matching routes");
   alerts->add_option("--catch-up-from", o.alerts.catch_up_from,
                      "A verified copy of the log (the sequencer's DATA_DIR/log, or a replica's) "
                      "to read entries retention has taken from probity.log.v1");
@@ -210,6 +268,28 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
       ->capture_default_str();
   keygen->add_option("--out-dir", o.keygen.out_dir, "Writes OUT_DIR/probity.key (0600) and .pub")
       ->capture_default_str();
+  keygen->add_flag("--cosigner", o.keygen.cosigner,
+                   "A witness's cosigner key (c2sp.org/tlog-cosignature, type 4) instead of a "
+                   "log key");
+
+  auto* witness = app.add_subcommand(
+      "witness",
+      "Run a checkpoint witness (c2sp.org/tlog-witness): cosign the logs' checkpoints "
+      "that are consistent with what it cosigned before");
+  witness->add_option("--key", o.witness.key, "The witness's cosigner key file (keygen --cosigner)")
+      ->required();
+  witness
+      ->add_option("--log", o.witness.logs,
+                   "A log to witness: its verifier key, or ORIGIN=VKEY (repeatable)")
+      ->required();
+  witness->add_option("--state-dir", o.witness.state_dir, "Where the witness keeps its state")
+      ->capture_default_str();
+  witness->add_option("--http-host", o.witness.http.host, "Address to listen on")
+      ->capture_default_str();
+  witness->add_option("--http-port", o.witness.http.port, "Port (0 = any)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  OnChosen(witness, action, [&] { return RunWitness(o.witness, rt); });
   OnChosen(keygen, action, [&] { return RunKeygen(o.keygen); });
 }
 
@@ -239,6 +319,11 @@ void AddLogCommands(CLI::App& app, AllOptions& o, Action* action) {
   auto* event_id =
       get->add_option("--event-id", o.get.event_id, "Event id (shows every entry with it)");
   event_id->excludes(index);
+  get->add_flag("--raw", o.get.raw,
+                "Write the entry's exact leaf bytes (the stored LogRecord, as hashed) instead of "
+                "JSON");
+  get->add_option("--out", o.get.raw_out, "With --raw: the file to write (- is standard output)")
+      ->capture_default_str();
   get->callback([&, index, event_id, action] {
     if (index->count() == 0 && event_id->count() == 0) {
       throw CLI::ValidationError("give an INDEX or --event-id");
@@ -258,17 +343,21 @@ void AddLogCommands(CLI::App& app, AllOptions& o, Action* action) {
       proof->add_subcommand("inclusion", "Inclusion proof of an entry in the tree of a given size");
   AddLogFlags(incl, &o.inclusion.log);
   incl->add_option("--index", o.inclusion.index, "Leaf index")->required();
-  incl->add_option("--size", o.inclusion.size, "Tree size (default: the current size)");
+  incl->add_option("--size", o.inclusion.size,
+                   "Tree size (default: the latest signed checkpoint's size)");
   OnChosen(incl, action, [&] { return LogInclusionProof(o.inclusion); });
   auto* cons = proof->add_subcommand("consistency", "Consistency proof between two tree sizes");
   AddLogFlags(cons, &o.consistency.log);
-  cons->add_option("--from", o.consistency.from, "Older tree size")->required();
-  cons->add_option("--to", o.consistency.to, "Newer tree size (default: the current size)");
+  cons->add_option("--from", o.consistency.from, "Older tree size (> 0)")->required();
+  cons->add_option("--to", o.consistency.to,
+                   "Newer tree size (default: the latest signed checkpoint's size)");
   OnChosen(cons, action, [&] { return LogConsistencyProof(o.consistency); });
 
-  auto* cp =
-      log->add_subcommand("checkpoint", "Print the latest signed checkpoint (a C2SP signed note)");
-  AddLogFlags(cp, &o.checkpoint);
+  auto* cp = log->add_subcommand(
+      "checkpoint",
+      "Print the latest signed checkpoint whose signature verifies (a C2SP signed note)");
+  AddLogFlags(cp, &o.checkpoint.log);
+  cp->add_option("--size", o.checkpoint.size, "The stored checkpoint of exactly this size");
   OnChosen(cp, action, [&] { return LogCheckpoint(o.checkpoint); });
 
   auto* dl = log->add_subcommand("deadletters", "List rejected messages with their reasons");
@@ -364,6 +453,9 @@ void AddAnalysisCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action
   offline->add_flag("--json", o.score_offline.json, "JSON report");
   offline->add_flag("--truth-only", o.score_offline.truth_only,
                     "Print the planned ground truth (JSON lines) and stop");
+  offline->add_option("--power-csv", o.score_offline.power_csv,
+                      "With --graded: write the power table (recall and bound per kind, pattern "
+                      "and magnitude) as CSV to this file");
   OnChosen(offline, action, [&] { return RunScoreOffline(o.score_offline); });
 }
 
@@ -400,8 +492,12 @@ int Main(int argc, const char* const* argv, const Runtime& rt) {
   AllOptions options;
   Action action;
   AddRunCommands(app, options, rt, &action);
+  AddWebhooksCommands(app, &options.webhooks, app.get_subcommand("up"), &options.up, rt, &action);
   AddLogCommands(app, options, &action);
   AddAnalysisCommands(app, options, rt, &action);
+  AddPaymentsCommands(app, &options.payments, rt, &action);
+  AddVerifyCommands(app, &action);
+  AddBundleCommands(app, &options.bundle, &action);
 
   try {
     app.parse(argc, argv);

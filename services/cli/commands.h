@@ -9,10 +9,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/bus/kafka.h"
 #include "common/status/status.h"
 #include "common/time/clock.h"
+#include "services/api/api.h"
 #include "services/ingest/ingest.h"
 
 namespace probity::cli {
@@ -70,6 +72,9 @@ struct ServeOptions {
   HttpOptions http{.port = 9464};
   std::string signing_key;  // default DATA_DIR/keys/probity.key
   bool sync = false;        // fsync every batch
+  // --witness URL=VKEY (repeatable): witnesses to send checkpoints to (c2sp.org/tlog-witness),
+  // every --witness-interval-ms (ingest.witness_interval_ms).
+  std::vector<std::string> witnesses;
   // --origin, --checkpoint-interval-ms, --checkpoint-every, --max-batch, --max-batch-latency-ms
   // are bound to these fields: the defaults are ingest's own.
   ingest::IngestOptions ingest;
@@ -82,7 +87,26 @@ struct IngestCommandOptions {
 };
 int RunIngest(const IngestCommandOptions& o, const Runtime& rt);
 
-// `probity up`: ingest, rules (and alerts) in one process, on the embedded bus unless
+// The api's serving options (`probity api`, and `probity up --api-access`).
+struct ApiServeOptions {
+  std::string access_file;  // the callers (docs/api.md, "Access file"); required
+  std::string state_dir;    // idempotency records; default DATA_DIR/api (up), ./probity-api (api)
+  api::ApiOptions api{.port = 9470};
+  bool quiet = false;  // no request log on stderr
+  // The verifier policy dispute bundles carry (a VerifierPolicy JSON file). `up` defaults to the
+  // log's own key, no witnesses.
+  std::string bundle_policy_file;
+};
+
+// `probity api`: the audit api over a log store, recording reads and decisions on the bus.
+struct ApiCommandOptions {
+  bus::ClientConfig bus{kDefaultBootstrapServers, {}};
+  std::string log_dir = std::string(kDefaultDataDir) + "/log";  // the sequencer's or a replica's
+  ApiServeOptions serve;
+};
+int RunApi(const ApiCommandOptions& o, const Runtime& rt);
+
+// `probity up`: ingest, rules, payments (and alerts) in one process, on the embedded bus unless
 // bus.bootstrap_servers names another.
 struct UpOptions {
   int port = 9092;        // the embedded bus's bootstrap port
@@ -91,6 +115,11 @@ struct UpOptions {
   bool demo = false;
   std::string rules_file;        // default DefaultRulesFile()
   std::string alertmanager_url;  // empty: no alerts target
+  std::string routing_file;      // not empty: the webhooks target, and alert labels by route
+  int64_t webhook_first_retry_ms = 5000;
+  HttpOptions tiles;             // /checkpoint and hash tiles (c2sp.org/tlog-tiles); port 0: any
+  ApiServeOptions api;           // empty access_file: no api target
+  std::string hold_policy_file;  // payments target; default deploy/payments/hold-policy.yaml
 };
 int RunUp(const UpOptions& o, const Runtime& rt);
 
@@ -102,6 +131,7 @@ struct AlertsCommandOptions {
   std::string catch_up_from;  // a verified copy of the log to read what retention took
   std::string log_key;        // the log's verifier key file: checkpoints are verified with it
   HttpOptions http{.port = 9466};
+  std::string routing_file;  // not empty: alerts get the alertmanager_labels of matching routes
 };
 int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt);
 
@@ -113,21 +143,43 @@ struct ReplicaCommandOptions {
   std::string log_key;        // the log's verifier key file (required)
   std::string catch_up_from;  // a verified copy of the log to read what retention took
   bool sync = false;
-  HttpOptions http{.port = 9467};
+  HttpOptions http{.port = 9468};
 };
 int RunReplica(const ReplicaCommandOptions& o, const Runtime& rt);
+
+// `probity tiles`: serves /checkpoint and the hash tiles of the log in `store` (a log directory,
+// DATA_DIR/log) over HTTP, read-only, following a writer in another process.
+struct TilesOptions {
+  std::string store;    // the log directory
+  std::string log_key;  // the log's verifier key or its file; default: the key pinned in the log
+  HttpOptions http{.port = 9470};
+};
+int RunTiles(const TilesOptions& o, const Runtime& rt);
 
 // `probity keygen`.
 struct KeygenOptions {
   std::string name = "probity.example/log";
   std::string out_dir = ".";
+  bool cosigner = false;  // a witness's cosigner key (type 0x04) instead of a log key
 };
+
+// `probity witness`: a c2sp.org/tlog-witness witness (services/witness/witness.h).
+struct WitnessCommandOptions {
+  std::string state_dir = "./probity-witness";  // RocksDB: the latest cosigned checkpoint per log
+  std::string key;                // the witness's cosigner key file (keygen --cosigner)
+  std::vector<std::string> logs;  // "VKEY" or "ORIGIN=VKEY" (default origin: the key's name)
+  HttpOptions http{.port = 9480};
+};
+int RunWitness(const WitnessCommandOptions& o, const Runtime& rt);
 int RunKeygen(const KeygenOptions& o);
 
 // `probity log ...`: read-only views of the log in DATA_DIR/log.
 struct LogFlags {
   std::string data_dir = kDefaultDataDir;
   bool json = false;
+  // The log's verifier key, or a file holding it. Default: DATA_DIR/keys/probity.pub if it
+  // exists, else the key the sequencer pinned in the store (docs/checkpoints.md).
+  std::string log_key;
 };
 // `probity log list`: in log order, or through the practice and kind indexes.
 struct ListOptions {
@@ -144,22 +196,34 @@ struct GetOptions {
   LogFlags log;
   std::optional<uint64_t> index;
   std::string event_id;  // exactly one of index and event_id
+  // --raw: write the entry's exact leaf bytes (the stored LogRecord, as hashed into the tree) to
+  // `raw_out` ("-" is stdout) instead of JSON. REQUIRES exactly one entry.
+  bool raw = false;
+  std::string raw_out = "-";
 };
 int LogGet(const GetOptions& o);
 int LogVerify(const LogFlags& f);
+// Proofs are for the tree of the latest signed checkpoint (one whose note verifies with the log's
+// key) unless a size is given; they say which size they are for.
 struct InclusionOptions {
   LogFlags log;
   uint64_t index = 0;
-  std::optional<uint64_t> size;  // default: the current tree size
+  std::optional<uint64_t> size;  // default: the latest signed checkpoint's size
 };
 int LogInclusionProof(const InclusionOptions& o);
 struct ConsistencyOptions {
   LogFlags log;
-  uint64_t from = 0;
-  std::optional<uint64_t> to;  // default: the current tree size
+  uint64_t from = 0;           // > 0: RFC 9162 defines no proof from the empty tree
+  std::optional<uint64_t> to;  // default: the latest signed checkpoint's size
 };
 int LogConsistencyProof(const ConsistencyOptions& o);
-int LogCheckpoint(const LogFlags& f);
+// `probity log checkpoint`: the largest stored checkpoint whose note verifies with the log's key
+// and matches its record (or the one of exactly --size).
+struct CheckpointOptions {
+  LogFlags log;
+  std::optional<uint64_t> size;
+};
+int LogCheckpoint(const CheckpointOptions& o);
 struct DeadLettersOptions {
   LogFlags log;
   uint64_t from = 0;

@@ -1,13 +1,16 @@
 // `probity log ...`: read-only views of the audit log.
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <tuple>
 
 #include "common/codec/codec.h"
+#include "common/logstore/proofs.h"
 #include "common/logstore/store.h"
 #include "common/merkle/hasher.h"
+#include "common/note/key_files.h"
 #include "common/time/civil.h"
 #include "common/time/proto_time.h"
 #include "services/cli/commands.h"
@@ -32,13 +35,54 @@ std::string Iso(const google::protobuf::Timestamp& ts) {
   return civil::FormatRfc3339(FromTimestamp(ts));
 }
 
-std::string HashesJson(const std::vector<merkle::Hash>& hs) {
-  std::string s = "[";
-  for (size_t i = 0; i < hs.size(); ++i) {
-    if (i) s += ",";
-    s += "\"" + merkle::ToHex(hs[i]) + "\"";
+// A 32-byte hash field in the one encoding (base64).
+std::string B64(const std::string& bytes) {
+  auto h = merkle::HashFromBytes(bytes);
+  return h.ok() ? merkle::ToBase64(*h) : std::string("(not 32 bytes)");
+}
+
+std::string HashHex(uint32_t key_hash) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", key_hash);
+  return buf;
+}
+
+// The log's verifier key: --log-key, else DATA_DIR/keys/probity.pub, else the key the sequencer
+// pinned in the store. *source says which. kNotFound when there is none.
+StatusOr<note::Verifier> LogKey(const LogFlags& f, const logstore::LogStore& store,
+                                std::string* source) {
+  if (!f.log_key.empty()) {
+    *source = "--log-key";
+    return note::LoadVerifierKey(f.log_key);
   }
-  return s + "]";
+  const std::string pub = f.data_dir + "/keys/" + note::kVerifierKeyFile;
+  if (std::filesystem::exists(pub)) {
+    *source = pub;
+    return note::LoadVerifierKey(pub);
+  }
+  PROBITY_ASSIGN_OR_RETURN(std::optional<std::string> pinned, store.PinnedLogKey());
+  if (!pinned) {
+    return NotFound("no log key: pass --log-key (the log's verifier key, or its file), or keep " +
+                    pub);
+  }
+  *source = "the key pinned in the log itself; pass --log-key for an independent check";
+  return note::Verifier::FromVerifierKey(*pinned);
+}
+
+// The tree size a proof is for: the one asked for, else the latest verified checkpoint's.
+struct ProofAt {
+  uint64_t size = 0;
+  std::string why;
+};
+StatusOr<ProofAt> ProofSize(const LogFlags& f, const logstore::LogStore& store,
+                            std::optional<uint64_t> asked) {
+  if (asked) return ProofAt{*asked, "as asked"};
+  std::string key_source;
+  PROBITY_ASSIGN_OR_RETURN(note::Verifier key, LogKey(f, store, &key_source));
+  PROBITY_ASSIGN_OR_RETURN(std::optional<v1::Checkpoint> cp,
+                           logstore::LatestVerifiedCheckpoint(store, key));
+  if (!cp) return NotFound("no verified checkpoint yet: give the tree size");
+  return ProofAt{cp->tree_size(), "the latest signed checkpoint"};
 }
 
 // An entry as JSON: the stored record, its leaf hash, and the decoded event when it decodes.
@@ -53,6 +97,20 @@ std::string EntryJson(const logstore::Entry& e) {
   auto d = codec::Decode(r.topic(), r.payload(), ct, codec::Policy{}, INT64_MAX / 4);
   if (auto* ok = std::get_if<codec::Decoded>(&d)) s += ",\"event\":" + codec::ToJson(ok->envelope);
   return s + "}";
+}
+
+// Writes bytes exactly to `out_file` ("-": standard output).
+int WriteBytes(const char* cmd, const std::string& bytes, const std::string& out_file) {
+  if (out_file == "-") {
+    std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::cout.flush();
+    return std::cout ? kExitOk : kExitFailure;
+  }
+  std::ofstream out(out_file, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) return LogFail(cmd, IoError("cannot write " + out_file));
+  return kExitOk;
 }
 
 std::string KindNames() {
@@ -160,6 +218,16 @@ int LogGet(const GetOptions& o) {
       return LogFail("get", NotFound("no entry with event id '" + event_id + "'"));
     indexes = *found;
   }
+  if (o.raw) {
+    if (indexes.size() != 1) {
+      return LogFail("get",
+                     InvalidArgument("--raw writes one entry; event id '" + event_id + "' has " +
+                                     std::to_string(indexes.size()) + " (give the index)"));
+    }
+    auto e = store->Get(indexes[0]);
+    if (!e.ok()) return LogFail("get", e.status());
+    return WriteBytes("get", e->record_bytes, o.raw_out);
+  }
   for (uint64_t i : indexes) {
     auto e = store->Get(i);
     if (!e.ok()) return LogFail("get", e.status());
@@ -173,13 +241,23 @@ int LogVerify(const LogFlags& f) {
   if (!store) return kExitFailure;
   auto size = store->TreeSize();
   if (!size.ok()) return LogFail("verify", size.status());
+  auto checkpoints = store->LatestCheckpoint();
+  if (!checkpoints.ok()) return LogFail("verify", checkpoints.status());
+  std::string key_source;
+  auto key = LogKey(f, *store, &key_source);
+  if (!key.ok() && (key.status().code() != Code::kNotFound || *checkpoints)) {
+    return LogFail("verify", key.status());
+  }
   auto start = std::chrono::steady_clock::now();
-  auto report = store->Verify([&](uint64_t done, uint64_t total) {
-    if (!f.json && total > 1000000 && isatty(2)) {
-      std::fprintf(stderr, "\rverifying: %llu / %llu entries",
-                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
-    }
-  });
+  auto report = store->Verify(
+      [&](uint64_t done, uint64_t total) {
+        if (!f.json && total > 1000000 && isatty(2)) {
+          std::fprintf(stderr, "\rverifying: %llu / %llu entries",
+                       static_cast<unsigned long long>(done),
+                       static_cast<unsigned long long>(total));
+        }
+      },
+      key.ok() ? &*key : nullptr);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!report.ok()) {
     if (f.json) std::cout << "{\"ok\":false,\"error\":\"" << report.status().message() << "\"}\n";
@@ -188,77 +266,75 @@ int LogVerify(const LogFlags& f) {
   if (f.json) {
     std::cout << "{\"ok\":true,\"entries\":" << report->entries_checked
               << ",\"checkpoints\":" << report->checkpoints_checked << ",\"root\":\""
-              << merkle::ToHex(report->root) << "\",\"seconds\":" << secs << "}\n";
+              << merkle::ToBase64(report->root) << "\",\"seconds\":" << secs << "}\n";
   } else {
-    std::printf("OK: %llu entries and %llu checkpoints verified in %.2f s; root %s\n",
-                static_cast<unsigned long long>(report->entries_checked),
-                static_cast<unsigned long long>(report->checkpoints_checked), secs,
-                merkle::ToHex(report->root).c_str());
+    std::printf(
+        "OK: %llu entries and %llu checkpoints verified in %.2f s; root %s\n"
+        "    %llu signed notes checked with %s (%s)\n",
+        static_cast<unsigned long long>(report->entries_checked),
+        static_cast<unsigned long long>(report->checkpoints_checked), secs,
+        merkle::ToBase64(report->root).c_str(),
+        static_cast<unsigned long long>(report->notes_checked),
+        key.ok() ? (key->name() + "+" + HashHex(key->key_hash())).c_str() : "no key",
+        key.ok() ? key_source.c_str() : "the log has no checkpoint");
   }
   return kExitOk;
 }
 
 int LogInclusionProof(const InclusionOptions& o) {
   const LogFlags& f = o.log;
-  const uint64_t index = o.index;
-  auto store = OpenReadOnly(f, "proof inclusion");
+  const char* cmd = "proof inclusion";
+  auto store = OpenReadOnly(f, cmd);
   if (!store) return kExitFailure;
-  auto tree = store->TreeSize();
-  if (!tree.ok()) return LogFail("proof inclusion", tree.status());
-  uint64_t size = o.size.value_or(*tree);
-  auto proof = store->InclusionProof(index, size);
-  if (!proof.ok()) return LogFail("proof inclusion", proof.status());
-  auto entry = store->Get(index);
-  auto root = store->Root(size);
-  if (!entry.ok() || !root.ok())
-    return LogFail("proof inclusion", entry.ok() ? root.status() : entry.status());
+  auto at = ProofSize(f, *store, o.size);
+  if (!at.ok()) return LogFail(cmd, at.status());
+  auto proof = logstore::MakeInclusionProof(*store, o.index, at->size);
+  if (!proof.ok()) return LogFail(cmd, proof.status());
   if (f.json) {
-    std::cout << "{\"index\":" << index << ",\"tree_size\":" << size << ",\"leaf_hash\":\""
-              << merkle::ToHex(entry->leaf_hash) << "\",\"root\":\"" << merkle::ToHex(*root)
-              << "\",\"proof\":" << HashesJson(*proof) << "}\n";
-  } else {
-    std::printf("inclusion of index %llu in tree of %llu\nleaf hash %s\nroot      %s\n",
-                static_cast<unsigned long long>(index), static_cast<unsigned long long>(size),
-                merkle::ToHex(entry->leaf_hash).c_str(), merkle::ToHex(*root).c_str());
-    for (const auto& h : *proof) std::printf("  %s\n", merkle::ToHex(h).c_str());
+    std::cout << codec::ToJson(*proof) << "\n";
+    return kExitOk;
   }
+  std::printf("inclusion of index %llu in the tree of %llu entries (%s)\nleaf hash %s\n",
+              static_cast<unsigned long long>(o.index), static_cast<unsigned long long>(at->size),
+              at->why.c_str(), B64(proof->leaf_hash()).c_str());
+  for (const auto& h : proof->hashes()) std::printf("  %s\n", B64(h).c_str());
   return kExitOk;
 }
 
 int LogConsistencyProof(const ConsistencyOptions& o) {
   const LogFlags& f = o.log;
-  const uint64_t from = o.from;
-  auto store = OpenReadOnly(f, "proof consistency");
+  const char* cmd = "proof consistency";
+  auto store = OpenReadOnly(f, cmd);
   if (!store) return kExitFailure;
-  auto tree = store->TreeSize();
-  if (!tree.ok()) return LogFail("proof consistency", tree.status());
-  uint64_t to = o.to.value_or(*tree);
-  auto proof = store->ConsistencyProof(from, to);
-  if (!proof.ok()) return LogFail("proof consistency", proof.status());
-  auto r1 = store->Root(from);
-  auto r2 = store->Root(to);
-  if (!r1.ok() || !r2.ok())
-    return LogFail("proof consistency", r1.ok() ? r2.status() : r1.status());
+  auto at = ProofSize(f, *store, o.to);
+  if (!at.ok()) return LogFail(cmd, at.status());
+  auto proof = logstore::MakeConsistencyProof(*store, o.from, at->size);
+  if (!proof.ok()) return LogFail(cmd, proof.status());
   if (f.json) {
-    std::cout << "{\"from\":" << from << ",\"to\":" << to << ",\"from_root\":\""
-              << merkle::ToHex(*r1) << "\",\"to_root\":\"" << merkle::ToHex(*r2)
-              << "\",\"proof\":" << HashesJson(*proof) << "}\n";
-  } else {
-    std::printf("consistency of %llu -> %llu\nroot %llu: %s\nroot %llu: %s\n",
-                static_cast<unsigned long long>(from), static_cast<unsigned long long>(to),
-                static_cast<unsigned long long>(from), merkle::ToHex(*r1).c_str(),
-                static_cast<unsigned long long>(to), merkle::ToHex(*r2).c_str());
-    for (const auto& h : *proof) std::printf("  %s\n", merkle::ToHex(h).c_str());
+    std::cout << codec::ToJson(*proof) << "\n";
+    return kExitOk;
   }
+  std::printf("consistency of the tree of %llu entries with the tree of %llu (%s)\n",
+              static_cast<unsigned long long>(o.from), static_cast<unsigned long long>(at->size),
+              at->why.c_str());
+  for (const auto& h : proof->hashes()) std::printf("  %s\n", B64(h).c_str());
   return kExitOk;
 }
 
-int LogCheckpoint(const LogFlags& f) {
+int LogCheckpoint(const CheckpointOptions& o) {
+  const LogFlags& f = o.log;
   auto store = OpenReadOnly(f, "checkpoint");
   if (!store) return kExitFailure;
-  auto cp = store->LatestCheckpoint();
+  std::string key_source;
+  auto key = LogKey(f, *store, &key_source);
+  if (!key.ok()) return LogFail("checkpoint", key.status());
+  auto cp = logstore::LatestVerifiedCheckpoint(*store, *key, o.size);
   if (!cp.ok()) return LogFail("checkpoint", cp.status());
-  if (!*cp) return LogFail("checkpoint", NotFound("no checkpoint has been made yet"));
+  if (!*cp) {
+    return LogFail("checkpoint", NotFound(o.size ? "no verified checkpoint of size " +
+                                                       std::to_string(*o.size) + " is stored"
+                                                 : std::string("no verified checkpoint yet")));
+  }
   if (f.json) {
     std::cout << codec::ToJson(**cp) << "\n";
   } else {
@@ -304,16 +380,8 @@ int LogDeadLetterRaw(const LogFlags& f, uint64_t seq, const std::string& out_fil
     return LogFail("deadletters",
                    DataLoss("dead letter " + std::to_string(seq) + " does not parse"));
   }
-  if (out_file == "-") {
-    std::cout.write(d.original_value().data(),
-                    static_cast<std::streamsize>(d.original_value().size()));
-    std::cout.flush();
-    return std::cout ? kExitOk : kExitFailure;
-  }
-  std::ofstream out(out_file, std::ios::binary | std::ios::trunc);
-  out.write(d.original_value().data(), static_cast<std::streamsize>(d.original_value().size()));
-  out.close();
-  if (!out) return LogFail("deadletters", IoError("cannot write " + out_file));
+  if (int rc = WriteBytes("deadletters", d.original_value(), out_file); rc != kExitOk) return rc;
+  if (out_file == "-") return kExitOk;
   std::cerr << "wrote " << d.original_value().size() << " bytes (sha256 "
             << merkle::ToHex(merkle::Sha256(d.original_value())) << ") of dead letter " << seq
             << " to " << out_file << "\n";

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -16,14 +17,22 @@
 #include "common/note/key_files.h"
 #include "common/note/note.h"
 #include "services/alerts/alerts.h"
+#include "services/alerts/outbox_sink.h"
 #include "services/cli/analysis_commands.h"
+#include "services/cli/api_commands.h"
 #include "services/cli/commands.h"
 #include "services/cli/demo.h"
 #include "services/cli/first_failure.h"
 #include "services/cli/follow_support.h"
+#include "services/cli/payments_commands.h"
+#include "services/cli/webhooks_commands.h"
 #include "services/ingest/ingest.h"
+#include "services/payments/target.h"
 #include "services/rules/rule_set.h"
 #include "services/rules/runner.h"
+#include "services/tiles/tiles.h"
+#include "services/witness/collector.h"
+#include "services/witness/witness.h"
 
 namespace probity::cli {
 namespace {
@@ -66,6 +75,7 @@ StatusOr<note::Signer> LoadSigner(const ServeOptions& s, bool generate_if_missin
 struct IngestStack {
   std::unique_ptr<logstore::LogStore> store;
   std::optional<note::Signer> signer;
+  std::unique_ptr<witness::WitnessCollector> witnesses;  // outlives the service
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<ingest::IngestService> service;
   std::unique_ptr<metrics::HttpServer> http;
@@ -91,6 +101,19 @@ struct IngestStack {
     o.ignore_stored_offsets = embedded_bus;
     service = std::make_unique<ingest::IngestService>(o, bus, store.get(), rt.clock, registry.get(),
                                                       &*signer);
+    if (!s.witnesses.empty()) {
+      std::vector<witness::WitnessEndpoint> endpoints;
+      for (const std::string& w : s.witnesses) {
+        const size_t eq = w.find('=');
+        if (eq == std::string::npos) {
+          return InvalidArgument("--witness '" + w + "' is not URL=VKEY");
+        }
+        endpoints.push_back({w.substr(0, eq), w.substr(eq + 1)});
+      }
+      PROBITY_ASSIGN_OR_RETURN(witnesses,
+                               witness::WitnessCollector::Create(endpoints, store.get()));
+      service->SetCosigner(witnesses.get());
+    }
     http = std::make_unique<metrics::HttpServer>(registry, [this] { return service->health(); });
     PROBITY_RETURN_IF_ERROR(http->Start(s.http.host, s.http.port));
     PROBITY_RETURN_IF_ERROR(service->Start());
@@ -161,11 +184,22 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   // Everything that can be refused is checked before anything starts.
   auto rule_set = rules::LoadRuleSetFile(o.rules_file.empty() ? DefaultRulesFile() : o.rules_file);
   if (!rule_set.ok()) return Fail("up", rule_set.status());
+  auto hold_policy = payments::LoadHoldPolicyFile(
+      o.hold_policy_file.empty() ? DefaultHoldPolicyFile() : o.hold_policy_file, *rule_set);
+  if (!hold_policy.ok()) return Fail("up", hold_policy.status());
   std::unique_ptr<alerts::AlertmanagerClient> am;
   if (!o.alertmanager_url.empty()) {
     auto client = alerts::AlertmanagerClient::Create(o.alertmanager_url);
     if (!client.ok()) return Fail("up", client.status());
     am = std::move(client).value();
+  }
+  // Webhooks, when a routing file is given; its public key is published beside the log's.
+  std::optional<WebhooksSetup> hooks;
+  if (!o.routing_file.empty()) {
+    auto setup = PrepareWebhooks(o.routing_file, o.serve.data_dir + "/keys/webhooks",
+                                 o.serve.data_dir + "/keys/webhooks.pub");
+    if (!setup.ok()) return Fail("up", setup.status());
+    hooks = std::move(setup).value();
   }
   // The embedded bus, unless --bootstrap-servers names another.
   std::unique_ptr<bus::EmbeddedCluster> cluster;
@@ -204,26 +238,97 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   st = rules.Start(rt.clock->NowMicros());
   if (!st.ok()) return Fail("up", Status(st.code(), "rules: " + st.message()));
 
+  // Payments: another follower of the same store; its instructions go back through ingest.
+  bus::KafkaBus payments_bus(cfg);
+  follow::StoreSource payments_source(stack.store.get());
+  follow::StoreCheckpointSource payments_checkpoints(stack.store.get());
+  payments::PaymentsTarget payments_target({.state_dir = data_dir + "/payments",
+                                            .checkpoints = &payments_checkpoints,
+                                            .origin = log_key->name(),
+                                            .log_keys = {*log_key}},
+                                           *hold_policy, &payments_source, &payments_bus, rt.clock,
+                                           stack.registry.get());
+  st = payments_target.Start();
+  if (!st.ok()) return Fail("up", Status(st.code(), "payments: " + st.message()));
+
   // Alerts, when an Alertmanager is given: a third follower of the same store.
+  // It hands its alerts to a durable outbox, which retries Alertmanager for as long as it is down.
   follow::StoreSource alert_source(stack.store.get());
   follow::StoreCheckpointSource alert_checkpoints(stack.store.get());
   std::unique_ptr<alerts::AlertsRunner> alerter;
+  std::unique_ptr<alerts::AlertmanagerTransport> am_transport;
+  std::unique_ptr<alerts::OutboxAlertSink> am_outbox;
   if (am) {
+    am_transport = std::make_unique<alerts::AlertmanagerTransport>(am.get());
+    auto sink = alerts::OutboxAlertSink::Open(data_dir + "/alerts/outbox", am_transport.get(),
+                                              hooks ? &hooks->routing : nullptr, rt.clock,
+                                              stack.registry.get());
+    if (!sink.ok())
+      return Fail("up", Status(sink.status().code(), "alerts: " + sink.status().message()));
+    am_outbox = std::move(sink).value();
     alerter = std::make_unique<alerts::AlertsRunner>(
         alerts::AlertsRunner::Options{.state_dir = data_dir + "/alerts",
                                       .checkpoints = &alert_checkpoints,
                                       .origin = log_key->name(),
                                       .log_keys = {*log_key}},
-        &alert_source, am.get(), rt.clock);
+        &alert_source, am_outbox.get(), rt.clock);
     st = alerter->Start();
     if (!st.ok()) return Fail("up", Status(st.code(), "alerts: " + st.message()));
+  }
+  follow::StoreSource webhook_source(stack.store.get());
+  follow::StoreCheckpointSource webhook_checkpoints(stack.store.get());
+  const WebhooksLog webhook_log{.entries = &webhook_source,
+                                .checkpoints = &webhook_checkpoints,
+                                .origin = log_key->name(),
+                                .log_keys = {*log_key},
+                                .bus = cfg};
+
+  // The hash tiles and /checkpoint, from the same store, verified with the same key.
+  tiles::TileServer tile_server(stack.store.get(), *log_key);
+  st = tile_server.Start(o.serve.http.host, o.tiles.port);
+  if (!st.ok()) return Fail("up", st);
+
+  // The api, when an access file is given: a fourth follower of the same store, answering from it.
+  follow::StoreSource api_source(stack.store.get());
+  follow::StoreCheckpointSource api_checkpoints(stack.store.get());
+  ApiStack api;
+  if (!o.api.access_file.empty()) {
+    ApiServeOptions serve = o.api;
+    if (serve.state_dir.empty()) serve.state_dir = data_dir + "/api";
+    if (serve.bundle_policy_file.empty()) {
+      // Bundles name this log's key; a deployment with witnesses passes --bundle-policy.
+      v1::VerifierPolicy policy;
+      policy.set_log_origin(o.serve.ingest.checkpoint_origin);
+      policy.set_log_vkey(stack.signer->verifier_key());
+      serve.api.bundle_policy = policy;
+    }
+    const logstore::LogStore* store = stack.store.get();
+    st = api.Start(
+        serve, cfg,
+        [store] {
+          return std::shared_ptr<const logstore::LogReader>(store,
+                                                            [](const logstore::LogReader*) {});
+        },
+        &api_source, &api_checkpoints, rt);
+    if (!st.ok()) return Fail("up", Status(st.code(), "api: " + st.message()));
   }
 
   // Every target is started: no return before the threads are joined.
   std::thread rules_thread([&] { failures.Record("rules", rules.Run(rt.stop)); });
+  std::thread payments_thread([&] { failures.Record("payments", payments_target.Run(rt.stop)); });
   std::thread alerts_thread;
-  if (alerter)
+  if (alerter) {
+    am_outbox->Start();
     alerts_thread = std::thread([&] { failures.Record("alerts", alerter->Run(rt.stop)); });
+  }
+  std::thread webhooks_thread;
+  if (hooks) {
+    webhooks_thread = std::thread([&] {
+      failures.Record("webhooks",
+                      RunWebhooksTarget(&*hooks, webhook_log, data_dir + "/webhooks",
+                                        o.webhook_first_retry_ms, rt, stack.registry.get()));
+    });
+  }
 
   std::ostringstream links;
   links << "  bus          " << cfg.bootstrap_servers
@@ -235,9 +340,22 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
         << "/metrics\n"
         << "  health       http://" << o.serve.http.host << ":" << stack.http->port()
         << "/healthz\n"
+        << "  tiles        http://" << o.serve.http.host << ":" << tile_server.port()
+        << "/checkpoint and /tile/<L>/<N> (c2sp.org/tlog-tiles)\n"
         << "  rules        " << rule_set->name << " " << rule_set->version << " ("
         << rule_set->rules.size() << " rules)\n"
+        << "  payments     hold policy " << hold_policy->label() << " (approve after "
+        << hold_policy->approve_after_days << " days of log time; probity payments export --date "
+        << "YYYY-MM-DD --data-dir " << data_dir << ")\n"
         << (am ? "  alerts       " + o.alertmanager_url + "\n" : std::string())
+        << (hooks ? "  webhooks     " + std::to_string(hooks->routing.endpoints().size()) +
+                        " endpoints from " + o.routing_file + "; public key " + hooks->public_key +
+                        "\n"
+                  : std::string())
+        << (api.port() != 0
+                ? "  api          http" + std::string(o.api.api.tls_cert_file.empty() ? "" : "s") +
+                      "://" + o.api.api.host + ":" + std::to_string(api.port()) + "/v1/\n"
+                : std::string())
         << "Ctrl-C stops everything cleanly.\n";
   if (o.demo) {
     DemoOptions d;
@@ -249,8 +367,13 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
     WaitForStop(rt);
   }
   *rt.stop = true;
+  failures.Record("api", api.follower_status());
+  api.Stop();           // no new reads or decisions; those answered are on the bus
   rules_thread.join();  // its last flags are confirmed on the bus
+  payments_thread.join();
   if (alerts_thread.joinable()) alerts_thread.join();
+  if (am_outbox) am_outbox->Stop();
+  if (webhooks_thread.joinable()) webhooks_thread.join();
   stack.Settle(5000);  // ... and read into the log before ingest stops
   failures.Record("ingest", stack.Stop());
   if (Status first = failures.status(); !first.ok()) return Fail("up", first);
@@ -267,21 +390,36 @@ int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt) {
   if (!client.ok()) return Fail("alerts", client.status());
   auto in = OpenBusFollowInputs(o.bus, o.catch_up_from, o.log_key, "alerts");
   if (!in.ok()) return Fail("alerts", in.status());
+  std::optional<webhooks::Routing> routing;
+  if (!o.routing_file.empty()) {
+    auto r = webhooks::Routing::LoadFile(o.routing_file);
+    if (!r.ok()) return Fail("alerts", r.status());
+    routing = std::move(r).value();
+  }
+  // Alerts go to a durable outbox, which retries Alertmanager for as long as it is down.
+  auto registry = std::make_shared<prometheus::Registry>();
+  alerts::AlertmanagerTransport transport(client->get());
+  auto sink =
+      alerts::OutboxAlertSink::Open(o.data_dir + "/alerts/outbox", &transport,
+                                    routing ? &*routing : nullptr, rt.clock, registry.get());
+  if (!sink.ok()) return Fail("alerts", sink.status());
   alerts::AlertsRunner runner({.state_dir = o.data_dir + "/alerts",
                                .checkpoints = in->checkpoints.get(),
                                .origin = in->origin,
                                .log_keys = in->log_keys},
-                              in->entries.get(), client->get(), rt.clock);
+                              in->entries.get(), sink->get(), rt.clock);
   Status st = runner.Start();
   if (!st.ok()) return Fail("alerts", st);
-  metrics::HttpServer http(std::make_shared<prometheus::Registry>(),
-                           [&] { return runner.health(); });
+  metrics::HttpServer http(registry, [&] { return runner.health(); });
   st = http.Start(o.http.host, o.http.port);
   if (!st.ok()) return Fail("alerts", st);
+  (*sink)->Start();
   std::cout << "probity alerts: following probity.log.v1 on " << o.bus.bootstrap_servers
             << ", delivering to " << o.alertmanager_url << "; health on http://" << o.http.host
             << ":" << http.port() << "/healthz" << std::endl;
   st = runner.Run(rt.stop);
+  (*sink)->Stop();
+  if (st.ok()) st = (*sink)->outbox()->thread_status();
   if (!st.ok()) return Fail("alerts", st);
   auto s = runner.stats();
   std::cout << "probity alerts: stopped at index " << s.next_index << "; " << s.fired << " fired, "
@@ -289,8 +427,71 @@ int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt) {
   return kExitOk;
 }
 
+int RunTiles(const TilesOptions& o, const Runtime& rt) {
+  // A secondary instance of the writer's store, with its own files in a private directory.
+  std::string tmpl = (std::filesystem::temp_directory_path() / "probity-tiles-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) return Fail("tiles", IoError("cannot create " + tmpl));
+  struct RemoveOnExit {
+    std::string dir;
+    ~RemoveOnExit() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{tmpl};
+  auto store = logstore::LogStore::Open(o.store, {.read_only = true, .secondary_path = tmpl});
+  if (!store.ok()) return Fail("tiles", store.status());
+  StatusOr<note::Verifier> key = NotFound("no log key");
+  if (!o.log_key.empty()) {
+    key = note::LoadVerifierKey(o.log_key);
+  } else if (auto pinned = (*store)->PinnedLogKey(); !pinned.ok()) {
+    key = pinned.status();
+  } else if (*pinned) {
+    key = note::Verifier::FromVerifierKey(**pinned);
+  } else {
+    key = NotFound("no log key pinned in " + o.store + ": pass --log-key");
+  }
+  if (!key.ok()) return Fail("tiles", key.status());
+  tiles::TileServer server(store->get(), *key);
+  Status st = server.Start(o.http.host, o.http.port);
+  if (!st.ok()) return Fail("tiles", st);
+  std::cout << "probity tiles: serving " << o.store << " at http://" << o.http.host << ":"
+            << server.port() << "/checkpoint and /tile/<L>/<N>[.p/<W>] (hashes only)" << std::endl;
+  WaitForStop(rt);
+  server.Stop();
+  return kExitOk;
+}
+
+int RunWitness(const WitnessCommandOptions& o, const Runtime& rt) {
+  auto key_text = note::ReadKeyFile(o.key);
+  if (!key_text.ok()) return Fail("witness", key_text.status());
+  auto cosigner = note::Signer::FromSignerKey(*key_text, note::kAlgCosignatureV1);
+  if (!cosigner.ok()) return Fail("witness", cosigner.status());
+  std::vector<witness::LogConfig> logs;
+  for (const std::string& l : o.logs) {
+    const size_t eq = l.find('=');
+    const std::string vkey = eq == std::string::npos ? l : l.substr(eq + 1);
+    auto v = note::LoadVerifierKey(vkey);
+    if (!v.ok()) return Fail("witness", v.status());
+    std::string text = vkey;
+    if (auto file = note::ReadKeyFile(vkey); file.ok()) text = *file;
+    logs.push_back({eq == std::string::npos ? v->name() : l.substr(0, eq), text});
+  }
+  Status st = MakeDirectories(o.state_dir);
+  if (!st.ok()) return Fail("witness", st);
+  auto w = witness::Witness::Open(o.state_dir, logs, *cosigner, rt.clock);
+  if (!w.ok()) return Fail("witness", w.status());
+  st = (*w)->Start(o.http.host, o.http.port);
+  if (!st.ok()) return Fail("witness", st);
+  std::cout << "probity witness: " << cosigner->name() << " (verifier key "
+            << cosigner->verifier_key() << ") witnessing " << logs.size() << " log(s); POST http://"
+            << o.http.host << ":" << (*w)->port() << "/add-checkpoint" << std::endl;
+  WaitForStop(rt);
+  (*w)->Stop();
+  return kExitOk;
+}
+
 int RunKeygen(const KeygenOptions& o) {
-  auto kp = note::GenerateKey(o.name);
+  auto kp = note::GenerateKey(o.name, o.cosigner ? note::kAlgCosignatureV1 : note::kAlgEd25519);
   if (!kp.ok()) return Fail("keygen", kp.status());
   Status st = MakeDirectories(o.out_dir);
   if (st.ok()) st = note::WriteKeyFiles(*kp, o.out_dir);

@@ -24,6 +24,31 @@ constexpr int kValueShiftMonths = 3;
 constexpr double kListInflationFactor = 1.15;
 constexpr int kOverdueDays = 913;  // 30 months
 
+// Graded scenarios (docs/generator.md, "Graded anomalies"): the magnitudes of each kind, dealt
+// round-robin by Practice::grade. The fixed scenario uses the single constant above.
+constexpr double kCohortGrades[] = {1.05, 1.1, 1.3, 1.5};
+constexpr double kPaymentGrades[] = {1.1, 1.25, 1.5, 2.0, 2.5, 3.0};
+constexpr double kReferralGrades[] = {1.25, 1.5, 2.0, 3.0, 4.0};
+constexpr double kContactGrades[] = {1.5, 2.0, 3.0, 4.0};
+constexpr double kShiftGrades[] = {1.1, 1.25, 1.5, 2.0};
+constexpr double kListGrades[] = {1.05, 1.10, 1.15, 1.25};
+// What the default rules cannot judge by design (deploy/rules/default.yaml; docs/rules.md).
+constexpr int64_t kRuleMinList = 1000;       // payment_per_patient_outlier, list_inflation
+constexpr double kRuleListThreshold = 0.10;  // list_inflation: growth must exceed 10%
+constexpr double kRuleMinExpected = 20;      // funnels: expected count in the 90-day window
+
+template <size_t N>
+double Graded(const GeneratorParams& params, const Practice& p, const double (&grades)[N],
+              double fixed) {
+  return params.graded ? grades[static_cast<size_t>(p.grade) % N] : fixed;
+}
+
+std::string Factor(double f) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.2fx", f);
+  return b;
+}
+
 bool InRange(const GeneratorParams& params, const ClaimSpec& s) {
   return s.period_start >= params.start && s.period_end <= params.end;
 }
@@ -105,6 +130,10 @@ class DuplicateItemOfService final : public AnomalyKind {
                 Yyyymm(dup_period) + s.id_suffix + " three months later";
     t->window_start = s.period_start;
     t->window_end = AddMonths(dup_period, 1) + 30 * kDay;
+    if (params.graded) {
+      t->magnitude = 1;  // duplicates
+      t->pattern = "one-off";
+    }
     return std::make_unique<DuplicateInjection>(code, s.period_start,
                                                 std::stoll(s.id_suffix.substr(1)), dup_period);
   }
@@ -118,12 +147,12 @@ bool CohortItem(const GeneratorParams& params, const ClaimSpec& s) {
 
 class CohortInjection final : public Injection {
  public:
-  CohortInjection(std::string service, Micros period)
-      : service_(std::move(service)), period_(period) {}
+  CohortInjection(std::string service, Micros period, double excess)
+      : service_(std::move(service)), period_(period), excess_(excess) {}
   void QueueClaim(Rng& rng, ClaimDraft draft, const ClaimQueue& queue) const override {
     ClaimSpec& s = draft.spec;
     if (s.service_code == service_ && s.period_start == period_ && s.id_suffix.empty()) {
-      s.quantity = static_cast<int64_t>(std::ceil(kCohortExcess * s.cohort));
+      s.quantity = static_cast<int64_t>(std::ceil(excess_ * s.cohort));
     }
     queue(std::move(draft));
   }
@@ -131,6 +160,7 @@ class CohortInjection final : public Injection {
  private:
   std::string service_;
   Micros period_;
+  double excess_;
 };
 
 class ClaimExceedsCohort final : public AnomalyKind {
@@ -154,13 +184,19 @@ class ClaimExceedsCohort final : public AnomalyKind {
         }
       }
     }
-    const int64_t q = static_cast<int64_t>(std::ceil(kCohortExcess * pick->cohort));
+    const double excess = Graded(params, p, kCohortGrades, kCohortExcess);
+    const int64_t q = static_cast<int64_t>(std::ceil(excess * pick->cohort));
     t->detail = "claim CLM-" + code + "-" + pick->service_code + "-" + Yyyymm(pick->period_start) +
                 " quantity " + std::to_string(q) + " against an eligible cohort of " +
-                std::to_string(pick->cohort) + " (1.3x)";
+                std::to_string(pick->cohort) + " (" +
+                (params.graded ? Factor(excess) : std::string("1.3x")) + ")";
+    if (params.graded) {
+      t->magnitude = excess;
+      t->pattern = "one-off";
+    }
     t->window_start = pick->period_start;
     t->window_end = pick->period_end;
-    return std::make_unique<CohortInjection>(pick->service_code, pick->period_start);
+    return std::make_unique<CohortInjection>(pick->service_code, pick->period_start, excess);
   }
 };
 
@@ -204,6 +240,10 @@ class QofPointsOverMaximum final : public AnomalyKind {
                 p.rec.practice_code + "-QOF-" + Yyyymm(fp.fy_start) + s->id_suffix;
     t->window_start = s->period_start;
     t->window_end = s->period_end;
+    if (params.graded) {
+      t->magnitude = kQofOverMax;  // points claimed / maximum
+      t->pattern = "one-off";
+    }
     return std::make_unique<QofInjection>(s->indicator);
   }
 };
@@ -280,6 +320,10 @@ class LateOrResubmittedClaim final : public AnomalyKind {
       t->detail = "PAID claim " + id + " resubmitted with a new event id and amount +25%";
       t->window_end = pick->period_end + 75 * kDay;
     }
+    if (params.graded) {
+      t->magnitude = p.variant == 0 ? kLateDays : kResubmitUplift;  // days late; amount factor
+      t->pattern = p.variant == 0 ? "late" : "resubmitted";
+    }
     return std::make_unique<LateInjection>(p.variant, pick->service_code, month);
   }
 };
@@ -288,21 +332,51 @@ class LateOrResubmittedClaim final : public AnomalyKind {
 
 class PaymentInjection final : public Injection {
  public:
+  // stream_only: only the global-sum columns (global sum, MPIG, PMS balance).
+  PaymentInjection(double factor, bool stream_only) : factor_(factor), stream_only_(stream_only) {}
   int64_t ColumnTotal(int column, int64_t total) const override {
-    return ScaleRound(total, kPaymentOutlierFactor);
+    if (stream_only_ && PaymentColumns()[column].stream != v1::PAYMENT_STREAM_GLOBAL_SUM)
+      return total;
+    return ScaleRound(total, factor_);
   }
+
+ private:
+  double factor_;
+  bool stream_only_;
 };
 
 class PaymentPerPatientOutlier final : public AnomalyKind {
  public:
   PaymentPerPatientOutlier() : AnomalyKind(rules::kPaymentPerPatientOutlier) {}
   bool Eligible(const GeneratorParams& params, const Practice& p, int variant) const override {
-    return p.rec.list_size >= kPaymentOutlierMinList;
+    // Graded: every practice (those the rule cannot judge are recorded as such).
+    return params.graded || p.rec.list_size >= kPaymentOutlierMinList;
   }
   std::unique_ptr<Injection> Plan(const GeneratorParams& params, Rng& rng, Practice& p,
                                   TruthEntry* t) const override {
-    t->detail = "every payment stream claimed at 2.5x the practice's real 2022-23 figures";
-    return std::make_unique<PaymentInjection>();
+    if (!params.graded) {
+      t->detail = "every payment stream claimed at 2.5x the practice's real 2022-23 figures";
+      return std::make_unique<PaymentInjection>(kPaymentOutlierFactor, false);
+    }
+    const double f = Graded(params, p, kPaymentGrades, kPaymentOutlierFactor);
+    const bool stream = p.variant == 1;
+    t->magnitude = f;
+    t->pattern = stream ? "stream" : "total";
+    t->detail = (stream ? "the global sum (global sum, MPIG, PMS balance) claimed at "
+                        : "every payment stream claimed at ") +
+                Factor(f) + " the practice's real 2022-23 figures, all year";
+    int64_t gs = 0;
+    for (int c = 0; c < kNumPaymentColumns; ++c) {
+      if (PaymentColumns()[c].stream == v1::PAYMENT_STREAM_GLOBAL_SUM)
+        gs += std::max<int64_t>(0, p.rec.payments_pence[c]);
+    }
+    if (p.rec.list_size < kRuleMinList) {
+      t->undetectable = "list of " + std::to_string(p.initial_list) +
+                        " patients, below the rule's 1,000-patient minimum";
+    } else if (stream && gs == 0) {
+      t->undetectable = "no global-sum payments to overclaim";
+    }
+    return std::make_unique<PaymentInjection>(f, stream);
   }
 };
 
@@ -313,6 +387,20 @@ class ReferralRateOutlier final : public AnomalyKind {
   ReferralRateOutlier() : AnomalyKind(rules::kReferralRateOutlier) {}
   std::unique_ptr<Injection> Plan(const GeneratorParams& params, Rng& rng, Practice& p,
                                   TruthEntry* t) const override {
+    if (params.graded) {
+      const double f = Graded(params, p, kReferralGrades, kReferralOutlierFactor);
+      p.referral_factor *= f;
+      t->magnitude = f;
+      t->pattern = "sustained";
+      t->detail = "referrals at " + Factor(f) + " the practice's own rate, all year";
+      const double expected90 =
+          params.referrals_per_day * params.volume_fraction * p.weighted_share * 90;
+      if (expected90 < kRuleMinExpected) {
+        t->undetectable = "about " + std::to_string(std::llround(expected90)) +
+                          " referrals expected in 90 days, below the funnel's minimum of 20";
+      }
+      return std::make_unique<Injection>();
+    }
     p.referral_factor = kReferralOutlierFactor;
     t->detail = "referrals at 4x the national rate per weighted patient (practice factor 4.0)";
     return std::make_unique<Injection>();  // the factor is the whole anomaly
@@ -323,19 +411,20 @@ class ReferralRateOutlier final : public AnomalyKind {
 
 class ContactInjection final : public Injection {
  public:
-  explicit ContactInjection(int variant) : variant_(variant) {}
+  ContactInjection(int variant, double factor) : variant_(variant), factor_(factor) {}
   void AdjustContacts(std::array<double, 4>* shares, double* out_of_hours) const override {
     if (variant_ == 0) {  // home visits, taken from face-to-face
       const double before = (*shares)[3];
-      (*shares)[3] *= kContactOutlierFactor;
+      (*shares)[3] *= factor_;
       (*shares)[0] -= (*shares)[3] - before;
     } else {
-      *out_of_hours *= kContactOutlierFactor;
+      *out_of_hours *= factor_;
     }
   }
 
  private:
   int variant_;
+  double factor_;
 };
 
 class ContactRateOutlier final : public AnomalyKind {
@@ -343,9 +432,26 @@ class ContactRateOutlier final : public AnomalyKind {
   ContactRateOutlier() : AnomalyKind(rules::kContactRateOutlier) {}
   std::unique_ptr<Injection> Plan(const GeneratorParams& params, Rng& rng, Practice& p,
                                   TruthEntry* t) const override {
+    if (params.graded) {
+      const double f = Graded(params, p, kContactGrades, kContactOutlierFactor);
+      t->magnitude = f;
+      t->pattern = p.variant == 0 ? "home_visit" : "out_of_hours";
+      t->detail = (p.variant == 0 ? "home visits at " : "out-of-hours contacts at ") + Factor(f) +
+                  " the practice's own share, all year";
+      const double share =
+          p.variant == 0 ? 0.012 * p.home_visit_factor * (1 - 0.02) : 0.02 * p.out_of_hours_factor;
+      const double expected90 = params.contacts_per_day * params.volume_fraction *
+                                p.weighted_share * p.contact_factor * share * 90;
+      if (expected90 < kRuleMinExpected) {
+        t->undetectable = "about " + std::to_string(std::llround(expected90)) +
+                          " contacts of that kind expected in 90 days, below the funnel's "
+                          "minimum of 20";
+      }
+      return std::make_unique<ContactInjection>(p.variant, f);
+    }
     t->detail = p.variant == 0 ? "home visits at 4x the national share (4.8% of contacts)"
                                : "out-of-hours contacts at 4x the national share (8% of contacts)";
-    return std::make_unique<ContactInjection>(p.variant);
+    return std::make_unique<ContactInjection>(p.variant, kContactOutlierFactor);
   }
 };
 
@@ -353,17 +459,18 @@ class ContactRateOutlier final : public AnomalyKind {
 
 class ShiftInjection final : public Injection {
  public:
-  explicit ShiftInjection(Micros from) : from_(from) {}
+  ShiftInjection(Micros from, double factor) : from_(from), factor_(factor) {}
   void QueueClaim(Rng& rng, ClaimDraft draft, const ClaimQueue& queue) const override {
     ClaimSpec& s = draft.spec;
     if (IsMonthlyLump(s) && s.period_start >= from_) {
-      s.unit_price = ScaleRound(s.unit_price, kValueShiftFactor);
+      s.unit_price = ScaleRound(s.unit_price, factor_);
     }
     queue(std::move(draft));
   }
 
  private:
   Micros from_;  // periods starting at or after this
+  double factor_;
 };
 
 class ClaimedValueShift final : public AnomalyKind {
@@ -385,7 +492,14 @@ class ClaimedValueShift final : public AnomalyKind {
         FormatRfc3339(from);
     t->window_start = from;
     t->window_end = last_month_end + 30 * kDay;
-    return std::make_unique<ShiftInjection>(from);
+    const double f = Graded(params, p, kShiftGrades, kValueShiftFactor);
+    if (params.graded) {
+      t->magnitude = f;
+      t->pattern = "sustained";
+      t->detail = "monthly claims (global sum, PMS balance, premises, QOF aspiration...) at " +
+                  Factor(f) + " for the last 3 months of the range, from " + FormatRfc3339(from);
+    }
+    return std::make_unique<ShiftInjection>(from, f);
   }
 };
 
@@ -393,17 +507,34 @@ class ClaimedValueShift final : public AnomalyKind {
 
 class ListInjection final : public Injection {
  public:
+  ListInjection(double factor, bool graded) : factor_(factor), graded_(graded) {}
   bool ListAt(size_t i, const std::vector<Micros>& quarters, Micros end, int64_t list,
               int64_t* next, TruthEntry* t) const override {
     if (i != quarters.size() / 2) return false;  // the middle update
-    *next = std::llround(list * kListInflationFactor);
+    *next = std::llround(list * factor_);
+    char pct[16];
+    std::snprintf(pct, sizeof(pct), "+%.0f%%", (factor_ - 1) * 100);
     t->detail = "registered list raised from " + std::to_string(list) + " to " +
-                std::to_string(*next) + " (+15%) at " + FormatRfc3339(quarters[i]) +
+                std::to_string(*next) + " (" + pct + ") at " + FormatRfc3339(quarters[i]) +
                 " with no merger";
+    if (graded_) {
+      t->magnitude = factor_;
+      t->pattern = "one-off";
+      if (list < kRuleMinList) {
+        t->undetectable =
+            "list of " + std::to_string(list) + " patients, below the rule's 1,000-patient minimum";
+      } else if (*next - list <= std::llround(list * kRuleListThreshold)) {
+        t->undetectable = std::string(pct) + ", not above the rule's 10% threshold";
+      }
+    }
     t->window_start = quarters[i];
     t->window_end = i + 1 < quarters.size() ? quarters[i + 1] : end;
     return true;
   }
+
+ private:
+  double factor_;
+  bool graded_;
 };
 
 class ListInflation final : public AnomalyKind {
@@ -419,7 +550,8 @@ class ListInflation final : public AnomalyKind {
   std::unique_ptr<Injection> Plan(const GeneratorParams& params, Rng& rng, Practice& p,
                                   TruthEntry* t) const override {
     t->detail = "registered list +15% in one quarter with no merger";  // completed by ListAt
-    return std::make_unique<ListInjection>();
+    return std::make_unique<ListInjection>(Graded(params, p, kListGrades, kListInflationFactor),
+                                           params.graded);
   }
 };
 
@@ -443,6 +575,12 @@ class MonitoringVisitOverdue final : public AnomalyKind {
                                   TruthEntry* t) const override {
     t->detail = "last contract-monitoring visit 30 months before the range start; none during it";
     t->window_start = params.start - kOverdueDays * kDay + 10 * kHour;
+    if (params.graded) {
+      // Months past the 24-month limit by the end of the range.
+      t->magnitude =
+          std::round(static_cast<double>(params.end - t->window_start) / kDay / 30.4375 - 24);
+      t->pattern = "sustained";
+    }
     return std::make_unique<OverdueInjection>();
   }
 };
@@ -468,6 +606,10 @@ class RemedialInjection final : public Injection {
                 "; no follow-up visit by then";
     t->window_start = notice;
     t->window_end = due;
+    if (params.graded) {
+      t->magnitude = static_cast<double>((end - due) / kDay);  // days past the deadline by the end
+      t->pattern = "one-off";
+    }
     return true;
   }
 };

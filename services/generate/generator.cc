@@ -47,6 +47,9 @@ constexpr std::array<char, 4> kModeLetters = {'F', 'T', 'V', 'H'};
 constexpr double kDnaShare = 0.041;        // of all contacts
 constexpr double kOutOfHoursShare = 0.02;  // of all contacts
 constexpr double kContactFactorSigma = 0.15;
+// Graded scenarios: between-practice spread (lognormal sigma) of a practice's home-visit and
+// out-of-hours shares (docs/generator.md, "The calibrated population").
+constexpr double kShareSigma = 0.35;
 // Referral practice factor: lognormal with p95/p5 = 2.5, clamped to [0.5, 2].
 const double kReferralSigma = std::log(2.5) / (2 * 1.6448536);
 constexpr double kTwoWeekWaitShare = 0.15;
@@ -180,12 +183,23 @@ Status Generator::Impl::Plan(const std::vector<PracticeRecord>& reference) {
     p.rec = *rec;
     p.weighted_share = rec->weighted_list_size / national_weighted;
     p.initial_list = std::llround(rec->list_size);
+    // A practice factor: lognormal with mean 1 and the given sigma, within [lo, hi].
+    auto factor = [](Rng& r, double sigma, double lo, double hi) {
+      return std::clamp(r.LogNormal(-sigma * sigma / 2, sigma), lo, hi);
+    };
     Rng rng = Rng::ForStream(pr.seed, code, 0xFAC7);
-    p.referral_factor =
-        std::clamp(rng.LogNormal(-kReferralSigma * kReferralSigma / 2, kReferralSigma), 0.5, 2.0);
-    p.contact_factor = std::clamp(
-        rng.LogNormal(-kContactFactorSigma * kContactFactorSigma / 2, kContactFactorSigma), 0.6,
-        1.6);
+    p.referral_factor = factor(rng, kReferralSigma, 0.5, 2.0);
+    p.contact_factor = factor(rng, kContactFactorSigma, 0.6, 1.6);
+    if (pr.graded) {
+      // The calibrated population (docs/generator.md): the same distributions without the clamps
+      // that held clean practices away from the anomalies, and each practice's own home-visit and
+      // out-of-hours shares.
+      Rng cal = Rng::ForStream(pr.seed, code, 0xCA1B);
+      p.referral_factor = factor(cal, kReferralSigma, 0.2, 5.0);
+      p.contact_factor = factor(cal, kContactFactorSigma, 0.4, 2.5);
+      p.home_visit_factor = factor(cal, kShareSigma, 0.2, 5.0);
+      p.out_of_hours_factor = factor(cal, kShareSigma, 0.2, 5.0);
+    }
     practices.push_back(std::move(p));
   }
   if (practices.empty()) return InvalidArgument("generator: no practices selected");
@@ -219,6 +233,7 @@ Status Generator::Impl::Plan(const std::vector<PracticeRecord>& reference) {
       if (!anomalies[k]->Eligible(params, p, variant)) continue;
       p.anomaly = anomalies[k];
       p.variant = variant;
+      p.grade = per_kind_count[k] / 2;
       ++per_kind_count[k];
       ++assigned;
       found = true;
@@ -304,9 +319,14 @@ void Generator::Impl::PlanListUpdates(Practice& p) {
     int64_t next;
     if (p.injection == nullptr ||
         !p.injection->ListAt(i, quarters, end, list, &next, &truth[p.truth_index])) {
-      const double f = 1 + std::clamp(rng.Normal(0.003, 0.006), -0.019, 0.019);
-      next = std::llround(list * f);
-      if (std::llabs(next - list) * 50 >= list) next = list;  // keep clean drift under 2%
+      if (params.graded) {
+        // Calibrated: N(+0.3%, 1.2%) a quarter, within +-5% (docs/generator.md).
+        next = std::llround(list * (1 + std::clamp(rng.Normal(0.003, 0.012), -0.05, 0.05)));
+      } else {
+        const double f = 1 + std::clamp(rng.Normal(0.003, 0.006), -0.019, 0.019);
+        next = std::llround(list * f);
+        if (std::llabs(next - list) * 50 >= list) next = list;  // keep clean drift under 2%
+      }
     }
     list = std::max<int64_t>(1, next);
     p.list_updates.push_back({quarters[i] + 6 * kHour, list, list * ratio});
@@ -441,6 +461,12 @@ void Generator::Impl::DayActivity(const Practice& p, Micros day, std::vector<Pen
                          p.contact_factor * dow_w;
     std::array<double, 4> shares = kModeShares;
     double ooh = kOutOfHoursShare;
+    if (params.graded) {
+      const double home = shares[3] * p.home_visit_factor;
+      shares[0] -= home - shares[3];
+      shares[3] = home;
+      ooh *= p.out_of_hours_factor;
+    }
     if (p.injection != nullptr) p.injection->AdjustContacts(&shares, &ooh);
     const double dna = kDnaShare / (1 - ooh);
     for (int m = 0; m < 4; ++m) {
@@ -544,7 +570,26 @@ Status Generator::Impl::RunAll(Sink* s, const ProgressFn& progress) {
   if (IsMonthStart(params.end)) {
     for (size_t i = 0; i < practices.size(); ++i) ClaimsEndingAt(practices[i], i, params.end);
   }
+  Micros last_time = params.end;
+  for (const auto& [key, pe] : pending_claims) last_time = std::max(last_time, pe.t);
   PROBITY_RETURN_IF_ERROR(drain(INT64_MAX));
+  if (params.end_of_data) {
+    // The feed is finite: declare it complete up to the end of the range.
+    v1::Envelope e;
+    e.set_kind(v1::EVENT_KIND_END_OF_DATA);
+    e.set_schema_version(1);
+    SetTimestamp(e.mutable_occurred_at(), last_time);
+    SetTimestamp(e.mutable_recorded_at(), last_time);
+    e.set_source_system("generate");
+    auto* eod = e.mutable_end_of_data();
+    eod->set_feed("generate-" + std::to_string(params.seed));
+    SetTimestamp(eod->mutable_data_complete_until(), params.end);
+    eod->set_reason(
+        "generated feed complete: every claim for a period ending by the range end has been "
+        "emitted");
+    Pending pe = Make(bus::kControlTopic, std::move(e));
+    PROBITY_RETURN_IF_ERROR(Emit(pe));
+  }
   if (progress) progress(Progress{params.end, days_total, days_total, emitted});
   sink = nullptr;
   return Status::Ok();

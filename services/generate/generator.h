@@ -44,6 +44,16 @@ struct GeneratorParams {
   // 0.1x, so the calendar-day mean is this figure).
   double referrals_per_day = 44'000;
   double contacts_per_day = 1'000'000;
+  // Emit an END_OF_DATA entry (topic probity.control.v1, key and practice empty) after the last
+  // event, with data_complete_until = end: the feed is finite and every window ending by `end`
+  // can be judged (docs/rules.md, "End of data"). `probity generate` and `probity score offline`
+  // set it.
+  bool end_of_data = false;
+  // The graded scenario (docs/generator.md, "Graded anomalies and the calibrated population"):
+  // each kind injected at several magnitudes and patterns, recorded in the truth (magnitude,
+  // pattern, undetectable by design), and a clean population whose practice-to-practice
+  // variation is not clamped away from the anomalies. false keeps the fixed-magnitude scenario.
+  bool graded = false;
 };
 
 struct Progress {

@@ -95,10 +95,15 @@ struct Practice {
   double weighted_share = 0;  // of the national weighted list (all active practices)
   double referral_factor = 1;
   double contact_factor = 1;
+  // Graded scenarios: the practice's own home-visit and out-of-hours shares relative to the
+  // national shares (1 in the fixed scenario).
+  double home_visit_factor = 1;
+  double out_of_hours_factor = 1;
   // The injected anomaly: none (clean) while `anomaly` is null. `injection` is set once the
   // anomaly is planned; truth_index is its entry in the generator's truth.
   const AnomalyKind* anomaly = nullptr;
   int variant = 0;
+  int grade = 0;  // graded scenarios: which magnitude of the kind (dealt round-robin)
   std::unique_ptr<Injection> injection;
   size_t truth_index = 0;
   std::vector<PlannedVisit> visits;  // sorted; those before params.start are historical

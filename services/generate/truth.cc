@@ -38,7 +38,21 @@ std::string TruthToJsonLine(const TruthEntry& e) {
   AppendJsonString(&out, FormatRfc3339(e.window_start));
   out.append(",\"end\":");
   AppendJsonString(&out, FormatRfc3339(e.window_end));
-  out.append("}}");
+  out.append("}");
+  if (e.magnitude != 0) {
+    char b[32];
+    std::snprintf(b, sizeof(b), "%.17g", e.magnitude);
+    out.append(",\"magnitude\":").append(b);
+  }
+  if (!e.pattern.empty()) {
+    out.append(",\"pattern\":");
+    AppendJsonString(&out, e.pattern);
+  }
+  if (!e.undetectable.empty()) {
+    out.append(",\"undetectable\":");
+    AppendJsonString(&out, e.undetectable);
+  }
+  out.append("}");
   return out;
 }
 
@@ -82,6 +96,13 @@ StatusOr<std::vector<TruthEntry>> ParseTruthJsonl(std::string_view text) {
     e.practice_code = code->string_value();
     e.rule_kind = kind->string_value();
     if (const auto* detail = str("detail")) e.detail = detail->string_value();
+    if (const auto* pattern = str("pattern")) e.pattern = pattern->string_value();
+    if (const auto* why = str("undetectable")) e.undetectable = why->string_value();
+    if (auto it = f.find("magnitude"); it != f.end()) {
+      if (it->second.kind_case() != google::protobuf::Value::kNumberValue)
+        return bad("magnitude must be a number");
+      e.magnitude = it->second.number_value();
+    }
     if (auto it = f.find("window"); it != f.end()) {
       if (it->second.kind_case() != google::protobuf::Value::kStructValue)
         return bad("window must be an object");

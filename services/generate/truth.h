@@ -4,6 +4,8 @@
 //   {"practice_code":"A81001","rule_kind":"claim_exceeds_cohort","detail":"...",
 //    "window":{"start":"2022-09-01T00:00:00Z","end":"2022-10-01T00:00:00Z"}}
 //
+// and, only when set, "magnitude" (number), "pattern" and "undetectable" (strings).
+//
 // window is the event-time interval [start, end) in which the anomaly shows. Lines are in the
 // order the anomalies were assigned. Practices not in the file are clean.
 #pragma once
@@ -23,6 +25,17 @@ struct TruthEntry {
   std::string detail;     // plain English: what was injected, with the ids involved
   Micros window_start = 0;
   Micros window_end = 0;
+  // Graded scenarios (GeneratorParams::graded): the anomaly's size in its kind's unit
+  // (docs/generator.md, "Graded anomalies"): a factor for rates and amounts, the growth factor of
+  // a list, the excess over a cohort or a maximum. 0 when not graded.
+  double magnitude = 0;
+  // How it is applied, e.g. "total" or "stream" (payments), "home_visit" or "out_of_hours"
+  // (contacts), "sustained" or "one-off". Empty when not graded.
+  std::string pattern;
+  // Why no rule of the kind can see it by design (e.g. "list of 640 patients, below the rule's
+  // 1,000-patient minimum"); empty when it is detectable. Scoring counts such an entry neither as
+  // found nor as missed.
+  std::string undetectable;
 
   bool operator==(const TruthEntry&) const = default;
 };

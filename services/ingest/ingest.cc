@@ -73,6 +73,11 @@ size_t KeyAndHeaderBytes(const bus::Message& m) {
 
 constexpr size_t kMaxDeadLetterMessage = 1024;  // the human explanation, truncated beyond
 
+// The delivery tag of a cosigned checkpoint's publication: outside the checkpoint stream (whose
+// tags carry a generation below 0xffff in practice), so its report is not the stream's. A lost
+// one is not retried: the store and /checkpoint hold it, and the next one supersedes it.
+constexpr uint64_t kCosignedTag = UINT64_MAX;
+
 }  // namespace
 
 IngestMetrics::IngestMetrics(prometheus::Registry& r)
@@ -227,6 +232,10 @@ Status IngestService::MakeProducer() {
 }
 
 void IngestService::OnDelivery(const bus::DeliveryReport& r) {
+  if (r.tag == kCosignedTag) {
+    if (!r.status.ok()) metrics_->publish_failed.Add({{"topic", r.topic}}).Increment();
+    return;
+  }
   bus::PublicationStream* stream = nullptr;
   if (r.topic == bus::kLogTopic) stream = log_stream_.get();
   if (r.topic == bus::kDeadLetterTopic) stream = dl_stream_.get();
@@ -241,6 +250,8 @@ void IngestService::OnDelivery(const bus::DeliveryReport& r) {
 Status IngestService::Start() {
   PROBITY_RETURN_IF_ERROR(CheckBudget());
   PROBITY_ASSIGN_OR_RETURN(sequencer_, logstore::Sequencer::Create(store_));
+  // The key readers check the stored notes with when they hold none of their own.
+  if (signer_ != nullptr) PROBITY_RETURN_IF_ERROR(sequencer_->PinLogKey(signer_->verifier_key()));
   PROBITY_ASSIGN_OR_RETURN(uint64_t published, store_->LogPublishedUpTo());
   PROBITY_ASSIGN_OR_RETURN(uint64_t dl_published, store_->DeadLettersPublishedUpTo());
   PROBITY_ASSIGN_OR_RETURN(auto checkpoints, store_->Checkpoints());
@@ -658,8 +669,33 @@ Status IngestService::PollBatch(std::vector<bus::Message>* batch) {
   return Status::Ok();
 }
 
+Status IngestService::CollectCosignatures() {
+  if (cosigner_ == nullptr) return Status::Ok();
+  const Micros now = clock_->NowMicros();
+  if (last_checkpoint_size_ > last_offered_size_ &&
+      now - last_offer_at_ >= Micros{options_.witness_interval_ms} * 1000) {
+    PROBITY_ASSIGN_OR_RETURN(auto latest, store_->LatestCheckpoint());
+    if (latest) {
+      cosigner_->Offer(*latest);
+      last_offered_size_ = latest->tree_size();
+      last_offer_at_ = now;
+    }
+  }
+  if (std::optional<v1::CheckpointRecord> cosigned = cosigner_->TakeCosigned()) {
+    // The same checkpoint with cosignature lines added: the sequencer checks size and root.
+    PROBITY_RETURN_IF_ERROR(sequencer_->AddCheckpoint(*cosigned));
+    Status st = producer_->Produce(std::string(bus::kCheckpointsTopic), 0,
+                                   logstore::keys::Be64(cosigned->tree_size()),
+                                   cosigned->SerializeAsString(), {}, kCosignedTag);
+    if (!st.ok())
+      metrics_->publish_failed.Add({{"topic", std::string(bus::kCheckpointsTopic)}}).Increment();
+  }
+  return Status::Ok();
+}
+
 Status IngestService::AfterRound() {
   PROBITY_RETURN_IF_ERROR(MaybeCheckpoint(false));
+  PROBITY_RETURN_IF_ERROR(CollectCosignatures());
   PROBITY_RETURN_IF_ERROR(PersistCursors());
   if (++rounds_ % 10 == 0) UpdateLag();
   ObserveProgress();

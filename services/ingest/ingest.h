@@ -41,6 +41,20 @@ class Registry;
 
 namespace probity::ingest {
 
+// Collects witness cosignatures of the checkpoints ingest signs (c2sp.org/tlog-witness), on its
+// own thread and cadence; services/witness/collector.h is the implementation. Ingest offers its
+// latest checkpoint (at most every IngestOptions::witness_interval_ms) and takes back cosigned
+// ones, which it stores in place of the record of that size (same text, same log signature,
+// cosignature lines added) and publishes on probity.checkpoints.v1.
+class CheckpointCosigner {
+ public:
+  virtual ~CheckpointCosigner() = default;
+  // Hands over the latest checkpoint to be cosigned. MUST NOT block (the sequencer's thread).
+  virtual void Offer(const v1::CheckpointRecord& checkpoint) = 0;
+  // A checkpoint that gained cosignatures since the last call, if any. MUST NOT block.
+  virtual std::optional<v1::CheckpointRecord> TakeCosigned() = 0;
+};
+
 struct IngestOptions {
   size_t max_batch = 5000;        // messages per append
   int max_batch_latency_ms = 20;  // a batch is appended at most this long after its first message
@@ -55,6 +69,8 @@ struct IngestOptions {
   // drops exact redeliveries.
   bool ignore_stored_offsets = false;
   codec::Policy policy;
+  // Witnesses expect about one checkpoint a minute, not one a second (SetCosigner).
+  int witness_interval_ms = 60000;
   // Readiness (docs/operations.md, "Health"): work pending and no progress for this long.
   int stall_seconds = 60;
   // A publication the bus refused is retried after 1 s, doubling up to this.
@@ -89,6 +105,10 @@ class IngestService {
   IngestService(IngestOptions options, bus::ClientConfig bus, logstore::LogStore* store,
                 const Clock* clock, prometheus::Registry* registry, const note::Signer* signer);
   ~IngestService();
+
+  // Sends checkpoints to witnesses through `cosigner` (nullptr: none). REQUIRES: called before
+  // Start(); cosigner outlives the service.
+  void SetCosigner(CheckpointCosigner* cosigner) { cosigner_ = cosigner; }
 
   // Checks the size budget against the policy and the output topics' limits (refusing to start,
   // with the fix, when a topic allows less), connects, assigns every partition of the ingested
@@ -147,6 +167,8 @@ class IngestService {
   Status PublishDeadLetters();
   Status PublishCheckpoints();
   Status MaybeCheckpoint(bool force);
+  // Offers the latest checkpoint to the cosigner when due; stores and publishes cosigned ones.
+  Status CollectCosignatures();
   Status PersistCursors();
   void UpdateLag();
   void ObserveProgress();
@@ -157,6 +179,9 @@ class IngestService {
   logstore::LogStore* store_;
   const Clock* clock_;
   const note::Signer* signer_;
+  CheckpointCosigner* cosigner_ = nullptr;
+  Micros last_offer_at_ = 0;
+  uint64_t last_offered_size_ = 0;
   std::unique_ptr<IngestMetrics> metrics_;
   std::unique_ptr<logstore::Sequencer> sequencer_;
   std::unique_ptr<bus::MessageConsumer> consumer_;

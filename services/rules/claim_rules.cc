@@ -4,13 +4,16 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 
+#include "services/rules/baseline.h"
 #include "services/rules/rule.h"
 #include "services/rules/rule_util.h"
 
 namespace probity::rules::internal {
 namespace {
 
+namespace v1 = probity::v1;
 using probity::v1::Claim;
 
 bool Live(int32_t status) {
@@ -298,7 +301,7 @@ class MonthEndClaimRule : public Rule {
   }
   void OnTick(Env& env) override {
     cursor_.Advance(env.watermark(), static_cast<int64_t>(spec_.Number("lateness_days")),
-                    [&](int64_t m) { Evaluate(env, m); });
+                    env.data_complete_until(), [&](int64_t m) { Evaluate(env, m); });
   }
   void EncodeGlobal(Encoder* e) const override { cursor_.Encode(e); }
   bool DecodeGlobal(Decoder* d) override { return cursor_.Decode(d); }
@@ -367,33 +370,56 @@ class PaymentPerPatientOutlier final : public MonthEndClaimRule {
         if (by_contract) coarse_national["national" + coarse].push_back(e);
         if (icb) local["icb:" + p.icb_code + stratum].push_back(e);
       }
+      // The pooled within-stratum robust scale of each coarse (dispensing) group: log values
+      // minus their contract stratum's median, pooled over the strata. A stratum's own scale is
+      // shrunk towards it (docs/rules.md, rule 5, "Small or wide strata").
+      std::map<std::string, double> pooled;
+      if (by_contract) {
+        std::map<std::string, std::vector<double>> residuals;
+        for (const auto& [group, members] : national) {
+          std::vector<double> logs;
+          for (const auto& e : members) logs.push_back(std::log(e.value));
+          const double med = Median(logs);
+          const std::string coarse = group.substr(0, group.rfind('/'));
+          for (double l : logs) residuals[coarse].push_back(l - med);
+        }
+        for (const auto& [coarse, r] : residuals) {
+          pooled[coarse] = 1.4826 * Mad(r, Median(r));
+        }
+      }
       auto judge = [&](const std::string& group, const std::vector<Entry>& entries,
                        const std::vector<Entry>& peers) {
         std::vector<double> logs;
         logs.reserve(peers.size());
-        for (const auto& e : peers) logs.push_back(std::log(e.value));
-        std::sort(logs.begin(), logs.end());
-        const double med = Median(logs);
-        const double mad = Mad(logs, med);
-        double lo, hi;
+        // In pounds per weighted patient, the unit of the flag and of the logged baseline.
+        for (const auto& e : peers) logs.push_back(std::log(e.value / 100.0));
+        LogLimitParams lp;
         if (spec_.Text("method") == "quantile") {
-          auto q = [&](double f) {
-            double pos = f * (logs.size() - 1);
-            size_t i = static_cast<size_t>(pos);
-            double frac = pos - i;
-            return i + 1 < logs.size() ? logs[i] * (1 - frac) + logs[i + 1] * frac : logs[i];
-          };
-          lo = q(spec_.Number("quantile"));
-          hi = q(1 - spec_.Number("quantile"));
+          lp.method = "log-quantile";
+          lp.quantile = spec_.Number("quantile");
         } else {
-          const double half =
-              std::max(spec_.Number("mad_k") * 1.4826 * mad, std::log(spec_.Number("min_ratio")));
-          lo = med - half;
-          hi = med + half;
+          lp.k = spec_.Number("mad_k");
+          lp.min_ratio = spec_.Number(measure.stream < 0 ? "min_ratio" : "stream_min_ratio");
+          // A contract stratum's scale is shrunk towards the pooled scale of its dispensing
+          // group; a dispensing group judged whole (or no contract split) is not.
+          const size_t slash = group.find('/');
+          const std::string stratum = slash == std::string::npos ? "" : group.substr(slash);
+          const bool fine =
+              by_contract && std::count(stratum.begin(), stratum.end(), '/') == (strat ? 2 : 1);
+          if (fine) {
+            auto pit = pooled.find("national" + stratum.substr(0, stratum.rfind('/')));
+            if (pit != pooled.end()) {
+              lp.shrink_peers = spec_.Number("shrink_peers");
+              lp.pooled_scale = pit->second;
+            }
+          }
         }
+        const LogLimits lim = ComputeLogLimits(logs, lp);
+        const double med = lim.median, mad = lim.mad, lo = lim.lower, hi = lim.upper;
+        std::shared_ptr<const v1::Baseline> entry;
         const std::string& dir = spec_.Text("direction");
         for (const auto& e : entries) {
-          const double lv = std::log(e.value);
+          const double lv = std::log(e.value / 100.0);
           const bool high = lv > hi && dir != "low";
           const bool low = lv < lo && dir != "high";
           if (!high && !low) continue;
@@ -403,24 +429,43 @@ class PaymentPerPatientOutlier final : public MonthEndClaimRule {
           d.window_end = FinancialYearStartSeconds(fy + 1);
           d.key = "measure:" + measure.name;
           d.observed = e.value / 100.0;
-          d.expected = std::exp(med) / 100.0;
-          d.lower_limit = std::exp(lo) / 100.0;
-          d.upper_limit = std::exp(hi) / 100.0;
+          d.expected = std::exp(med);
+          d.lower_limit = std::exp(lo);
+          d.upper_limit = std::exp(hi);
           d.has_baseline = true;
           d.baseline.set_group(group);
           d.baseline.set_peers(peers.size());
-          d.baseline.set_median(std::exp(med) / 100.0);
+          d.baseline.set_median(std::exp(med));
           d.baseline.set_mad(mad);
+          if (entry == nullptr) {
+            // The comparison's baseline, logged once with the first flag judged against it.
+            v1::Baseline b;
+            b.set_rule_id(spec_.id);
+            b.set_group(group + (measure.stream < 0 ? "" : "/" + measure.name));
+            b.mutable_window_start()->set_seconds(FinancialYearStartSeconds(fy));
+            b.mutable_window_end()->set_seconds(MonthStartSeconds(month + 1));
+            b.set_method(FormatLogLimitMethod(lp));
+            for (const auto& peer : peers) {
+              auto* v = b.add_values();
+              v->set_practice_code(peer.p->code);
+              v->set_value(peer.value / 100.0);
+              v->set_numerator(peer.value / 100.0 * peer.p->weighted_list_size);
+              v->set_denominator(peer.p->weighted_list_size);
+            }
+            auto full = RecomputeBaseline(b);
+            if (full.ok()) entry = std::make_shared<const v1::Baseline>(std::move(*full));
+          }
+          d.baseline_entry = entry;
           d.evidence.push_back(e.p->reference_ref);
           AddClaimEvidence(*e.p, start, month, measure.stream, &d.evidence);
           d.summary = "Practice " + e.p->code + " claimed " + FormatPounds(e.value) +
                       " per weighted patient" + (measure.stream < 0 ? "" : " in " + measure.name) +
                       " from " + FormatDate(FinancialYearStartSeconds(fy)) + " to " +
                       FormatDate(MonthStartSeconds(month + 1) - 1) + ", " +
-                      (high ? "above the upper limit of " + FormatPounds(std::exp(hi))
-                            : "below the lower limit of " + FormatPounds(std::exp(lo))) +
+                      (high ? "above the upper limit of " + FormatPounds(100 * std::exp(hi))
+                            : "below the lower limit of " + FormatPounds(100 * std::exp(lo))) +
                       " set by " + std::to_string(peers.size()) + " peers (" + group + ", median " +
-                      FormatPounds(std::exp(med)) + ").";
+                      FormatPounds(100 * std::exp(med)) + ").";
           env.Emit(spec_, std::move(d));
         }
       };
@@ -623,6 +668,8 @@ std::vector<RuleKind> ClaimRuleKinds() {
         {"method", ParamType::kString, "mad", 0, 0, {"mad", "quantile"}},
         {"mad_k", ParamType::kDouble, "7", 1, 100},
         {"min_ratio", ParamType::kDouble, "2.0", 1, 100},
+        {"stream_min_ratio", ParamType::kDouble, "1.4", 1, 100},
+        {"shrink_peers", ParamType::kDouble, "500", 0, 1e9},
         {"quantile", ParamType::kDouble, "0.001", 0.0001, 0.25},
         {"min_list_size", ParamType::kInt, "1000", 0, 1e9},
         {"min_peers", ParamType::kInt, "20", 3, 1e9},

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "services/rules/baseline.h"
 #include "services/rules/rule.h"
 #include "services/rules/time_util.h"
 
@@ -23,10 +24,13 @@ using internal::FlagDraft;
 using internal::Practice;
 using internal::PracticeMap;
 using probity::v1::Envelope;
+namespace v1 = probity::v1;
 
 namespace {
-// 2 adds the visits feed's per-partition watermarks; 1 still loads (with none).
-constexpr uint64_t kGlobalFormat = 2;
+// 2 adds the visits feed's per-partition watermarks; 3 adds the END_OF_DATA time. Older formats
+// still load (with none).
+constexpr uint64_t kGlobalFormat = 3;
+constexpr int64_t kNoTime = INT64_MIN / 4;
 
 bool IsInputKind(probity::v1::EventKind k) {
   return k == probity::v1::EVENT_KIND_CLAIM || k == probity::v1::EVENT_KIND_REFERRAL ||
@@ -78,11 +82,27 @@ class Engine::Impl final : public internal::Env {
     current_index_ = ev.index;
     const Envelope& env = ev.envelope;
     const auto kind = env.kind();
-    if (kind == probity::v1::EVENT_KIND_FLAG) {
+    if (kind == probity::v1::EVENT_KIND_END_OF_DATA && env.has_end_of_data()) {
+      // A finite feed is complete up to data_complete_until: judge every window ending by then
+      // (docs/rules.md, "End of data"). A later END_OF_DATA only ever moves it forward.
+      const int64_t until = env.end_of_data().data_complete_until().seconds();
+      if (until > complete_until_) {
+        complete_until_ = until;
+        for (auto& r : rules_) r->OnTick(*this);
+      }
+    } else if (kind == probity::v1::EVENT_KIND_BASELINE) {
+      if (options_.learn_flags_from_log && env.has_baseline()) {
+        known_baselines_.insert(env.baseline().baseline_id());
+      }
+    } else if (kind == probity::v1::EVENT_KIND_FLAG) {
       if (options_.learn_flags_from_log) {
         known_flags_.insert(env.has_flag() && !env.flag().flag_id().empty() ? env.flag().flag_id()
                                                                             : env.event_id());
       }
+    } else if (kind == probity::v1::EVENT_KIND_PAYMENT_INSTRUCTION &&
+               env.has_payment_instruction()) {
+      // The payments ledger, for kinds that judge it (kLedgerRuleKinds).
+      for (auto& r : rules_) r->OnPaymentInstruction(*this, ev);
     } else if (IsInputKind(kind) && !env.practice_code().empty() &&
                (!ev.record.conflicting_resubmission() || kind == probity::v1::EVENT_KIND_CLAIM)) {
       // Conflicting resubmissions of non-claim events are not counted twice (docs/rules.md).
@@ -125,11 +145,12 @@ class Engine::Impl final : public internal::Env {
   int64_t watermark() const override { return watermark_; }
   int64_t visits_watermark() const override {
     if (visits_feed_.empty())
-      return INT64_MIN / 4;  // no visit data read yet: no visit timer is due
+      return complete_until_;  // no visit data read yet: no visit timer is due before the end
     int64_t lo = INT64_MAX;
     for (const auto& [partition, wm] : visits_feed_) lo = std::min(lo, wm);
-    return lo;
+    return std::max(lo, complete_until_);
   }
+  int64_t data_complete_until() const override { return complete_until_; }
   const PracticeMap& practices() const override { return practices_; }
 
   void Emit(const RuleSpec& spec, FlagDraft d) override {
@@ -166,6 +187,23 @@ class Engine::Impl final : public internal::Env {
     f->set_lower_limit(d.lower_limit);
     f->set_upper_limit(d.upper_limit);
     if (d.has_baseline) *f->mutable_baseline() = d.baseline;
+    if (options_.log_baselines && d.baseline_entry != nullptr) {
+      v1::Baseline b = *d.baseline_entry;
+      b.set_rule_set_hash(rule_set_.sha256_hex);
+      b.set_baseline_id(BaselineId(b));
+      f->set_baseline_id(b.baseline_id());
+      if (known_baselines_.insert(b.baseline_id()).second) {
+        Envelope be;
+        be.set_event_id(b.baseline_id());
+        be.set_kind(probity::v1::EVENT_KIND_BASELINE);
+        be.set_schema_version(1);
+        be.mutable_occurred_at()->set_seconds(watermark_);
+        be.mutable_recorded_at()->set_seconds(watermark_);
+        be.set_source_system("probity-rules");
+        *be.mutable_baseline() = std::move(b);
+        out_->push_back(std::move(be));
+      }
+    }
     for (const auto& e : d.evidence) {
       auto* ev = f->add_evidence();
       ev->set_log_index(e.index);
@@ -196,6 +234,11 @@ class Engine::Impl final : public internal::Env {
       e.I64(partition);
       e.I64(wm);
     }
+    e.I64(complete_until_);
+    std::vector<std::string_view> bids(known_baselines_.begin(), known_baselines_.end());
+    std::sort(bids.begin(), bids.end());
+    e.U64(bids.size());
+    for (auto id : bids) e.Str(id);
     std::vector<std::string_view> ids(known_flags_.begin(), known_flags_.end());
     std::sort(ids.begin(), ids.end());
     e.U64(ids.size());
@@ -227,7 +270,7 @@ class Engine::Impl final : public internal::Env {
     uint64_t format = 0, n = 0;
     bool has_wm = false, has_tick = false;
     int64_t wm = 0, tick = 0;
-    if (!d.U64(&format) || (format != 1 && format != kGlobalFormat)) {
+    if (!d.U64(&format) || format < 1 || format > kGlobalFormat) {
       return DataLoss("rules state: unknown global format");
     }
     if (!d.Bool(&has_wm) || !d.I64(&wm) || !d.Bool(&has_tick) || !d.I64(&tick)) {
@@ -244,6 +287,18 @@ class Engine::Impl final : public internal::Env {
         if (!d.I64(&partition) || !d.I64(&pwm))
           return DataLoss("rules state: visits feed truncated");
         visits_feed[static_cast<int32_t>(partition)] = pwm;
+      }
+    }
+    int64_t complete_until = kNoTime;
+    std::unordered_set<std::string> baselines;
+    if (format >= 3) {
+      uint64_t nb = 0;
+      if (!d.I64(&complete_until) || !d.Count(&nb))
+        return DataLoss("rules state: global state truncated");
+      for (uint64_t i = 0; i < nb; ++i) {
+        std::string id;
+        if (!d.Str(&id)) return DataLoss("rules state: baseline ids truncated");
+        baselines.insert(std::move(id));
       }
     }
     if (!d.Count(&n)) return DataLoss("rules state: global state truncated");
@@ -289,6 +344,8 @@ class Engine::Impl final : public internal::Env {
     last_tick_day_ = tick;
     last_visits_tick_day_ = vtick;
     visits_feed_ = std::move(visits_feed);
+    complete_until_ = complete_until;
+    known_baselines_ = std::move(baselines);
     has_last_index_ = s.has_last_index;
     last_index_ = s.last_index;
     return Status::Ok();
@@ -439,6 +496,10 @@ class Engine::Impl final : public internal::Env {
   // look missing (docs/rules.md).
   std::map<int32_t, int64_t> visits_feed_;
   int64_t last_visits_tick_day_ = INT64_MIN / 4;
+  // data_complete_until of the latest END_OF_DATA entry (kNoTime when none).
+  int64_t complete_until_ = kNoTime;
+  // Ids of Baseline entries emitted or seen in the log.
+  std::unordered_set<std::string> known_baselines_;
   uint64_t current_index_ = 0;
   std::vector<Envelope>* out_ = nullptr;
 };

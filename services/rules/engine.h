@@ -29,6 +29,12 @@ struct EngineOptions {
   // in the log is never emitted again. Backtests set it false so that a candidate identical to the
   // active rule set still reports what it would raise.
   bool learn_flags_from_log = true;
+  // When true, a flag judged against a peer comparison is preceded in the output by the
+  // comparison's Baseline entry (EVENT_KIND_BASELINE, event id = baseline_id, once per baseline:
+  // BASELINE entries in the log and those already emitted are not emitted again) and names it in
+  // Flag.baseline_id. Production (the rules target, `probity score offline`) sets it; false keeps
+  // the output to flags only.
+  bool log_baselines = false;
 };
 
 // The engine's state as opaque byte strings: one blob of global state and one per practice,
@@ -50,9 +56,12 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Applies one log entry and appends the flags it raises (Envelope kind FLAG, see docs) to
-  // *flags, in a deterministic order. REQUIRES: event.index is greater than every index processed
-  // before; otherwise returns FailedPrecondition and changes nothing. Entries the engine does not
-  // evaluate (decisions, payment instructions) only advance the index. MUST NOT throw.
+  // *flags, in a deterministic order, each preceded by the Baseline entry it names when
+  // options.log_baselines is set. An END_OF_DATA entry judges every window ending at or before
+  // its data_complete_until (docs/rules.md, "End of data"). REQUIRES: event.index is greater than
+  // every index processed before; otherwise returns FailedPrecondition and changes nothing. Entries
+  // the engine does not evaluate (decisions, payment instructions) only advance the index. MUST NOT
+  // throw.
   Status Process(const LogEvent& event, std::vector<probity::v1::Envelope>* flags);
 
   bool has_processed() const;

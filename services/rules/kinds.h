@@ -36,6 +36,13 @@ inline constexpr std::array<std::string_view, 11> kRuleKinds = {
     kMonitoringVisitOverdue, kRemedialDeadlineMissed,
 };
 
+// Kinds over the payments ledger rather than over practices' activity: they judge the payment
+// instructions in the log (docs/payments.md). Registered with the rules like every kind, but not
+// in the detection catalogue above: the generator injects no anomaly of them and scoring has no
+// row for them.
+inline constexpr std::string_view kHoldEscalation = "hold_escalation";
+inline constexpr std::array<std::string_view, 1> kLedgerRuleKinds = {kHoldEscalation};
+
 // The position of `kind` in kRuleKinds; kRuleKinds.size() when it is not in the catalogue.
 constexpr size_t RuleKindIndex(std::string_view kind) {
   for (size_t i = 0; i < kRuleKinds.size(); ++i) {

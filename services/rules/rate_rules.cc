@@ -4,12 +4,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 
+#include "services/rules/baseline.h"
 #include "services/rules/rule.h"
 #include "services/rules/rule_util.h"
 
 namespace probity::rules::internal {
 namespace {
+
+namespace v1 = probity::v1;
 
 class FunnelRule final : public Rule {
  public:
@@ -34,7 +38,7 @@ class FunnelRule final : public Rule {
   }
   void OnTick(Env& env) override {
     cursor_.Advance(env.watermark(), static_cast<int64_t>(spec_.Number("lateness_days")),
-                    [&](int64_t m) {
+                    env.data_complete_until(), [&](int64_t m) {
                       cursor_started_ = true;
                       Evaluate(env, m);
                     });
@@ -124,89 +128,34 @@ class FunnelRule final : public Rule {
     }
   }
 
-  // The funnel limit at z (negative: lower) for expected count ex and between-practice variance
-  // tau2 on the log scale: the Poisson part by Byar's approximation to the exact Poisson limits
-  // (as in PHE's funnel-plot tools; the plain log-normal approximation puts the lower 99.8% limit
-  // of a count near 25 at ~0.9% instead of 0.1%), combined in quadrature on the log scale with
-  // z * tau. Reduces to E * exp(z * sqrt(1/E + tau2)) when E is large. Lower limits are >= 0.
-  static double RandomEffectsLimit(double ex, double tau2, double z) {
-    double poisson_log;  // log(limit / ex) of the Poisson part
-    if (z < 0) {
-      const double b = 1.0 - 1.0 / (9.0 * ex) + z / (3.0 * std::sqrt(ex));
-      if (b <= 0) return 0;
-      poisson_log = 3.0 * std::log(b);
-    } else {
-      const double e1 = ex + 1.0;
-      poisson_log =
-          std::log(e1 / ex) + 3.0 * std::log(1.0 - 1.0 / (9.0 * e1) + z / (3.0 * std::sqrt(e1)));
-    }
-    const double half = std::sqrt(poisson_log * poisson_log + z * z * tau2);
-    return ex * std::exp(z < 0 ? -half : half);
-  }
-
   void Judge(Env& env, Measure m, const std::string& group, const std::vector<Entry>& entries,
              const std::vector<Entry>& peers, int64_t start_day, int64_t end_day) {
-    double sum_o = 0, sum_w = 0;
+    FunnelParams fp;
+    fp.overdispersion = spec_.Text("overdispersion");
+    fp.min_expected = spec_.Number("min_expected");
+    fp.alarm_z = spec_.Number("alarm_z");
+    std::vector<FunnelPeer> funnel_peers;
+    std::vector<double> rates;
+    funnel_peers.reserve(peers.size());
     for (const auto& e : peers) {
-      sum_o += e.observed;
-      sum_w += e.weighted;
-    }
-    if (sum_o <= 0 || sum_w <= 0) return;
-    const double rate = sum_o / sum_w;  // per weighted patient per window
-    const double min_expected = spec_.Number("min_expected");
-    // Overdispersion from peers that meet the minimum expected count.
-    std::vector<double> y, inv, z2, rates;
-    for (const auto& e : peers) {
+      funnel_peers.push_back({e.observed, e.weighted});
       rates.push_back(e.observed / e.weighted * 1000.0);
-      const double ex = rate * e.weighted;
-      if (ex < min_expected) continue;
-      y.push_back(std::log((e.observed + 0.5) / (ex + 0.5)));
-      inv.push_back(1.0 / ex);
-      z2.push_back((e.observed - ex) * (e.observed - ex) / ex);
     }
-    if (y.size() < 3) return;
-    const std::string& method = spec_.Text("overdispersion");
-    double tau2 = 0, phi = 1;
-    if (method == "random_effects") {
-      const double my = Median(y);
-      const double s = 1.4826 * Mad(y, my);
-      tau2 = std::max(0.0, s * s - Median(inv));
-    } else if (method == "multiplicative") {
-      // Winsorised (10% each tail) mean of squared z-scores, Spiegelhalter (2005).
-      std::sort(z2.begin(), z2.end());
-      size_t cut = z2.size() / 10;
-      double sum = 0;
-      for (size_t i = 0; i < z2.size(); ++i) {
-        size_t j = std::clamp(i, cut, z2.size() - 1 - cut);
-        sum += z2[j];
-      }
-      phi = std::max(1.0, sum / static_cast<double>(z2.size()));
-    }
+    const FunnelFit fit = FitFunnel(funnel_peers, fp);
+    if (!fit.usable) return;
+    const double rate = fit.rate;  // per weighted patient per window
+    const double min_expected = fp.min_expected;
     const double peer_median = Median(rates);
     const double peer_mad = Mad(rates, peer_median);
     const double za = spec_.Number("alarm_z"), zw = spec_.Number("warning_z");
     const std::string& dir = spec_.Text("direction");
+    std::shared_ptr<const v1::Baseline> entry;
     for (const auto& e : entries) {
       const double ex = rate * e.weighted;
       if (ex < min_expected) continue;
       double lo, hi, wlo, whi;
-      if (method == "multiplicative") {
-        lo = ex - za * std::sqrt(phi * ex);
-        hi = ex + za * std::sqrt(phi * ex);
-        wlo = ex - zw * std::sqrt(phi * ex);
-        whi = ex + zw * std::sqrt(phi * ex);
-      } else if (method == "random_effects") {
-        lo = RandomEffectsLimit(ex, tau2, -za);
-        hi = RandomEffectsLimit(ex, tau2, za);
-        wlo = RandomEffectsLimit(ex, tau2, -zw);
-        whi = RandomEffectsLimit(ex, tau2, zw);
-      } else {
-        const double sd = std::sqrt(1.0 / ex);
-        lo = ex * std::exp(-za * sd);
-        hi = ex * std::exp(za * sd);
-        wlo = ex * std::exp(-zw * sd);
-        whi = ex * std::exp(zw * sd);
-      }
+      FunnelLimits(fit, fp, ex, za, &lo, &hi);
+      FunnelLimits(fit, fp, ex, zw, &wlo, &whi);
       const bool high = e.observed > hi && dir != "low";
       const bool low = e.observed < lo && dir != "high";
       if (!high && !low) continue;
@@ -226,6 +175,25 @@ class FunnelRule final : public Rule {
       d.baseline.set_median(peer_median);
       d.baseline.set_mad(peer_mad);
       d.baseline.set_rate(rate * 1000.0);
+      if (entry == nullptr) {
+        // The comparison's baseline, logged once with the first flag judged against it.
+        v1::Baseline b;
+        b.set_rule_id(spec_.id);
+        b.set_group(group);
+        b.mutable_window_start()->set_seconds(start_day * kSecondsPerDay);
+        b.mutable_window_end()->set_seconds(end_day * kSecondsPerDay);
+        b.set_method(FormatFunnelMethod(fp));
+        for (const auto& peer : peers) {
+          auto* v = b.add_values();
+          v->set_practice_code(peer.p->code);
+          v->set_value(peer.observed / peer.weighted * 1000.0);
+          v->set_numerator(peer.observed);
+          v->set_denominator(peer.weighted);
+        }
+        auto full = RecomputeBaseline(b);
+        if (full.ok()) entry = std::make_shared<const v1::Baseline>(std::move(*full));
+      }
+      d.baseline_entry = entry;
       d.evidence = {e.p->reference_ref, LastRef(*e.p, m)};
       const int64_t window = end_day - start_day;
       d.summary =
@@ -250,7 +218,8 @@ class FunnelRule final : public Rule {
 // ---------------------------------------------------------------------------------------------
 // Registration.
 
-std::vector<ParamSchema> FunnelParams(const char* measures_default, const char* direction_default) {
+std::vector<ParamSchema> FunnelParamSchema(const char* measures_default,
+                                           const char* direction_default) {
   std::vector<ParamSchema> p = {
       {"window_days", ParamType::kInt, "90", 7, 240},
       {"lateness_days", ParamType::kInt, "2", 0, 60},
@@ -298,9 +267,10 @@ Status CheckContact(const std::string& where, const RuleSpec& r) {
 
 std::vector<RuleKind> RateRuleKinds() {
   return {
-      {kReferralRateOutlier, FunnelParams(nullptr, "both"), CheckLimits, MakeRuleOf<FunnelRule>},
+      {kReferralRateOutlier, FunnelParamSchema(nullptr, "both"), CheckLimits,
+       MakeRuleOf<FunnelRule>},
       // Contacts are judged high only by default: the concern is cost (docs/rules.md, rule 7).
-      {kContactRateOutlier, FunnelParams("[home_visit, out_of_hours]", "high"), CheckContact,
+      {kContactRateOutlier, FunnelParamSchema("[home_visit, out_of_hours]", "high"), CheckContact,
        MakeRuleOf<FunnelRule>},
   };
 }

@@ -18,14 +18,26 @@ const Registry& Kinds() {
   return *kinds;
 }
 
+const Registry& LedgerKinds() {
+  static const Registry* kinds = [] {
+    auto* r = new Registry;
+    for (auto& k : LedgerRuleKinds()) r->emplace(k.name, std::move(k));
+    return r;
+  }();
+  return *kinds;
+}
+
 }  // namespace
 
 const RuleKind* FindRuleKind(std::string_view name) {
-  auto it = Kinds().find(name);
-  return it == Kinds().end() ? nullptr : &it->second;
+  for (const Registry* r : {&Kinds(), &LedgerKinds()}) {
+    if (auto it = r->find(name); it != r->end()) return &it->second;
+  }
+  return nullptr;
 }
 
 size_t RegisteredRuleKindCount() { return Kinds().size(); }
+size_t RegisteredLedgerRuleKindCount() { return LedgerKinds().size(); }
 
 std::unique_ptr<Rule> MakeRule(const RuleSpec& spec) {
   const RuleKind* kind = FindRuleKind(spec.kind);

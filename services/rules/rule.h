@@ -54,6 +54,11 @@ struct FlagDraft {
   double observed = 0, expected = 0, lower_limit = 0, upper_limit = 0;
   bool has_baseline = false;
   probity::v1::PeerBaseline baseline;
+  // The whole peer comparison behind the flag (values, method, limits; no id or rule-set hash,
+  // which the engine fills in), shared by every flag judged against it. When the engine logs
+  // baselines (EngineOptions::log_baselines) it emits the entry once, before the first flag
+  // naming it, and sets Flag.baseline_id. nullptr for rules without a peer comparison.
+  std::shared_ptr<const probity::v1::Baseline> baseline_entry;
   std::vector<EventRef> evidence;  // log entries behind the flag, in the order to print them
   std::string summary;             // plain English for a contract manager
   std::string claim_id;
@@ -67,6 +72,10 @@ class Env {
   // The watermark of the visits feed alone (the lowest of its partitions'): what timers that
   // judge a missing visit compare with.
   virtual int64_t visits_watermark() const = 0;
+  // The latest data_complete_until of any END_OF_DATA entry in the log (INT64_MIN / 4 when
+  // none): no input with event time before it is still to come, so every window ending at or
+  // before it can be judged now. visits_watermark() is never below it.
+  virtual int64_t data_complete_until() const = 0;
   virtual const PracticeMap& practices() const = 0;
   // Emits unless a flag with the same id was already emitted or seen in the log. `spec` is
   // borrowed for the call; pass the calling rule's spec().
@@ -90,6 +99,8 @@ class Rule {
   virtual void OnPracticeUpdate(Env& env, const Practice& p, const LogEvent& ev) {}
   // After the visit is applied.
   virtual void OnVisit(Env& env, const Practice& p, const LogEvent& ev) {}
+  // A payment instruction in the log (kinds over the payments ledger: kLedgerRuleKinds).
+  virtual void OnPaymentInstruction(Env& env, const LogEvent& ev) {}
   // After an event of `kind` is applied: lets rules note the first day of data they measure.
   virtual void OnActivity(probity::v1::EventKind kind, int64_t day) {}
   // When the watermark (or the visits feed's) enters a new UTC day, after the event that moved
@@ -141,11 +152,16 @@ std::unique_ptr<Rule> MakeRuleOf(const RuleSpec& spec) {
 std::vector<RuleKind> ClaimRuleKinds();
 std::vector<RuleKind> RateRuleKinds();
 std::vector<RuleKind> TimerRuleKinds();
+// The kinds over the payments ledger (hold_escalation_rule.cc), outside the detection catalogue.
+std::vector<RuleKind> LedgerRuleKinds();
 
 // The registered kind named `name`, or nullptr. Built once from the lists above; thread-safe.
 const RuleKind* FindRuleKind(std::string_view name);
-// How many kinds are registered (a test holds it to the catalogue's size).
+// How many kinds of the detection catalogue are registered (a test holds it to the catalogue's
+// size); the ledger kinds (kLedgerRuleKinds) are registered apart and counted by
+// RegisteredLedgerRuleKindCount().
 size_t RegisteredRuleKindCount();
+size_t RegisteredLedgerRuleKindCount();
 
 // A new rule for `spec`, or nullptr when this build has no rule of spec.kind.
 std::unique_ptr<Rule> MakeRule(const RuleSpec& spec);

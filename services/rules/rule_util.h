@@ -2,6 +2,7 @@
 // of flag summaries, robust statistics, the month-end cursor). Pure; no rule parameters.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -36,11 +37,15 @@ class MonthCursor {
       started_ = true;
     }
   }
+  // Closes every month that is `lateness_days` behind the watermark, and every month that ends at
+  // or before `complete_until` (an END_OF_DATA entry said no data for it is still to come; pass
+  // Env::data_complete_until(), INT64_MIN / 4 when none).
   template <typename F>
-  void Advance(int64_t watermark, int64_t lateness_days, F&& close) {
+  void Advance(int64_t watermark, int64_t lateness_days, int64_t complete_until, F&& close) {
     if (!started_) return;
-    while (MonthStartSeconds(next_ + 1) + lateness_days * kSecondsPerDay <= watermark) {
-      int64_t wm_month = MonthOf(watermark);
+    while (MonthStartSeconds(next_ + 1) + lateness_days * kSecondsPerDay <= watermark ||
+           MonthStartSeconds(next_ + 1) <= complete_until) {
+      int64_t wm_month = MonthOf(std::max(watermark, complete_until));
       if (wm_month - next_ > 36) next_ = wm_month - 36;
       close(next_);
       ++next_;

@@ -14,6 +14,10 @@ RulesFollower::~RulesFollower() {
   if (saver_.joinable()) saver_.join();
 }
 
+// The rules target logs each peer baseline before the first flag judged against it (docs/rules.md,
+// "Peer baselines in the log"), so that a flag's baseline is provable.
+constexpr EngineOptions kEngineOptions{.log_baselines = true};
+
 StatusOr<uint64_t> RulesFollower::Restore() {
   if (saver_.joinable()) saver_.join();
   save_status_ = Status::Ok();
@@ -23,11 +27,11 @@ StatusOr<uint64_t> RulesFollower::Restore() {
     if (ec) return IoError("cannot create " + state_dir_ + ": " + ec.message());
     PROBITY_ASSIGN_OR_RETURN(state_, StateStore::Open(state_dir_ + "/state"));
   }
-  PROBITY_ASSIGN_OR_RETURN(engine_, Engine::Create(rule_set_));
+  PROBITY_ASSIGN_OR_RETURN(engine_, Engine::Create(rule_set_, kEngineOptions));
   Status loaded = state_->Load(engine_.get());
   if (!loaded.ok() && loaded.code() != Code::kNotFound) {
     // Saved state of another rule set (or none usable): evaluate the whole log again.
-    PROBITY_ASSIGN_OR_RETURN(engine_, Engine::Create(rule_set_));
+    PROBITY_ASSIGN_OR_RETURN(engine_, Engine::Create(rule_set_, kEngineOptions));
   }
   const uint64_t next = engine_->has_processed() ? engine_->last_index() + 1 : 0;
   MutexLock l(&mu_);
@@ -66,6 +70,7 @@ Status RulesFollower::Apply(const follow::Event& event, follow::Publisher* out) 
   ++stats_.processed;
   stats_.next_index = event.index + 1;
   for (const v1::Envelope& f : flags_) {
+    if (f.kind() != v1::EVENT_KIND_FLAG) continue;  // a Baseline the flags after it name
     ++stats_.flags_by_kind[f.flag().rule_kind()];
     ++stats_.flags;
   }

@@ -17,8 +17,9 @@ namespace {
 // each flag the engine raises back as a FLAG entry.
 class EngineSink final : public generate::Sink {
  public:
-  EngineSink(rules::Engine* engine, const EvaluateOptions& options, std::vector<v1::Envelope>* kept)
-      : engine_(engine), options_(options), kept_(kept) {}
+  EngineSink(rules::Engine* engine, const EvaluateOptions& options, std::vector<v1::Envelope>* kept,
+             std::map<std::string, PracticeStats>* stats)
+      : engine_(engine), options_(options), kept_(kept), stats_(stats) {}
 
   Status Emit(std::string_view topic, std::string_view key, const v1::Envelope& envelope) override {
     record_.Clear();
@@ -34,6 +35,7 @@ class EngineSink final : public generate::Sink {
                                                options_.receive_delay_seconds);
     record_.set_message_key(std::string(key));
     ++input_events_;
+    if (stats_ != nullptr) TallyEnvelope(envelope, stats_);
     return Append(record_, envelope);
   }
 
@@ -54,6 +56,7 @@ class EngineSink final : public generate::Sink {
   int64_t input_events() const { return input_events_; }
   uint64_t next_index() const { return next_index_; }
   int64_t flag_count() const { return flag_count_; }
+  int64_t baseline_count() const { return baseline_count_; }
 
  private:
   Status Append(const v1::LogRecord& record, const v1::Envelope& envelope) {
@@ -75,6 +78,10 @@ class EngineSink final : public generate::Sink {
       std::vector<v1::Envelope> none;
       PROBITY_RETURN_IF_ERROR(engine_->Process(rules::LogEvent{next_index_++, fr, flag}, &none));
       if (!none.empty()) return Internal("evaluate: a FLAG entry raised further flags");
+      if (flag.kind() != v1::EVENT_KIND_FLAG) {
+        ++baseline_count_;
+        continue;
+      }
       ++flag_count_;
       if (kept_ != nullptr) kept_->push_back(std::move(flag));
     }
@@ -84,11 +91,13 @@ class EngineSink final : public generate::Sink {
   rules::Engine* engine_;
   EvaluateOptions options_;
   std::vector<v1::Envelope>* kept_;
+  std::map<std::string, PracticeStats>* stats_;
   std::vector<v1::Envelope> flags_;
   v1::LogRecord record_;
   uint64_t next_index_ = 0;
   int64_t input_events_ = 0;
   int64_t flag_count_ = 0;
+  int64_t baseline_count_ = 0;
 };
 
 std::string Fmt(double v) {
@@ -104,10 +113,13 @@ StatusOr<Evaluation> Evaluate(const std::vector<generate::PracticeRecord>& refer
                               const rules::RuleSet& rule_set, const generate::ProgressFn& progress,
                               const EvaluateOptions& options) {
   PROBITY_ASSIGN_OR_RETURN(auto gen, generate::Generator::Create(reference, params));
-  PROBITY_ASSIGN_OR_RETURN(auto engine, rules::Engine::Create(rule_set));
+  rules::EngineOptions engine_options;
+  engine_options.log_baselines = options.log_baselines;
+  PROBITY_ASSIGN_OR_RETURN(auto engine, rules::Engine::Create(rule_set, engine_options));
   Evaluation out;
   std::vector<v1::Envelope> flags;
-  EngineSink sink(engine.get(), options, &flags);
+  std::map<std::string, PracticeStats> stats;
+  EngineSink sink(engine.get(), options, &flags, params.graded ? &stats : nullptr);
   PROBITY_RETURN_IF_ERROR(sink.PublishRuleSet(rule_set, params.start));
   PROBITY_RETURN_IF_ERROR(gen->Run(&sink, progress));
   out.truth = gen->truth();
@@ -117,6 +129,8 @@ StatusOr<Evaluation> Evaluate(const std::vector<generate::PracticeRecord>& refer
   out.report = Score(out.truth, flags, so);
   out.input_events = sink.input_events();
   out.log_entries = static_cast<int64_t>(sink.next_index());
+  out.baselines = sink.baseline_count();
+  if (params.graded) out.power = PowerCurves(out.truth, flags, out.practices, stats);
 
   // Plans of practices flagged for a kind they were not given (false positives).
   std::set<std::pair<std::string, std::string>> truth_pairs;
@@ -172,6 +186,10 @@ std::string FormatDiagnostics(const Evaluation& ev) {
   }
   for (const auto& t : ev.truth) {
     if (found.count({t.practice_code, t.rule_kind})) continue;
+    if (!t.undetectable.empty()) {
+      out += "UNDETECTABLE " + t.rule_kind + " " + t.practice_code + ": " + t.undetectable + "\n";
+      continue;
+    }
     out += "FN " + t.rule_kind + " " + t.practice_code + ": " + t.detail +
            "\n   plan: " + plans[t.practice_code] + "\n";
   }

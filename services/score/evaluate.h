@@ -17,6 +17,7 @@
 #include "services/generate/reference.h"
 #include "services/generate/truth.h"
 #include "services/rules/rule_set.h"
+#include "services/score/power.h"
 #include "services/score/score.h"
 
 namespace probity::score {
@@ -27,6 +28,9 @@ struct EvaluateOptions {
   int64_t receive_delay_seconds = 300;
   // Keep every flag envelope in Evaluation::flags (false keeps only the count, for big runs).
   bool keep_flags = true;
+  // Log each peer baseline a flag is judged against (rules::EngineOptions::log_baselines); the
+  // BASELINE entries count in log_entries and baselines, not in flags.
+  bool log_baselines = false;
 };
 
 struct Evaluation {
@@ -36,6 +40,9 @@ struct Evaluation {
   std::vector<v1::Envelope> flags;     // in log order (empty unless keep_flags)
   int64_t input_events = 0;            // generator envelopes fed to the engine
   int64_t log_entries = 0;             // input events + the rule-set entry + FLAG entries
+  int64_t baselines = 0;               // BASELINE entries (EvaluateOptions::log_baselines)
+  // Per kind, pattern and magnitude of a graded scenario: recall beside the bound (power.h).
+  std::vector<PowerRow> power;
   // A plain-English account of what the generator planned for each flagged practice that is
   // clean or flagged for a kind it was not given (practice code -> description).
   std::vector<std::pair<std::string, std::string>> flagged_practice_plans;

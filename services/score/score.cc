@@ -41,10 +41,11 @@ std::string JsonKind(const KindScore& k) {
 ScoreReport Score(const std::vector<generate::TruthEntry>& truth,
                   const std::vector<v1::Envelope>& envelopes, const ScoreOptions& options) {
   ScoreReport report;
-  std::set<std::pair<std::string, std::string>> truth_pairs;  // (kind, practice)
+  std::set<std::pair<std::string, std::string>> truth_pairs;   // (kind, practice)
+  std::set<std::pair<std::string, std::string>> undetectable;  // recorded as such by design
   std::set<std::string> anomalous;
   for (const auto& t : truth) {
-    truth_pairs.emplace(t.rule_kind, t.practice_code);
+    (t.undetectable.empty() ? truth_pairs : undetectable).emplace(t.rule_kind, t.practice_code);
     anomalous.insert(t.practice_code);
   }
   std::set<std::pair<std::string, std::string>> flagged_pairs;
@@ -83,6 +84,9 @@ ScoreReport Score(const std::vector<generate::TruthEntry>& truth,
   for (const auto& [k, p] : flagged_pairs) {
     if (!seen.count(k)) extra.insert(k);
   }
+  for (const auto& [k, p] : undetectable) {
+    if (!seen.count(k)) extra.insert(k);
+  }
   kinds.insert(kinds.end(), extra.begin(), extra.end());
 
   std::map<std::string, KindScore> by_kind;
@@ -92,8 +96,10 @@ ScoreReport Score(const std::vector<generate::TruthEntry>& truth,
                                : by_kind[pair.first].false_negatives)++;
   }
   for (const auto& pair : flagged_pairs) {
-    if (!truth_pairs.count(pair)) ++by_kind[pair.first].false_positives;
+    if (!truth_pairs.count(pair) && !undetectable.count(pair))
+      ++by_kind[pair.first].false_positives;
   }
+  for (const auto& pair : undetectable) ++by_kind[pair.first].undetectable;
   report.overall.rule_kind = "overall";
   for (const auto& k : kinds) {
     KindScore s = by_kind[k];
@@ -101,6 +107,7 @@ ScoreReport Score(const std::vector<generate::TruthEntry>& truth,
     report.overall.true_positives += s.true_positives;
     report.overall.false_positives += s.false_positives;
     report.overall.false_negatives += s.false_negatives;
+    report.overall.undetectable += s.undetectable;
     report.kinds.push_back(std::move(s));
   }
   Finish(&report.overall);
@@ -140,6 +147,13 @@ std::string FormatText(const ScoreReport& r) {
       Num(r.clean_flagged_share, "%.3f").c_str(), static_cast<long long>(r.practices),
       static_cast<long long>(r.flags), static_cast<long long>(r.flags_without_practice));
   out.append(line);
+  if (r.overall.undetectable > 0) {
+    out.append("undetectable by design (not scored):");
+    for (const auto& k : r.kinds) {
+      if (k.undetectable > 0) out += " " + k.rule_kind + " " + std::to_string(k.undetectable);
+    }
+    out.append("\n");
+  }
   return out;
 }
 

@@ -27,6 +27,9 @@ struct KindScore {
   int64_t false_negatives = 0;
   std::optional<double> precision;
   std::optional<double> recall;
+  // Truth entries recorded as undetectable by design (TruthEntry::undetectable): counted here and
+  // neither as found nor as missed (nor, when flagged, as false positives).
+  int64_t undetectable = 0;
 };
 
 struct ScoreReport {

@@ -335,12 +335,12 @@ def main():
             dl_by_key.setdefault(k, []).append(d["reason_code"])
 
         kinds = {}
-        unexpected = []  # entries that are neither a sent input, nor a flag, nor a rule set
+        unexpected = []  # entries that are neither a sent input, nor a flag, its baseline or a rule set
         for e in entries:
             rec = e["record"]
             kinds[rec.get("kind")] = kinds.get(rec.get("kind"), 0) + 1
-            if rec["event_id"] not in valid and rec.get("kind") not in ("EVENT_KIND_FLAG",
-                                                                        "EVENT_KIND_RULE_SET"):
+            if rec["event_id"] not in valid and rec.get("kind") not in (
+                    "EVENT_KIND_FLAG", "EVENT_KIND_BASELINE", "EVENT_KIND_RULE_SET"):
                 unexpected.append((e["index"], rec.get("kind"), rec["event_id"]))
         missing = [i for i in valid if len(by_event.get(i, [])) == 0]
         repeated = [i for i in valid if len(by_event.get(i, [])) > 1]

@@ -77,6 +77,22 @@ TEST(LogReaderContract, StoreAndFakeAnswerAlike) {
       EXPECT_EQ(*a.ConsistencyProof(from, size), *f.ConsistencyProof(from, size)) << from;
     }
   }
+  // Many proofs at once (the store shares node reads) are the proofs one by one, in the order
+  // asked, repeats included.
+  for (uint64_t size : {uint64_t{1}, uint64_t{9}, uint64_t{256}, n}) {
+    std::vector<uint64_t> indices;
+    for (uint64_t index = 0; index < size; index += 3) indices.push_back(size - 1 - index);
+    indices.push_back(0);
+    auto many = a.InclusionProofs(indices, size);
+    ASSERT_TRUE(many.ok()) << many.status().ToString();
+    ASSERT_EQ(many->size(), indices.size());
+    for (size_t k = 0; k < indices.size(); ++k) {
+      EXPECT_EQ((*many)[k], *f.InclusionProof(indices[k], size)) << indices[k] << "/" << size;
+    }
+    EXPECT_EQ(*many, *f.InclusionProofs(indices, size));
+  }
+  EXPECT_FALSE(a.InclusionProofs({0}, n + 1).ok());
+  EXPECT_FALSE(a.InclusionProofs({n}, n).ok());
   EXPECT_EQ(*a.FindByEventId("ev-3"), *f.FindByEventId("ev-3"));
   EXPECT_EQ(*a.FindByEventId("none"), *f.FindByEventId("none"));
   EXPECT_EQ(*a.FindByKind(v1::EVENT_KIND_CLAIM, 10, 20),

@@ -11,9 +11,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/merkle/hasher.h"
+#include "services/alerts/outbox_sink.h"
 
 namespace probity::alerts {
 namespace {
@@ -143,6 +147,34 @@ TEST(AlertsRunnerTest, FiresResolvesAndNeitherLosesNorRepeatsAcrossRestarts) {
   fs::remove_all(dir);
 }
 
+// A target restarted more often than the resend interval still re-sends open alerts when they
+// are due, so Alertmanager never lets them expire (the soak's finding: restarted every ~2 s, the
+// alerts target never re-sent the run's first alert, which expired after 5 minutes).
+TEST(AlertsRunnerTest, ResendsOpenAlertsWhenDueThoughRestartedMoreOftenThanTheInterval) {
+  fs::path dir = TempDir("restarts");
+  VectorSource source;
+  RecordingSink sink;
+  ManualClock clock(1000);
+  source.Add(Flag("a", "A81001"));
+  size_t resent = 0;
+  Micros first_resend_at = 0;
+  for (int restart = 0; restart < 20; ++restart) {  // a restart every 10 s for 200 s
+    AlertsRunner r({.state_dir = dir.string()}, &source, &sink, &clock);
+    ASSERT_TRUE(r.Start().ok());
+    const size_t before = sink.sent.size();
+    ASSERT_TRUE(r.RunOnce().ok());
+    if (restart > 0 && sink.sent.size() > before) {
+      ++resent;
+      if (first_resend_at == 0) first_resend_at = clock.NowMicros();
+    }
+    clock.Advance(10LL * 1000000);
+  }
+  // Fired once at the first start; re-sent once every 60 s after: at 60, 120 and 180 s.
+  EXPECT_EQ(resent, 3u);
+  EXPECT_EQ(first_resend_at, 1000 + 60LL * 1000000);
+  fs::remove_all(dir);
+}
+
 TEST(AlertsJsonTest, EscapesAndShapesForAlertmanagerV2) {
   Alert a;
   a.labels["alertname"] = "ProbityFlag";
@@ -210,6 +242,89 @@ TEST(AlertmanagerIntegrationTest, DeliversToARealAlertmanager) {
   EXPECT_NE(body.find("\"practice\":\"A81001\""), std::string::npos) << body;
   EXPECT_EQ(body.find(std::string(64, 'd')), std::string::npos)
       << "dismissed flag still active: " << body;
+  fs::remove_all(dir);
+}
+
+// Issue 15: Alertmanager refuses for a while (one request, a minute, an hour, on a manual clock)
+// then recovers. The runner's cursor moves as soon as the alerts are safe in the outbox, whatever
+// Alertmanager says; the outbox retries; every flag arrives, each as one label set.
+TEST(OutboxAlertSinkTest, RefusalsForARequestAMinuteAndAnHourThenEveryFlagArrivesOnce) {
+  const int port = 46030 + getpid() % 50;
+  httplib::Server am;
+  std::mutex mu;
+  bool refuse_all = false;
+  int refuse_next = 0, requests = 0;
+  std::map<std::string, std::set<std::string>> label_sets;  // flag id -> distinct label sets
+  am.Post("/api/v2/alerts", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(mu);
+    ++requests;
+    if (refuse_all || refuse_next > 0) {
+      if (refuse_next > 0) --refuse_next;
+      res.status = 503;
+      return;
+    }
+    // Each alert of the array: its labels object, and the flag id in it.
+    for (size_t at = req.body.find("{\"labels\":"); at != std::string::npos;
+         at = req.body.find("{\"labels\":", at + 1)) {
+      const size_t end = req.body.find('}', at + 10);
+      const std::string labels = req.body.substr(at, end - at);
+      const size_t f = labels.find("\"flag_id\":\"");
+      label_sets[labels.substr(f + 11, 64)].insert(labels);
+    }
+    res.status = 200;
+  });
+  std::thread t([&] { am.listen("127.0.0.1", port); });
+  while (!am.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  fs::path dir = TempDir("am_outbox");
+  auto client = AlertmanagerClient::Create("http://127.0.0.1:" + std::to_string(port));
+  ASSERT_TRUE(client.ok());
+  AlertmanagerTransport transport(client->get());
+  ManualClock clock(1'700'000'000'000'000);
+  auto sink =
+      OutboxAlertSink::Open((dir / "outbox").string(), &transport, nullptr, &clock, nullptr);
+  ASSERT_TRUE(sink.ok()) << sink.status().ToString();
+  VectorSource source;
+  AlertsRunner runner({.state_dir = (dir / "state").string()}, &source, sink->get(), &clock);
+  ASSERT_TRUE(runner.Start().ok());
+  auto deliver_for = [&](Micros horizon) {
+    const Micros until = clock.NowMicros() + horizon;
+    for (int i = 0; i < 1000; ++i) {
+      auto next = (*sink)->outbox()->DeliverDue(0, clock.NowMicros());
+      ASSERT_TRUE(next.ok()) << next.status().ToString();
+      if (*next == deliver::kNever || *next > until) return;
+      clock.Set(std::max(*next, clock.NowMicros()));
+    }
+  };
+  const std::string ids = "abcdefghi";
+  size_t added = 0;
+  const Micros kMinute = 60'000'000, kHour = 60 * kMinute;
+  for (Micros outage : {Micros{0}, kMinute, kHour}) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      refuse_next = outage == 0 ? 1 : 0;
+      refuse_all = outage > 0;
+    }
+    for (int i = 0; i < 3; ++i, ++added) source.Add(Flag(ids.substr(added, 1), "A81001"));
+    auto n = runner.RunOnce();
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    EXPECT_EQ(runner.stats().next_index, added);  // moved although Alertmanager refuses
+    deliver_for(outage);
+    {
+      std::lock_guard<std::mutex> l(mu);
+      refuse_all = false;
+    }
+    deliver_for(kHour);
+    EXPECT_EQ((*sink)->outbox()->status(0).queued(), 0u) << "outage " << outage;
+  }
+  am.stop();
+  t.join();
+  ASSERT_EQ(label_sets.size(), 9u);
+  for (char c : ids) {
+    ASSERT_EQ(label_sets.count(std::string(64, c)), 1u) << c;
+    EXPECT_EQ(label_sets[std::string(64, c)].size(), 1u) << c;
+  }
+  EXPECT_GT(requests, 3);  // there were refusals and retries
   fs::remove_all(dir);
 }
 

@@ -11,21 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/services/cli/probity_process.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using Result = probity::testing::ProcessResult;
 
 class CommandLine : public testing::Test {
  protected:
@@ -41,20 +33,7 @@ class CommandLine : public testing::Test {
 
   // Runs `probity ARGS...` with stdin closed; returns its exit status, stdout and stderr.
   Result Run(const std::vector<std::string>& args) {
-    std::string cmd = "'" + std::string(PROBITY_BIN) + "'";
-    for (const std::string& a : args) {
-      std::string quoted = "'";
-      for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-      cmd += " " + quoted + "'";
-    }
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    cmd += " </dev/null >'" + out.string() + "' 2>'" + err.string() + "'";
-    const int status = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = Slurp(out);
-    r.err = Slurp(err);
-    return r;
+    return probity::testing::RunProcess(PROBITY_BIN, args, dir_);
   }
 
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }

@@ -159,6 +159,7 @@ Status Runtime::Restore() {
   PROBITY_RETURN_IF_ERROR(LoadTree(next_));
   held_.clear();
   verified_.clear();
+  checkpoint_unsaved_ = false;
   read_ = std::min(next_, tree_->size());
   entries_->Reset();
   if (checkpoints_ != nullptr) checkpoints_->Reset();
@@ -297,6 +298,7 @@ Status Runtime::ApplyHeld(size_t* applied) {
   while (!verified_.empty() && verified_.front().tree_size() <= next_) {
     PROBITY_RETURN_IF_ERROR(follower_->Checkpoint(verified_.front()));
     verified_.pop_front();
+    checkpoint_unsaved_ = true;
   }
   return Status::Ok();
 }
@@ -312,7 +314,7 @@ StatusOr<size_t> Runtime::RunOnce() {
   // Nothing new for the follower (entries read only to rebuild the tree after a restart count as
   // nothing): its wall-time work (alert re-sends) must not wait for the log to move.
   if (applied == 0) PROBITY_RETURN_IF_ERROR(follower_->Idle(now, out()));
-  if (next_ != saved_next_ && now - last_save_ >= options_.save_every) {
+  if ((next_ != saved_next_ || checkpoint_unsaved_) && now - last_save_ >= options_.save_every) {
     PROBITY_RETURN_IF_ERROR(SaveFollower());
   }
   // The first round that grew the tree after a start writes it too, so that a follower killed
@@ -332,6 +334,7 @@ Status Runtime::SaveFollower() {
   }
   PROBITY_RETURN_IF_ERROR(follower_->Save(next_));
   saved_next_ = next_;
+  checkpoint_unsaved_ = false;
   last_save_ = clock_->NowMicros();
   ++saves_;
   return Status::Ok();

@@ -145,8 +145,9 @@ class Runtime {
   Micros last_tree_save_ = 0;
   bool tree_saved_since_start_ = false;
   uint64_t saved_tree_size_ = 0;
-  uint64_t read_ = 0;        // the next index to read from the source
-  uint64_t saved_next_ = 0;  // the follower's cursor at its last save
+  uint64_t read_ = 0;                // the next index to read from the source
+  uint64_t saved_next_ = 0;          // the follower's cursor at its last save
+  bool checkpoint_unsaved_ = false;  // Follower::Checkpoint was called since its last save
   uint64_t applied_ = 0, retries_ = 0, saves_ = 0;
   std::unique_ptr<metrics::ProgressWatch> watch_;
   mutable Mutex mu_;

@@ -377,6 +377,38 @@ TEST_F(RuntimeTest, StopsOnACheckpointThatRollsBack) {
   EXPECT_TRUE(fs::exists(dir_ / "follow/evidence/rollback-to-5/checkpoint-5.note"));
 }
 
+// The sequencer publishes a checkpoint again once witnesses cosigned it, after newer ones: the
+// same size and root is no rollback, neither in the first read of the stream nor after a restart
+// reads it again from its start (the original then older than the verified tree).
+TEST_F(RuntimeTest, ACheckpointPublishedAgainWithCosignaturesIsNoRollback) {
+  log_.AddN(10);
+  checkpoints_.checkpoints = {log_.Checkpoint(4), log_.Checkpoint(8)};
+  for (int life = 0; life < 2; ++life) {
+    RecordingFollower f(&saved_);
+    auto rt = Make(&f);
+    ASSERT_TRUE(rt->Start().ok());
+    Status st = Drain(rt.get());
+    ASSERT_TRUE(st.ok()) << "life " << life << ": " << st.ToString();
+    if (life == 0) {  // verified 4 and 8; then 4 again, cosigned, and 10
+      checkpoints_.checkpoints.push_back(log_.CosignedCheckpoint(4));
+      checkpoints_.checkpoints.push_back(log_.Checkpoint(10));
+      st = Drain(rt.get());
+      ASSERT_TRUE(st.ok()) << st.ToString();
+    }
+    EXPECT_EQ(rt->stats().verified_size, 10u);
+    ASSERT_TRUE(rt->Save().ok());
+  }
+  // Another root for that size, published again, is still a fork.
+  FakeLog fork(&key_);
+  fork.AddN(4, "other-");
+  checkpoints_.checkpoints.push_back(fork.Checkpoint(4));
+  RecordingFollower f(&saved_);
+  auto rt = Make(&f);
+  ASSERT_TRUE(rt->Start().ok());
+  Status st = Drain(rt.get());
+  ASSERT_EQ(st.code(), Code::kDataLoss) << st.ToString();
+}
+
 TEST_F(RuntimeTest, StopsOnAGap) {
   log_.AddN(6);
   log_.entries.erase(log_.entries.begin() + 3);  // 0 1 2 4 5

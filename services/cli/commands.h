@@ -146,6 +146,13 @@ struct ReplicaCommandOptions {
   HttpOptions http{.port = 9468};
 };
 int RunReplica(const ReplicaCommandOptions& o, const Runtime& rt);
+// `probity replica compare`: replica::CompareStores on two log directories, read-only.
+struct ReplicaCompareOptions {
+  std::string primary;  // the sequencer's DATA_DIR/log
+  std::string replica;  // the replica's DATA_DIR/log
+  bool latest_checkpoint_only = false;
+};
+int ReplicaCompare(const ReplicaCompareOptions& o);
 
 // `probity tiles`: serves /checkpoint and the hash tiles of the log in `store` (a log directory,
 // DATA_DIR/log) over HTTP, read-only, following a writer in another process.

@@ -6,6 +6,7 @@
 #include "common/metrics/http_server.h"
 #include "services/cli/commands.h"
 #include "services/cli/follow_support.h"
+#include "services/replica/compare.h"
 #include "services/replica/replica.h"
 
 namespace probity::cli {
@@ -63,6 +64,23 @@ int RunReplica(const ReplicaCommandOptions& o, const Runtime& rt) {
   std::cout << "probity replica: stopped with " << s.next_index << " entries, verified to "
             << s.verified_size << " (" << s.checkpoints_verified << " checkpoints)" << std::endl;
   return kExitOk;
+}
+
+int ReplicaCompare(const ReplicaCompareOptions& o) {
+  auto primary = logstore::LogStore::Open(o.primary, {.read_only = true});
+  if (!primary.ok()) return Fail("replica compare", primary.status());
+  auto copy = logstore::LogStore::Open(o.replica, {.read_only = true});
+  if (!copy.ok()) return Fail("replica compare", copy.status());
+  auto c =
+      replica::CompareStores(**primary, **copy, {.every_checkpoint = !o.latest_checkpoint_only});
+  if (!c.ok()) return Fail("replica compare", c.status());
+  for (const std::string& d : c->differences) std::cout << "differs: " << d << "\n";
+  std::cout << (c->equal() ? "equal" : "DIFFERENT") << ": tree size " << c->tree_size << ", "
+            << c->entries << " entries, " << c->tiles << " tiles, " << c->event_keys
+            << " idx_event and " << c->practice_keys << " idx_practice keys, " << c->kind_indices
+            << " idx_kind indices, " << c->checkpoints << " of the primary's "
+            << c->primary_checkpoints << " checkpoints" << std::endl;
+  return c->equal() ? kExitOk : kExitDataLoss;
 }
 
 }  // namespace probity::cli

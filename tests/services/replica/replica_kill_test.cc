@@ -52,8 +52,8 @@ TEST_F(ReplicaKillTest, KilledAtRandomMomentsAndRestartedEqualsThePrimaryByteFor
     ASSERT_GE(life->runner->stats().next_index, saved);
     const uint64_t from = CopySize(*life);
     const auto until = Clock::now() + std::chrono::milliseconds(
-                                          std::uniform_int_distribution<int>(200, 2000)(rng));
-    const uint64_t target = from + std::uniform_int_distribution<uint64_t>(1, 4000)(rng);
+                                          std::uniform_int_distribution<int>(100, 1000)(rng));
+    const uint64_t target = from + std::uniform_int_distribution<uint64_t>(1, 1500)(rng);
     // Until the life's time is up, or it copied its share; and not before it copied something,
     // unless there is nothing to copy.
     ASSERT_TRUE(RunRounds(life.get(), deadline, [&] {
@@ -86,7 +86,7 @@ TEST_F(ReplicaKillTest, KilledAtRandomMomentsAndRestartedEqualsThePrimaryByteFor
   }
   ASSERT_NO_FATAL_FAILURE(Finish(life.get(), deadline));
   life.reset();
-  EXPECT_GE(lives, 3);
+  EXPECT_GE(lives, 10);
   std::printf("replica: %d lives, %d retried rounds, %.1f s\n", lives + 1, retries,
               std::chrono::duration<double>(Clock::now() - start).count());
   ExpectEqualToPrimary(expected);

@@ -44,8 +44,7 @@ Status ReplicaFollower::Save(uint64_t next_index) {
                              sequencer_->Append(&records_, {}, {}, &serialized_));
     // The copy MUST hold the log's exact bytes at the log's indices: an entry the sequencer
     // would treat as a redelivery, or bytes it would serialize otherwise, stop the replica.
-    if (r.appended != want.size() || r.leaf_hashes != want ||
-        r.tree_size != first_ + want.size()) {
+    if (r.appended != want.size() || r.leaf_hashes != want || r.tree_size != first_ + want.size()) {
       return DataLoss("replica: the copy of entries " + std::to_string(first_) + ".." +
                       std::to_string(first_ + want.size() - 1) +
                       " would differ from the verified log (" + std::to_string(r.appended) +
@@ -81,8 +80,9 @@ ReplicaRunner::ReplicaRunner(ReplicaOptions options, follow::EntrySource* entrie
 
 Status ReplicaRunner::Start() {
   if (options_.log_keys.empty()) {
-    return InvalidArgument("replica: the log's verifier key is required (it writes only what a "
-                           "checkpoint signed by that key covers)");
+    return InvalidArgument(
+        "replica: the log's verifier key is required (it writes only what a "
+        "checkpoint signed by that key covers)");
   }
   return runtime_->Start();
 }

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <deque>
+#include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,14 @@
 namespace probity::follow::testing {
 
 inline constexpr char kOrigin[] = "probity.test/log";
+
+// A file's bytes ("" when it cannot be read): evidence files in the tests.
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 // A key pair for the log (or for another party with the same name, to forge a checkpoint).
 struct LogKey {

@@ -24,17 +24,11 @@ namespace fs = std::filesystem;
 using testing::FakeLog;
 using testing::FakeProducer;
 using testing::LogKey;
+using testing::ReadFile;
 using testing::RecordingFollower;
 using testing::SavedState;
 using testing::VectorCheckpointSource;
 using testing::VectorEntrySource;
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class RuntimeTest : public ::testing::Test {
  protected:

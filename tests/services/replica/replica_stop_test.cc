@@ -23,15 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 using follow::testing::FakeLog;
 using follow::testing::LogKey;
+using follow::testing::ReadFile;
 using follow::testing::VectorCheckpointSource;
 using follow::testing::VectorEntrySource;
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class ReplicaStopTest : public ::testing::Test {
  protected:

@@ -39,7 +39,9 @@ class StoreSource final : public EntrySource {
   const logstore::LogReader* store_;
 };
 
-// Follows probity.log.v1 on the bus, checking each entry's leaf hash. When the bus deletes old
+// Follows probity.log.v1 on the bus. Each entry carries the leaf hash the topic states, unchecked:
+// the runtime checks every entry against it and, on a mismatch, stops with the entry's bytes as
+// evidence (a source that dropped or failed on it would leave none). When the bus deletes old
 // segments while this reads them (offset out of range), it starts the topic again and drops
 // what it has seen (kUnavailable, so the caller retries); when the entry it needs is gone for
 // good, kOutOfRange names it and the earliest the topic still holds. It never skips an index.

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "common/bus/kafka.h"
+#include "common/merkle/hasher.h"
 #include "common/status/status.h"
 #include "common/time/clock.h"
 #include "probity/v1/events.pb.h"
@@ -33,6 +34,7 @@ namespace probity::follow {
 struct Event {
   uint64_t index = 0;
   std::string_view leaf;         // the exact leaf bytes (a serialized v1::LogRecord)
+  merkle::Hash leaf_hash{};      // HashLeaf(leaf), checked by the runtime
   const v1::LogRecord* record;   // parsed leaf
   const v1::Envelope* envelope;  // parsed payload (codec::ParseStored); never null
   uint64_t tree_size = 0;        // index + 1: the size of the tree this entry completes, which
@@ -66,6 +68,10 @@ class Follower {
   virtual Status PublishAtStart(Publisher* out) { return Status(); }
   // One entry, in index order, each index exactly once per process lifetime after Restore().
   virtual Status Apply(const Event& event, Publisher* out) = 0;
+  // A checkpoint the runtime verified against its own tree, in increasing size, once every entry
+  // it covers was applied (a replica stores it). Each verified checkpoint is passed once per
+  // process lifetime; after a restart, ones the runtime had not saved as verified come again.
+  virtual Status Checkpoint(const v1::CheckpointRecord& checkpoint) { return Status(); }
   // Called when no entry is available for now (the follower is caught up), with the runtime's
   // clock time; for work due in wall time (re-sends, timers of external deliveries).
   virtual Status Idle(Micros now, Publisher* out) { return Status(); }

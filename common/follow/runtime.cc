@@ -156,7 +156,8 @@ Status Runtime::LoadTree(uint64_t next) {
     }
   }
   TreeState state = chosen ? std::move(*chosen) : TreeState{};
-  if (state.size() > next) state.Truncate(next);
+  // A tree ahead of the follower keeps its leaves: the entries in between are read again, checked
+  // against them, and applied (read_ starts at the follower's index, below).
   tree_ = std::make_unique<TreeVerifier>(options_.origin, options_.log_keys, std::move(state));
   if (!chosen && newest_checkpoint && checkpoints_ != nullptr) {
     // The follower went back before every saved tree (its state was lost): the tree is built
@@ -166,11 +167,13 @@ Status Runtime::LoadTree(uint64_t next) {
     if (!st.ok()) return Stop(st, ev);
   }
   tree_->StartStream();
+  saved_tree_size_ = tree_->size();
   return Status::Ok();
 }
 
 Status Runtime::SaveTree() {
-  if (checkpoints_ == nullptr) tree_->Settle();  // nothing to check a tail against
+  // Nothing to check a tail against; the base must stay at or below the follower's saved cursor.
+  if (checkpoints_ == nullptr && tree_->size() == saved_next_) tree_->Settle();
   std::error_code ec;
   const std::string path = options_.data_dir + "/tree";
   if (std::filesystem::exists(path, ec)) {
@@ -179,6 +182,8 @@ Status Runtime::SaveTree() {
   }
   PROBITY_RETURN_IF_ERROR(WriteFileDurably(path, EncodeTreeState(tree_->state())));
   last_tree_save_ = clock_->NowMicros();
+  tree_saved_since_start_ = true;
+  saved_tree_size_ = tree_->size();
   return Status::Ok();
 }
 
@@ -192,8 +197,12 @@ Status Runtime::Restore() {
   }
   PROBITY_ASSIGN_OR_RETURN(next_, follower_->Restore());
   saved_next_ = next_;
+  tree_saved_since_start_ = false;
   PROBITY_RETURN_IF_ERROR(LoadTree(next_));
   held_.clear();
+  verified_.clear();
+  checkpoint_unsaved_ = false;
+  read_ = std::min(next_, tree_->size());
   entries_->Reset();
   if (checkpoints_ != nullptr) checkpoints_->Reset();
   Publish();
@@ -253,14 +262,13 @@ Status Runtime::ReadEntries(size_t* read) {
   *read = 0;
   if (held_.size() >= options_.max_held) return Status::Ok();
   std::vector<logstore::Entry> batch;
-  PROBITY_RETURN_IF_ERROR(entries_->Read(tree_->size(), options_.max_batch, &batch));
+  PROBITY_RETURN_IF_ERROR(entries_->Read(read_, options_.max_batch, &batch));
   for (logstore::Entry& e : batch) {
-    const uint64_t want = tree_->size();
-    if (e.index < want) continue;  // a repeat
+    if (e.index < read_) continue;  // a repeat
     Evidence ev;
-    if (e.index > want) {
-      ev.name = "gap-at-" + N(want);
-      std::string reason = "the log skipped entry " + N(want) + ": the next entry read is " +
+    if (e.index > read_) {
+      ev.name = "gap-at-" + N(read_);
+      std::string reason = "the log skipped entry " + N(read_) + ": the next entry read is " +
                            N(e.index) + " (a gap)";
       ev.files = {{"report.txt", reason + "\n"}};
       return Stop(DataLoss(reason), ev);
@@ -274,11 +282,27 @@ Status Runtime::ReadEntries(size_t* read) {
       ev.files = {{"report.txt", reason + "\n"}, {"entry-" + N(e.index) + ".leaf", e.record_bytes}};
       return Stop(DataLoss(reason), ev);
     }
-    Status st = tree_->AddLeaf(e.index, h, &ev);
-    if (!st.ok()) {
-      ev.files.push_back({"entry-" + N(e.index) + ".leaf", e.record_bytes});
-      return Stop(st, ev);
+    if (e.index < tree_->size()) {
+      // Read again after a restart: it must be the leaf the saved tree holds.
+      std::optional<merkle::Hash> kept = tree_->LeafAt(e.index);
+      if (!kept || *kept != h) {
+        ev.name = "entry-" + N(e.index);
+        std::string reason = "entry " + N(e.index) +
+                             " read again is not the entry this follower "
+                             "integrated before (its leaf hash " +
+                             merkle::ToHex(h) + " differs)";
+        ev.files = {{"report.txt", reason + "\n"},
+                    {"entry-" + N(e.index) + ".leaf", e.record_bytes}};
+        return Stop(DataLoss(reason), ev);
+      }
+    } else {
+      Status st = tree_->AddLeaf(e.index, h, &ev);
+      if (!st.ok()) {
+        ev.files.push_back({"entry-" + N(e.index) + ".leaf", e.record_bytes});
+        return Stop(st, ev);
+      }
     }
+    ++read_;
     ++*read;
     if (e.index >= next_) held_.push_back(std::move(e));
   }
@@ -301,6 +325,7 @@ Status Runtime::ApplyHeld(size_t* applied) {
     Event event;
     event.index = e.index;
     event.leaf = e.record_bytes;
+    event.leaf_hash = e.leaf_hash;
     event.record = &record;
     event.envelope = &*env;
     event.tree_size = e.index + 1;
@@ -310,6 +335,12 @@ Status Runtime::ApplyHeld(size_t* applied) {
     held_.pop_front();
     ++*applied;
     ++applied_;
+  }
+  for (auto& cp : tree_->TakeAccepted()) verified_.push_back(std::move(cp));
+  while (!verified_.empty() && verified_.front().tree_size() <= next_) {
+    PROBITY_RETURN_IF_ERROR(follower_->Checkpoint(verified_.front()));
+    verified_.pop_front();
+    checkpoint_unsaved_ = true;
   }
   return Status::Ok();
 }
@@ -325,9 +356,15 @@ StatusOr<size_t> Runtime::RunOnce() {
   // Nothing new for the follower (entries read only to rebuild the tree after a restart count as
   // nothing): its wall-time work (alert re-sends) must not wait for the log to move.
   if (applied == 0) PROBITY_RETURN_IF_ERROR(follower_->Idle(now, out()));
-  if (next_ != saved_next_ && now - last_save_ >= options_.save_every) {
+  if ((next_ != saved_next_ || checkpoint_unsaved_) && now - last_save_ >= options_.save_every) {
     PROBITY_RETURN_IF_ERROR(SaveFollower());
-    if (now - last_tree_save_ >= options_.tree_save_every) PROBITY_RETURN_IF_ERROR(SaveTree());
+  }
+  // The first round that grew the tree after a start writes it too, so that a follower killed
+  // often still re-reads at most one life's entries at its next start (and a replica waiting for
+  // a checkpoint keeps the leaves it integrated).
+  if (tree_->size() != saved_tree_size_ && tree_->state().verified.size() <= saved_next_ &&
+      (!tree_saved_since_start_ || now - last_tree_save_ >= options_.tree_save_every)) {
+    PROBITY_RETURN_IF_ERROR(SaveTree());
   }
   Publish();
   return applied;
@@ -339,6 +376,7 @@ Status Runtime::SaveFollower() {
   }
   PROBITY_RETURN_IF_ERROR(follower_->Save(next_));
   saved_next_ = next_;
+  checkpoint_unsaved_ = false;
   last_save_ = clock_->NowMicros();
   ++saves_;
   return Status::Ok();

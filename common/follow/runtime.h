@@ -85,7 +85,8 @@ class Runtime {
     size_t max_held = 200000;
     // The follower is saved this often when it moved (0: after every round that moved it); the
     // tree at most every tree_save_every (a tree older than the follower's cursor only costs a
-    // re-read of the entries in between at restart), and at every explicit Save().
+    // re-read of the entries in between at restart), at the first save after each start, and at
+    // every explicit Save().
     Micros save_every = 10'000'000;
     Micros tree_save_every = 10'000'000;
     Micros first_retry = 1'000'000;
@@ -145,12 +146,17 @@ class Runtime {
   BusPublisher* publisher_;
   const Clock* clock_;
   std::unique_ptr<TreeVerifier> tree_;
-  std::deque<logstore::Entry> held_;  // integrated, not yet applied; indices ascending
-  uint64_t next_ = 0;                 // the follower's next index
+  std::deque<logstore::Entry> held_;           // integrated, not yet applied; indices ascending
+  std::deque<v1::CheckpointRecord> verified_;  // verified, not yet passed to the follower
+  uint64_t next_ = 0;                          // the follower's next index
   bool started_ = false;
   Micros last_save_ = 0;
   Micros last_tree_save_ = 0;
-  uint64_t saved_next_ = 0;  // the follower's cursor at its last save
+  bool tree_saved_since_start_ = false;
+  uint64_t saved_tree_size_ = 0;
+  uint64_t read_ = 0;                // the next index to read from the source
+  uint64_t saved_next_ = 0;          // the follower's cursor at its last save
+  bool checkpoint_unsaved_ = false;  // Follower::Checkpoint was called since its last save
   uint64_t applied_ = 0, retries_ = 0, saves_ = 0;
   std::unique_ptr<metrics::ProgressWatch> watch_;
   struct Gauges;

@@ -144,11 +144,18 @@ Status TreeVerifier::Check(const Parsed& cp, const merkle::Hash& ours, Evidence*
   return DataLoss(reason);
 }
 
+void TreeVerifier::Seen(const Parsed& cp, bool verified) {
+  seen_[cp.record.tree_size()] = {cp.root, verified, cp.record.signed_note()};
+  if (seen_.size() > kSeenMax) seen_.erase(seen_.begin());
+}
+
 void TreeVerifier::Accept(const Parsed& cp, merkle::CompactRange at) {
+  Seen(cp, true);
   const uint64_t drop = at.size() - state_.verified.size();
   state_.tail.erase(state_.tail.begin(), state_.tail.begin() + static_cast<ptrdiff_t>(drop));
   state_.verified = std::move(at);
   state_.checkpoint = cp.record;
+  accepted_.push_back(cp.record);
   ++checkpoints_verified_;
 }
 
@@ -177,6 +184,27 @@ Status TreeVerifier::AddCheckpoint(const v1::CheckpointRecord& record, Evidence*
                 "checkpoint record at size " + Size(size) + " disagrees with its signed note (" +
                     Size(opened->size) + ", " + merkle::ToBase64(opened->root) + ")",
                 {{"checkpoint-" + Size(size) + ".note", record.signed_note()}});
+  }
+  // The same checkpoint published again, after newer ones (the sequencer adds the witnesses'
+  // cosignatures to a stored checkpoint and publishes it once more): not a rollback when this
+  // read of the stream verified that size with that root; another root for it is a fork.
+  if (auto seen = seen_.find(size); seen != seen_.end()) {
+    if (seen->second.root != cp.root) {
+      return fail("fork-at-" + Size(size),
+                  "two checkpoints signed by the log's key for size " + Size(size) +
+                      " have different roots: the log forked",
+                  {{"checkpoint-" + Size(size) + "-a.note", seen->second.note},
+                   {"checkpoint-" + Size(size) + "-b.note", record.signed_note()}});
+    }
+    if (stream_max_ && size <= stream_max_->record.tree_size()) {
+      ++checkpoints_republished_;
+      // The follower gets this copy: now if that size was verified, else when it is.
+      if (seen->second.verified) accepted_.push_back(record);
+      for (Parsed& p : pending_) {
+        if (p.record.tree_size() == size) p.record = record;
+      }
+      return Status::Ok();
+    }
   }
   // Publication order within this read of the stream.
   if (stream_max_) {
@@ -213,6 +241,7 @@ Status TreeVerifier::AddCheckpoint(const v1::CheckpointRecord& record, Evidence*
   const uint64_t vsize = state_.verified.size();
   if (size > current_.size()) {
     if (pending_.empty() || pending_.back().record.tree_size() != size) pending_.push_back(cp);
+    Seen(cp, false);
   } else if (size > vsize || (size == vsize && !state_.checkpoint)) {
     // Already passed: the tree at `size` from the verified tree and the tail.
     merkle::CompactRange at = state_.verified;
@@ -221,6 +250,9 @@ Status TreeVerifier::AddCheckpoint(const v1::CheckpointRecord& record, Evidence*
     Accept(cp, std::move(at));
   } else if (size < vsize) {
     ++checkpoints_old_;  // read again after a restart; it was checked then, or was older still
+    Seen(cp, false);
+  } else if (size == vsize) {
+    Seen(cp, true);  // the verified one, read again
   }
   stream_max_ = std::move(cp);
   return Status::Ok();

@@ -12,7 +12,9 @@
 //    reaches its size; one whose size was already passed is checked against the leaves kept
 //    since the last verified checkpoint (the tail).
 //  - Within one read of the checkpoint stream (StartStream() to the next), checkpoints come in
-//    publication order: a smaller size after a larger one is a rollback; two different roots
+//    publication order: a smaller size after a larger one is a rollback, unless it is the same
+//    checkpoint (size and root) as one read before in this read of the stream, published again
+//    (the sequencer re-publishes a checkpoint once witnesses cosigned it); two different roots
 //    for one size is a fork. Either, and any mismatch, fails with kDataLoss and fills an
 //    Evidence with the conflicting material (both notes where there are two).
 //  - On failure the verifier's state is unchanged.
@@ -20,6 +22,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -93,11 +96,27 @@ class TreeVerifier {
 
   // The checkpoint stream is read again from its start (a restart of its source): the ordering
   // check restarts; pending checkpoints are kept.
-  void StartStream() { stream_max_.reset(); }
+  void StartStream() {
+    stream_max_.reset();
+    seen_.clear();
+  }
+
+  // The leaf at `index` when it is in the tail (verified_base <= index < size()).
+  std::optional<merkle::Hash> LeafAt(uint64_t index) const {
+    const uint64_t base = state_.verified.size();
+    if (index < base || index >= current_.size()) return std::nullopt;
+    return state_.tail[index - base];
+  }
+
+  // The checkpoints accepted since the last call, in increasing size; then, in the order read,
+  // any verified checkpoint published again (cosigned: the same size and root, more signatures).
+  std::vector<v1::CheckpointRecord> TakeAccepted() { return std::exchange(accepted_, {}); }
 
   uint64_t checkpoints_verified() const { return checkpoints_verified_; }
   // Checkpoints older than the latest verified one, read again (signature checked only).
   uint64_t checkpoints_old() const { return checkpoints_old_; }
+  // Checkpoints published again after newer ones (with cosignatures added).
+  uint64_t checkpoints_republished() const { return checkpoints_republished_; }
   size_t pending() const { return pending_.size(); }
 
  private:
@@ -105,8 +124,17 @@ class TreeVerifier {
     v1::CheckpointRecord record;
     merkle::Hash root{};
   };
+  struct SeenRoot {
+    merkle::Hash root{};
+    bool verified = false;  // checked against this tree (not only signature-checked)
+    std::string note;       // its signed note (evidence, should another root come for the size)
+  };
+  // The sizes and roots of the last kSeenMax checkpoints of this read of the stream.
+  static constexpr size_t kSeenMax = 4096;
+
   Status Check(const Parsed& cp, const merkle::Hash& ours, Evidence* evidence) const;
   void Accept(const Parsed& cp, merkle::CompactRange at);
+  void Seen(const Parsed& cp, bool verified);
 
   std::string origin_;
   std::vector<note::Verifier> keys_;
@@ -114,8 +142,11 @@ class TreeVerifier {
   merkle::CompactRange current_;
   std::deque<Parsed> pending_;        // sizes above size(), non-decreasing
   std::optional<Parsed> stream_max_;  // the largest checkpoint of this read of the stream
+  std::map<uint64_t, SeenRoot> seen_;
+  std::vector<v1::CheckpointRecord> accepted_;
   uint64_t checkpoints_verified_ = 0;
   uint64_t checkpoints_old_ = 0;
+  uint64_t checkpoints_republished_ = 0;
 };
 
 }  // namespace probity::follow

@@ -35,6 +35,8 @@ struct AllOptions {
   IngestCommandOptions ingest;
   UpOptions up;
   AlertsCommandOptions alerts;
+  ReplicaCommandOptions replica;
+  ReplicaCompareOptions replica_compare;
   TilesOptions tiles;
   WitnessCommandOptions witness;
   ApiCommandOptions api;
@@ -241,6 +243,36 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
   alerts->add_option("--data-dir", o.alerts.data_dir, "Delivery state goes in DATA_DIR/alerts")
       ->capture_default_str();
   OnChosen(alerts, action, [&] { return RunAlerts(o.alerts, rt); });
+
+  auto* replica = app.add_subcommand(
+      "replica",
+      "Run a replica: follow probity.log.v1 and probity.checkpoints.v1, keep a verified copy of "
+      "the log in DATA_DIR/log (the sequencer's format; serves the same proofs)");
+  AddBusOptions(replica, &o.replica.bus);
+  replica->add_option("--data-dir", o.replica.data_dir, "The copy goes in DATA_DIR/log")
+      ->capture_default_str();
+  replica->add_option("--log-key", o.replica.log_key,
+                      "The log's verifier key file (probity.pub), required: only entries covered "
+                      "by a checkpoint signed by this key are written");
+  replica->add_option("--catch-up-from", o.replica.catch_up_from,
+                      "A verified copy of the log (the sequencer's DATA_DIR/log, or another "
+                      "replica's) to read entries retention has taken from probity.log.v1");
+  replica->add_flag("--sync", o.replica.sync, "fsync every batch");
+  AddHttpOptions(replica, &o.replica.http);
+  OnChosen(replica, action, [&] { return RunReplica(o.replica, rt); });
+  auto* compare = replica->add_subcommand(
+      "compare",
+      "Compare a replica's copy with the sequencer's store, byte for byte (entries, tiles, "
+      "indexes, tree, checkpoints); exit 0 equal, 3 different");
+  compare->add_option("--primary", o.replica_compare.primary, "The sequencer's DATA_DIR/log")
+      ->required();
+  compare->add_option("--replica", o.replica_compare.replica, "The replica's DATA_DIR/log")
+      ->required();
+  compare->add_flag("--latest-checkpoint-only", o.replica_compare.latest_checkpoint_only,
+                    "Checkpoints: the copy's must each equal the primary's and the latest be the "
+                    "same, but it may lack some (the sequencer re-publishes only its latest after "
+                    "a crash)");
+  OnChosen(compare, action, [&] { return ReplicaCompare(o.replica_compare); });
 
   auto* keygen = app.add_subcommand(
       "keygen", "Create an Ed25519 checkpoint signing key pair (signed-note formats)");

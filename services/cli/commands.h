@@ -135,6 +135,25 @@ struct AlertsCommandOptions {
 };
 int RunAlerts(const AlertsCommandOptions& o, const Runtime& rt);
 
+// `probity replica`: follows probity.log.v1 + probity.checkpoints.v1 and keeps a verified copy
+// of the log in DATA_DIR/log (follow_commands.cc).
+struct ReplicaCommandOptions {
+  bus::ClientConfig bus{kDefaultBootstrapServers, {}};
+  std::string data_dir = "./probity-replica";
+  std::string log_key;        // the log's verifier key file (required)
+  std::string catch_up_from;  // a verified copy of the log to read what retention took
+  bool sync = false;
+  HttpOptions http{.port = 9468};
+};
+int RunReplica(const ReplicaCommandOptions& o, const Runtime& rt);
+// `probity replica compare`: replica::CompareStores on two log directories, read-only.
+struct ReplicaCompareOptions {
+  std::string primary;  // the sequencer's DATA_DIR/log
+  std::string replica;  // the replica's DATA_DIR/log
+  bool latest_checkpoint_only = false;
+};
+int ReplicaCompare(const ReplicaCompareOptions& o);
+
 // `probity tiles`: serves /checkpoint and the hash tiles of the log in `store` (a log directory,
 // DATA_DIR/log) over HTTP, read-only, following a writer in another process.
 struct TilesOptions {

@@ -37,8 +37,9 @@ inline bool WaitFor(const std::function<bool()>& cond, int seconds = 30) {
 class IngestStack {
  public:
   // Starts the bus, opens DIR/log (DIR is a fresh temporary directory named after `name`) and
-  // runs ingest on a thread. Call with ASSERT_NO_FATAL_FAILURE.
-  void Start(const std::string& name) {
+  // runs ingest (with options `o`, its origin set to the test key's) on a thread. Call with
+  // ASSERT_NO_FATAL_FAILURE.
+  void Start(const std::string& name, ingest::IngestOptions o = {}) {
     dir = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(getpid()));
     std::filesystem::remove_all(dir);
     cluster = std::move(bus::EmbeddedCluster::Start({})).value();
@@ -48,7 +49,6 @@ class IngestStack {
     auto s = logstore::LogStore::Open((dir / "log").string(), {});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store = std::move(s).value();
-    ingest::IngestOptions o;
     o.checkpoint_origin = "probity.test/log";
     ingest =
         std::make_unique<ingest::IngestService>(o, cfg, store.get(), &clock, &registry, &*signer);
@@ -56,11 +56,18 @@ class IngestStack {
     ingest_thread = std::thread([this] { ingest_status = ingest->Run(&ingest_stop); });
     producer = std::move(bus::Producer::Create(cfg)).value();
   }
-  // Stops ingest (expecting it ended cleanly), closes the store and removes the directory.
-  void Stop() {
+  // Stops ingest (it drains, publishes everything and signs a final checkpoint), expecting it
+  // ended cleanly; the store stays open. Idempotent.
+  void StopIngest() {
     ingest_stop = true;
-    if (ingest_thread.joinable()) ingest_thread.join();
-    EXPECT_TRUE(ingest_status.ok()) << ingest_status.ToString();
+    if (ingest_thread.joinable()) {
+      ingest_thread.join();
+      EXPECT_TRUE(ingest_status.ok()) << ingest_status.ToString();
+    }
+  }
+  // Stops ingest, closes the store and removes the directory.
+  void Stop() {
+    StopIngest();
     ingest.reset();
     store.reset();
     std::filesystem::remove_all(dir);

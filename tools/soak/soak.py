@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """The soak (issue 10): the whole stack as separate processes on the embedded bus, a realistic
 generated feed mixed with bad input of every kind and at every size limit, and random SIGKILLs of
-ingest, rules and alerts throughout; then it checks that nothing was lost, repeated or hidden.
+ingest, rules, alerts and a replica throughout; then it checks that nothing was lost, repeated or
+hidden, and that the replica holds the sequencer's log byte for byte.
 
   tools/soak/soak.py [--minutes 20] [--kill-every 0.5] [--seed 1] [--scale 0.01] [--keep]
 
-Processes: `probity bus`, `probity ingest`, `probity rules` and `probity alerts` (each following
-probity.log.v1, catching up from ingest's store when retention has taken what they need), and a
-real Alertmanager (Debian's prometheus-alertmanager). The feed is `probity generate --out`
+Processes: `probity bus`, `probity ingest`, `probity rules`, `probity alerts` and `probity replica`
+(each following probity.log.v1 and verifying probity.checkpoints.v1 with the log's key, catching
+up from ingest's store when retention has taken what they need), and a real Alertmanager (Debian's
+prometheus-alertmanager). The feed is `probity generate --out`
 (the national generator on the real 2022-23 register, at --scale), produced at --rate while the
 killer picks a target at random every --kill-every seconds on average, SIGKILLs it and restarts
 it. When the feed is in, the killer stops, everything settles, and the soak checks:
@@ -19,7 +21,11 @@ it. When the feed is in, the killer stops, everything settles, and the soak chec
   - ingest's cursors: every entry and dead letter confirmed on the bus (log_published == log_size,
     dead_letters_published == dead_letters), and the part of probity.log.v1 the embedded bus still
     holds has every index once (repeats after a restart are allowed, gaps are not);
-  - `probity log verify` passes.
+  - `probity log verify` passes;
+  - the replica: `probity replica compare` finds its copy equal to ingest's store byte for byte
+    (entries, tiles, indexes, tree; each checkpoint it holds, and the latest), `probity log verify`
+    passes on the copy, and no restart of the replica started behind where its last life had
+    reached (its /healthz next_index just before each kill; no rollback).
 
 It prints those counts as one JSON object and exits 0 when every check holds, 1 otherwise. The
 test suite runs a short version (`--minutes 1.5`); docs/operations.md records a long run.
@@ -108,7 +114,9 @@ class Stack:
         self.c = e2e.Cluster(probity, "soak", seed=seed)
         self.probity = probity
         self.procs = {}
-        self.runs = {"ingest": 0, "rules": 0, "alerts": 0}
+        self.runs = {"ingest": 0, "rules": 0, "alerts": 0, "replica": 0}
+        self.replica_reached = 0  # the replica's next_index seen last before a kill
+        self.replica_rollbacks = []  # (reached before the kill, next_index after the restart)
         self.lock = threading.Lock()
 
     def start_alertmanager(self):
@@ -135,32 +143,41 @@ class Stack:
         c = self.c
         self.runs[target] += 1
         log = os.path.join(c.dir, "%s.%d.log" % (target, self.runs[target]))
-        catch_up = os.path.join(c.data_dir, "log")
+        follow = ["--bootstrap-servers", c.bootstrap, "--http-port", "0", "--catch-up-from",
+                  os.path.join(c.data_dir, "log"), "--log-key", c.key[:-len(".key")] + ".pub",
+                  "--data-dir", os.path.join(c.dir, target)]
         if target == "ingest":
             p = c.start_ingest()
         elif target == "rules":
-            p = e2e.Proc([self.probity, "rules", "--bootstrap-servers", c.bootstrap, "--data-dir",
-                          os.path.join(c.dir, "rules"), "--http-port", "0",
-                          "--catch-up-from", catch_up], log)
+            p = e2e.Proc([self.probity, "rules", *follow], log)
+        elif target == "alerts":
+            p = e2e.Proc([self.probity, "alerts", "--alertmanager-url", self.am_url, *follow], log)
         else:
-            p = e2e.Proc([self.probity, "alerts", "--bootstrap-servers", c.bootstrap,
-                          "--alertmanager-url", self.am_url, "--data-dir",
-                          os.path.join(c.dir, "alerts"), "--http-port", "0",
-                          "--catch-up-from", catch_up], log)
+            p = e2e.Proc([self.probity, "replica", *follow], log)
         self.procs[target] = p
+        if target == "replica" and self.runs[target] > 1:
+            # No rollback: a restarted replica resumes at or after where the killed one was.
+            now = self.follower_next(target, timeout=20)
+            if now is not None and now < self.replica_reached:
+                self.replica_rollbacks.append((self.replica_reached, now))
         return p
 
     def kill(self, target):
         p = self.procs[target]
+        if target == "replica":
+            reached = self.follower_next(target)
+            if reached is not None:
+                self.replica_reached = max(self.replica_reached, reached)
         if p.p.poll() is None:
             p.p.send_signal(signal.SIGKILL)
         p.p.wait()
         p.log.close()
         return p.p.returncode
 
-    def follower_next(self, target):
-        """The next index a running follower (rules, alerts) will process, from its /healthz."""
-        m = self.procs[target].wait_output(r"health on http://127\.0\.0\.1:(\d+)/healthz", 1)
+    def follower_next(self, target, timeout=1):
+        """The next index a running follower (rules, alerts, replica) will process, from its
+        /healthz."""
+        m = self.procs[target].wait_output(r"health on http://127\.0\.0\.1:(\d+)/healthz", timeout)
         if not m:
             return None
         try:
@@ -220,7 +237,7 @@ def main():
         c.start_bus()
         c.keygen()
         st.start_alertmanager()
-        for t in ("ingest", "rules", "alerts"):
+        for t in ("ingest", "rules", "alerts", "replica"):
             st.start(t)
         c.wait_ingest_ready()
 
@@ -264,8 +281,8 @@ def main():
         producer = threading.Thread(target=produce, daemon=True)
         producer.start()
 
-        kills = {"ingest": 0, "rules": 0, "alerts": 0}
-        weights = [("ingest", 0.3), ("rules", 0.35), ("alerts", 0.35)]
+        kills = {"ingest": 0, "rules": 0, "alerts": 0, "replica": 0}
+        weights = [("ingest", 0.25), ("rules", 0.25), ("alerts", 0.25), ("replica", 0.25)]
         deadline = time.monotonic() + args.minutes * 60.0
         crashed = []
         last_report = time.monotonic()
@@ -312,8 +329,9 @@ def main():
             except OSError:
                 q = False
             cur = h["log_size"] if h else None
-            # Rules and alerts have followed the log to its end too (a flag they raise grows it).
-            q = q and all(st.follower_next(t) == cur for t in ("rules", "alerts"))
+            # Rules, alerts and the replica have followed the log to its end too (a flag they raise
+            # grows it; the replica copies what the latest checkpoint covers).
+            q = q and all(st.follower_next(t) == cur for t in ("rules", "alerts", "replica"))
             stable = stable + 1 if q and cur == last else 0
             last = cur
             time.sleep(1)
@@ -354,6 +372,18 @@ def main():
         verify = c.cli("log", "verify", "--json", check=False)
         verified = verify.returncode == 0 and b'"ok":true' in verify.stdout
         h = c.health()
+        # The replica, stopped cleanly, against ingest's store (quiet: nothing is written now).
+        replica_rc = st.procs["replica"].terminate(30)
+        compare = subprocess.run([args.probity, "replica", "compare", "--primary",
+                                  os.path.join(c.data_dir, "log"), "--replica",
+                                  os.path.join(c.dir, "replica", "log"), "--latest-checkpoint-only"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        replica_verify = subprocess.run(
+            [args.probity, "log", "verify", "--json", "--data-dir", os.path.join(c.dir, "replica"),
+             "--log-key", c.key[:-len(".key")] + ".pub"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        replica_equal = compare.returncode == 0
+        replica_verified = replica_verify.returncode == 0 and b'"ok":true' in replica_verify.stdout
 
         report = {
             "seed": args.seed, "minutes": args.minutes, "wall_seconds": round(time.monotonic() - t_start),
@@ -371,16 +401,27 @@ def main():
             "dead_letters_published_equals_dead_letters": h["dead_letters_published"] == h["dead_letters"],
             "log_topic_indexes_held": len(idx), "log_topic_gap": topic_gap,
             "log_verify_ok": verified,
+            "replica_stopped_cleanly": replica_rc == 0,
+            "replica_equals_primary": replica_equal,
+            "replica_compare": compare.stdout.decode(errors="replace").strip().splitlines()[-1:],
+            "replica_log_verify_ok": replica_verified,
+            "replica_rollbacks": len(st.replica_rollbacks),
         }
         ok = (not missing and not repeated and not unexpected and report["rule_set_entries"] == 1
               and not bad_wrong and not flags_twice and not alerts_wrong
               and not alerts_extra and not topic_gap and verified and not crashed
+              and replica_equal and replica_verified and replica_rc == 0
+              and not st.replica_rollbacks
               and report["log_published_equals_log_size"]
               and report["dead_letters_published_equals_dead_letters"])
         report["ok"] = ok
         print(json.dumps(report, indent=1), flush=True)
         for t, rc, out in crashed[:3]:
             sys.stderr.write("%s exited %s by itself:\n%s\n" % (t, rc, out))
+        if not replica_equal or not replica_verified:
+            sys.stderr.write("replica compare:\n%s\nreplica log verify:\n%s\n"
+                             % (compare.stdout.decode(errors="replace")[-3000:],
+                                replica_verify.stdout.decode(errors="replace")[-3000:]))
         if missing[:5] or repeated[:5] or bad_wrong[:5] or alerts_wrong[:5] or unexpected[:5]:
             sys.stderr.write("examples: missing %s repeated %s bad %s alerts %s unexpected %s\n"
                              % (missing[:5], repeated[:5], bad_wrong[:5], alerts_wrong[:5],

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <deque>
+#include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "common/merkle/compact_range.h"
 #include "common/merkle/hasher.h"
 #include "common/note/checkpoint.h"
+#include "common/note/cosignature.h"
 #include "common/note/note.h"
 #include "probity/v1/events.pb.h"
 #include "probity/v1/log.pb.h"
@@ -24,6 +27,14 @@
 namespace probity::follow::testing {
 
 inline constexpr char kOrigin[] = "probity.test/log";
+
+// A file's bytes ("" when it cannot be read): evidence files in the tests.
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 // A key pair for the log (or for another party with the same name, to forge a checkpoint).
 struct LogKey {
@@ -82,6 +93,19 @@ class FakeLog {
     rec.set_tree_size(size);
     rec.set_root_hash(std::string(merkle::AsBytes(cp.root)));
     rec.set_signed_note(*note::SignCheckpoint(cp, signer ? *signer : key_->signer));
+    return rec;
+  }
+
+  // The log's checkpoint at `size` with a witness's cosignature line added (what the sequencer
+  // publishes again once a witness cosigned it).
+  v1::CheckpointRecord CosignedCheckpoint(uint64_t size) const {
+    v1::CheckpointRecord rec = Checkpoint(size);
+    static const note::Signer cosigner = [] {
+      auto wk = note::GenerateKey("witness.test/w1", note::kAlgCosignatureV1);
+      return *note::Signer::FromSignerKey(wk->signer_key, note::kAlgCosignatureV1);
+    }();
+    const std::string text = note::FormatCheckpoint({kOrigin, size, Root(size), {}});
+    rec.set_signed_note(rec.signed_note() + *note::Cosign(cosigner, text, 1700000000));
     return rec;
   }
 

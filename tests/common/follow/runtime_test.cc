@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -25,17 +26,11 @@ namespace fs = std::filesystem;
 using testing::FakeLog;
 using testing::FakeProducer;
 using testing::LogKey;
+using testing::ReadFile;
 using testing::RecordingFollower;
 using testing::SavedState;
 using testing::VectorCheckpointSource;
 using testing::VectorEntrySource;
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class RuntimeTest : public ::testing::Test {
  protected:
@@ -146,7 +141,16 @@ TEST_F(RuntimeTest, SavesOnlyAfterTheBusConfirmedEveryOutput) {
   EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
   EXPECT_EQ(saved_.next, 0u);
   EXPECT_EQ(saved_.saves, 0u);
-  EXPECT_FALSE(fs::exists(dir_ / "follow" / "tree"));
+  // A restart (the bus back) applies and publishes them all again: nothing lost.
+  producer_.fail = false;
+  ASSERT_TRUE(publisher_.Reset().ok());
+  RecordingFollower g(&saved_);
+  auto rt2 = Make(&g);
+  ASSERT_TRUE(rt2->Start().ok());
+  ASSERT_TRUE(Drain(rt2.get()).ok());
+  EXPECT_EQ(g.applied, (std::vector<uint64_t>{0, 1, 2, 3, 4}));
+  ASSERT_TRUE(rt2->Save().ok());
+  EXPECT_EQ(saved_.next, 5u);
 }
 
 TEST_F(RuntimeTest, RunRetriesARefusedOutputFromTheLastSavedStateAndLosesNothing) {
@@ -369,6 +373,38 @@ TEST_F(RuntimeTest, StopsOnACheckpointThatRollsBack) {
   EXPECT_TRUE(fs::exists(dir_ / "follow/evidence/rollback-to-5/checkpoint-5.note"));
 }
 
+// The sequencer publishes a checkpoint again once witnesses cosigned it, after newer ones: the
+// same size and root is no rollback, neither in the first read of the stream nor after a restart
+// reads it again from its start (the original then older than the verified tree).
+TEST_F(RuntimeTest, ACheckpointPublishedAgainWithCosignaturesIsNoRollback) {
+  log_.AddN(10);
+  checkpoints_.checkpoints = {log_.Checkpoint(4), log_.Checkpoint(8)};
+  for (int life = 0; life < 2; ++life) {
+    RecordingFollower f(&saved_);
+    auto rt = Make(&f);
+    ASSERT_TRUE(rt->Start().ok());
+    Status st = Drain(rt.get());
+    ASSERT_TRUE(st.ok()) << "life " << life << ": " << st.ToString();
+    if (life == 0) {  // verified 4 and 8; then 4 again, cosigned, and 10
+      checkpoints_.checkpoints.push_back(log_.CosignedCheckpoint(4));
+      checkpoints_.checkpoints.push_back(log_.Checkpoint(10));
+      st = Drain(rt.get());
+      ASSERT_TRUE(st.ok()) << st.ToString();
+    }
+    EXPECT_EQ(rt->stats().verified_size, 10u);
+    ASSERT_TRUE(rt->Save().ok());
+  }
+  // Another root for that size, published again, is still a fork.
+  FakeLog fork(&key_);
+  fork.AddN(4, "other-");
+  checkpoints_.checkpoints.push_back(fork.Checkpoint(4));
+  RecordingFollower f(&saved_);
+  auto rt = Make(&f);
+  ASSERT_TRUE(rt->Start().ok());
+  Status st = Drain(rt.get());
+  ASSERT_EQ(st.code(), Code::kDataLoss) << st.ToString();
+}
+
 TEST_F(RuntimeTest, StopsOnAGap) {
   log_.AddN(6);
   log_.entries.erase(log_.entries.begin() + 3);  // 0 1 2 4 5
@@ -392,6 +428,55 @@ TEST_F(RuntimeTest, RestartAfterAStopKeepsStopping) {
     Status st = rt->Run(&stop);
     EXPECT_EQ(st.code(), Code::kDataLoss) << st.ToString();
   }
+}
+
+// Kill-and-restart: lives of a follower end at random rounds without a save (what a kill leaves
+// is what was saved), while the log grows and checkpoints arrive late or early. Across lives:
+// each life applies from exactly the saved cursor (no gap, no repeat of what was saved), the
+// saved cursor never goes back (no rollback), every index is delivered, and no checkpoint is
+// refused (the tree carried across lives is the log's).
+TEST_F(RuntimeTest, KilledAtRandomMomentsAndRestartedNeitherSkipsNorRepeatsNorRollsBack) {
+  std::mt19937 rng(2026);
+  constexpr uint64_t kTotal = 400;
+  uint64_t last_saved = 0;
+  int lives = 0;
+  for (; lives < 500 && saved_.next < kTotal; ++lives) {
+    // The log grows; its checkpoints are published a little behind it.
+    if (log_.entries.size() < kTotal) {
+      log_.AddN(std::min<int>(std::uniform_int_distribution<int>(0, 20)(rng),
+                              static_cast<int>(kTotal - log_.entries.size())));
+    }
+    const uint64_t n = log_.entries.size();
+    if (n > 0 && (checkpoints_.checkpoints.empty() ||
+                  checkpoints_.checkpoints.back().tree_size() < n - n / 10)) {
+      checkpoints_.checkpoints.push_back(log_.Checkpoint(n - n / 10));
+    }
+    RecordingFollower f(&saved_);
+    Runtime::Options o = Opts();
+    o.max_batch = std::uniform_int_distribution<size_t>(1, 12)(rng);
+    o.save_every = std::uniform_int_distribution<int>(0, 1)(rng) ? 0 : 1'000'000'000;
+    o.apply_verified_only = lives % 3 == 0;
+    auto rt = Make(&f, o);
+    ASSERT_TRUE(rt->Start().ok());
+    EXPECT_GE(saved_.next, last_saved);  // never a rollback
+    const uint64_t from = saved_.next;
+    const int rounds = std::uniform_int_distribution<int>(0, 6)(rng);
+    for (int i = 0; i < rounds; ++i) {
+      StatusOr<size_t> r = rt->RunOnce();
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+    }
+    if (std::uniform_int_distribution<int>(0, 3)(rng) == 0) ASSERT_TRUE(rt->Save().ok());
+    // Applied from exactly the saved cursor, contiguously.
+    for (size_t k = 0; k < f.applied.size(); ++k) ASSERT_EQ(f.applied[k], from + k);
+    last_saved = saved_.next;
+  }
+  ASSERT_EQ(saved_.next, kTotal) << "after " << lives << " lives";
+  std::set<std::string> keys;
+  for (const auto& sent : producer_.delivered) {
+    if (sent.topic == "out") keys.insert(sent.key);
+  }
+  EXPECT_EQ(keys.size(), kTotal);  // every index's output reached the bus
+  EXPECT_GT(lives, 20);
 }
 
 TEST(TreeStateTest, RoundTripsAndRejectsDamage) {

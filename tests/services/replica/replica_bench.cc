@@ -1,0 +1,254 @@
+// replica_bench: does a replica keep up with ingest? And what does a follower pay to verify one
+// checkpoint? (Google Benchmark; PROBITY_BENCH builds; figures in docs/performance.md.)
+//
+//   replica_bench [--n=200000] [benchmark flags]
+//
+// BM_ReplicaKeepsUpWithIngest, one run (Iterations(1)) in one process on one embedded bus:
+//  1. N claims (~200 bytes) are produced to probity.claims.v1 before anything starts, so ingest
+//     runs flat out (its most demanding rate for a follower).
+//  2. live: ingest (RocksDB, checkpoints every 250 ms, probity.log.v1 published) and a replica
+//     (probity.log.v1 + probity.checkpoints.v1, catching up from the primary's store when the
+//     embedded bus's ~5 MB of the log topic is not enough, as `probity replica --catch-up-from`)
+//     start together. Timed: ingest until its log holds N (ingest_s), the replica until its copy
+//     holds N (replica_live_s; it writes only what a signed checkpoint covers, so it ends at
+//     least one checkpoint after ingest). Sampled every 10 ms: the largest lag in entries.
+//  3. capacity: with ingest idle, a second replica copies the whole log from nothing
+//     (replica_alone_s). replica_alone_per_s / ingest_per_s >= 1 means a replica processes
+//     entries faster than ingest appends them, so a live one cannot fall behind for good.
+// Counters: the rates, both ratios, the lags, the replica thread's CPU seconds, and how many
+// entries each replica read from the store rather than the topic.
+//
+// BM_FollowerVerifiesACheckpoint/T: the runtime's own check of one checkpoint (TreeVerifier::
+// AddCheckpoint: parse the note, one Ed25519 signature, the root of its own tree at that size,
+// compared) in a tree of 2^20 entries, T leaves past its last verified checkpoint.
+#include <benchmark/benchmark.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "common/bus/embedded_cluster.h"
+#include "common/bus/kafka.h"
+#include "common/bus/topics.h"
+#include "common/follow/checkpoint_source.h"
+#include "common/follow/entry_source.h"
+#include "common/follow/tree_verifier.h"
+#include "common/logstore/store.h"
+#include "common/note/checkpoint.h"
+#include "common/note/note.h"
+#include "services/ingest/ingest.h"
+#include "services/replica/replica.h"
+#include "tests/integration/test_events.h"
+
+namespace probity::replica {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+size_t g_n = 200000;
+constexpr int kInputPartitions = 48;  // N pre-produced claims must all fit the bus's retention
+constexpr char kOrigin[] = "probity.bench/log";
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+void Check(const Status& st, const char* what) {
+  if (!st.ok()) {
+    std::fprintf(stderr, "replica_bench: %s: %s\n", what, st.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+// A replica on its own thread until its copy holds `n` entries.
+struct ReplicaRun {
+  ReplicaRun(const bus::ClientConfig& cfg, const std::string& primary, const std::string& dir,
+             const note::Verifier& key)
+      : topic(std::move(follow::LogTopicSource::Create(cfg)).value()),
+        checkpoints(std::move(follow::CheckpointTopicSource::Create(cfg)).value()),
+        entries(topic.get(), primary),
+        runner({.data_dir = dir, .origin = key.name(), .log_keys = {key}}, &entries,
+               checkpoints.get(), &clock) {}
+  void Start(size_t n) {
+    Check(runner.Start(), "replica start");
+    thread = std::thread([this, n] {
+      const double cpu0 = ThreadCpuSeconds();
+      while (copied.load() < n) {
+        StatusOr<size_t> r = runner.RunOnce();
+        if (!r.ok() && !follow::Runtime::Retriable(r.status())) Check(r.status(), "replica");
+        copied = *runner.store()->TreeSize();
+        if (r.ok() && *r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      done_at = Clock::now();
+      cpu_s = ThreadCpuSeconds() - cpu0;
+    });
+  }
+  std::unique_ptr<follow::LogTopicSource> topic;
+  std::unique_ptr<follow::CheckpointTopicSource> checkpoints;
+  follow::CatchUpSource entries;
+  SystemClock clock;
+  ReplicaRunner runner;
+  std::thread thread;
+  std::atomic<uint64_t> copied{0};
+  Clock::time_point done_at;
+  double cpu_s = 0;
+};
+
+void BM_ReplicaKeepsUpWithIngest(benchmark::State& state) {
+  const size_t n = g_n;
+  for (auto _ : state) {
+    fs::path dir =
+        fs::temp_directory_path() / ("probity_replica_bench_" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    auto cluster = bus::EmbeddedCluster::Start({.create_topics = false});
+    Check(cluster.status(), "embedded bus");
+    for (const auto& t : bus::kTopics) {
+      int parts = t.name == bus::kClaimsTopic ? kInputPartitions : t.partitions;
+      Check((*cluster)->CreateTopic(std::string(t.name), parts), "create topic");
+    }
+    bus::ClientConfig cfg{(*cluster)->bootstrap_servers(), {}};
+    {
+      auto producer = bus::Producer::Create(cfg);
+      Check(producer.status(), "producer");
+      char id[64];
+      for (size_t i = 0; i < n; ++i) {
+        std::snprintf(id, sizeof(id), "bench-%09zu", i);
+        v1::Envelope e =
+            probity::testing::Claim(id, "A81001", 100 + static_cast<int64_t>(i % 10000));
+        e.mutable_claim()->set_patient_ref("P" + std::string(60, 'x'));
+        Check((*producer)->Produce(bus::kClaimsTopic, static_cast<int32_t>(i % kInputPartitions),
+                                   "A81001", e.SerializeAsString()),
+              "produce");
+      }
+      Check((*producer)->Flush(120000), "flush");
+    }
+    auto kp = note::GenerateKey(kOrigin);
+    auto signer = std::move(note::Signer::FromSignerKey(kp->signer_key)).value();
+    auto key = std::move(note::Verifier::FromVerifierKey(kp->verifier_key)).value();
+    const std::string primary = (dir / "primary").string();
+    auto store = logstore::LogStore::Open(primary, {});
+    Check(store.status(), "open store");
+    SystemClock clock;
+    prometheus::Registry registry;
+    ingest::IngestOptions opts;
+    opts.checkpoint_origin = kOrigin;
+    opts.checkpoint_interval_ms = 250;
+    ingest::IngestService service(opts, cfg, store->get(), &clock, &registry, &signer);
+
+    // 2. Live: both start together.
+    ReplicaRun live(cfg, primary, (dir / "live").string(), key);
+    std::atomic<bool> stop{false};
+    const auto t0 = Clock::now();
+    Check(service.Start(), "ingest start");
+    live.Start(n);
+    Status run_status;
+    std::thread ingest_thread([&] { run_status = service.Run(&stop); });
+    uint64_t max_lag = 0;
+    Clock::time_point ingest_done{};
+    while (live.copied.load() < n) {
+      const uint64_t size = service.stats().log_size;
+      if (size >= n && ingest_done == Clock::time_point{}) ingest_done = Clock::now();
+      max_lag = std::max<uint64_t>(max_lag, size - std::min<uint64_t>(size, live.copied.load()));
+      if (Seconds(t0, Clock::now()) > 600) {
+        std::fprintf(stderr, "replica_bench: no copy of %zu entries in 600 s\n", n);
+        std::exit(1);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    live.thread.join();
+    if (ingest_done == Clock::time_point{}) ingest_done = Clock::now();
+    const double ingest_s = Seconds(t0, ingest_done);
+    const double live_s = Seconds(t0, live.done_at);
+
+    // 3. Capacity: a replica alone, from nothing, over the log ingest wrote.
+    ReplicaRun alone(cfg, primary, (dir / "alone").string(), key);
+    const auto t1 = Clock::now();
+    alone.Start(n);
+    alone.thread.join();
+    const double alone_s = Seconds(t1, alone.done_at);
+    stop = true;
+    ingest_thread.join();
+    Check(run_status, "ingest run");
+
+    state.SetIterationTime(live_s);
+    const double ingest_rate = n / ingest_s;
+    state.counters["ingest_per_s"] = ingest_rate;
+    state.counters["replica_live_per_s"] = n / live_s;
+    state.counters["live_ratio"] = (n / live_s) / ingest_rate;
+    state.counters["live_lag_at_end_s"] = live_s - ingest_s;
+    state.counters["live_max_lag_entries"] = static_cast<double>(max_lag);
+    state.counters["live_replica_cpu_s"] = live.cpu_s;
+    state.counters["live_from_store"] = static_cast<double>(live.entries.caught_up());
+    state.counters["replica_alone_per_s"] = n / alone_s;
+    state.counters["capacity_ratio"] = (n / alone_s) / ingest_rate;
+    state.counters["alone_replica_cpu_s"] = alone.cpu_s;
+    state.counters["alone_from_store"] = static_cast<double>(alone.entries.caught_up());
+    std::fprintf(stderr,
+                 "replica_bench: %zu entries; ingest %.2f s (%.0f/s); live replica %.2f s (%.0f/s, "
+                 "%.2f s after ingest, max lag %llu entries, %llu read from the store, %.2f CPU "
+                 "s); replica alone %.2f s (%.0f/s, %.2f CPU s, %llu from the store); capacity "
+                 "ratio %.2f\n",
+                 n, ingest_s, ingest_rate, live_s, n / live_s, live_s - ingest_s,
+                 static_cast<unsigned long long>(max_lag),
+                 static_cast<unsigned long long>(live.entries.caught_up()), live.cpu_s, alone_s,
+                 n / alone_s, alone.cpu_s,
+                 static_cast<unsigned long long>(alone.entries.caught_up()),
+                 (n / alone_s) / ingest_rate);
+    store->reset();
+    fs::remove_all(dir);
+  }
+}
+BENCHMARK(BM_ReplicaKeepsUpWithIngest)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
+
+void BM_FollowerVerifiesACheckpoint(benchmark::State& state) {
+  const uint64_t tail = static_cast<uint64_t>(state.range(0));
+  auto kp = note::GenerateKey(kOrigin);
+  auto signer = std::move(note::Signer::FromSignerKey(kp->signer_key)).value();
+  auto key = std::move(note::Verifier::FromVerifierKey(kp->verifier_key)).value();
+  follow::TreeState base;
+  for (uint64_t i = 0; i < (uint64_t{1} << 20); ++i) {
+    base.verified.Append(merkle::HashLeaf("leaf-" + std::to_string(i)));
+  }
+  merkle::CompactRange full = base.verified;
+  for (uint64_t i = 0; i < tail; ++i) {
+    base.tail.push_back(merkle::HashLeaf("tail-" + std::to_string(i)));
+    full.Append(base.tail.back());
+  }
+  note::Checkpoint cp{kOrigin, full.size(), full.Root(), {}};
+  v1::CheckpointRecord rec;
+  rec.set_tree_size(cp.size);
+  rec.set_root_hash(std::string(merkle::AsBytes(cp.root)));
+  rec.set_signed_note(std::move(note::SignCheckpoint(cp, signer)).value());
+  for (auto _ : state) {
+    state.PauseTiming();
+    follow::TreeVerifier v(kOrigin, {key}, base);
+    follow::Evidence ev;
+    state.ResumeTiming();
+    Status st = v.AddCheckpoint(rec, &ev);
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+  }
+}
+BENCHMARK(BM_FollowerVerifiesACheckpoint)->Arg(0)->Arg(1000)->Arg(10000);
+
+}  // namespace
+}  // namespace probity::replica
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--n=", 4) == 0) probity::replica::g_n = std::stoul(argv[i] + 4);
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}

@@ -224,9 +224,9 @@ class NodeTable {
  public:
   void Add(const std::vector<merkle::Hash>& proof, v1::TrailEntry* e) {
     for (const merkle::Hash& h : proof) {
-      auto [it, inserted] = ids_.try_emplace(std::string(merkle::AsBytes(h)), next_);
+      auto [it, inserted] = ids_.try_emplace(h, next_);
       if (inserted) {
-        e->add_new_nodes(it->first);
+        e->add_new_nodes(std::string(merkle::AsBytes(h)));
         ++next_;
       }
       e->add_proof(it->second);
@@ -234,7 +234,15 @@ class NodeTable {
   }
 
  private:
-  std::unordered_map<std::string, uint32_t> ids_;
+  // A SHA-256 is its own good hash: its first eight bytes.
+  struct HashOfHash {
+    size_t operator()(const merkle::Hash& h) const {
+      size_t v;
+      std::memcpy(&v, h.data(), sizeof(v));
+      return v;
+    }
+  };
+  std::unordered_map<merkle::Hash, uint32_t, HashOfHash> ids_;
   uint32_t next_ = 0;
 };
 
@@ -286,8 +294,7 @@ struct TrailQuery {
 // its record. Moves *cursor past every entry looked at. *done is set when nothing is left.
 Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCursor* cursor,
                  bool* started, size_t max,
-                 const std::function<Status(const logstore::Entry&, const v1::LogRecord&)>& fn,
-                 bool* done) {
+                 const std::function<Status(logstore::Entry, v1::LogRecord)>& fn, bool* done) {
   size_t served = 0;
   // Few large index reads: each one may sort the practice index's memtable (logstore).
   size_t batch = std::max<size_t>(max + 1, 4096);
@@ -296,24 +303,31 @@ Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCu
     const Micros from = *started ? cursor->t : q.from;
     PROBITY_ASSIGN_OR_RETURN(auto indices, reader.FindByPractice(q.practice, from, q.to, batch));
     bool progressed = false;
-    for (uint64_t idx : indices) {
-      PROBITY_ASSIGN_OR_RETURN(logstore::Entry e, reader.Get(idx));
-      v1::LogRecord record;
-      if (!record.ParseFromString(e.record_bytes)) {
-        return DataLoss("entry " + std::to_string(idx) + " does not parse");
+    // Entries are read in runs (neighbours together), each run about what is still wanted.
+    for (size_t at = 0; at < indices.size();) {
+      const size_t run = std::min(indices.size() - at, std::clamp<size_t>(max - served, 64, 4096));
+      const std::vector<uint64_t> some(indices.begin() + at, indices.begin() + at + run);
+      at += run;
+      PROBITY_ASSIGN_OR_RETURN(std::vector<logstore::Entry> entries, reader.GetMany(some));
+      for (logstore::Entry& e : entries) {
+        const uint64_t idx = e.index;
+        v1::LogRecord record;
+        if (!record.ParseFromString(e.record_bytes)) {
+          return DataLoss("entry " + std::to_string(idx) + " does not parse");
+        }
+        const Micros t = FromTimestamp(record.occurred_at());
+        if (*started && (t < cursor->t || (t == cursor->t && idx <= cursor->index))) continue;
+        *started = true;
+        cursor->t = t;
+        cursor->index = idx;
+        progressed = true;
+        if (idx >= q.tree_size) continue;  // not yet in the checkpoint this answer is against
+        if (q.kind ? record.kind() != *q.kind : record.kind() == v1::EVENT_KIND_ACCESS_RECORD) {
+          continue;  // access records are served by /access, unless asked for by kind
+        }
+        PROBITY_RETURN_IF_ERROR(fn(std::move(e), std::move(record)));
+        if (++served == max) return Status::Ok();
       }
-      const Micros t = FromTimestamp(record.occurred_at());
-      if (*started && (t < cursor->t || (t == cursor->t && idx <= cursor->index))) continue;
-      *started = true;
-      cursor->t = t;
-      cursor->index = idx;
-      progressed = true;
-      if (idx >= q.tree_size) continue;  // not yet in the checkpoint this answer is against
-      if (q.kind ? record.kind() != *q.kind : record.kind() == v1::EVENT_KIND_ACCESS_RECORD) {
-        continue;  // access records are served by /access, unless asked for by kind
-      }
-      PROBITY_RETURN_IF_ERROR(fn(e, record));
-      if (++served == max) return Status::Ok();
     }
     if (indices.size() < batch) {
       *done = true;
@@ -557,20 +571,19 @@ struct ApiServer::Impl {
     header.set_practice_code(practice);
     *header.mutable_checkpoint() = *cp;
 
-    auto make_entry = [&q](const logstore::Entry& e, const v1::LogRecord& r, NodeTable* nodes,
-                           const std::vector<merkle::Hash>& path) {
-      v1::TrailEntry t;
-      t.set_index(e.index);
-      t.set_leaf(e.record_bytes);
-      t.set_event_id(r.event_id());
-      t.set_kind(r.kind());
-      *t.mutable_occurred_at() = r.occurred_at();
-      nodes->Add(path, &t);
+    // Fills *t (empty) with the entry, taking its bytes.
+    auto make_entry = [&q](logstore::Entry& e, v1::LogRecord& r, NodeTable* nodes,
+                           const std::vector<merkle::Hash>& path, v1::TrailEntry* t) {
+      t->set_index(e.index);
+      t->set_leaf(std::move(e.record_bytes));
+      t->set_event_id(r.event_id());
+      t->set_kind(r.kind());
+      *t->mutable_occurred_at() = r.occurred_at();
+      nodes->Add(path, t);
       if (q.include_envelope) {
         auto env = follow::DecodeRecordEnvelope(r);
-        if (env.ok()) *t.mutable_envelope() = *env;
+        if (env.ok()) *t->mutable_envelope() = std::move(*env);
       }
-      return t;
     };
 
     if (!stream) {
@@ -583,9 +596,9 @@ struct ApiServer::Impl {
       std::vector<v1::LogRecord> records;
       Status st = ReadTrail(
           *reader, q, &cursor, &started, *limit,
-          [&](const logstore::Entry& e, const v1::LogRecord& r) {
-            entries.push_back(e);
-            records.push_back(r);
+          [&](logstore::Entry e, v1::LogRecord r) {
+            entries.push_back(std::move(e));
+            records.push_back(std::move(r));
             return Status::Ok();
           },
           &done);
@@ -595,7 +608,7 @@ struct ApiServer::Impl {
       auto paths = reader->InclusionProofs(indices, q.tree_size);
       if (!paths.ok()) return FromStatus(paths.status());
       for (size_t i = 0; i < entries.size(); ++i) {
-        *page.add_entries() = make_entry(entries[i], records[i], &nodes, (*paths)[i]);
+        make_entry(entries[i], records[i], &nodes, (*paths)[i], page.add_entries());
       }
       page.mutable_end()->set_entries(page.entries_size());
       if (!done && page.entries_size() == static_cast<int>(*limit)) {
@@ -654,9 +667,9 @@ struct ApiServer::Impl {
             std::vector<v1::LogRecord> records;
             st = ReadTrail(
                 *s->reader, s->q, &s->cursor, &s->started, n,
-                [&](const logstore::Entry& e, const v1::LogRecord& r) {
-                  entries.push_back(e);
-                  records.push_back(r);
+                [&](logstore::Entry e, v1::LogRecord r) {
+                  entries.push_back(std::move(e));
+                  records.push_back(std::move(r));
                   return Status::Ok();
                 },
                 &s->done);
@@ -668,7 +681,7 @@ struct ApiServer::Impl {
             if (!paths.ok()) st = paths.status();
             for (size_t i = 0; st.ok() && i < entries.size(); ++i) {
               v1::TrailLine line;
-              *line.mutable_entry() = make_entry(entries[i], records[i], &s->nodes, (*paths)[i]);
+              make_entry(entries[i], records[i], &s->nodes, (*paths)[i], line.mutable_entry());
               out += codec::ToJson(line);
               out += '\n';
               ++s->served;

@@ -37,8 +37,13 @@ void RandomFill(pb::Message* m, std::mt19937_64* rng, int depth) {
   const pb::Reflection* r = m->GetReflection();
   if (d->full_name() == "google.protobuf.Timestamp") {
     auto* ts = static_cast<pb::Timestamp*>(m);
-    const int64_t secs[] = {1680307200,   0, static_cast<int64_t>((*rng)() % 4000000000),
-                            253402300799, -62135596800, 253402300800, -62135596801};
+    const int64_t secs[] = {1680307200,
+                            0,
+                            static_cast<int64_t>((*rng)() % 4000000000),
+                            253402300799,
+                            -62135596800,
+                            253402300800,
+                            -62135596801};
     const int32_t nanos[] = {0, 5000000, 123456000, 999999999, 1, -1, 1000000000};
     ts->set_seconds(secs[pick(10) == 0 ? pick(7) : pick(3)]);
     ts->set_nanos(nanos[pick(10) == 0 ? pick(7) : pick(5)]);
@@ -165,10 +170,10 @@ TEST(CodecToJson, PrintsWhatProtobufsTranscoderPrintsForEveryProbityMessage) {
     all.push_back(d);
     for (int i = 0; i < d->nested_type_count(); ++i) add(d->nested_type(i));
   };
-  for (const char* file : {"probity/v1/events.proto", "probity/v1/log.proto",
-                           "probity/v1/proofs.proto", "probity/v1/api.proto",
-                           "probity/v1/bundle.proto", "probity/v1/delivery.proto",
-                           "probity/v1/ops.proto"}) {
+  for (const char* file :
+       {"probity/v1/events.proto", "probity/v1/log.proto", "probity/v1/proofs.proto",
+        "probity/v1/api.proto", "probity/v1/bundle.proto", "probity/v1/delivery.proto",
+        "probity/v1/ops.proto"}) {
     const pb::FileDescriptor* fd = pb::DescriptorPool::generated_pool()->FindFileByName(file);
     if (fd == nullptr) continue;  // not linked into this test
     for (int t = 0; t < fd->message_type_count(); ++t) add(fd->message_type(t));
@@ -181,8 +186,8 @@ TEST(CodecToJson, PrintsWhatProtobufsTranscoderPrintsForEveryProbityMessage) {
         std::unique_ptr<pb::Message> m(proto->New());
         RandomFill(m.get(), &rng, 0);
         const std::string want = TranscoderJson(*m);
-        ASSERT_EQ(ToJson(*m), want) << m->GetDescriptor()->full_name() << " "
-                                    << m->ShortDebugString();
+        ASSERT_EQ(ToJson(*m), want)
+            << m->GetDescriptor()->full_name() << " " << m->ShortDebugString();
         ++messages;
         plain += !want.empty() && want.find("\\u") == std::string::npos;
       }

@@ -5,6 +5,7 @@
 #include <rocksdb/table.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -206,32 +207,43 @@ StatusOr<std::optional<merkle::Tile>> LogStore::ReadTile(merkle::TileId id) cons
 
 namespace {
 
-// Reads node hashes in place from tiles, keeping the last tile read at each tile level pinned (no
-// copy of its 16 KB): the nodes of one proof, and of the proofs of neighbouring leaves, come from
-// a few tiles, one or two per level.
+// Reads node hashes in place from tiles, keeping the last few tiles read at each tile level pinned
+// (no copy of their 16 KB): the nodes of one proof come from its leaf's tiles and, against a size
+// that is no power of two, from the tiles at the tree's right edge; neighbouring leaves share both.
 class TileReader {
  public:
-  TileReader(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* tiles) : db_(db), tiles_(tiles) {}
+  TileReader(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* tiles) : db_(db), tiles_(tiles) {
+    levels_.reserve(8);  // a 64-bit tree has at most 8 tile levels: slots never move
+  }
 
   StatusOr<merkle::Hash> Read(const merkle::NodeId& n) {
     const merkle::TileId tid = merkle::TileOf(n);
     if (tid.level >= levels_.size()) levels_.resize(tid.level + 1);
-    Level& l = levels_[tid.level];
-    if (!l.id || *l.id != tid) {
-      l.tile.Reset();
-      l.id.reset();
+    std::array<Slot, kSlots>& level = levels_[tid.level];
+    Slot* slot = nullptr;
+    for (Slot& s : level) {
+      if (s.id && *s.id == tid) slot = &s;
+    }
+    if (slot == nullptr) {
+      slot = &level[0];  // the least recently used
+      for (Slot& s : level) {
+        if (s.used < slot->used) slot = &s;
+      }
+      slot->tile.Reset();
+      slot->id.reset();
       const std::string key = keys::TileKey(tid.level, tid.index);
-      rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), tiles_, key, &l.tile);
+      rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), tiles_, key, &slot->tile);
       if (rs.IsNotFound()) {
         return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
                         " is missing: no tile " + std::to_string(tid.level) + "/" +
                         std::to_string(tid.index));
       }
       PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read tile"));
-      l.id = tid;
+      slot->id = tid;
     }
-    auto h =
-        merkle::Tile::GetFromSerialized(tid, std::string_view(l.tile.data(), l.tile.size()), n);
+    slot->used = ++clock_;
+    auto h = merkle::Tile::GetFromSerialized(
+        tid, std::string_view(slot->tile.data(), slot->tile.size()), n);
     if (!h.ok()) {
       if (h.status().code() == Code::kNotFound) {
         return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
@@ -244,13 +256,16 @@ class TileReader {
   }
 
  private:
-  struct Level {
+  static constexpr size_t kSlots = 4;
+  struct Slot {
     rocksdb::PinnableSlice tile;
     std::optional<merkle::TileId> id;
+    uint64_t used = 0;
   };
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* tiles_;
-  std::vector<Level> levels_;
+  std::vector<std::array<Slot, kSlots>> levels_;
+  uint64_t clock_ = 0;
 };
 
 }  // namespace

@@ -278,13 +278,14 @@ struct Response {
 
 class ApiHarness {
  public:
-  explicit ApiHarness(const std::string& name, ApiOptions options = {}) {
+  explicit ApiHarness(const std::string& name, ApiOptions options = {},
+                      const std::string& access_json = AccessJson()) {
     dir_ = fs::path(::testing::TempDir()) / ("api-" + name + "-" + std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "responses");
     clock_.Set(kT0 + 86400LL * 1000000 * 40);
     ingest_ = std::make_unique<MiniIngest>((dir_ / "log").string(), &clock_);
-    access_ = std::make_unique<AccessControl>(AccessControl::FromJson(AccessJson()).value());
+    access_ = std::make_unique<AccessControl>(AccessControl::FromJson(access_json).value());
     options_ = options;
     if (options_.instance_id == "api") options_.instance_id = "test";
     if (!options_.bundle_policy) {
@@ -402,6 +403,7 @@ class ApiHarness {
   View& view() { return *view_; }
   ManualClock& clock() { return clock_; }
   int port() const { return server_->port(); }
+  bool server_tls() const { return server_->tls(); }
   const fs::path& dir() const { return dir_; }
 
  private:

@@ -6,6 +6,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <chrono>
@@ -18,6 +20,7 @@
 #include "common/codec/codec.h"
 #include "common/crypto/sha256.h"
 #include "common/follow/entry_source.h"
+#include "common/metrics/http_server.h"
 #include "common/time/proto_time.h"
 #include "services/bundle/bundle.h"
 #include "services/rules/rule_set.h"
@@ -351,7 +354,29 @@ struct ApiServer::Impl {
   IdempotencyStore* idempotency;
   const Clock* clock;
   LogFn log;
-  prometheus::Family<prometheus::Counter>* requests = nullptr;
+  // The api's metrics (docs/api.md, "Metrics"), all null without a registry.
+  struct Metrics {
+    prometheus::Family<prometheus::Counter>* requests = nullptr;
+    prometheus::Family<prometheus::Histogram>* seconds = nullptr;
+    prometheus::Family<prometheus::Counter>* unconfirmed = nullptr;
+    prometheus::Gauge* view_next = nullptr;
+    prometheus::Gauge* view_lag = nullptr;
+  } metrics;
+  // A publication the bus did not confirm (the request was answered 503).
+  void Unconfirmed(const char* kind) {
+    if (metrics.unconfirmed != nullptr) metrics.unconfirmed->Add({{"kind", kind}}).Increment();
+  }
+  // How far the view is behind the store it answers from.
+  void UpdateViewMetrics() {
+    if (metrics.view_next == nullptr) return;
+    const uint64_t next = view->next_index();
+    metrics.view_next->Set(static_cast<double>(next));
+    if (auto r = reader()) {
+      if (auto size = r->TreeSize(); size.ok()) {
+        metrics.view_lag->Set(*size > next ? static_cast<double>(*size - next) : 0.0);
+      }
+    }
+  }
 
   std::atomic<uint64_t> request_seq{0};
   Mutex rate_mu;
@@ -490,6 +515,7 @@ struct ApiServer::Impl {
     Status st = publisher->Publish(bus::kAccessTopic, practices.empty() ? "" : practices[0],
                                    env.SerializeAsString(), options.confirm_timeout_ms);
     if (!st.ok()) {
+      Unconfirmed("access_record");
       return Unavailable("the read could not be recorded in the log, so it is not answered (" +
                          st.message() + ")");
     }
@@ -1092,6 +1118,7 @@ struct ApiServer::Impl {
     Status st = publisher->Publish(bus::kDecisionsTopic, rec.flag_id(), rec.envelope(),
                                    options.confirm_timeout_ms);
     if (!st.ok()) {
+      Unconfirmed("decision");
       return Problem{503, "unavailable",
                      "the decision was not confirmed by the bus; retry with the same "
                      "Idempotency-Key (" +
@@ -1233,10 +1260,33 @@ ApiServer::ApiServer(ApiOptions options, const AccessControl* access, ReaderFn r
                      .clock = clock,
                      .log = std::move(log)}) {
   if (registry != nullptr) {
-    impl_->requests = &prometheus::BuildCounter()
-                           .Name("probity_api_requests_total")
-                           .Help("Requests answered by the api, by route and HTTP status")
-                           .Register(*registry);
+    Impl::Metrics& m = impl_->metrics;
+    m.requests = &prometheus::BuildCounter()
+                      .Name("probity_api_requests_total")
+                      .Help("Requests answered by the api, by route and HTTP status")
+                      .Register(*registry);
+    m.seconds = &prometheus::BuildHistogram()
+                     .Name("probity_api_request_seconds")
+                     .Help(
+                         "Time from a request's arrival to its answer (to the first byte of a "
+                         "stream), by route")
+                     .Register(*registry);
+    m.unconfirmed = &prometheus::BuildCounter()
+                         .Name("probity_api_unconfirmed_publications_total")
+                         .Help(
+                             "Access records and decisions the bus did not confirm (each "
+                             "request was answered 503, with no data), by kind")
+                         .Register(*registry);
+    m.view_next = &prometheus::BuildGauge()
+                       .Name("probity_follower_next_index")
+                       .Help("The next log index a follower needs (everything below is applied)")
+                       .Register(*registry)
+                       .Add({{"target", "api"}});
+    m.view_lag = &prometheus::BuildGauge()
+                      .Name("probity_api_view_lag_entries")
+                      .Help("Entries in the store the api reads that its view has not applied")
+                      .Register(*registry)
+                      .Add({});
   }
 }
 
@@ -1294,8 +1344,14 @@ Status ApiServer::Start() {
         problem = h(call);
         if (problem) impl->ReplyProblem(res, *problem, request_id);
       }
-      if (impl->requests != nullptr) {
-        impl->requests->Add({{"route", name}, {"status", std::to_string(res.status)}}).Increment();
+      if (impl->metrics.requests != nullptr) {
+        impl->metrics.requests->Add({{"route", name}, {"status", std::to_string(res.status)}})
+            .Increment();
+        static const prometheus::Histogram::BucketBoundaries kBuckets = {
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+        impl->metrics.seconds->Add({{"route", name}}, kBuckets)
+            .Observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       }
       if (impl->log) {
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -1338,24 +1394,29 @@ Status ApiServer::Start() {
   s.Post(R"(/v1/flags/([^/]+)/decisions)",
          route("decide", [impl](Impl::Call& c) { return impl->Decide(c); }));
 
-  if (o.port == 0) {
-    port_ = s.bind_to_any_port(o.host);
-    if (port_ <= 0) return Unavailable("api: cannot bind " + o.host);
-  } else {
-    if (!s.bind_to_port(o.host, o.port)) {
-      return Unavailable("api: cannot listen on " + o.host + ":" + std::to_string(o.port));
-    }
-    port_ = o.port;
-  }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  PROBITY_RETURN_IF_ERROR(
+      metrics::ListenInBackground(server_.get(), o.host, o.port, "api", &port_, &thread_));
+  if (impl_->metrics.view_next != nullptr) {
+    metrics_thread_ = std::thread([this] {
+      MutexLock l(&stop_mu_);
+      while (!stopping_) {
+        impl_->UpdateViewMetrics();
+        stop_cv_.WaitUntil(&stop_mu_, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+      }
+    });
   }
   return Status::Ok();
 }
 
 void ApiServer::Stop() {
+  if (metrics_thread_.joinable()) {
+    {
+      MutexLock l(&stop_mu_);
+      stopping_ = true;
+    }
+    stop_cv_.NotifyAll();
+    metrics_thread_.join();
+  }
   if (thread_.joinable()) {
     server_->stop();
     thread_.join();

@@ -66,8 +66,8 @@ std::string AccessWithCertificate() {
 
 // curl's exit code for GET /v1/checkpoints/latest over https; *body gets the answer.
 int Curl(int port, const std::string& args, std::string* body) {
-  return Sh("curl -sS --max-time 10 -o - -w '\\n%{http_code}' " + args + " https://127.0.0.1:" +
-                std::to_string(port) + "/v1/checkpoints/latest",
+  return Sh("curl -sS --max-time 10 -o - -w '\\n%{http_code}' " + args +
+                " https://127.0.0.1:" + std::to_string(port) + "/v1/checkpoints/latest",
             body);
 }
 
@@ -96,7 +96,10 @@ TEST_F(ApiTlsTest, ServesHttpsThatAClientVerifiesAgainstTheCa) {
   ASSERT_TRUE(h.server_tls());
   std::string body;
   // Verified against the CA, authenticated by a bearer token.
-  ASSERT_EQ(Curl(h.port(), "--cacert " + certs.at("test-ca.pem") + " -H 'Authorization: Bearer tok-auditor'", &body), 0);
+  ASSERT_EQ(Curl(h.port(),
+                 "--cacert " + certs.at("test-ca.pem") + " -H 'Authorization: Bearer tok-auditor'",
+                 &body),
+            0);
   EXPECT_NE(body.find("\"tree_size\":\"1\""), std::string::npos) << body;
   EXPECT_EQ(body.substr(body.size() - 3), "200");
   // Without a bearer token (and no client CA configured): 401 over TLS.
@@ -127,20 +130,21 @@ TEST_F(ApiTlsTest, MutualTlsRefusesNoOrAWrongClientCertificateAndNamesTheCallerB
   EXPECT_NE(Curl(h.port(), ca + " -H 'Authorization: Bearer tok-auditor'", &body), 0);
   EXPECT_EQ(body.find("tree_size"), std::string::npos);
   // A certificate with the right CN from another CA: refused too.
-  EXPECT_NE(Curl(h.port(), ca + " --cert " + certs.at("stranger.pem") + " --key " +
-                               certs.at("stranger.key"),
+  EXPECT_NE(Curl(h.port(),
+                 ca + " --cert " + certs.at("stranger.pem") + " --key " + certs.at("stranger.key"),
                  &body),
             0);
   EXPECT_EQ(body.find("tree_size"), std::string::npos);
   // The right certificate: the caller is nao-audit, with no token.
-  ASSERT_EQ(Curl(h.port(), ca + " --cert " + certs.at("client.pem") + " --key " +
-                               certs.at("client.key"),
-                 &body),
-            0);
+  ASSERT_EQ(
+      Curl(h.port(), ca + " --cert " + certs.at("client.pem") + " --key " + certs.at("client.key"),
+           &body),
+      0);
   EXPECT_EQ(body.substr(body.size() - 3), "200") << body;
   EXPECT_NE(body.find("\"tree_size\":\"1\""), std::string::npos) << body;
   bool named = false;
-  for (const std::string& line : h.LogLines()) named |= line.find(" nao-audit ") != std::string::npos;
+  for (const std::string& line : h.LogLines())
+    named |= line.find(" nao-audit ") != std::string::npos;
   EXPECT_TRUE(named) << "the request log names the certificate's caller";
 }
 

@@ -2,12 +2,19 @@
 // JsonToEnvelope, with the parser's type descriptions cached) and any message to JSON (codec.h,
 // ToJson).
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/stubs/strutil.h>
+#include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/type.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 #include <google/protobuf/util/type_resolver.h>
 #include <google/protobuf/util/type_resolver_util.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <string>
@@ -97,6 +104,221 @@ class CachedTypeResolver : public pb::util::TypeResolver {
   std::map<std::string, pb::Enum, std::less<>> enums_ GUARDED_BY(mu_);
 };
 
+// The same mapping as the transcoder ToJson falls back to, printed straight from the message by
+// reflection: no serialization, no type descriptions copied, one output string. It covers what
+// probity.v1 messages hold (scalars, enums, bytes, ASCII strings, nested messages, repeated
+// fields, maps, google.protobuf.Timestamp) and gives up (false, *out left partly written) on
+// anything else: a string with a byte >= 0x80 (the transcoder's Unicode escaping is left to it),
+// another well-known type, a Timestamp out of range. Field order, number formats (protobuf's own
+// SimpleDtoa/SimpleFtoa/Base64Escape) and escapes are the transcoder's; map entries are printed
+// in key order, as a deterministic serialization orders them. codec_test checks the two
+// printers against each other over random messages of every probity.v1 type.
+class FastPrinter {
+ public:
+  static bool Print(const pb::Message& m, std::string* out) {
+    if (m.GetDescriptor()->full_name() == "google.protobuf.Timestamp") return Timestamp(m, out);
+    if (m.GetDescriptor()->file()->package() == "google.protobuf") return false;
+    const pb::Reflection* r = m.GetReflection();
+    std::vector<const pb::FieldDescriptor*> fields;
+    r->ListFields(m, &fields);  // set fields, in field-number order (the serialized order)
+    out->push_back('{');
+    bool first = true;
+    for (const pb::FieldDescriptor* f : fields) {
+      if (!first) out->push_back(',');
+      first = false;
+      out->push_back('"');
+      out->append(f->name());  // proto field names are [A-Za-z0-9_]
+      out->append("\":");
+      if (f->is_map()) {
+        if (!Map(m, r, f, out)) return false;
+      } else if (f->is_repeated()) {
+        out->push_back('[');
+        const int n = r->FieldSize(m, f);
+        for (int i = 0; i < n; ++i) {
+          if (i > 0) out->push_back(',');
+          if (!Value(m, r, f, i, out)) return false;
+        }
+        out->push_back(']');
+      } else if (!Value(m, r, f, -1, out)) {
+        return false;
+      }
+    }
+    out->push_back('}');
+    return true;
+  }
+
+ private:
+  static bool String(std::string_view s, std::string* out) {
+    out->push_back('"');
+    for (char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c >= 0x80) return false;
+      if (c < 0x20 || c == 0x7f || c == '<' || c == '>') {
+        switch (c) {
+          case '\b':
+            out->append("\\b");
+            break;
+          case '\t':
+            out->append("\\t");
+            break;
+          case '\n':
+            out->append("\\n");
+            break;
+          case '\f':
+            out->append("\\f");
+            break;
+          case '\r':
+            out->append("\\r");
+            break;
+          default: {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out->append("\\u00");
+            out->push_back(kHex[c >> 4]);
+            out->push_back(kHex[c & 15]);
+          }
+        }
+      } else if (c == '"' || c == '\\') {
+        out->push_back('\\');
+        out->push_back(ch);
+      } else {
+        out->push_back(ch);
+      }
+    }
+    out->push_back('"');
+    return true;
+  }
+
+  static bool Timestamp(const pb::Message& m, std::string* out) {
+    pb::Timestamp ts;
+    if (const auto* t = dynamic_cast<const pb::Timestamp*>(&m)) {
+      ts = *t;
+    } else {
+      ts.CopyFrom(m);
+    }
+    if (ts.seconds() < pb::util::TimeUtil::kTimestampMinSeconds ||
+        ts.seconds() > pb::util::TimeUtil::kTimestampMaxSeconds || ts.nanos() < 0 ||
+        ts.nanos() >= 1'000'000'000) {
+      return false;
+    }
+    out->push_back('"');
+    out->append(pb::util::TimeUtil::ToString(ts));
+    out->push_back('"');
+    return true;
+  }
+
+  template <typename T>
+  static void Float(T v, std::string* out) {
+    if (std::isfinite(v)) {
+      out->append(sizeof(T) == sizeof(float) ? pb::SimpleFtoa(static_cast<float>(v))
+                                             : pb::SimpleDtoa(static_cast<double>(v)));
+    } else {
+      out->append(std::isnan(v) ? "\"NaN\"" : v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    }
+  }
+
+  // Element i of a repeated field, or the singular field when i < 0.
+  static bool Value(const pb::Message& m, const pb::Reflection* r, const pb::FieldDescriptor* f,
+                    int i, std::string* out) {
+    const bool rep = i >= 0;
+    switch (f->cpp_type()) {
+      case pb::FieldDescriptor::CPPTYPE_INT32:
+        out->append(std::to_string(rep ? r->GetRepeatedInt32(m, f, i) : r->GetInt32(m, f)));
+        return true;
+      case pb::FieldDescriptor::CPPTYPE_UINT32:
+        out->append(std::to_string(rep ? r->GetRepeatedUInt32(m, f, i) : r->GetUInt32(m, f)));
+        return true;
+      case pb::FieldDescriptor::CPPTYPE_INT64:
+        out->push_back('"');
+        out->append(std::to_string(rep ? r->GetRepeatedInt64(m, f, i) : r->GetInt64(m, f)));
+        out->push_back('"');
+        return true;
+      case pb::FieldDescriptor::CPPTYPE_UINT64:
+        out->push_back('"');
+        out->append(std::to_string(rep ? r->GetRepeatedUInt64(m, f, i) : r->GetUInt64(m, f)));
+        out->push_back('"');
+        return true;
+      case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+        Float(rep ? r->GetRepeatedDouble(m, f, i) : r->GetDouble(m, f), out);
+        return true;
+      case pb::FieldDescriptor::CPPTYPE_FLOAT:
+        Float(rep ? r->GetRepeatedFloat(m, f, i) : r->GetFloat(m, f), out);
+        return true;
+      case pb::FieldDescriptor::CPPTYPE_BOOL:
+        out->append((rep ? r->GetRepeatedBool(m, f, i) : r->GetBool(m, f)) ? "true" : "false");
+        return true;
+      case pb::FieldDescriptor::CPPTYPE_ENUM: {
+        const int v = rep ? r->GetRepeatedEnumValue(m, f, i) : r->GetEnumValue(m, f);
+        if (const pb::EnumValueDescriptor* e = f->enum_type()->FindValueByNumber(v)) {
+          out->push_back('"');
+          out->append(e->name());
+          out->push_back('"');
+        } else {
+          out->append(std::to_string(v));
+        }
+        return true;
+      }
+      case pb::FieldDescriptor::CPPTYPE_STRING: {
+        std::string scratch;
+        const std::string& s = rep ? r->GetRepeatedStringReference(m, f, i, &scratch)
+                                   : r->GetStringReference(m, f, &scratch);
+        if (f->type() != pb::FieldDescriptor::TYPE_BYTES) return String(s, out);
+        const size_t at = out->size();
+        out->resize(at + 2 + pb::CalculateBase64EscapedLen(static_cast<int>(s.size())));
+        (*out)[at] = '"';
+        const int n = pb::Base64Escape(reinterpret_cast<const unsigned char*>(s.data()),
+                                       static_cast<int>(s.size()), out->data() + at + 1,
+                                       static_cast<int>(out->size() - at - 2));
+        out->resize(at + 1 + n);
+        out->push_back('"');
+        return true;
+      }
+      case pb::FieldDescriptor::CPPTYPE_MESSAGE:
+        return Print(rep ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f), out);
+    }
+    return false;
+  }
+
+  // A map field: {"key":value,...} in key order. Keys are printed as JSON strings.
+  static bool Map(const pb::Message& m, const pb::Reflection* r, const pb::FieldDescriptor* f,
+                  std::string* out) {
+    const pb::Descriptor* entry = f->message_type();
+    const pb::FieldDescriptor* key = entry->map_key();
+    const pb::FieldDescriptor* value = entry->map_value();
+    if (key->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) return false;
+    const int n = r->FieldSize(m, f);
+    std::vector<const pb::Message*> entries;
+    entries.reserve(n);
+    for (int i = 0; i < n; ++i) entries.push_back(&r->GetRepeatedMessage(m, f, i));
+    if (n == 0) return false;  // not a set field
+    const pb::Reflection* er = entries[0]->GetReflection();
+    std::sort(entries.begin(), entries.end(), [&](const pb::Message* a, const pb::Message* b) {
+      return er->GetString(*a, key) < er->GetString(*b, key);
+    });
+    out->push_back('{');
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) out->push_back(',');
+      if (!String(er->GetString(*entries[i], key), out)) return false;
+      out->push_back(':');
+      if (!Value(*entries[i], er, value, -1, out)) return false;
+    }
+    out->push_back('}');
+    return true;
+  }
+};
+
+// The message's bytes with map entries in key order, so that the transcoder prints maps the same
+// way every time (and as FastPrinter does).
+std::string Deterministic(const pb::Message& message) {
+  std::string bytes;
+  {
+    pb::io::StringOutputStream stream(&bytes);
+    pb::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
 CachedTypeResolver* SharedResolver() {
   static CachedTypeResolver* const resolver = new CachedTypeResolver();  // never destroyed
   return resolver;
@@ -127,10 +349,12 @@ pb::util::Status JsonToEnvelope(std::string_view json, v1::Envelope* envelope,
 std::string ToJson(const pb::Message& message) { return ToJson(message, JsonOptions{}); }
 
 std::string ToJson(const pb::Message& message, const JsonOptions& json_options) {
+  std::string out;
+  if (!json_options.print_defaults && FastPrinter::Print(message, &out)) return out;
+  out.clear();
   pb::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = json_options.print_defaults;
-  std::string out;
   try {
     // What MessageToJsonString does in protobuf 3.21 (serialize, then the binary-to-JSON
     // transcoder through a type resolver), with the types resolved once per process.
@@ -139,7 +363,7 @@ std::string ToJson(const pb::Message& message, const JsonOptions& json_options) 
       if (!pb::util::MessageToJsonString(message, &out, options).ok()) return "";
     } else if (!pb::util::BinaryToJsonString(SharedResolver(),
                                              CachedTypeResolver::Url(d->full_name()),
-                                             message.SerializeAsString(), &out, options)
+                                             Deterministic(message), &out, options)
                     .ok()) {
       return "";
     }

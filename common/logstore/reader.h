@@ -35,6 +35,18 @@ class LogReader {
 
   // kNotFound for an index at or past TreeSize().
   virtual StatusOr<Entry> Get(uint64_t index) const = 0;
+  // The entries at `indices`, in that order: the same as Get for each (kNotFound for an index at
+  // or past TreeSize()). A store may read neighbouring entries together (LogStore walks one
+  // iterator over them in index order); this default reads each alone.
+  virtual StatusOr<std::vector<Entry>> GetMany(const std::vector<uint64_t>& indices) const {
+    std::vector<Entry> out;
+    out.reserve(indices.size());
+    for (uint64_t index : indices) {
+      PROBITY_ASSIGN_OR_RETURN(Entry e, Get(index));
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
   // Calls fn for entries [begin, end) in index order; stops at the first non-ok status it
   // returns, and returns it.
   virtual Status Scan(uint64_t begin, uint64_t end,

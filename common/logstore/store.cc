@@ -5,6 +5,7 @@
 #include <rocksdb/table.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -204,30 +205,45 @@ StatusOr<std::optional<merkle::Tile>> LogStore::ReadTile(merkle::TileId id) cons
   return std::optional<merkle::Tile>(std::move(t).value());
 }
 
-StatusOr<std::vector<merkle::Hash>> LogStore::ReadNodes(
-    const std::vector<merkle::NodeId>& nodes) const {
-  std::vector<merkle::Hash> out;
-  out.reserve(nodes.size());
-  // Proofs read nodes of one tile together: keep the last tile pinned (no copy of its 16 KB) and
-  // read each hash in place rather than parsing the whole tile.
-  rocksdb::PinnableSlice tile;
-  std::optional<merkle::TileId> pinned;
-  for (const merkle::NodeId& n : nodes) {
+namespace {
+
+// Reads node hashes in place from tiles, keeping the last few tiles read at each tile level pinned
+// (no copy of their 16 KB): the nodes of one proof come from its leaf's tiles and, against a size
+// that is no power of two, from the tiles at the tree's right edge; neighbouring leaves share both.
+class TileReader {
+ public:
+  TileReader(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* tiles) : db_(db), tiles_(tiles) {
+    levels_.reserve(8);  // a 64-bit tree has at most 8 tile levels: slots never move
+  }
+
+  StatusOr<merkle::Hash> Read(const merkle::NodeId& n) {
     const merkle::TileId tid = merkle::TileOf(n);
-    if (!pinned || *pinned != tid) {
-      tile.Reset();
-      pinned.reset();
+    if (tid.level >= levels_.size()) levels_.resize(tid.level + 1);
+    std::array<Slot, kSlots>& level = levels_[tid.level];
+    Slot* slot = nullptr;
+    for (Slot& s : level) {
+      if (s.id && *s.id == tid) slot = &s;
+    }
+    if (slot == nullptr) {
+      slot = &level[0];  // the least recently used
+      for (Slot& s : level) {
+        if (s.used < slot->used) slot = &s;
+      }
+      slot->tile.Reset();
+      slot->id.reset();
       const std::string key = keys::TileKey(tid.level, tid.index);
-      rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), tiles(), key, &tile);
+      rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), tiles_, key, &slot->tile);
       if (rs.IsNotFound()) {
         return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
                         " is missing: no tile " + std::to_string(tid.level) + "/" +
                         std::to_string(tid.index));
       }
       PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read tile"));
-      pinned = tid;
+      slot->id = tid;
     }
-    auto h = merkle::Tile::GetFromSerialized(tid, std::string_view(tile.data(), tile.size()), n);
+    slot->used = ++clock_;
+    auto h = merkle::Tile::GetFromSerialized(
+        tid, std::string_view(slot->tile.data(), slot->tile.size()), n);
     if (!h.ok()) {
       if (h.status().code() == Code::kNotFound) {
         return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
@@ -236,7 +252,32 @@ StatusOr<std::vector<merkle::Hash>> LogStore::ReadNodes(
       return DataLoss("tile " + std::to_string(tid.level) + "/" + std::to_string(tid.index) + ": " +
                       h.status().message());
     }
-    out.push_back(*h);
+    return *h;
+  }
+
+ private:
+  static constexpr size_t kSlots = 4;
+  struct Slot {
+    rocksdb::PinnableSlice tile;
+    std::optional<merkle::TileId> id;
+    uint64_t used = 0;
+  };
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* tiles_;
+  std::vector<std::array<Slot, kSlots>> levels_;
+  uint64_t clock_ = 0;
+};
+
+}  // namespace
+
+StatusOr<std::vector<merkle::Hash>> LogStore::ReadNodes(
+    const std::vector<merkle::NodeId>& nodes) const {
+  std::vector<merkle::Hash> out;
+  out.reserve(nodes.size());
+  TileReader reader(db_.get(), tiles());
+  for (const merkle::NodeId& n : nodes) {
+    PROBITY_ASSIGN_OR_RETURN(merkle::Hash h, reader.Read(n));
+    out.push_back(h);
   }
   return out;
 }
@@ -265,6 +306,41 @@ StatusOr<Entry> LogStore::Get(uint64_t index) const {
   std::memcpy(e.leaf_hash.data(), v.data(), keys::kLeafHashSize);
   e.record_bytes = v.substr(keys::kLeafHashSize);
   return e;
+}
+
+StatusOr<std::vector<Entry>> LogStore::GetMany(const std::vector<uint64_t>& indices) const {
+  std::vector<size_t> order(indices.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return indices[a] < indices[b]; });
+  std::vector<Entry> out(indices.size());
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), entries()));
+  // Within this distance the iterator steps (a few hundred ns each) rather than seeks.
+  constexpr uint64_t kStep = 16;
+  for (size_t k : order) {
+    const uint64_t want = indices[k];
+    const std::string key = keys::EntryKey(want);
+    uint64_t at = 0;
+    bool valid = it->Valid() && it->key().size() == 8;
+    if (valid) at = keys::GetBe64(std::string_view(it->key().data(), 8));
+    if (!valid || at > want || want - at > kStep) {
+      it->Seek(key);
+    } else {
+      while (it->Valid() && it->key().compare(key) < 0) it->Next();
+    }
+    PROBITY_RETURN_IF_ERROR(FromRocks(it->status(), "read entry"));
+    if (!it->Valid() || it->key() != key)
+      return NotFound("no entry at index " + std::to_string(want));
+    const rocksdb::Slice v = it->value();
+    if (v.size() < keys::kLeafHashSize) {
+      return DataLoss("entry " + std::to_string(want) + " is shorter than its leaf hash");
+    }
+    Entry& e = out[k];
+    e.index = want;
+    std::memcpy(e.leaf_hash.data(), v.data(), keys::kLeafHashSize);
+    e.record_bytes.assign(v.data() + keys::kLeafHashSize, v.size() - keys::kLeafHashSize);
+  }
+  return out;
 }
 
 StatusOr<std::vector<uint64_t>> LogStore::FindByEventId(const std::string& event_id) const {
@@ -374,35 +450,22 @@ StatusOr<std::vector<std::vector<merkle::Hash>>> LogStore::InclusionProofs(
     return InvalidArgument("size " + std::to_string(size) + " is beyond the tree (" +
                            std::to_string(tree_size) + " entries)");
   }
-  std::vector<merkle::ProofPlan> plans;
-  plans.reserve(indices.size());
-  std::vector<merkle::NodeId> nodes;
-  for (uint64_t index : indices) {
-    PROBITY_ASSIGN_OR_RETURN(merkle::ProofPlan plan, merkle::InclusionPlan(index, size));
-    nodes.insert(nodes.end(), plan.nodes.begin(), plan.nodes.end());
-    plans.push_back(std::move(plan));
-  }
-  // Each node once, grouped by tile so that ReadNodes reads each tile once.
-  auto by_tile = [](const merkle::NodeId& a, const merkle::NodeId& b) {
-    const merkle::TileId ta = merkle::TileOf(a), tb = merkle::TileOf(b);
-    if (ta.level != tb.level) return ta.level < tb.level;
-    if (ta.index != tb.index) return ta.index < tb.index;
-    return a < b;
-  };
-  std::sort(nodes.begin(), nodes.end(), by_tile);
-  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
-  PROBITY_ASSIGN_OR_RETURN(auto hashes, ReadNodes(nodes));
-  std::vector<std::vector<merkle::Hash>> out;
-  out.reserve(plans.size());
+  // In index order, neighbouring proofs read their nodes from the same pinned tiles.
+  std::vector<size_t> order(indices.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return indices[a] < indices[b]; });
+  TileReader reader(db_.get(), tiles());
+  std::vector<std::vector<merkle::Hash>> out(indices.size());
   std::vector<merkle::Hash> fetched;
-  for (const merkle::ProofPlan& plan : plans) {
+  for (size_t k : order) {
+    PROBITY_ASSIGN_OR_RETURN(merkle::ProofPlan plan, merkle::InclusionPlan(indices[k], size));
     fetched.clear();
     for (const merkle::NodeId& n : plan.nodes) {
-      auto it = std::lower_bound(nodes.begin(), nodes.end(), n, by_tile);
-      fetched.push_back(hashes[it - nodes.begin()]);
+      PROBITY_ASSIGN_OR_RETURN(merkle::Hash h, reader.Read(n));
+      fetched.push_back(h);
     }
-    PROBITY_ASSIGN_OR_RETURN(auto proof, plan.Assemble(fetched));
-    out.push_back(std::move(proof));
+    PROBITY_ASSIGN_OR_RETURN(out[k], plan.Assemble(fetched));
   }
   return out;
 }

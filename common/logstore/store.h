@@ -70,6 +70,9 @@ class LogStore final : public LogReader {
   StatusOr<merkle::Hash> Root(uint64_t size) const override;
 
   StatusOr<Entry> Get(uint64_t index) const override;
+  // One iterator over the entries in index order: neighbours (a trail's entries, mostly) are read
+  // by stepping, not by a lookup each.
+  StatusOr<std::vector<Entry>> GetMany(const std::vector<uint64_t>& indices) const override;
   // Indices of every entry with this event id, in log order (more than one only for conflicting
   // resubmissions). Empty when none.
   StatusOr<std::vector<uint64_t>> FindByEventId(const std::string& event_id) const override;
@@ -88,8 +91,8 @@ class LogStore final : public LogReader {
   StatusOr<std::vector<merkle::Hash>> InclusionProof(uint64_t index, uint64_t size) const override;
   StatusOr<std::vector<merkle::Hash>> ConsistencyProof(uint64_t size1,
                                                        uint64_t size2) const override;
-  // Plans every proof first and reads each node the proofs share once, in tile order (a trail's
-  // proofs share most of their nodes).
+  // Walks the leaves in index order keeping one tile pinned per tile level, so that the tiles a
+  // run of neighbouring proofs shares (a trail's proofs share most of their nodes) are read once.
   StatusOr<std::vector<std::vector<merkle::Hash>>> InclusionProofs(
       const std::vector<uint64_t>& indices, uint64_t size) const override;
 

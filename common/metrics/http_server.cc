@@ -41,7 +41,7 @@ Status ListenInBackground(httplib::Server* server, const std::string& host, int 
   } else {
     if (!server->bind_to_port(host, port)) {
       return Unavailable(what + ": cannot listen on " + host + ":" + std::to_string(port) +
-                         " (in use? choose another --http-port)");
+                         " (in use? choose another port)");
     }
     *bound_port = port;
   }

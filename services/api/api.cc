@@ -6,6 +6,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <chrono>
@@ -18,6 +20,7 @@
 #include "common/codec/codec.h"
 #include "common/crypto/sha256.h"
 #include "common/follow/entry_source.h"
+#include "common/metrics/http_server.h"
 #include "common/time/proto_time.h"
 #include "services/api/payments_routes.h"
 #include "services/bundle/bundle.h"
@@ -225,9 +228,9 @@ class NodeTable {
  public:
   void Add(const std::vector<merkle::Hash>& proof, v1::TrailEntry* e) {
     for (const merkle::Hash& h : proof) {
-      auto [it, inserted] = ids_.try_emplace(std::string(merkle::AsBytes(h)), next_);
+      auto [it, inserted] = ids_.try_emplace(h, next_);
       if (inserted) {
-        e->add_new_nodes(it->first);
+        e->add_new_nodes(std::string(merkle::AsBytes(h)));
         ++next_;
       }
       e->add_proof(it->second);
@@ -235,7 +238,15 @@ class NodeTable {
   }
 
  private:
-  std::unordered_map<std::string, uint32_t> ids_;
+  // A SHA-256 is its own good hash: its first eight bytes.
+  struct HashOfHash {
+    size_t operator()(const merkle::Hash& h) const {
+      size_t v;
+      std::memcpy(&v, h.data(), sizeof(v));
+      return v;
+    }
+  };
+  std::unordered_map<merkle::Hash, uint32_t, HashOfHash> ids_;
   uint32_t next_ = 0;
 };
 
@@ -287,8 +298,7 @@ struct TrailQuery {
 // its record. Moves *cursor past every entry looked at. *done is set when nothing is left.
 Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCursor* cursor,
                  bool* started, size_t max,
-                 const std::function<Status(const logstore::Entry&, const v1::LogRecord&)>& fn,
-                 bool* done) {
+                 const std::function<Status(logstore::Entry, v1::LogRecord)>& fn, bool* done) {
   size_t served = 0;
   // Few large index reads: each one may sort the practice index's memtable (logstore).
   size_t batch = std::max<size_t>(max + 1, 4096);
@@ -297,24 +307,31 @@ Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCu
     const Micros from = *started ? cursor->t : q.from;
     PROBITY_ASSIGN_OR_RETURN(auto indices, reader.FindByPractice(q.practice, from, q.to, batch));
     bool progressed = false;
-    for (uint64_t idx : indices) {
-      PROBITY_ASSIGN_OR_RETURN(logstore::Entry e, reader.Get(idx));
-      v1::LogRecord record;
-      if (!record.ParseFromString(e.record_bytes)) {
-        return DataLoss("entry " + std::to_string(idx) + " does not parse");
+    // Entries are read in runs (neighbours together), each run about what is still wanted.
+    for (size_t at = 0; at < indices.size();) {
+      const size_t run = std::min(indices.size() - at, std::clamp<size_t>(max - served, 64, 4096));
+      const std::vector<uint64_t> some(indices.begin() + at, indices.begin() + at + run);
+      at += run;
+      PROBITY_ASSIGN_OR_RETURN(std::vector<logstore::Entry> entries, reader.GetMany(some));
+      for (logstore::Entry& e : entries) {
+        const uint64_t idx = e.index;
+        v1::LogRecord record;
+        if (!record.ParseFromString(e.record_bytes)) {
+          return DataLoss("entry " + std::to_string(idx) + " does not parse");
+        }
+        const Micros t = FromTimestamp(record.occurred_at());
+        if (*started && (t < cursor->t || (t == cursor->t && idx <= cursor->index))) continue;
+        *started = true;
+        cursor->t = t;
+        cursor->index = idx;
+        progressed = true;
+        if (idx >= q.tree_size) continue;  // not yet in the checkpoint this answer is against
+        if (q.kind ? record.kind() != *q.kind : record.kind() == v1::EVENT_KIND_ACCESS_RECORD) {
+          continue;  // access records are served by /access, unless asked for by kind
+        }
+        PROBITY_RETURN_IF_ERROR(fn(std::move(e), std::move(record)));
+        if (++served == max) return Status::Ok();
       }
-      const Micros t = FromTimestamp(record.occurred_at());
-      if (*started && (t < cursor->t || (t == cursor->t && idx <= cursor->index))) continue;
-      *started = true;
-      cursor->t = t;
-      cursor->index = idx;
-      progressed = true;
-      if (idx >= q.tree_size) continue;  // not yet in the checkpoint this answer is against
-      if (q.kind ? record.kind() != *q.kind : record.kind() == v1::EVENT_KIND_ACCESS_RECORD) {
-        continue;  // access records are served by /access, unless asked for by kind
-      }
-      PROBITY_RETURN_IF_ERROR(fn(e, record));
-      if (++served == max) return Status::Ok();
     }
     if (indices.size() < batch) {
       *done = true;
@@ -338,7 +355,29 @@ struct ApiServer::Impl {
   IdempotencyStore* idempotency;
   const Clock* clock;
   LogFn log;
-  prometheus::Family<prometheus::Counter>* requests = nullptr;
+  // The api's metrics (docs/api.md, "Metrics"), all null without a registry.
+  struct Metrics {
+    prometheus::Family<prometheus::Counter>* requests = nullptr;
+    prometheus::Family<prometheus::Histogram>* seconds = nullptr;
+    prometheus::Family<prometheus::Counter>* unconfirmed = nullptr;
+    prometheus::Gauge* view_next = nullptr;
+    prometheus::Gauge* view_lag = nullptr;
+  } metrics;
+  // A publication the bus did not confirm (the request was answered 503).
+  void Unconfirmed(const char* kind) {
+    if (metrics.unconfirmed != nullptr) metrics.unconfirmed->Add({{"kind", kind}}).Increment();
+  }
+  // How far the view is behind the store it answers from.
+  void UpdateViewMetrics() {
+    if (metrics.view_next == nullptr) return;
+    const uint64_t next = view->next_index();
+    metrics.view_next->Set(static_cast<double>(next));
+    if (auto r = reader()) {
+      if (auto size = r->TreeSize(); size.ok()) {
+        metrics.view_lag->Set(*size > next ? static_cast<double>(*size - next) : 0.0);
+      }
+    }
+  }
 
   std::atomic<uint64_t> request_seq{0};
   Mutex rate_mu;
@@ -477,6 +516,7 @@ struct ApiServer::Impl {
     Status st = publisher->Publish(bus::kAccessTopic, practices.empty() ? "" : practices[0],
                                    env.SerializeAsString(), options.confirm_timeout_ms);
     if (!st.ok()) {
+      Unconfirmed("access_record");
       return Unavailable("the read could not be recorded in the log, so it is not answered (" +
                          st.message() + ")");
     }
@@ -558,20 +598,19 @@ struct ApiServer::Impl {
     header.set_practice_code(practice);
     *header.mutable_checkpoint() = *cp;
 
-    auto make_entry = [&q](const logstore::Entry& e, const v1::LogRecord& r, NodeTable* nodes,
-                           const std::vector<merkle::Hash>& path) {
-      v1::TrailEntry t;
-      t.set_index(e.index);
-      t.set_leaf(e.record_bytes);
-      t.set_event_id(r.event_id());
-      t.set_kind(r.kind());
-      *t.mutable_occurred_at() = r.occurred_at();
-      nodes->Add(path, &t);
+    // Fills *t (empty) with the entry, taking its bytes.
+    auto make_entry = [&q](logstore::Entry& e, v1::LogRecord& r, NodeTable* nodes,
+                           const std::vector<merkle::Hash>& path, v1::TrailEntry* t) {
+      t->set_index(e.index);
+      t->set_leaf(std::move(e.record_bytes));
+      t->set_event_id(r.event_id());
+      t->set_kind(r.kind());
+      *t->mutable_occurred_at() = r.occurred_at();
+      nodes->Add(path, t);
       if (q.include_envelope) {
         auto env = follow::DecodeRecordEnvelope(r);
-        if (env.ok()) *t.mutable_envelope() = *env;
+        if (env.ok()) *t->mutable_envelope() = std::move(*env);
       }
-      return t;
     };
 
     if (!stream) {
@@ -584,9 +623,9 @@ struct ApiServer::Impl {
       std::vector<v1::LogRecord> records;
       Status st = ReadTrail(
           *reader, q, &cursor, &started, *limit,
-          [&](const logstore::Entry& e, const v1::LogRecord& r) {
-            entries.push_back(e);
-            records.push_back(r);
+          [&](logstore::Entry e, v1::LogRecord r) {
+            entries.push_back(std::move(e));
+            records.push_back(std::move(r));
             return Status::Ok();
           },
           &done);
@@ -596,7 +635,7 @@ struct ApiServer::Impl {
       auto paths = reader->InclusionProofs(indices, q.tree_size);
       if (!paths.ok()) return FromStatus(paths.status());
       for (size_t i = 0; i < entries.size(); ++i) {
-        *page.add_entries() = make_entry(entries[i], records[i], &nodes, (*paths)[i]);
+        make_entry(entries[i], records[i], &nodes, (*paths)[i], page.add_entries());
       }
       page.mutable_end()->set_entries(page.entries_size());
       if (!done && page.entries_size() == static_cast<int>(*limit)) {
@@ -655,9 +694,9 @@ struct ApiServer::Impl {
             std::vector<v1::LogRecord> records;
             st = ReadTrail(
                 *s->reader, s->q, &s->cursor, &s->started, n,
-                [&](const logstore::Entry& e, const v1::LogRecord& r) {
-                  entries.push_back(e);
-                  records.push_back(r);
+                [&](logstore::Entry e, v1::LogRecord r) {
+                  entries.push_back(std::move(e));
+                  records.push_back(std::move(r));
                   return Status::Ok();
                 },
                 &s->done);
@@ -669,7 +708,7 @@ struct ApiServer::Impl {
             if (!paths.ok()) st = paths.status();
             for (size_t i = 0; st.ok() && i < entries.size(); ++i) {
               v1::TrailLine line;
-              *line.mutable_entry() = make_entry(entries[i], records[i], &s->nodes, (*paths)[i]);
+              make_entry(entries[i], records[i], &s->nodes, (*paths)[i], line.mutable_entry());
               out += codec::ToJson(line);
               out += '\n';
               ++s->served;
@@ -1080,6 +1119,7 @@ struct ApiServer::Impl {
     Status st = publisher->Publish(bus::kDecisionsTopic, rec.flag_id(), rec.envelope(),
                                    options.confirm_timeout_ms);
     if (!st.ok()) {
+      Unconfirmed("decision");
       return Problem{503, "unavailable",
                      "the decision was not confirmed by the bus; retry with the same "
                      "Idempotency-Key (" +
@@ -1221,10 +1261,33 @@ ApiServer::ApiServer(ApiOptions options, const AccessControl* access, ReaderFn r
                      .clock = clock,
                      .log = std::move(log)}) {
   if (registry != nullptr) {
-    impl_->requests = &prometheus::BuildCounter()
-                           .Name("probity_api_requests_total")
-                           .Help("Requests answered by the api, by route and HTTP status")
-                           .Register(*registry);
+    Impl::Metrics& m = impl_->metrics;
+    m.requests = &prometheus::BuildCounter()
+                      .Name("probity_api_requests_total")
+                      .Help("Requests answered by the api, by route and HTTP status")
+                      .Register(*registry);
+    m.seconds = &prometheus::BuildHistogram()
+                     .Name("probity_api_request_seconds")
+                     .Help(
+                         "Time from a request's arrival to its answer (to the first byte of a "
+                         "stream), by route")
+                     .Register(*registry);
+    m.unconfirmed = &prometheus::BuildCounter()
+                         .Name("probity_api_unconfirmed_publications_total")
+                         .Help(
+                             "Access records and decisions the bus did not confirm (each "
+                             "request was answered 503, with no data), by kind")
+                         .Register(*registry);
+    m.view_next = &prometheus::BuildGauge()
+                       .Name("probity_follower_next_index")
+                       .Help("The next log index a follower needs (everything below is applied)")
+                       .Register(*registry)
+                       .Add({{"target", "api"}});
+    m.view_lag = &prometheus::BuildGauge()
+                      .Name("probity_api_view_lag_entries")
+                      .Help("Entries in the store the api reads that its view has not applied")
+                      .Register(*registry)
+                      .Add({});
   }
 }
 
@@ -1282,8 +1345,14 @@ Status ApiServer::Start() {
         problem = h(call);
         if (problem) impl->ReplyProblem(res, *problem, request_id);
       }
-      if (impl->requests != nullptr) {
-        impl->requests->Add({{"route", name}, {"status", std::to_string(res.status)}}).Increment();
+      if (impl->metrics.requests != nullptr) {
+        impl->metrics.requests->Add({{"route", name}, {"status", std::to_string(res.status)}})
+            .Increment();
+        static const prometheus::Histogram::BucketBoundaries kBuckets = {
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+        impl->metrics.seconds->Add({{"route", name}}, kBuckets)
+            .Observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       }
       if (impl->log) {
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -1349,24 +1418,29 @@ Status ApiServer::Start() {
               }));
       });
 
-  if (o.port == 0) {
-    port_ = s.bind_to_any_port(o.host);
-    if (port_ <= 0) return Unavailable("api: cannot bind " + o.host);
-  } else {
-    if (!s.bind_to_port(o.host, o.port)) {
-      return Unavailable("api: cannot listen on " + o.host + ":" + std::to_string(o.port));
-    }
-    port_ = o.port;
-  }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  PROBITY_RETURN_IF_ERROR(
+      metrics::ListenInBackground(server_.get(), o.host, o.port, "api", &port_, &thread_));
+  if (impl_->metrics.view_next != nullptr) {
+    metrics_thread_ = std::thread([this] {
+      MutexLock l(&stop_mu_);
+      while (!stopping_) {
+        impl_->UpdateViewMetrics();
+        stop_cv_.WaitUntil(&stop_mu_, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+      }
+    });
   }
   return Status::Ok();
 }
 
 void ApiServer::Stop() {
+  if (metrics_thread_.joinable()) {
+    {
+      MutexLock l(&stop_mu_);
+      stopping_ = true;
+    }
+    stop_cv_.NotifyAll();
+    metrics_thread_.join();
+  }
   if (thread_.joinable()) {
     server_->stop();
     thread_.join();

@@ -97,6 +97,11 @@ class ApiServer {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+  // Sets the view's gauges every second (with a registry).
+  std::thread metrics_thread_;
+  Mutex stop_mu_;
+  CondVar stop_cv_;
+  bool stopping_ GUARDED_BY(stop_mu_) = false;
 };
 
 }  // namespace probity::api

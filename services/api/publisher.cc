@@ -32,36 +32,41 @@ ConfirmingBusPublisher::~ConfirmingBusPublisher() {
 
 void ConfirmingBusPublisher::OnDelivery(const bus::DeliveryReport& r) {
   MutexLock l(&mu_);
-  if (abandoned_.erase(r.tag) != 0) return;  // nobody waits for it any more
-  done_[r.tag] = r.status;
-  delivered_.NotifyAll();
+  auto it = waiting_.find(r.tag);
+  if (it == waiting_.end()) return;  // nobody waits for it any more
+  it->second->status = r.status;
+  it->second->delivered.NotifyOne();
+  waiting_.erase(it);
 }
 
 Status ConfirmingBusPublisher::Publish(std::string_view topic, std::string_view key,
                                        std::string_view value, int timeout_ms) {
+  Waiter w;
   uint64_t tag;
   {
     MutexLock l(&mu_);
     tag = next_tag_++;
+    waiting_.emplace(tag, &w);  // before producing: the report may come at once
   }
+  Status produced;
   {
     MutexLock l(&produce_mu_);
-    PROBITY_RETURN_IF_ERROR(producer_->Produce(topic, -1, key, value, {}, tag));
+    produced = producer_->Produce(topic, -1, key, value, {}, tag);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   MutexLock l(&mu_);
-  while (true) {
-    if (auto it = done_.find(tag); it != done_.end()) {
-      Status st = it->second;
-      done_.erase(it);
-      return st;
-    }
-    if (!delivered_.WaitUntil(&mu_, deadline) && done_.count(tag) == 0) {
-      abandoned_.insert(tag);
+  if (!produced.ok()) {
+    waiting_.erase(tag);
+    return produced;
+  }
+  while (!w.status) {
+    if (!w.delivered.WaitUntil(&mu_, deadline) && !w.status) {
+      waiting_.erase(tag);
       return Unavailable("the bus did not confirm the record within " + std::to_string(timeout_ms) +
                          " ms");
     }
   }
+  return *w.status;
 }
 
 }  // namespace probity::api

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <set>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -39,13 +39,18 @@ class ConfirmingBusPublisher final : public ConfirmedPublisher {
  private:
   ConfirmingBusPublisher() = default;
   void OnDelivery(const bus::DeliveryReport& r) EXCLUDES(mu_);
+  // One Publish() waiting for its report: woken alone (not every waiter at each report).
+  struct Waiter {
+    CondVar delivered;
+    std::optional<Status> status;
+  };
   std::unique_ptr<bus::MessageProducer> producer_;
   Mutex produce_mu_;  // Produce and Poll are not called at once (fakes are not thread-safe)
   Mutex mu_;
-  CondVar delivered_;
   uint64_t next_tag_ GUARDED_BY(mu_) = 1;
-  std::map<uint64_t, Status> done_ GUARDED_BY(mu_);  // delivery reports not yet collected
-  std::set<uint64_t> abandoned_ GUARDED_BY(mu_);     // their Publish() timed out
+  // Tags whose report is awaited; a Publish() that timed out removes its own, and the report
+  // that comes later finds no one.
+  std::map<uint64_t, Waiter*> waiting_ GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::thread poller_;
 };

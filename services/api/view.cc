@@ -1,7 +1,10 @@
 #include "services/api/view.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
+#include "common/follow/runtime.h"
 #include "common/time/proto_time.h"
 
 namespace probity::api {
@@ -19,9 +22,7 @@ v1::FlagStatus StatusAfter(v1::DecisionOutcome outcome) {
   }
 }
 
-StatusOr<uint64_t> View::Restore() {
-  // Nothing is saved: the view starts again from the log's first entry.
-  MutexLock l(&mu_);
+void View::ClearLocked() {
   next_ = 0;
   icb_.clear();
   practices_.clear();
@@ -31,7 +32,80 @@ StatusOr<uint64_t> View::Restore() {
   rule_sets_.clear();
   access_.clear();
   decision_index_.clear();
+}
+
+StatusOr<uint64_t> View::Restore() {
+  MutexLock l(&mu_);
+  ClearLocked();
+  if (state_file_.empty()) return next_;
+  std::ifstream in(state_file_, std::ios::binary);
+  if (!in) {
+    if (!std::filesystem::exists(state_file_)) return next_;  // never saved: from index 0
+    return IoError("api view: cannot read " + state_file_);
+  }
+  v1::ApiViewState st;
+  if (!st.ParseFromIstream(&in) || st.format() != 1) {
+    return DataLoss("api view: " + state_file_ +
+                    " is not a saved view (delete it to rebuild the view from the log)");
+  }
+  for (const auto& [practice, icb] : st.icb_by_practice()) icb_.emplace(practice, icb);
+  practices_.insert(st.practices().begin(), st.practices().end());
+  for (v1::ApiViewFlag& f : *st.mutable_flags()) {
+    FlagState s;
+    s.summary = std::move(*f.mutable_summary());
+    s.rule_set_hash = f.rule_set_hash();
+    for (v1::DecisionRecord& d : *f.mutable_decisions()) {
+      decision_index_.emplace(d.decision_id(), d.log_index());
+      s.decisions.push_back(std::move(d));
+    }
+    order_.push_back(s.summary.flag_id());
+    flags_.emplace(s.summary.flag_id(), std::move(s));
+  }
+  for (v1::DecisionRecord& d : *st.mutable_early_decisions()) {
+    decision_index_.emplace(d.decision_id(), d.log_index());
+    early_[d.decision().flag_id()].push_back(std::move(d));
+  }
+  for (v1::RuleSetPublished& r : *st.mutable_rule_sets()) {
+    rule_sets_.emplace(r.sha256_hex(), std::move(r));
+  }
+  for (const v1::ApiViewAccess& a : st.access()) {
+    access_[a.practice_code()].assign(a.log_indices().begin(), a.log_indices().end());
+  }
+  next_ = st.next_index();
   return next_;
+}
+
+Status View::Save(uint64_t next_index) {
+  if (state_file_.empty()) return Status::Ok();
+  v1::ApiViewState st;
+  {
+    MutexLock l(&mu_);
+    if (next_index != next_) {
+      return Internal("api view: asked to save at " + std::to_string(next_index) +
+                      " but applied up to " + std::to_string(next_));
+    }
+    st.set_format(1);
+    st.set_next_index(next_);
+    for (const auto& [practice, icb] : icb_) (*st.mutable_icb_by_practice())[practice] = icb;
+    for (const std::string& p : practices_) st.add_practices(p);
+    for (const std::string& id : order_) {
+      const FlagState& f = flags_.at(id);
+      v1::ApiViewFlag* out = st.add_flags();
+      *out->mutable_summary() = f.summary;
+      out->set_rule_set_hash(f.rule_set_hash);
+      for (const auto& d : f.decisions) *out->add_decisions() = d;
+    }
+    for (const auto& [flag, decisions] : early_) {
+      for (const auto& d : decisions) *st.add_early_decisions() = d;
+    }
+    for (const auto& [hash, r] : rule_sets_) *st.add_rule_sets() = r;
+    for (const auto& [practice, indices] : access_) {
+      v1::ApiViewAccess* a = st.add_access();
+      a->set_practice_code(practice);
+      a->mutable_log_indices()->Add(indices.begin(), indices.end());
+    }
+  }
+  return follow::WriteFileDurably(state_file_, st.SerializeAsString());
 }
 
 Status View::Apply(const follow::Event& event, follow::Publisher*) {

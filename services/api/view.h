@@ -1,9 +1,11 @@
 // The api's view of the log: flags with their status and decisions, each practice's ICB, the rule
 // sets flags name, and who read each practice's data. A Follower (common/follow/follower.h): it
 // is fed every entry in index order by the follower runtime (common/follow/runtime.h) and
-// publishes nothing. Its state lives in memory and is rebuilt from the log at each start and
-// after each of the runtime's retries (Restore() empties it and returns 0; Save() keeps nothing):
-// the log is the only state the api needs to be correct after a crash.
+// publishes nothing. Its state lives in memory; given a state file, Save() writes it there (a
+// probity.v1.ApiViewState, replaced whole and synced) and Restore() reads it back, so a restart
+// resumes where the last save left off instead of replaying the log from index 0. Without one,
+// Restore() empties it and returns 0. Either way the state is a function of the log below
+// next_index(): the log is the only state the api needs to be correct after a crash.
 //
 // Thread-safe: Apply() runs on the follower's thread while the HTTP threads query.
 #pragma once
@@ -44,10 +46,17 @@ struct FlagQuery {
 
 class View final : public follow::Follower {
  public:
+  // state_file: where Save() keeps the view ("": nowhere, every start replays the log).
+  explicit View(std::string state_file = "") : state_file_(std::move(state_file)) {}
+
   std::string_view name() const override { return "api"; }
-  StatusOr<uint64_t> Restore() override;
+  // The saved state (next_index() from it), or an empty view at 0 when there is none.
+  // kDataLoss when the state file does not parse; the view is then empty.
+  StatusOr<uint64_t> Restore() override EXCLUDES(mu_);
   Status Apply(const follow::Event& event, follow::Publisher* out) override;
-  Status Save(uint64_t next_index) override { return Status::Ok(); }
+  // Writes the state (every entry below next_index() applied) to the state file, replacing it
+  // whole (write, sync, rename): a crash leaves the previous save or this one.
+  Status Save(uint64_t next_index) override EXCLUDES(mu_);
 
   // The next index the view needs: every entry below it has been applied.
   uint64_t next_index() const EXCLUDES(mu_);
@@ -87,6 +96,8 @@ class View final : public follow::Follower {
 
  private:
   static bool Matches(const FlagQuery& q, const FlagState& f);
+  void ClearLocked() REQUIRES(mu_);
+  const std::string state_file_;
   mutable Mutex mu_;
   mutable CondVar applied_;
   uint64_t next_ GUARDED_BY(mu_) = 0;

@@ -13,6 +13,7 @@
 #include "common/crypto/sha256.h"
 #include "common/follow/entry_source.h"
 #include "common/logstore/store.h"
+#include "common/metrics/http_server.h"
 #include "common/note/note.h"
 #include "common/sync/mutex.h"
 #include "services/bundle/bundle.h"
@@ -120,7 +121,7 @@ void AddApiServeOptions(CLI::App* cmd, ApiServeOptions* o, bool in_up) {
 
 Status ApiStack::Start(const ApiServeOptions& o, const bus::ClientConfig& bus, api::ReaderFn reader,
                        follow::EntrySource* source, follow::CheckpointSource* checkpoints,
-                       const Runtime& rt) {
+                       const Runtime& rt, prometheus::Registry* registry) {
   api::ApiOptions options = o.api;
   if (!o.bundle_policy_file.empty()) {
     std::ifstream in(o.bundle_policy_file);
@@ -141,13 +142,14 @@ Status ApiStack::Start(const ApiServeOptions& o, const bus::ClientConfig& bus, a
   bus_ = std::make_unique<bus::KafkaBus>(cfg);
   PROBITY_ASSIGN_OR_RETURN(publisher_, api::ConfirmingBusPublisher::Create(bus_.get()));
   PROBITY_ASSIGN_OR_RETURN(idempotency_, api::IdempotencyStore::Open(o.state_dir));
-  view_ = std::make_unique<api::View>();
   PROBITY_ASSIGN_OR_RETURN(follow_publisher_, follow::BusPublisher::Create(bus_.get()));
   follow::Runtime::Options ro;
   ro.data_dir = o.state_dir + "/follow";
   std::error_code ec;
   std::filesystem::create_directories(ro.data_dir, ec);
   if (ec) return IoError("cannot create " + ro.data_dir + ": " + ec.message());
+  // Saved beside the runtime's tree, with the cursor: a restart resumes from it.
+  view_ = std::make_unique<api::View>(ro.data_dir + "/api-view.pb");
   if (options.bundle_policy) {
     ro.origin = options.bundle_policy->log_origin();
     PROBITY_ASSIGN_OR_RETURN(note::Verifier key,
@@ -178,7 +180,7 @@ Status ApiStack::Start(const ApiServeOptions& o, const bus::ClientConfig& bus, a
   if (!o.quiet) log = [](std::string_view line) { std::cerr << "api: " << line << "\n"; };
   server_ = std::make_unique<api::ApiServer>(options, access_.get(), std::move(reader), view_.get(),
                                              publisher_.get(), idempotency_.get(), rt.clock,
-                                             nullptr, log);
+                                             registry, log);
   return server_->Start();
 }
 
@@ -203,6 +205,7 @@ int RunApi(const ApiCommandOptions& o, const Runtime& rt) {
   ReopeningCheckpoints checkpoints(&store);
   ApiServeOptions serve = o.serve;
   if (serve.state_dir.empty()) serve.state_dir = "./probity-api";
+  auto registry = std::make_shared<prometheus::Registry>();
   ApiStack stack;
   Status st = stack.Start(
       serve, o.bus,
@@ -210,11 +213,18 @@ int RunApi(const ApiCommandOptions& o, const Runtime& rt) {
         auto s = store.Current();
         return s.ok() ? *s : nullptr;
       },
-      &source, &checkpoints, rt);
+      &source, &checkpoints, rt, registry.get());
+  if (!st.ok()) return Fail("api", st);
+  metrics::HttpServer http(registry, [&stack] {
+    const Status f = stack.follower_status();
+    return metrics::Health{.ready = f.ok(), .detail_json = "{}", .live = f.ok()};
+  });
+  st = http.Start(o.http.host, o.http.port);
   if (!st.ok()) return Fail("api", st);
   std::cout << "probity api: serving " << o.log_dir << " on "
             << (serve.api.tls_cert_file.empty() ? "http" : "https") << "://" << serve.api.host
-            << ":" << stack.port() << "/v1/ (records to " << o.bus.bootstrap_servers << ")"
+            << ":" << stack.port() << "/v1/ (records to " << o.bus.bootstrap_servers
+            << "); metrics on http://" << o.http.host << ":" << http.port() << "/metrics"
             << std::endl;
   while (!rt.stop->load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

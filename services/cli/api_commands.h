@@ -32,9 +32,10 @@ class ApiStack {
   // `reader` answers requests; `source` and `checkpoints` feed the view through the follower
   // runtime (both over the same log), which checks each checkpoint with the log key of the bundle
   // policy, when there is one. REQUIRES: source and checkpoints outlive the stack.
+  // The api's metrics go to `registry` when given (REQUIRES: it outlives the stack).
   Status Start(const ApiServeOptions& o, const bus::ClientConfig& bus, api::ReaderFn reader,
                follow::EntrySource* source, follow::CheckpointSource* checkpoints,
-               const Runtime& rt);
+               const Runtime& rt, prometheus::Registry* registry = nullptr);
   void Stop();
   int port() const { return server_ ? server_->port() : 0; }
   // How the view's runtime ended, once it has (it ends only on evidence of a damaged log).

@@ -222,6 +222,7 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
                   "The log to serve (the sequencer's DATA_DIR/log or a replica's), read-only")
       ->capture_default_str();
   AddApiServeOptions(api, &o.api.serve, /*in_up=*/false);
+  AddHttpOptions(api, &o.api.http);
   OnChosen(api, action, [&] { return RunApi(o.api, rt); });
 
   auto* alerts = app.add_subcommand(

@@ -103,6 +103,7 @@ struct ApiCommandOptions {
   bus::ClientConfig bus{kDefaultBootstrapServers, {}};
   std::string log_dir = std::string(kDefaultDataDir) + "/log";  // the sequencer's or a replica's
   ApiServeOptions serve;
+  HttpOptions http{.port = 9469};  // /metrics and /healthz
 };
 int RunApi(const ApiCommandOptions& o, const Runtime& rt);
 

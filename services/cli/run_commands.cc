@@ -311,7 +311,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
           return std::shared_ptr<const logstore::LogReader>(store,
                                                             [](const logstore::LogReader*) {});
         },
-        &api_source, &api_checkpoints, rt);
+        &api_source, &api_checkpoints, rt, stack.registry.get());
     if (!st.ok()) return Fail("up", Status(st.code(), "api: " + st.message()));
   }
 

@@ -212,13 +212,20 @@ void BM_StoreScanAndProof100k(benchmark::State& state) {
     const double cpu0 = ProcessCpuSeconds();
     const auto start = std::chrono::steady_clock::now();
     uint64_t n = 0;
+    // The store's best path for the work: the index scan, then runs of 16,384 entries read
+    // together (GetMany) with their proofs computed together (InclusionProofs), as the api does.
     auto idx = w.store->FindByPractice("A81001", INT64_MIN / 2, INT64_MAX / 2, 2 * kTrail).value();
-    for (uint64_t i : idx) {
-      auto e = w.store->Get(i).value();
-      v1::LogRecord r;
-      r.ParseFromString(e.record_bytes);
-      benchmark::DoNotOptimize(w.store->InclusionProof(i, w.size).value());
-      ++n;
+    for (size_t at = 0; at < idx.size(); at += 16384) {
+      const std::vector<uint64_t> run(idx.begin() + at,
+                                      idx.begin() + std::min(idx.size(), at + 16384));
+      auto entries = w.store->GetMany(run).value();
+      for (const auto& e : entries) {
+        v1::LogRecord r;
+        r.ParseFromString(e.record_bytes);
+        benchmark::DoNotOptimize(r);
+      }
+      benchmark::DoNotOptimize(w.store->InclusionProofs(run, w.size).value());
+      n += entries.size();
     }
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -91,6 +91,24 @@ TEST(LogReaderContract, StoreAndFakeAnswerAlike) {
     }
     EXPECT_EQ(*many, *f.InclusionProofs(indices, size));
   }
+  // Many entries at once (the store steps one iterator) are the entries one by one, in the order
+  // asked, repeats and far jumps included; an index past the end is kNotFound.
+  {
+    std::vector<uint64_t> indices = {n - 1, 0, 1, 1, 2, 40, 3, n / 2, n / 2 + 17, 5};
+    for (uint64_t i = 0; i < n; i += 2) indices.push_back(i);
+    auto many = a.GetMany(indices);
+    ASSERT_TRUE(many.ok()) << many.status().ToString();
+    ASSERT_EQ(many->size(), indices.size());
+    for (size_t k = 0; k < indices.size(); ++k) {
+      const auto one = f.Get(indices[k]);
+      EXPECT_EQ((*many)[k].index, indices[k]);
+      EXPECT_EQ((*many)[k].leaf_hash, one->leaf_hash) << indices[k];
+      EXPECT_EQ((*many)[k].record_bytes, one->record_bytes) << indices[k];
+    }
+    EXPECT_EQ(a.GetMany({0, n}).status().code(), Code::kNotFound);
+    EXPECT_EQ(f.GetMany({0, n}).status().code(), Code::kNotFound);
+    EXPECT_TRUE(a.GetMany({})->empty());
+  }
   EXPECT_FALSE(a.InclusionProofs({0}, n + 1).ok());
   EXPECT_FALSE(a.InclusionProofs({n}, n).ok());
   EXPECT_EQ(*a.FindByEventId("ev-3"), *f.FindByEventId("ev-3"));

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <prometheus/registry.h>
 
 #include <atomic>
 #include <filesystem>
@@ -278,13 +279,14 @@ struct Response {
 
 class ApiHarness {
  public:
-  explicit ApiHarness(const std::string& name, ApiOptions options = {}) {
+  explicit ApiHarness(const std::string& name, ApiOptions options = {},
+                      const std::string& access_json = AccessJson()) {
     dir_ = fs::path(::testing::TempDir()) / ("api-" + name + "-" + std::to_string(getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "responses");
     clock_.Set(kT0 + 86400LL * 1000000 * 40);
     ingest_ = std::make_unique<MiniIngest>((dir_ / "log").string(), &clock_);
-    access_ = std::make_unique<AccessControl>(AccessControl::FromJson(AccessJson()).value());
+    access_ = std::make_unique<AccessControl>(AccessControl::FromJson(access_json).value());
     options_ = options;
     if (options_.instance_id == "api") options_.instance_id = "test";
     if (!options_.bundle_policy) {
@@ -301,7 +303,7 @@ class ApiHarness {
   void StartApi() {
     source_ = std::make_unique<follow::StoreSource>(ingest_->store());
     checkpoints_ = std::make_unique<follow::StoreCheckpointSource>(ingest_->store());
-    view_ = std::make_unique<View>();
+    view_ = std::make_unique<View>((dir_ / "follow" / "api-view.pb").string());
     follow_publisher_ = std::move(follow::BusPublisher::Create(&fake_bus_).value());
     follow::Runtime::Options ro;
     ro.data_dir = (dir_ / "follow").string();
@@ -322,7 +324,7 @@ class ApiHarness {
           return std::shared_ptr<const logstore::LogReader>(store,
                                                             [](const logstore::LogReader*) {});
         },
-        view_.get(), ingest_.get(), idem_.get(), &clock_, nullptr,
+        view_.get(), ingest_.get(), idem_.get(), &clock_, &registry_,
         [this](std::string_view line) {
           MutexLock l(&log_mu_);
           log_lines_.emplace_back(line);
@@ -402,12 +404,16 @@ class ApiHarness {
   View& view() { return *view_; }
   ManualClock& clock() { return clock_; }
   int port() const { return server_->port(); }
+  bool server_tls() const { return server_->tls(); }
+  follow::RuntimeStats runtime_stats() const { return runtime_->stats(); }
+  prometheus::Registry& registry() { return registry_; }
   const fs::path& dir() const { return dir_; }
 
  private:
   fs::path dir_;
   ManualClock clock_;
   ApiOptions options_;
+  prometheus::Registry registry_;  // the api's metrics, across restarts
   std::unique_ptr<MiniIngest> ingest_;
   std::unique_ptr<AccessControl> access_;
   std::unique_ptr<follow::StoreSource> source_;

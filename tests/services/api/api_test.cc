@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <regex>
 #include <sstream>
 
 #include "common/crypto/sha256.h"
@@ -724,6 +725,122 @@ TEST_F(ApiTest, KilledAndRestartedMidRequestLosesNothingAndRepeatsNothing) {
   EXPECT_EQ(CountKind(v1::EVENT_KIND_FLAG_DECISION), 1);
   auto hist = Parse<v1::DecisionHistory>(h_->Get(path, "cm-qhm").body);
   EXPECT_EQ(hist.status(), v1::FLAG_STATUS_UPHELD);
+}
+
+TEST_F(ApiTest, RestartResumesFromTheSavedViewWithTheSameAnswers) {
+  Populate();
+  const std::string decide = "/v1/flags/" + kFlagA + "/decisions";
+  ASSERT_EQ(h_->Call("POST", decide + "?wait=5000", "cm-qhm",
+                     R"({"outcome":"DECISION_OUTCOME_ACKNOWLEDGE","reason":"looking"})",
+                     {{"Idempotency-Key", "restart-1"}})
+                .status,
+            202);
+  ASSERT_EQ(h_->Get("/v1/practices/A81001/trail?limit=2", "pr-a").status, 200);  // an access record
+  h_->Settle();
+  const uint64_t size = h_->ingest().size();
+  const std::string pin = "checkpoint_size=" + std::to_string(size);
+  // Answers pinned to one checkpoint, with the per-request access record ids taken out.
+  auto answers = [&] {
+    std::vector<std::string> out;
+    for (const std::string& target :
+         {"/v1/flags?" + pin, "/v1/flags?status=acknowledged&" + pin, decide,
+          "/v1/flags/" + kFlagA + "/explanation?" + pin, "/v1/flags/" + kFlagB + "/decisions",
+          "/v1/practices/A81001/access?" + pin}) {
+      Response r = h_->Get(target, "auditor");
+      EXPECT_EQ(r.status, 200) << target << " " << r.body;
+      out.push_back(std::regex_replace(r.body, std::regex(R"("access_record_id":"[^"]*",?)"), ""));
+    }
+    return out;
+  };
+  h_->ingest().Sign();
+  const std::vector<std::string> before = answers();
+  h_->StopApi();  // the runtime saves the view at shutdown
+  // The state file holds the view at the log's end then: a new view resumes there.
+  {
+    View saved((h_->dir() / "follow" / "api-view.pb").string());
+    auto next = saved.Restore();
+    ASSERT_TRUE(next.ok()) << next.status().ToString();
+    EXPECT_GE(*next, size);
+    EXPECT_EQ(saved.Flag(kFlagA)->summary.status(), v1::FLAG_STATUS_ACKNOWLEDGED);
+    EXPECT_EQ(saved.IcbOf("B82002"), "QWO");
+    EXPECT_FALSE(saved.AccessRecordsOf("A81001").empty());
+  }
+  const uint64_t at_restart = h_->ingest().size();
+  h_->StartApi();
+  h_->Settle();
+  // Resumed, not replayed: this process applied nothing that was in the log before it started.
+  EXPECT_EQ(h_->runtime_stats().applied, h_->ingest().size() - at_restart);
+  EXPECT_EQ(answers(), before);
+  // And it goes on from there: a new decision supersedes the saved one.
+  ASSERT_EQ(h_->Call("POST", decide + "?wait=5000", "cm-qhm",
+                     R"({"outcome":"DECISION_OUTCOME_DISMISS","reason":"explained"})",
+                     {{"Idempotency-Key", "restart-2"}})
+                .status,
+            202);
+  auto hist = Parse<v1::DecisionHistory>(h_->Get(decide, "cm-qhm").body);
+  EXPECT_EQ(hist.status(), v1::FLAG_STATUS_DISMISSED);
+  ASSERT_EQ(hist.decisions_size(), 2);
+  EXPECT_EQ(hist.decisions(1).decision().outcome(), v1::DECISION_OUTCOME_DISMISS);
+}
+
+// The value of a metric with these labels (a counter, a gauge, or a histogram's sample count),
+// or -1 when it is not there.
+double Metric(prometheus::Registry& registry, const std::string& name,
+              const std::map<std::string, std::string>& labels) {
+  for (const prometheus::MetricFamily& f : registry.Collect()) {
+    if (f.name != name) continue;
+    for (const prometheus::ClientMetric& m : f.metric) {
+      std::map<std::string, std::string> have;
+      for (const auto& l : m.label) have[l.name] = l.value;
+      if (have != labels) continue;
+      if (f.type == prometheus::MetricType::Counter) return m.counter.value;
+      if (f.type == prometheus::MetricType::Gauge) return m.gauge.value;
+      if (f.type == prometheus::MetricType::Histogram) {
+        return static_cast<double>(m.histogram.sample_count);
+      }
+    }
+  }
+  return -1;
+}
+
+TEST_F(ApiTest, MetricsCountRequestsTimeThemAndShowUnconfirmedRecordsAndTheViewsLag) {
+  Populate();
+  ASSERT_EQ(h_->Get("/v1/flags", "auditor").status, 200);
+  ASSERT_EQ(h_->Get("/v1/flags", "auditor").status, 200);
+  ASSERT_EQ(h_->Get("/v1/flags/nope/explanation", "auditor").status, 404);
+  ASSERT_EQ(h_->Get("/v1/flags", "").status, 401);
+  prometheus::Registry& r = h_->registry();
+  EXPECT_EQ(Metric(r, "probity_api_requests_total", {{"route", "flags"}, {"status", "200"}}), 2);
+  EXPECT_EQ(Metric(r, "probity_api_requests_total", {{"route", "flags"}, {"status", "401"}}), 1);
+  EXPECT_EQ(Metric(r, "probity_api_requests_total", {{"route", "explanation"}, {"status", "404"}}),
+            1);
+  EXPECT_EQ(Metric(r, "probity_api_request_seconds", {{"route", "flags"}}), 3);
+  EXPECT_EQ(Metric(r, "probity_api_unconfirmed_publications_total", {{"kind", "access_record"}}),
+            -1);
+  h_->ingest().refuse = true;
+  ASSERT_EQ(h_->Get("/v1/flags", "auditor").status, 503);
+  EXPECT_EQ(Metric(r, "probity_api_unconfirmed_publications_total", {{"kind", "access_record"}}),
+            1);
+  h_->ingest().refuse = false;
+  // The view's gauges, set every second: caught up with the store.
+  h_->Settle();
+  const double size = static_cast<double>(h_->ingest().size());
+  for (int i = 0; i < 300 && Metric(r, "probity_follower_next_index", {{"target", "api"}}) != size;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Metric(r, "probity_follower_next_index", {{"target", "api"}}), size);
+  EXPECT_EQ(Metric(r, "probity_api_view_lag_entries", {}), 0);
+}
+
+TEST(ViewTest, ASavedStateThatDoesNotParseIsRefusedNotReadAsEmpty) {
+  const fs::path file = fs::path(::testing::TempDir()) / ("bad-view-" + std::to_string(getpid()));
+  std::ofstream(file) << "not a view";
+  View v(file.string());
+  EXPECT_EQ(v.Restore().status().code(), Code::kDataLoss);
+  View none((file.string() + ".absent"));
+  EXPECT_EQ(*none.Restore(), 0u);
+  fs::remove(file);
 }
 
 TEST(AccessControlTest, RefusesBadConfigsAndKeepsOnlyHashes) {

@@ -17,6 +17,7 @@
 #include "common/note/note.h"
 #include "common/sync/mutex.h"
 #include "services/bundle/bundle.h"
+#include "services/cli/follow_support.h"
 
 namespace probity::cli {
 namespace {
@@ -205,6 +206,17 @@ int RunApi(const ApiCommandOptions& o, const Runtime& rt) {
   ReopeningCheckpoints checkpoints(&store);
   ApiServeOptions serve = o.serve;
   if (serve.state_dir.empty()) serve.state_dir = "./probity-api";
+  if (!o.log_key.empty() && serve.bundle_policy_file.empty()) {
+    auto text = ReadVerifierKeyText(o.log_key);
+    if (!text.ok()) return Fail("api", text.status());
+    v1::VerifierPolicy policy;
+    policy.set_log_origin(text->substr(0, text->find('+')));
+    policy.set_log_vkey(*text);
+    serve.api.bundle_policy = policy;
+  } else if (serve.bundle_policy_file.empty()) {
+    std::cerr << "probity api: no --log-key or --bundle-policy: checkpoints are NOT verified and "
+                 "no dispute bundle is served\n";
+  }
   auto registry = std::make_shared<prometheus::Registry>();
   ApiStack stack;
   Status st = stack.Start(

@@ -222,6 +222,9 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
                   "The log to serve (the sequencer's DATA_DIR/log or a replica's), read-only")
       ->capture_default_str();
   AddApiServeOptions(api, &o.api.serve, /*in_up=*/false);
+  api->add_option("--log-key", o.api.log_key,
+                  "The log's verifier key file (probity.pub): every checkpoint is verified "
+                  "against it, and dispute bundles carry it unless --bundle-policy is given");
   AddHttpOptions(api, &o.api.http);
   OnChosen(api, action, [&] { return RunApi(o.api, rt); });
 

@@ -103,6 +103,9 @@ struct ApiCommandOptions {
   bus::ClientConfig bus{kDefaultBootstrapServers, {}};
   std::string log_dir = std::string(kDefaultDataDir) + "/log";  // the sequencer's or a replica's
   ApiServeOptions serve;
+  // The log's verifier key file: every checkpoint is verified against it, and bundles carry it
+  // (no witnesses) unless --bundle-policy names a policy.
+  std::string log_key;
   HttpOptions http{.port = 9469};  // /metrics and /healthz
 };
 int RunApi(const ApiCommandOptions& o, const Runtime& rt);
@@ -144,7 +147,7 @@ struct ReplicaCommandOptions {
   std::string log_key;        // the log's verifier key file (required)
   std::string catch_up_from;  // a verified copy of the log to read what retention took
   bool sync = false;
-  HttpOptions http{.port = 9468};
+  HttpOptions http{.port = 9472};
 };
 int RunReplica(const ReplicaCommandOptions& o, const Runtime& rt);
 // `probity replica compare`: replica::CompareStores on two log directories, read-only.

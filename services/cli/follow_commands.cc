@@ -11,7 +11,7 @@
 
 namespace probity::cli {
 
-StatusOr<note::Verifier> LoadVerifierKey(const std::string& path) {
+StatusOr<std::string> ReadVerifierKeyText(const std::string& path) {
   std::ifstream in(path);
   if (!in) return NotFound("cannot read the log's verifier key " + path);
   std::stringstream ss;
@@ -20,7 +20,12 @@ StatusOr<note::Verifier> LoadVerifierKey(const std::string& path) {
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
   StatusOr<note::Verifier> v = note::Verifier::FromVerifierKey(key);
   if (!v.ok()) return Status(v.status().code(), path + ": " + v.status().message());
-  return v;
+  return key;
+}
+
+StatusOr<note::Verifier> LoadVerifierKey(const std::string& path) {
+  PROBITY_ASSIGN_OR_RETURN(std::string key, ReadVerifierKeyText(path));
+  return note::Verifier::FromVerifierKey(key);
 }
 
 StatusOr<BusFollowInputs> OpenBusFollowInputs(const bus::ClientConfig& bus,
@@ -46,13 +51,16 @@ StatusOr<BusFollowInputs> OpenBusFollowInputs(const bus::ClientConfig& bus,
 int RunReplica(const ReplicaCommandOptions& o, const Runtime& rt) {
   auto in = OpenBusFollowInputs(o.bus, o.catch_up_from, o.log_key, "replica");
   if (!in.ok()) return Fail("replica", in.status());
-  replica::ReplicaRunner runner(
-      {.data_dir = o.data_dir, .sync = o.sync, .origin = in->origin, .log_keys = in->log_keys},
-      in->entries.get(), in->checkpoints.get(), rt.clock);
+  auto registry = std::make_shared<prometheus::Registry>();
+  replica::ReplicaRunner runner({.data_dir = o.data_dir,
+                                 .sync = o.sync,
+                                 .origin = in->origin,
+                                 .log_keys = in->log_keys,
+                                 .registry = registry.get()},
+                                in->entries.get(), in->checkpoints.get(), rt.clock);
   Status st = runner.Start();
   if (!st.ok()) return Fail("replica", st);
-  metrics::HttpServer http(std::make_shared<prometheus::Registry>(),
-                           [&] { return runner.health(); });
+  metrics::HttpServer http(registry, [&] { return runner.health(); });
   st = http.Start(o.http.host, o.http.port);
   if (!st.ok()) return Fail("replica", st);
   std::cout << "probity replica: following probity.log.v1 on " << o.bus.bootstrap_servers

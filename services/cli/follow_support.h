@@ -15,8 +15,9 @@
 namespace probity::cli {
 
 // Reads a verifier key file (one line, "<name>+<hash>+<key>", as `probity keygen` writes
-// probity.pub).
+// probity.pub): the key, or its text (checked to parse).
 StatusOr<note::Verifier> LoadVerifierKey(const std::string& path);
+StatusOr<std::string> ReadVerifierKeyText(const std::string& path);
 
 // probity.log.v1 (catching up from a verified copy of the log when retention took an entry) and
 // probity.checkpoints.v1, with the log's key to verify the checkpoints by.

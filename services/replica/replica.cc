@@ -74,6 +74,7 @@ ReplicaRunner::ReplicaRunner(ReplicaOptions options, follow::EntrySource* entrie
   o.max_batch = options_.max_batch;
   o.save_every = 0;       // write what each round verified
   o.tree_save_every = 0;  // and the leaves integrated while waiting for a checkpoint
+  o.registry = options_.registry;
   runtime_ = std::make_unique<follow::Runtime>(o, &follower_, entries, checkpoints,
                                                /*publisher=*/nullptr, clock);
 }

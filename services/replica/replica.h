@@ -35,6 +35,10 @@
 #include "common/status/status.h"
 #include "common/time/clock.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace probity::replica {
 
 class ReplicaFollower final : public follow::Follower {
@@ -70,6 +74,8 @@ struct ReplicaOptions {
   std::string origin;    // the log's origin and key: required
   std::vector<note::Verifier> log_keys;
   size_t max_batch = 10000;
+  // The follower runtime's gauges (follow::Runtime::Options::registry); null: none.
+  prometheus::Registry* registry = nullptr;
 };
 
 // The replica wired on the follower runtime.

@@ -51,7 +51,7 @@ struct LogInputs {
 };
 
 struct TargetOptions {
-  std::string state_dir;        // the outbox and the runtime's state
+  std::string state_dir;          // the outbox and the runtime's state
   int64_t first_retry_ms = 5000;  // the retry schedule's first delay
 };
 

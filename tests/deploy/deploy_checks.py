@@ -17,6 +17,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import tomllib
 import unittest
 
 import yaml
@@ -24,9 +25,12 @@ import yaml
 ROOT = None
 PROBITY = None
 
-# Every target that runs as a service; each has deploy/systemd/probity-<target>.service and a
-# compose service of the same name.
-TARGETS = ["ingest", "rules", "alerts", "webhooks"]
+# Every target that runs as a service has deploy/systemd/probity-<target>.service; those the
+# commissioner runs on one host also have a compose service of the same name (a witness is run by
+# someone else, on their own machine; a replica usually at another site).
+TARGETS = ["ingest", "rules", "alerts", "webhooks", "payments", "api", "tiles", "replica",
+           "witness"]
+COMPOSE_TARGETS = [t for t in TARGETS if t not in ("replica", "witness")]
 
 HARDENING = [
     "User=probity", "Group=probity", "ProtectSystem=strict", "NoNewPrivileges=true",
@@ -94,6 +98,25 @@ class SystemdUnits(unittest.TestCase):
             check_command_line(self, argv[1:], target)
 
 
+    def test_example_config_names_only_options_its_commands_take(self):
+        with open(os.path.join(ROOT, "deploy/config/probity.toml"), "rb") as f:
+            config = tomllib.load(f)
+        self.assertEqual(sorted(config), sorted(TARGETS))
+        for target, keys in config.items():
+            check_command_line(self, [target] + ["--" + k for k in keys], target)
+            if target not in ("ingest", "tiles", "witness"):
+                self.assertIn("log-key", keys, f"[{target}] follows the log: it needs log-key")
+
+    def test_ports_do_not_clash(self):
+        defaults = {}
+        for t in TARGETS:
+            r = subprocess.run([PROBITY, t, "--help"], capture_output=True, text=True)
+            for m in re.finditer(r"--(http-port|api-port) INT\S*=(\d+)", r.stdout):
+                defaults.setdefault(m.group(2), []).append(f"{t} --{m.group(1)}")
+        for port, users in defaults.items():
+            self.assertEqual(len(users), 1, f"default port {port} is taken by {users}")
+
+
 class ComposeFile(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -102,7 +125,7 @@ class ComposeFile(unittest.TestCase):
 
     def test_services_and_images(self):
         s = self.doc["services"]
-        for name in ["kafka", "topics", "prometheus", "alertmanager", *TARGETS]:
+        for name in ["kafka", "topics", "prometheus", "alertmanager", *COMPOSE_TARGETS]:
             self.assertIn(name, s)
             self.assertIn("image", s[name], name)
         self.assertEqual(s["kafka"]["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller",
@@ -125,12 +148,19 @@ class ComposeFile(unittest.TestCase):
 
     def test_probity_services_run_commands_the_binary_knows_with_state_in_their_volume(self):
         s = self.doc["services"]
-        for t in TARGETS:
+        for t in COMPOSE_TARGETS:
             cmd = s[t]["command"]
             check_command_line(self, cmd, t)
-            data_dir = cmd[cmd.index("--data-dir") + 1]
-            self.assertTrue(any(v.endswith(":" + data_dir) for v in s[t]["volumes"]),
-                            f"{t}: {data_dir} is not a volume")
+            state = {"api": "--api-state-dir", "tiles": None}.get(t, "--data-dir")
+            if state is not None:
+                data_dir = cmd[cmd.index(state) + 1]
+                self.assertTrue(any(v.endswith(":" + data_dir) for v in s[t]["volumes"]),
+                                f"{t}: {data_dir} is not a volume")
+            if t not in ("ingest", "tiles"):
+                key = cmd[cmd.index("--log-key") + 1]
+                self.assertTrue(key.startswith("/var/lib/probity/ingest/"), key)
+                self.assertIn("ingest-data:/var/lib/probity/ingest:ro", s[t]["volumes"],
+                              f"{t} reads the log's key from the ingest volume")
             self.assertEqual(s[t]["depends_on"]["topics"]["condition"],
                              "service_completed_successfully")
 
@@ -147,8 +177,11 @@ class ComposeFile(unittest.TestCase):
         prom = yaml.safe_load(open(os.path.join(ROOT, "deploy/prometheus/prometheus.yml")))
         scraped = {t for job in prom["scrape_configs"] for sc in job["static_configs"]
                    for t in sc["targets"]}
-        for t in TARGETS:
-            port = s[t]["command"][s[t]["command"].index("--http-port") + 1]
+        for t in COMPOSE_TARGETS:
+            if t == "tiles":
+                continue  # serves /checkpoint and tiles only, no /metrics
+            cmd = s[t]["command"]
+            port = cmd[cmd.index("--http-port") + 1]
             self.assertIn(f"{t}:{port}", scraped)
 
 

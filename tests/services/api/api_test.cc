@@ -473,7 +473,8 @@ TEST_F(ApiTest, AuthorizationMatrixEveryRoleEveryEndpointNoLeaks) {
     return codec::ToJson(e);
   };
   for (const Target& t : targets) {
-    for (const auto& [who, scope] : sees) {
+    for (const auto& [caller, scope] : sees) {
+      const std::string& who = caller;  // clang 14 cannot capture a structured binding
       auto call = [&](const std::string& path) {
         return t.method == "POST" ? h_->Call("POST", path, who, decision,
                                              {{"Idempotency-Key", "m-" + std::to_string(++key)}})

@@ -5,6 +5,9 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/message.h>
+// Protobuf's own number and base64 formatters (SimpleDtoa, SimpleFtoa, Base64Escape), used on
+// purpose: the reflection printer below must print exactly the bytes protobuf's JSON transcoder
+// prints (to_json_test compares both). This header is protobuf 3.21's (Debian 12), not public API.
 #include <google/protobuf/stubs/strutil.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/type.pb.h>

@@ -76,7 +76,9 @@ class Follower {
   // clock time; for work due in wall time (re-sends, timers of external deliveries).
   virtual Status Idle(Micros now, Publisher* out) { return Status(); }
   // Every output published so far is confirmed: persist state so that Restore() returns
-  // `next_index`. The runtime calls it periodically and at shutdown.
+  // `next_index`. The runtime calls it periodically and at shutdown. The write may finish in the
+  // background, provided the previous Save() is durable when this one returns and the last one
+  // is durable when the follower is destroyed (the rules engine's snapshot does this).
   virtual Status Save(uint64_t next_index) = 0;
 };
 

@@ -173,7 +173,7 @@ Status Runtime::LoadTree(uint64_t next) {
 
 Status Runtime::SaveTree() {
   // Nothing to check a tail against; the base must stay at or below the follower's saved cursor.
-  if (checkpoints_ == nullptr && tree_->size() == saved_next_) tree_->Settle();
+  if (checkpoints_ == nullptr && tree_->size() == durable_next_) tree_->Settle();
   std::error_code ec;
   const std::string path = options_.data_dir + "/tree";
   if (std::filesystem::exists(path, ec)) {
@@ -196,13 +196,21 @@ Status Runtime::Restore() {
                            ": checkpoints are read but no log verifier key is given");
   }
   PROBITY_ASSIGN_OR_RETURN(next_, follower_->Restore());
-  saved_next_ = next_;
+  saved_next_ = durable_next_ = next_;
   tree_saved_since_start_ = false;
   PROBITY_RETURN_IF_ERROR(LoadTree(next_));
   held_.clear();
   verified_.clear();
   checkpoint_unsaved_ = false;
   read_ = std::min(next_, tree_->size());
+  reread_from_ = read_;
+  reread_.clear();
+  for (uint64_t i = read_; i < tree_->size(); ++i) {
+    std::optional<merkle::Hash> leaf = tree_->LeafAt(i);
+    // LoadTree chose a tree whose verified base is at or below the follower's cursor.
+    if (!leaf) return Internal("follow: no kept leaf at " + N(i) + " to check a re-read against");
+    reread_.push_back(*leaf);
+  }
   entries_->Reset();
   if (checkpoints_ != nullptr) checkpoints_->Reset();
   Publish();
@@ -282,14 +290,9 @@ Status Runtime::ReadEntries(size_t* read) {
       ev.files = {{"report.txt", reason + "\n"}, {"entry-" + N(e.index) + ".leaf", e.record_bytes}};
       return Stop(DataLoss(reason), ev);
     }
-    if (e.index < tree_->size()) {
-      // Read again after a restart: it must be the leaf the saved tree holds. Below the saved
-      // tree's tail (an index a verified checkpoint already covers; the follower's saved cursor
-      // was behind it) no leaf is kept to compare with, and the entry is applied on its own leaf
-      // hash alone. KNOWN GAP (soak, 2026-12-01): this case occurs after kills of `probity
-      // rules`; the right fix keeps the tail back to the follower's saved cursor.
-      std::optional<merkle::Hash> kept = tree_->LeafAt(e.index);
-      if (kept && *kept != h) {
+    if (e.index < reread_from_ + reread_.size()) {
+      // Read again after a restart: it must be the leaf the saved tree integrated before.
+      if (reread_[e.index - reread_from_] != h) {
         ev.name = "entry-" + N(e.index);
         std::string reason = "entry " + N(e.index) +
                              " read again is not the entry this follower "
@@ -299,6 +302,7 @@ Status Runtime::ReadEntries(size_t* read) {
                     {"entry-" + N(e.index) + ".leaf", e.record_bytes}};
         return Stop(DataLoss(reason), ev);
       }
+      if (e.index + 1 == reread_from_ + reread_.size()) reread_.clear();
     } else {
       Status st = tree_->AddLeaf(e.index, h, &ev);
       if (!st.ok()) {
@@ -366,7 +370,7 @@ StatusOr<size_t> Runtime::RunOnce() {
   // The first round that grew the tree after a start writes it too, so that a follower killed
   // often still re-reads at most one life's entries at its next start (and a replica waiting for
   // a checkpoint keeps the leaves it integrated).
-  if (tree_->size() != saved_tree_size_ && tree_->state().verified.size() <= saved_next_ &&
+  if (tree_->size() != saved_tree_size_ && tree_->state().verified.size() <= durable_next_ &&
       (!tree_saved_since_start_ || now - last_tree_save_ >= options_.tree_save_every)) {
     PROBITY_RETURN_IF_ERROR(SaveTree());
   }
@@ -379,6 +383,7 @@ Status Runtime::SaveFollower() {
     PROBITY_RETURN_IF_ERROR(publisher_->Confirm(options_.confirm_timeout_ms));
   }
   PROBITY_RETURN_IF_ERROR(follower_->Save(next_));
+  durable_next_ = saved_next_;
   saved_next_ = next_;
   checkpoint_unsaved_ = false;
   last_save_ = clock_->NowMicros();

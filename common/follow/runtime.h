@@ -154,8 +154,17 @@ class Runtime {
   Micros last_tree_save_ = 0;
   bool tree_saved_since_start_ = false;
   uint64_t saved_tree_size_ = 0;
-  uint64_t read_ = 0;                // the next index to read from the source
-  uint64_t saved_next_ = 0;          // the follower's cursor at its last save
+  uint64_t read_ = 0;  // the next index to read from the source
+  // After a restart with the saved tree ahead of the follower: the leaves the tree integrated
+  // before, from reread_from_ on, that the entries read again must equal. Kept here rather than
+  // in the tree, whose tail a checkpoint verified in the meantime may drop.
+  uint64_t reread_from_ = 0;
+  std::vector<merkle::Hash> reread_;
+  uint64_t saved_next_ = 0;  // the follower's cursor at its last save
+  // The cursor Restore() is sure to return at least: the one of the save before the last, since
+  // Follower::Save may finish in the background (it waits for the save before it). The saved
+  // tree's verified base never passes it, so that a restart finds a tree to resume from.
+  uint64_t durable_next_ = 0;
   bool checkpoint_unsaved_ = false;  // Follower::Checkpoint was called since its last save
   uint64_t applied_ = 0, retries_ = 0, saves_ = 0;
   std::unique_ptr<metrics::ProgressWatch> watch_;

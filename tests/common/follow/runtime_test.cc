@@ -254,6 +254,39 @@ TEST_F(RuntimeTest, FollowerStateBehindTheSavedTreeIsReplayedWithoutGapOrRepeat)
   EXPECT_EQ(g.applied, (std::vector<uint64_t>{7, 8, 9, 10, 11}));
 }
 
+TEST_F(RuntimeTest, AnEntryReadAgainIsCheckedEvenWhenACheckpointVerifiedItsSizeMeanwhile) {
+  // The saved tree (12 leaves, nothing verified) is ahead of the follower (at 4). On the restart a
+  // checkpoint at 10 is verified against the saved tree before the entries 4..9 are read again;
+  // that moves the tree's verified base past them (soak, 2026-12-01). Each must still equal the
+  // leaf integrated before: entry 6, rewritten with its hash on the topic, is refused.
+  log_.AddN(12);
+  const v1::CheckpointRecord honest = log_.Checkpoint(10);
+  {
+    RecordingFollower f(&saved_);
+    auto rt = Make(&f);
+    ASSERT_TRUE(rt->Start().ok());
+    ASSERT_TRUE(Drain(rt.get()).ok());
+    ASSERT_TRUE(rt->Save().ok());
+  }
+  saved_.next = 4;
+  v1::LogRecord r;
+  ASSERT_TRUE(r.ParseFromString(log_.entries[6].record_bytes));
+  r.set_practice_code("Z99999");
+  log_.entries[6].record_bytes = r.SerializeAsString();
+  log_.entries[6].leaf_hash = merkle::HashLeaf(log_.entries[6].record_bytes);
+  checkpoints_.checkpoints = {honest};
+  RecordingFollower f(&saved_);
+  auto rt = Make(&f);
+  ASSERT_TRUE(rt->Start().ok());
+  Status st = Drain(rt.get());
+  ASSERT_EQ(st.code(), Code::kDataLoss) << st.ToString();
+  EXPECT_NE(st.message().find("entry 6 read again is not the entry"), std::string::npos)
+      << st.ToString();
+  EXPECT_TRUE(fs::exists(dir_ / "follow/evidence/entry-6/entry-6.leaf"));
+  // Entries before the rewritten one were applied; nothing from it on.
+  for (uint64_t i : f.applied) EXPECT_LT(i, 6u);
+}
+
 TEST_F(RuntimeTest, ApplyVerifiedOnlyWaitsForACheckpoint) {
   log_.AddN(6);
   RecordingFollower f(&saved_);

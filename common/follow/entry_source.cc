@@ -83,18 +83,38 @@ Status LogTopicSource::Read(uint64_t next, size_t max, std::vector<logstore::Ent
   return Status::Ok();
 }
 
+CatchUpSource::CatchUpSource(EntrySource* primary, std::string store_path)
+    : primary_(primary), store_path_(std::move(store_path)) {}
+CatchUpSource::~CatchUpSource() = default;
+
+Status CatchUpSource::ReadStore(bool reopen, uint64_t next, size_t max,
+                                std::vector<logstore::Entry>* out) {
+  if (reopen || store_ == nullptr) {
+    store_.reset();
+    PROBITY_ASSIGN_OR_RETURN(store_, logstore::LogStore::Open(store_path_, {.read_only = true}));
+  }
+  StoreSource from_store(store_.get());
+  return from_store.Read(next, max, out);
+}
+
 Status CatchUpSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {
   Status st = primary_->Read(next, max, out);
   if (st.code() != Code::kOutOfRange) return st;
   if (store_path_.empty()) return st;
-  auto store = logstore::LogStore::Open(store_path_, {.read_only = true});
-  if (!store.ok()) {
-    return Unavailable(st.message() + "; catching up from " + store_path_ +
-                       " failed: " + store.status().message());
-  }
-  StoreSource from_store(store->get());
   const size_t before = out->size();
-  PROBITY_RETURN_IF_ERROR(from_store.Read(next, max, out));
+  // The store kept open first; opened again when it lacks `next` (a read-only open sees only what
+  // was written before it), unless it was just opened.
+  const bool fresh = store_ == nullptr;
+  for (bool reopen : {false, true}) {
+    if (reopen && fresh) break;
+    Status read = ReadStore(reopen, next, max, out);
+    if (!read.ok()) {
+      store_.reset();
+      return Unavailable(st.message() + "; catching up from " + store_path_ +
+                         " failed: " + read.message());
+    }
+    if (out->size() != before) break;
+  }
   if (out->size() == before) {
     return OutOfRange(st.message() + "; " + store_path_ + " does not have it either");
   }

@@ -58,20 +58,24 @@ class LogTopicSource final : public EntrySource {
 
 // Reads `primary` (probity.log.v1), and when it says the entries a follower needs are no longer
 // there (kOutOfRange), reads them from a verified copy of the log on disk instead (the
-// sequencer's store or a replica's, opened read-only at each catch-up read so that it sees new
-// entries), until the primary has them again.
+// sequencer's store or a replica's, opened read-only and kept open; opened again when it lacks
+// the next entry, so that it sees what its writer appended since), until the primary has them
+// again.
 class CatchUpSource final : public EntrySource {
  public:
   // REQUIRES: primary outlives this.
-  CatchUpSource(EntrySource* primary, std::string store_path)
-      : primary_(primary), store_path_(std::move(store_path)) {}
+  CatchUpSource(EntrySource* primary, std::string store_path);
+  ~CatchUpSource() override;
   Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) override;
   void Reset() override { primary_->Reset(); }
   uint64_t caught_up() const { return caught_up_; }  // entries read from the store so far
 
  private:
   EntrySource* primary_;
+  Status ReadStore(bool reopen, uint64_t next, size_t max, std::vector<logstore::Entry>* out);
+
   std::string store_path_;
+  std::unique_ptr<logstore::LogStore> store_;  // opened at the first catch-up read
   uint64_t caught_up_ = 0;
 };
 

@@ -121,5 +121,48 @@ TEST_F(StoreSourceTest, OldEntryWrittenBySequencerReadsBackThroughStoreSource) {
   EXPECT_EQ(env->SerializeAsString(), binary_env.SerializeAsString());
 }
 
+// A primary whose entries are all gone (retention): every read is kOutOfRange.
+class GoneSource final : public EntrySource {
+ public:
+  Status Read(uint64_t next, size_t, std::vector<logstore::Entry>*) override {
+    ++reads;
+    return OutOfRange("entry " + std::to_string(next) + " is no longer on the topic");
+  }
+  void Reset() override { ++resets; }
+  int reads = 0, resets = 0;
+};
+
+TEST_F(StoreSourceTest, CatchUpReadsTheStoreAndSeesWhatItsWriterAppendsLater) {
+  auto writer = logstore::LogStore::Open(dir_.string(), {});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  auto seq = logstore::Sequencer::Create(writer->get());
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  auto append = [&](int from, int n) {
+    std::vector<v1::LogRecord> records;
+    for (int i = from; i < from + n; ++i)
+      records.push_back(Record(kOldJson, v1::CONTENT_TYPE_JSON, "ref-" + std::to_string(i), i));
+    auto r = (*seq)->Append(&records, {{{std::string(bus::kReferralsTopic), 0}, from + n}}, {});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  };
+  append(0, 3);
+  GoneSource gone;
+  CatchUpSource source(&gone, dir_.string());
+  std::vector<logstore::Entry> got;
+  ASSERT_TRUE(source.Read(0, 10, &got).ok());
+  ASSERT_EQ(got.size(), 3u);
+  // Written after the catch-up store was opened: read on the next call, no entry skipped.
+  append(3, 2);
+  ASSERT_TRUE(source.Read(3, 10, &got).ok());
+  ASSERT_EQ(got.size(), 5u);
+  for (uint64_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].index, i);
+  EXPECT_EQ(source.caught_up(), 5u);
+  EXPECT_EQ(gone.resets, 2);  // the topic is tried again after each catch-up read
+  // Past the store's end: still out of range, saying neither has it.
+  Status past = source.Read(5, 10, &got);
+  EXPECT_EQ(past.code(), Code::kOutOfRange) << past.ToString();
+  EXPECT_NE(past.message().find("does not have it either"), std::string::npos) << past.ToString();
+  EXPECT_EQ(got.size(), 5u);
+}
+
 }  // namespace
 }  // namespace probity::follow

@@ -129,21 +129,22 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
   return out;
 }
 
-StatusOr<v1::Envelope> ParseStored(std::string_view payload, ContentType content_type) {
+Status ParseStoredInto(std::string_view payload, ContentType content_type,
+                       v1::Envelope* envelope) {
+  envelope->Clear();
   if (payload.size() > static_cast<size_t>(INT_MAX)) {
     return DataLoss("stored payload is " + std::to_string(payload.size()) +
                     " bytes, more than an envelope can be");
   }
-  v1::Envelope envelope;
   if (content_type == ContentType::kProtobuf) {
-    if (!ParseBinary(payload, &envelope)) {
+    if (!ParseBinary(payload, envelope)) {
       return DataLoss("stored payload (" + std::to_string(payload.size()) +
                       " bytes) is not a binary protobuf probity.v1.Envelope");
     }
-    return envelope;
+    return Status::Ok();
   }
   try {
-    pb::util::Status st = internal::JsonToEnvelope(payload, &envelope, LenientJson());
+    pb::util::Status st = internal::JsonToEnvelope(payload, envelope, LenientJson());
     if (!st.ok()) {
       return DataLoss("stored payload is not a probity.v1.Envelope in the protobuf JSON mapping: " +
                       Sanitize(std::string(st.message())));
@@ -151,6 +152,12 @@ StatusOr<v1::Envelope> ParseStored(std::string_view payload, ContentType content
   } catch (...) {
     return DataLoss("stored payload could not be parsed as JSON");
   }
+  return Status::Ok();
+}
+
+StatusOr<v1::Envelope> ParseStored(std::string_view payload, ContentType content_type) {
+  v1::Envelope envelope;
+  PROBITY_RETURN_IF_ERROR(ParseStoredInto(payload, content_type, &envelope));
   return envelope;
 }
 

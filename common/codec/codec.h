@@ -94,6 +94,10 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
 // such an entry). MUST NOT throw or crash on any bytes. Input from outside the log goes through
 // Decode(), never through this.
 StatusOr<probity::v1::Envelope> ParseStored(std::string_view payload, ContentType content_type);
+// The same into `*out` (cleared first), so that a reader of many entries can reuse a message or
+// place it on an arena.
+Status ParseStoredInto(std::string_view payload, ContentType content_type,
+                       probity::v1::Envelope* out);
 
 // Checks an envelope against the domain rules of validity for `topic` (docs/events.md, section
 // "Validation"): returns nullopt if it is acceptable, else the first failure found. Envelopes

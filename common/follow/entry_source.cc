@@ -8,14 +8,20 @@
 
 namespace probity::follow {
 
-StatusOr<v1::Envelope> DecodeRecordEnvelope(const v1::LogRecord& record) {
+Status DecodeRecordEnvelopeInto(const v1::LogRecord& record, v1::Envelope* out) {
   // Not validated again: the entry was judged when it arrived, by the rules of that day; here it
   // is only read back, so rules tightened since (and the clock) do not stop it.
   const codec::ContentType ct = record.content_type() == v1::CONTENT_TYPE_JSON
                                     ? codec::ContentType::kJson
                                     : codec::ContentType::kProtobuf;
-  StatusOr<v1::Envelope> env = codec::ParseStored(record.payload(), ct);
-  if (!env.ok()) return DataLoss("logged payload no longer parses: " + env.status().message());
+  Status st = codec::ParseStoredInto(record.payload(), ct, out);
+  if (!st.ok()) return DataLoss("logged payload no longer parses: " + st.message());
+  return st;
+}
+
+StatusOr<v1::Envelope> DecodeRecordEnvelope(const v1::LogRecord& record) {
+  v1::Envelope env;
+  PROBITY_RETURN_IF_ERROR(DecodeRecordEnvelopeInto(record, &env));
   return env;
 }
 

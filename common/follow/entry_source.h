@@ -83,5 +83,7 @@ class CatchUpSource final : public EntrySource {
 // validated when it was received, so an entry stays readable after the codec's rules are
 // tightened. DATA_LOSS only if the payload does not parse as an envelope in its content type.
 StatusOr<v1::Envelope> DecodeRecordEnvelope(const v1::LogRecord& record);
+// The same into `*out` (a reused message, or one on an arena).
+Status DecodeRecordEnvelopeInto(const v1::LogRecord& record, v1::Envelope* out);
 
 }  // namespace probity::follow

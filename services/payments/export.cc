@@ -1,10 +1,14 @@
 #include "services/payments/export.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
 #include <unordered_set>
+
+#include <google/protobuf/arena.h>
 
 #include "common/crypto/sha256.h"
 #include "common/follow/entry_source.h"
@@ -73,7 +77,7 @@ class NameCache {
   std::map<int, std::string> other_;
 };
 
-void Finish(ExportFile* f) { f->sha256_hex = crypto::Sha256Hex(f->content); }
+void Seal(ExportFile* f) { f->sha256_hex = crypto::Sha256Hex(f->content); }
 
 }  // namespace
 
@@ -84,91 +88,115 @@ const char kHoldsHeader[] =
     "record_type,hold_name,hold_reason,held_by,release_name,release_reason,released_by,"
     "practice_code,claim_id,amount,payment_date,instruction_id,log_index\r\n";
 
-Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std::string& date,
-                   const std::string& since, uint64_t covers_tree_size) {
-  Export e;
-  e.date = date;
-  e.covers_tree_size = covers_tree_size;
-  const std::string from = since.empty() ? date : since;
-  const std::string suffix = (from == date ? date : from + "-to-" + date) + "-size-" +
-                             std::to_string(covers_tree_size) + ".csv";
-  e.variation = {"contract-variation-csv/1", "contract-variation-" + suffix, kVariationHeader, 0,
-                 ""};
-  e.holds = {"holds-csv/1", "holds-" + suffix, kHoldsHeader, 0, ""};
-  // Instruction ids seen (views into `instructions`, which outlives the loop).
-  std::unordered_set<std::string_view> seen;
-  seen.reserve(instructions.size());
-  e.variation.content.reserve(instructions.size() * 256);
-  NameCache action_name([](int a) { return ActionName(static_cast<v1::PaymentAction>(a)); });
-  NameCache stream_name([](int v) {
+struct ExportWriter::Names {
+  NameCache action{[](int a) { return ActionName(static_cast<v1::PaymentAction>(a)); }};
+  NameCache stream{[](int v) {
     std::string n = v1::PaymentStream_Name(static_cast<v1::PaymentStream>(v));
     return n.rfind("PAYMENT_STREAM_", 0) == 0 ? n.substr(15) : n;
-  });
-  char amount_buf[32], effect_buf[32], index_buf[24];
-  std::string by;  // "probity-payments (<policy>)" of the latest policy seen
-  for (const LoggedInstruction& li : instructions) {
-    const v1::PaymentInstruction& i = li.instruction;
-    if (i.payment_date() < from || i.payment_date() > date) continue;
-    if (!seen.insert(i.instruction_id()).second) continue;
-    if (e.policy_version != i.policy_version()) {
-      e.policy_version = i.policy_version();
-      by = "probity-payments (" + e.policy_version + ")";
+  }};
+};
+
+ExportWriter::ExportWriter(const std::string& date, const std::string& since,
+                           uint64_t covers_tree_size, size_t expected)
+    : from_(since.empty() ? date : since), names_(std::make_unique<Names>()) {
+  e_.date = date;
+  e_.covers_tree_size = covers_tree_size;
+  const std::string suffix = (from_ == date ? date : from_ + "-to-" + date) + "-size-" +
+                             std::to_string(covers_tree_size) + ".csv";
+  e_.variation = {"contract-variation-csv/1", "contract-variation-" + suffix, kVariationHeader, 0,
+                  ""};
+  e_.holds = {"holds-csv/1", "holds-" + suffix, kHoldsHeader, 0, ""};
+  seen_.reserve(expected);
+  e_.variation.content.reserve(expected * 256);
+}
+
+ExportWriter::~ExportWriter() = default;
+
+void ExportWriter::Add(uint64_t log_index, std::string_view practice_code,
+                       const v1::PaymentInstruction& i) {
+  if (i.payment_date() < from_ || i.payment_date() > e_.date) return;
+  if (seen_.contains(i.instruction_id())) return;
+  {
+    const std::string& id = i.instruction_id();
+    if (ids_.empty() || ids_cap_ - ids_used_ < id.size()) {
+      ids_cap_ = std::max<size_t>(size_t{1} << 20, id.size());
+      ids_.push_back(std::make_unique<char[]>(ids_cap_));
+      ids_used_ = 0;
     }
-    const std::string_view action = action_name(i.action());
-    const std::string_view index(
-        index_buf,
-        static_cast<size_t>(std::to_chars(index_buf, index_buf + sizeof(index_buf), li.index).ptr -
-                            index_buf));
-    const std::string_view amount = Pounds(i.amount_pence(), amount_buf);
-    int64_t effect = 0;
-    if (i.action() == v1::PAYMENT_ACTION_APPROVE || i.action() == v1::PAYMENT_ACTION_RELEASE)
-      effect = i.amount_pence();
-    if (i.action() == v1::PAYMENT_ACTION_REVERSE) effect = -i.amount_pence();
-    if (i.action() != v1::PAYMENT_ACTION_HOLD) {
-      std::string* o = &e.variation.content;
-      Field(o, li.practice_code);
-      Field(o, i.icb_code());
-      Field(o, i.paycode());
-      Field(o, stream_name(i.stream()));
-      Field(o, i.claim_id());
-      Field(o, std::string_view(i.payment_date()).substr(0, 7));
-      Field(o, i.payment_date());
-      Field(o, action);
-      Field(o, amount);
-      Field(o, Pounds(effect, effect_buf));
-      Field(o, i.reason());
-      Field(o, i.instruction_id());
-      Field(o, i.supersedes_instruction_id());
-      Field(o, i.flag_id());
-      Field(o, index, true);
-      ++e.variation.rows;
-    }
-    const bool hold = i.action() == v1::PAYMENT_ACTION_HOLD;
-    const bool closes =
-        i.action() == v1::PAYMENT_ACTION_RELEASE || i.action() == v1::PAYMENT_ACTION_WITHHOLD;
-    if (hold || closes) {
-      std::string* o = &e.holds.content;
-      Field(o, hold ? "HOLD" : "RELEASE");
-      Field(o, hold ? "PROBITY FLAG " + i.flag_id().substr(0, 12) : "");
-      Field(o, hold ? std::string_view(i.reason()) : "");
-      Field(o, hold ? std::string_view(by) : "");
-      Field(o, hold ? ""
-                    : (i.action() == v1::PAYMENT_ACTION_RELEASE ? "PROBITY DISMISSED"
-                                                                : "PROBITY UPHELD"));
-      Field(o, hold ? "" : std::string_view(i.reason()));
-      Field(o, hold ? "" : std::string_view(by));
-      Field(o, li.practice_code);
-      Field(o, i.claim_id());
-      Field(o, amount);
-      Field(o, i.payment_date());
-      Field(o, i.instruction_id());
-      Field(o, index, true);
-      ++e.holds.rows;
-    }
+    char* at = ids_.back().get() + ids_used_;
+    std::memcpy(at, id.data(), id.size());
+    ids_used_ += id.size();
+    seen_.insert(std::string_view(at, id.size()));
   }
-  Finish(&e.variation);
-  Finish(&e.holds);
-  return e;
+  if (e_.policy_version != i.policy_version()) {
+    e_.policy_version = i.policy_version();
+    by_ = "probity-payments (" + e_.policy_version + ")";
+  }
+  char amount_buf[32], effect_buf[32], index_buf[24];
+  const std::string_view action = names_->action(i.action());
+  const std::string_view index(
+      index_buf,
+      static_cast<size_t>(std::to_chars(index_buf, index_buf + sizeof(index_buf), log_index).ptr -
+                          index_buf));
+  const std::string_view amount = Pounds(i.amount_pence(), amount_buf);
+  int64_t effect = 0;
+  if (i.action() == v1::PAYMENT_ACTION_APPROVE || i.action() == v1::PAYMENT_ACTION_RELEASE)
+    effect = i.amount_pence();
+  if (i.action() == v1::PAYMENT_ACTION_REVERSE) effect = -i.amount_pence();
+  if (i.action() != v1::PAYMENT_ACTION_HOLD) {
+    std::string* o = &e_.variation.content;
+    Field(o, practice_code);
+    Field(o, i.icb_code());
+    Field(o, i.paycode());
+    Field(o, names_->stream(i.stream()));
+    Field(o, i.claim_id());
+    Field(o, std::string_view(i.payment_date()).substr(0, 7));
+    Field(o, i.payment_date());
+    Field(o, action);
+    Field(o, amount);
+    Field(o, Pounds(effect, effect_buf));
+    Field(o, i.reason());
+    Field(o, i.instruction_id());
+    Field(o, i.supersedes_instruction_id());
+    Field(o, i.flag_id());
+    Field(o, index, true);
+    ++e_.variation.rows;
+  }
+  const bool hold = i.action() == v1::PAYMENT_ACTION_HOLD;
+  const bool closes =
+      i.action() == v1::PAYMENT_ACTION_RELEASE || i.action() == v1::PAYMENT_ACTION_WITHHOLD;
+  if (hold || closes) {
+    std::string* o = &e_.holds.content;
+    Field(o, hold ? "HOLD" : "RELEASE");
+    Field(o, hold ? "PROBITY FLAG " + i.flag_id().substr(0, 12) : "");
+    Field(o, hold ? std::string_view(i.reason()) : "");
+    Field(o, hold ? std::string_view(by_) : "");
+    Field(o, hold ? ""
+                  : (i.action() == v1::PAYMENT_ACTION_RELEASE ? "PROBITY DISMISSED"
+                                                              : "PROBITY UPHELD"));
+    Field(o, hold ? "" : std::string_view(i.reason()));
+    Field(o, hold ? "" : std::string_view(by_));
+    Field(o, practice_code);
+    Field(o, i.claim_id());
+    Field(o, amount);
+    Field(o, i.payment_date());
+    Field(o, i.instruction_id());
+    Field(o, index, true);
+    ++e_.holds.rows;
+  }
+}
+
+Export ExportWriter::Finish() && {
+  Seal(&e_.variation);
+  Seal(&e_.holds);
+  return std::move(e_);
+}
+
+Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std::string& date,
+                   const std::string& since, uint64_t covers_tree_size) {
+  ExportWriter w(date, since, covers_tree_size, instructions.size());
+  for (const LoggedInstruction& li : instructions) w.Add(li.index, li.practice_code, li.instruction);
+  return std::move(w).Finish();
 }
 
 StatusOr<Export> ExportFromLog(const logstore::LogReader& log, const std::string& date,
@@ -180,27 +208,34 @@ StatusOr<Export> ExportFromLog(const logstore::LogReader& log, const std::string
     return OutOfRange("the log has " + std::to_string(tree_size) + " entries, fewer than " +
                       std::to_string(size));
   }
-  std::vector<LoggedInstruction> instructions;
+  ExportWriter w(date, since, size);
   v1::LogRecord record;
+  LoggedInstruction li;  // for `keep` only
   for (uint64_t from = 0; from < size;) {
     PROBITY_ASSIGN_OR_RETURN(std::vector<uint64_t> page,
-                             log.FindByKind(v1::EVENT_KIND_PAYMENT_INSTRUCTION, from, 100000));
+                             log.FindByKind(v1::EVENT_KIND_PAYMENT_INSTRUCTION, from, 20000));
     if (page.empty()) break;
-    for (uint64_t index : page) {
-      if (index >= size) break;
-      PROBITY_ASSIGN_OR_RETURN(logstore::Entry e, log.Get(index));
+    const bool last_page = page.back() >= size;
+    const uint64_t next_from = page.back() + 1;
+    while (!page.empty() && page.back() >= size) page.pop_back();
+    PROBITY_ASSIGN_OR_RETURN(std::vector<logstore::Entry> entries, log.GetMany(page));
+    // A page's envelopes on one arena: a year's export parses a million of them.
+    google::protobuf::Arena arena;
+    for (logstore::Entry& e : entries) {
       if (!record.ParseFromString(e.record_bytes))
-        return DataLoss("entry " + std::to_string(index) + " does not parse as a LogRecord");
-      PROBITY_ASSIGN_OR_RETURN(v1::Envelope env, follow::DecodeRecordEnvelope(record));
-      LoggedInstruction li;
-      li.index = index;
-      li.practice_code = env.practice_code();
-      li.instruction = std::move(*env.mutable_payment_instruction());
-      if (keep && !keep(li)) continue;
-      instructions.push_back(std::move(li));
+        return DataLoss("entry " + std::to_string(e.index) + " does not parse as a LogRecord");
+      auto* env = google::protobuf::Arena::CreateMessage<v1::Envelope>(&arena);
+      PROBITY_RETURN_IF_ERROR(follow::DecodeRecordEnvelopeInto(record, env));
+      if (keep) {
+        li.index = e.index;
+        li.practice_code = env->practice_code();
+        li.instruction = env->payment_instruction();
+        if (!keep(li)) continue;
+      }
+      w.Add(e.index, env->practice_code(), env->payment_instruction());
     }
-    if (page.back() >= size) break;
-    from = page.back() + 1;
+    if (last_page) break;
+    from = next_from;
   }
   if (log_time_micros != nullptr) {
     *log_time_micros = 0;
@@ -210,7 +245,7 @@ StatusOr<Export> ExportFromLog(const logstore::LogReader& log, const std::string
         *log_time_micros = FromTimestamp(record.received_at());
     }
   }
-  return BuildExport(instructions, date, since, size);
+  return std::move(w).Finish();
 }
 
 v1::Envelope MakeExportEnvelope(const Export& e, const ExportFile& file, int64_t log_time_micros) {

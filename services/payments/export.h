@@ -12,7 +12,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "common/logstore/reader.h"
@@ -47,6 +50,33 @@ struct Export {
 // Column headers, exactly as written (docs/payments.md explains each column).
 extern const char kVariationHeader[];
 extern const char kHoldsHeader[];
+
+// Writes an export one instruction at a time, in log order: the two files grow as instructions
+// are added; nothing else of an instruction is kept but its id (an id seen twice is written once,
+// at its first entry).
+class ExportWriter {
+ public:
+  // `expected`: how many instructions are likely (reserves room; 0 when unknown).
+  ExportWriter(const std::string& date, const std::string& since, uint64_t covers_tree_size,
+               size_t expected = 0);
+  ~ExportWriter();
+  // REQUIRES: log_index increasing from call to call, below covers_tree_size.
+  void Add(uint64_t log_index, std::string_view practice_code,
+           const v1::PaymentInstruction& instruction);
+  Export Finish() &&;
+
+ private:
+  struct Names;
+  std::string from_;
+  Export e_;
+  // Instruction ids written so far: views into ids_, whose chunks never move (a year's export
+  // holds a million ids; one allocation each would be a million more).
+  std::unordered_set<std::string_view> seen_;
+  std::vector<std::unique_ptr<char[]>> ids_;
+  size_t ids_used_ = 0, ids_cap_ = 0;  // of ids_.back()
+  std::string by_;  // "probity-payments (<policy>)" of the latest policy seen
+  std::unique_ptr<Names> names_;
+};
 
 // REQUIRES: `instructions` in increasing index order, all below covers_tree_size. An instruction
 // id seen twice is written once (its first entry).

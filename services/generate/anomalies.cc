@@ -16,7 +16,6 @@ constexpr double kQofOverMax = 1.5;
 constexpr int kLateDays = 200;
 constexpr double kResubmitUplift = 1.25;
 constexpr double kPaymentOutlierFactor = 2.5;
-constexpr int64_t kPaymentOutlierMinList = 1000;
 constexpr double kReferralOutlierFactor = 4.0;
 constexpr double kContactOutlierFactor = 4.0;
 constexpr double kValueShiftFactor = 1.8;
@@ -33,9 +32,10 @@ constexpr double kContactGrades[] = {1.5, 2.0, 3.0, 4.0};
 constexpr double kShiftGrades[] = {1.1, 1.25, 1.5, 2.0};
 constexpr double kListGrades[] = {1.05, 1.10, 1.15, 1.25};
 // What the default rules cannot judge by design (deploy/rules/default.yaml; docs/rules.md).
-constexpr int64_t kRuleMinList = 1000;       // payment_per_patient_outlier, list_inflation
-constexpr double kRuleListThreshold = 0.10;  // list_inflation: growth must exceed 10%
-constexpr double kRuleMinExpected = 20;      // funnels: expected count in the 90-day window
+constexpr int64_t kRuleMinList = 1000;         // list_inflation
+constexpr int64_t kPaymentRuleMinList = 1500;  // payment_per_patient_outlier (version 5)
+constexpr double kRuleListThreshold = 0.10;    // list_inflation: growth must exceed 10%
+constexpr double kRuleMinExpected = 20;        // funnels: expected count in the 90-day window
 
 template <size_t N>
 double Graded(const GeneratorParams& params, const Practice& p, const double (&grades)[N],
@@ -350,7 +350,7 @@ class PaymentPerPatientOutlier final : public AnomalyKind {
   PaymentPerPatientOutlier() : AnomalyKind(rules::kPaymentPerPatientOutlier) {}
   bool Eligible(const GeneratorParams& params, const Practice& p, int variant) const override {
     // Graded: every practice (those the rule cannot judge are recorded as such).
-    return params.graded || p.rec.list_size >= kPaymentOutlierMinList;
+    return params.graded || p.rec.list_size >= kPaymentRuleMinList;
   }
   std::unique_ptr<Injection> Plan(const GeneratorParams& params, Rng& rng, Practice& p,
                                   TruthEntry* t) const override {
@@ -370,9 +370,9 @@ class PaymentPerPatientOutlier final : public AnomalyKind {
       if (PaymentColumns()[c].stream == v1::PAYMENT_STREAM_GLOBAL_SUM)
         gs += std::max<int64_t>(0, p.rec.payments_pence[c]);
     }
-    if (p.rec.list_size < kRuleMinList) {
+    if (p.rec.list_size < kPaymentRuleMinList) {
       t->undetectable = "list of " + std::to_string(p.initial_list) +
-                        " patients, below the rule's 1,000-patient minimum";
+                        " patients, below the rule's 1,500-patient minimum";
     } else if (stream && gs == 0) {
       t->undetectable = "no global-sum payments to overclaim";
     }

@@ -201,7 +201,8 @@ class FunnelRule final : public Rule {
           std::to_string(window) + " days to " + FormatDate(end_day * kSecondsPerDay - 1) + ", " +
           Num(d.observed) + " per 1,000 weighted patients against " + Num(d.expected) +
           " expected from its peers (" + group + "); this is " + (high ? "above" : "below") +
-          " the 99.8% limit of " + Num(high ? d.upper_limit : d.lower_limit) + " (95% limit " +
+          " the " + (high ? "upper" : "lower") + " alarm limit (z = " + Num(za, 2) + ") of " +
+          Num(high ? d.upper_limit : d.lower_limit) + " (95% limit " +
           Num((high ? whi : std::max(0.0, wlo)) * per) + ").";
       env.Emit(spec_, std::move(d));
     }

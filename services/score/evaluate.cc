@@ -1,5 +1,6 @@
 #include "services/score/evaluate.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -170,22 +171,35 @@ std::string FormatDiagnostics(const Evaluation& ev) {
                                            ev.flagged_practice_plans.end());
   std::set<std::pair<std::string, std::string>> truth_pairs;
   for (const auto& t : ev.truth) truth_pairs.emplace(t.practice_code, t.rule_kind);
-  std::set<std::pair<std::string, std::string>> found;
+  // (practice, kind) -> the ids of the rules that flagged it, in first-flag order.
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> found;
   std::string out;
   std::set<std::pair<std::string, std::string>> printed;  // (practice, rule id): first flag only
   for (const auto& f : ev.flags) {
     const auto& fl = f.flag();
-    found.emplace(f.practice_code(), fl.rule_kind());
+    auto& ids = found[{f.practice_code(), fl.rule_kind()}];
+    if (std::find(ids.begin(), ids.end(), fl.rule_id()) == ids.end()) ids.push_back(fl.rule_id());
     if (truth_pairs.count({f.practice_code(), fl.rule_kind()})) continue;
     if (!printed.emplace(f.practice_code(), fl.rule_id()).second) continue;
     out += "FP " + fl.rule_kind() + " " + f.practice_code() + " observed " + Fmt(fl.observed()) +
            " expected " + Fmt(fl.expected()) + " limits [" + Fmt(fl.lower_limit()) + ", " +
            Fmt(fl.upper_limit()) + "]" +
-           (fl.has_baseline() ? " group " + fl.baseline().group() : "") + "\n   " + fl.summary() +
-           "\n   plan: " + plans[f.practice_code()] + "\n";
+           (fl.has_baseline() ? " group " + fl.baseline().group() : "") + " rule " + fl.rule_id() +
+           "\n   " + fl.summary() + "\n   plan: " + plans[f.practice_code()] + "\n";
   }
   for (const auto& t : ev.truth) {
-    if (found.count({t.practice_code, t.rule_kind})) continue;
+    auto it = found.find({t.practice_code, t.rule_kind});
+    if (it != found.end()) {
+      // Which rules found it: a rule set may hold several rules of one kind (tuning variants).
+      out += "TP " + t.rule_kind + " " + t.practice_code;
+      if (!t.pattern.empty()) out += " pattern " + t.pattern;
+      if (t.magnitude != 0) out += " magnitude " + Fmt(t.magnitude);
+      out += " rules";
+      for (const auto& id : it->second) out += " " + id;
+      if (!t.undetectable.empty()) out += " (undetectable by design: not scored)";
+      out += "\n";
+      continue;
+    }
     if (!t.undetectable.empty()) {
       out += "UNDETECTABLE " + t.rule_kind + " " + t.practice_code + ": " + t.undetectable + "\n";
       continue;

@@ -65,9 +65,11 @@ StatusOr<ScoreReport> EvaluateScenario(const generate::GeneratorParams& params,
                                        const rules::RuleSet& rule_set,
                                        const generate::ProgressFn& progress = nullptr);
 
-// One line per flag on a practice that is clean or flagged for a kind it was not given, and one
-// per truth entry not found: the rule, observed / expected / limits, the flag's summary, and what
-// the generator planned for the practice. For diagnosing false positives and negatives.
+// One line per flag on a practice that is clean or flagged for a kind it was not given ("FP":
+// the rule id, observed / expected / limits, the flag's summary, and what the generator planned
+// for the practice), one per truth entry found ("TP": pattern, magnitude and the ids of the rules
+// that found it, so several rules of one kind can be compared in one run) and one per truth entry
+// not found ("FN" or "UNDETECTABLE"). For diagnosing false positives and negatives.
 std::string FormatDiagnostics(const Evaluation& evaluation);
 
 }  // namespace probity::score

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "services/rules/baseline.h"
+#include "services/rules/kinds.h"
 #include "tests/services/rules/test_util.h"
 
 namespace probity::rules::testing {
@@ -156,6 +157,58 @@ TEST(ReferralFunnelTest, LognormalLimitsKeepTheirTailRateWhenRatesVary) {
   EXPECT_LT(ln_high, 1.6 * nominal);
   EXPECT_GT(ln_high, re_high);  // and the upper limit is no wider than needed
   EXPECT_GT(ln_low + ln_high, 0.4 * nominal);
+}
+
+// Issue #16, session 4: the default rule set's referral rule is one-sided (high) and spends the
+// kind's whole allowance of clean flags there (alarm z = 2.8 instead of 3.5 on both sides).
+// 100 practices of 10,000 weighted patients whose referral factors are spread as the calibrated
+// population's (lognormal, sigma 0.40), ~7 referrals a day at factor 1 for 200 days (the 180-day
+// window ending 2023-07-01 is judged; ~1,260 referrals a window, so Poisson noise is small and
+// the counts are deterministic). Practice H refers at 3x its own baseline of 1.25, about 3.5x
+// the pooled rate: above the one-sided z = 2.8 limit (~3.1x), below the two-sided z = 3.5 limit
+// (~4.1x) of referral version 3, which misses it. Practice L refers at 0.2, under a fifth of the
+// pooled rate: not judged by the default rule (the low side is a quality question, for a rule of
+// its own), flagged by version 3.
+RuleSet DefaultReferralRule() {
+  auto rs = LoadRuleSetFile(PROBITY_DEFAULT_RULES);
+  EXPECT_TRUE(rs.ok()) << rs.status().ToString();
+  if (!rs.ok()) return RuleSet{};
+  RuleSet only = *rs;
+  only.rules.clear();
+  for (const auto& r : rs->rules) {
+    if (r.kind == kReferralRateOutlier) only.rules.push_back(r);
+  }
+  EXPECT_EQ(only.rules.size(), 1u);
+  return only;
+}
+
+TEST(ReferralFunnelTest, DefaultRuleIsOneSidedAndCatchesThreeTimesWhereTwoSidedMisses) {
+  const int n = 100;
+  const double high_base = 1.25, low_factor = 0.2;
+  LogBuilder log;
+  for (int i = 0; i < n; ++i) log.Practice(Code(i), T(2023, 1, 1), 9000, 10000);
+  log.Practice("H00001", T(2023, 1, 1), 9000, 10000);
+  log.Practice("L00001", T(2023, 1, 1), 9000, 10000);
+  for (int d = 0; d < 200; ++d) {
+    const int64_t t = T(2023, 1, 1, 9) + d * kSecondsPerDay;
+    for (int i = 0; i < n; ++i) {
+      const double f = std::exp(0.40 * NormalQuantile((i + 0.5) / n));
+      log.Referrals(Code(i), t, static_cast<int>(std::lround(7.0 * f)));
+    }
+    log.Referrals("H00001", t, static_cast<int>(std::lround(7.0 * 3 * high_base)));
+    log.Referrals("L00001", t, static_cast<int>(std::lround(7.0 * low_factor)));
+  }
+  const auto flags = RunRules(DefaultReferralRule(), log.entries());
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].practice_code(), "H00001");
+  EXPECT_GT(flags[0].flag().observed(), flags[0].flag().upper_limit());
+  // Referral version 3 (two-sided, z = 3.5) misses the 3x practice and flags the low one.
+  const auto v3 = RunRules(OneRule("referral_rate_outlier",
+                                   "{window_days: 180, alarm_z: 3.5, overdispersion: lognormal, "
+                                   "direction: both}"),
+                           log.entries());
+  EXPECT_EQ(CountFor(v3, "H00001"), 0u);
+  EXPECT_EQ(CountFor(v3, "L00001"), 1u);
 }
 
 TEST(ReferralFunnelTest, MultiplicativeMethodAlsoCatchesOutlier) {

@@ -113,6 +113,15 @@ TEST(EvaluateTest, DiagnosticsNameMissesAndCleanFlags) {
   for (const auto& f : ev.flags) {
     if (!truth.count({f.practice_code(), f.flag().rule_kind()})) {
       EXPECT_NE(d.find("FP " + f.flag().rule_kind() + " " + f.practice_code()), std::string::npos);
+      EXPECT_NE(d.find(" rule " + f.flag().rule_id() + "\n"), std::string::npos);
+    } else {
+      // A found truth entry names the rules that found it (several rules of a kind can be
+      // compared in one run).
+      const auto at = d.find("TP " + f.flag().rule_kind() + " " + f.practice_code());
+      ASSERT_NE(at, std::string::npos);
+      const std::string line = d.substr(at, d.find('\n', at) - at);
+      EXPECT_NE(line.find(" rules "), std::string::npos) << line;
+      EXPECT_NE(line.find(" " + f.flag().rule_id()), std::string::npos) << line;
     }
   }
 }

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 #include "services/generate/rule_kinds.h"
 #include "services/rules/engine.h"
 #include "services/score/evaluate.h"
@@ -102,6 +105,45 @@ TEST(PowerTest, ScoreLeavesUndetectableEntriesOut) {
   auto parsed = generate::ParseTruthJsonl(generate::TruthToJsonl({t}));
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ((*parsed)[0], t);
+}
+
+// The generator records a payment anomaly as undetectable by design exactly where the default
+// payment rule does not judge the practice (min_list_size: 1,500 since payment version 5): a
+// change to either alone would score anomalies the rule cannot see as misses, or hide ones it
+// can. Plan only (no events generated), every practice, a third of them anomalous.
+TEST(PowerTest, PaymentUndetectableMatchesTheDefaultRulesMinimumList) {
+  auto ref = generate::LoadReference(generate::DefaultReferenceCsvPath());
+  ASSERT_TRUE(ref.ok());
+  auto rs = rules::LoadRuleSetFile(PROBITY_DEFAULT_RULES);
+  ASSERT_TRUE(rs.ok());
+  double min_list = -1;
+  for (const auto& r : rs->rules) {
+    if (r.kind == generate::kPaymentPerPatientOutlier) min_list = r.Number("min_list_size");
+  }
+  ASSERT_EQ(min_list, 1500);
+  std::map<std::string, double> lists;
+  for (const auto& rec : *ref) lists[rec.practice_code] = rec.list_size;
+  generate::GeneratorParams p;
+  p.anomaly_share = 0.3;
+  p.graded = true;
+  auto gen = generate::Generator::Create(*ref, p);
+  ASSERT_TRUE(gen.ok()) << gen.status().ToString();
+  int below = 0, judged = 0;
+  for (const auto& t : (*gen)->truth()) {
+    if (t.rule_kind != generate::kPaymentPerPatientOutlier) continue;
+    const double list = lists.at(t.practice_code);
+    if (list < min_list) {
+      ++below;
+      EXPECT_NE(t.undetectable.find("1,500-patient minimum"), std::string::npos)
+          << t.practice_code << " list " << list << ": " << t.undetectable;
+    } else {
+      ++judged;
+      EXPECT_EQ(t.undetectable.find("patient minimum"), std::string::npos)
+          << t.practice_code << " list " << list << ": " << t.undetectable;
+    }
+  }
+  EXPECT_GT(below, 0);
+  EXPECT_GT(judged, 0);
 }
 
 // One seed of the graded scenario, small enough for the suite (the multi-seed curves are

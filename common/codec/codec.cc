@@ -129,8 +129,7 @@ std::variant<Decoded, Rejection> Decode(std::string_view topic, std::string_view
   return out;
 }
 
-Status ParseStoredInto(std::string_view payload, ContentType content_type,
-                       v1::Envelope* envelope) {
+Status ParseStoredInto(std::string_view payload, ContentType content_type, v1::Envelope* envelope) {
   envelope->Clear();
   if (payload.size() > static_cast<size_t>(INT_MAX)) {
     return DataLoss("stored payload is " + std::to_string(payload.size()) +

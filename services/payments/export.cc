@@ -1,5 +1,7 @@
 #include "services/payments/export.h"
 
+#include <google/protobuf/arena.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -7,8 +9,6 @@
 #include <map>
 #include <optional>
 #include <unordered_set>
-
-#include <google/protobuf/arena.h>
 
 #include "common/crypto/sha256.h"
 #include "common/follow/entry_source.h"
@@ -195,7 +195,8 @@ Export ExportWriter::Finish() && {
 Export BuildExport(const std::vector<LoggedInstruction>& instructions, const std::string& date,
                    const std::string& since, uint64_t covers_tree_size) {
   ExportWriter w(date, since, covers_tree_size, instructions.size());
-  for (const LoggedInstruction& li : instructions) w.Add(li.index, li.practice_code, li.instruction);
+  for (const LoggedInstruction& li : instructions)
+    w.Add(li.index, li.practice_code, li.instruction);
   return std::move(w).Finish();
 }
 

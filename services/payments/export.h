@@ -74,7 +74,7 @@ class ExportWriter {
   std::unordered_set<std::string_view> seen_;
   std::vector<std::unique_ptr<char[]>> ids_;
   size_t ids_used_ = 0, ids_cap_ = 0;  // of ids_.back()
-  std::string by_;  // "probity-payments (<policy>)" of the latest policy seen
+  std::string by_;                     // "probity-payments (<policy>)" of the latest policy seen
   std::unique_ptr<Names> names_;
 };
 

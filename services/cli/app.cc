@@ -91,10 +91,11 @@ CLI::Option* AddBusOptions(CLI::App* cmd, bus::ClientConfig* bus,
   return servers;
 }
 
-void AddHttpOptions(CLI::App* cmd, HttpOptions* http) {
-  cmd->add_option("--http-host", http->host, "Address for /metrics and /healthz")
-      ->capture_default_str();
-  cmd->add_option("--http-port", http->port, "Port for /metrics and /healthz (0 = any)")
+// `what`: what the address serves, for --help.
+void AddHttpOptions(CLI::App* cmd, HttpOptions* http,
+                    const std::string& what = "/metrics and /healthz") {
+  cmd->add_option("--http-host", http->host, "Address for " + what)->capture_default_str();
+  cmd->add_option("--http-port", http->port, "Port for " + what + " (0 = any)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
 }
@@ -208,11 +209,7 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
   tiles->add_option("--store", o.tiles.store, "The log directory (DATA_DIR/log)")->required();
   tiles->add_option("--log-key", o.tiles.log_key,
                     "The log's verifier key, or its file (default: the key pinned in the log)");
-  tiles->add_option("--http-host", o.tiles.http.host, "Address to listen on")
-      ->capture_default_str();
-  tiles->add_option("--http-port", o.tiles.http.port, "Port (0 = any)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 65535));
+  AddHttpOptions(tiles, &o.tiles.http, "/checkpoint and the tiles");
   OnChosen(tiles, action, [&] { return RunTiles(o.tiles, rt); });
 
   auto* api = app.add_subcommand(
@@ -300,11 +297,7 @@ void AddRunCommands(CLI::App& app, AllOptions& o, const Runtime& rt, Action* act
       ->required();
   witness->add_option("--state-dir", o.witness.state_dir, "Where the witness keeps its state")
       ->capture_default_str();
-  witness->add_option("--http-host", o.witness.http.host, "Address to listen on")
-      ->capture_default_str();
-  witness->add_option("--http-port", o.witness.http.port, "Port (0 = any)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 65535));
+  AddHttpOptions(witness, &o.witness.http, "/add-checkpoint");
   OnChosen(witness, action, [&] { return RunWitness(o.witness, rt); });
   OnChosen(keygen, action, [&] { return RunKeygen(o.keygen); });
 }

@@ -1,7 +1,5 @@
 #include "services/payments/export.h"
 
-#include <google/protobuf/arena.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -209,24 +207,35 @@ StatusOr<Export> ExportFromLog(const logstore::LogReader& log, const std::string
     return OutOfRange("the log has " + std::to_string(tree_size) + " entries, fewer than " +
                       std::to_string(size));
   }
-  ExportWriter w(date, since, size);
-  v1::LogRecord record;
-  LoggedInstruction li;  // for `keep` only
+  // Every instruction's index first (8 bytes each, from the kind index), so that the writer
+  // reserves its room once.
+  std::vector<uint64_t> indices;
   for (uint64_t from = 0; from < size;) {
     PROBITY_ASSIGN_OR_RETURN(std::vector<uint64_t> page,
-                             log.FindByKind(v1::EVENT_KIND_PAYMENT_INSTRUCTION, from, 20000));
+                             log.FindByKind(v1::EVENT_KIND_PAYMENT_INSTRUCTION, from, 100000));
     if (page.empty()) break;
-    const bool last_page = page.back() >= size;
-    const uint64_t next_from = page.back() + 1;
-    while (!page.empty() && page.back() >= size) page.pop_back();
+    for (uint64_t index : page) {
+      if (index < size) indices.push_back(index);
+    }
+    if (page.back() >= size) break;
+    from = page.back() + 1;
+  }
+  ExportWriter w(date, since, size, keep ? 0 : indices.size());
+  v1::LogRecord record;
+  auto env = std::make_unique<v1::Envelope>();
+  LoggedInstruction li;  // for `keep` only
+  constexpr size_t kPage = 20000;
+  std::vector<uint64_t> page;
+  for (size_t at = 0; at < indices.size(); at += kPage) {
+    page.assign(
+        indices.begin() + static_cast<std::ptrdiff_t>(at),
+        indices.begin() + static_cast<std::ptrdiff_t>(std::min(indices.size(), at + kPage)));
     PROBITY_ASSIGN_OR_RETURN(std::vector<logstore::Entry> entries, log.GetMany(page));
-    // A page's envelopes on one arena: a year's export parses a million of them.
-    google::protobuf::Arena arena;
     for (logstore::Entry& e : entries) {
       if (!record.ParseFromString(e.record_bytes))
         return DataLoss("entry " + std::to_string(e.index) + " does not parse as a LogRecord");
-      auto* env = google::protobuf::Arena::CreateMessage<v1::Envelope>(&arena);
-      PROBITY_RETURN_IF_ERROR(follow::DecodeRecordEnvelopeInto(record, env));
+      // One envelope, reused: what an entry allocates is freed before the next one parses.
+      PROBITY_RETURN_IF_ERROR(follow::DecodeRecordEnvelopeInto(record, env.get()));
       if (keep) {
         li.index = e.index;
         li.practice_code = env->practice_code();
@@ -235,8 +244,6 @@ StatusOr<Export> ExportFromLog(const logstore::LogReader& log, const std::string
       }
       w.Add(e.index, env->practice_code(), env->payment_instruction());
     }
-    if (last_page) break;
-    from = next_from;
   }
   if (log_time_micros != nullptr) {
     *log_time_micros = 0;

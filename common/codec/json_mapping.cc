@@ -17,6 +17,7 @@
 #include <google/protobuf/util/type_resolver_util.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -249,9 +250,45 @@ class FastPrinter {
         ts.nanos() >= 1'000'000'000) {
       return false;
     }
-    out->push_back('"');
-    out->append(pb::util::TimeUtil::ToString(ts));
-    out->push_back('"');
+    // TimeUtil::ToString's text (RFC 3339, UTC, 0, 3, 6 or 9 fractional digits), written here
+    // without its printf.
+    namespace chrono = std::chrono;
+    const chrono::sys_seconds t{chrono::seconds{ts.seconds()}};
+    const chrono::sys_days day = chrono::floor<chrono::days>(t);
+    const chrono::year_month_day ymd{day};
+    const chrono::hh_mm_ss<chrono::seconds> hms{t - day};
+    char buf[40];
+    char* p = buf;
+    const auto digits = [&p](uint32_t v, int width) {
+      for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+      p += width;
+    };
+    *p++ = '"';
+    digits(static_cast<uint32_t>(static_cast<int>(ymd.year())), 4);
+    *p++ = '-';
+    digits(static_cast<unsigned>(ymd.month()), 2);
+    *p++ = '-';
+    digits(static_cast<unsigned>(ymd.day()), 2);
+    *p++ = 'T';
+    digits(static_cast<uint32_t>(hms.hours().count()), 2);
+    *p++ = ':';
+    digits(static_cast<uint32_t>(hms.minutes().count()), 2);
+    *p++ = ':';
+    digits(static_cast<uint32_t>(hms.seconds().count()), 2);
+    const auto nanos = static_cast<uint32_t>(ts.nanos());
+    if (nanos != 0) {
+      *p++ = '.';
+      if (nanos % 1'000'000 == 0) {
+        digits(nanos / 1'000'000, 3);
+      } else if (nanos % 1'000 == 0) {
+        digits(nanos / 1'000, 6);
+      } else {
+        digits(nanos, 9);
+      }
+    }
+    *p++ = 'Z';
+    *p++ = '"';
+    out->append(buf, p);
     return true;
   }
 
@@ -403,6 +440,13 @@ pb::util::Status JsonToEnvelope(std::string_view json, v1::Envelope* envelope,
 }  // namespace internal
 
 std::string ToJson(const pb::Message& message) { return ToJson(message, JsonOptions{}); }
+
+void AppendJson(const pb::Message& message, std::string* out) {
+  const size_t at = out->size();
+  if (FastPrinter::Print(message, out)) return;
+  out->resize(at);  // what the direct printer wrote before it gave up
+  out->append(ToJson(message));
+}
 
 std::string ToJson(const pb::Message& message, const JsonOptions& json_options) {
   std::string out;

@@ -14,7 +14,6 @@
 #include <cstring>
 #include <map>
 #include <sstream>
-#include <unordered_map>
 
 #include "common/bus/topics.h"
 #include "common/codec/codec.h"
@@ -248,7 +247,8 @@ std::string ParamText(const rules::ParamValue& v) {
   return FormatNumber(v.number);
 }
 
-// Numbers the distinct hashes of the proofs in one answer, so that each is sent once.
+// Numbers the distinct hashes of the proofs in one answer, in the order they first appear, so
+// that each is sent once.
 class NodeTable {
  public:
   void Add(const std::vector<merkle::Hash>& proof, v1::TrailEntry* e) {
@@ -260,28 +260,48 @@ class NodeTable {
         e->add_proof(last_[k].second);
         continue;
       }
-      auto [it, inserted] = ids_.try_emplace(h, next_);
-      if (inserted) {
-        e->add_new_nodes(std::string(merkle::AsBytes(h)));
-        ++next_;
-      }
-      e->add_proof(it->second);
+      const uint32_t id = Number(h, e);
+      e->add_proof(id);
       if (k >= last_.size()) last_.resize(k + 1);
-      last_[k] = {h, it->second};
+      last_[k] = {h, id};
     }
   }
 
  private:
-  // A SHA-256 is its own good hash: its first eight bytes.
-  struct HashOfHash {
-    size_t operator()(const merkle::Hash& h) const {
-      size_t v;
-      std::memcpy(&v, h.data(), sizeof(v));
-      return v;
+  // The number of h, a new one (and h added to e's new nodes) if h was not seen yet.
+  uint32_t Number(const merkle::Hash& h, v1::TrailEntry* e) {
+    if ((nodes_.size() + 1) * 2 > slots_.size()) Grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = Start(h) & mask;; i = (i + 1) & mask) {
+      const uint32_t slot = slots_[i];
+      if (slot == 0) {
+        nodes_.push_back(h);
+        slots_[i] = static_cast<uint32_t>(nodes_.size());
+        e->add_new_nodes(std::string(merkle::AsBytes(h)));
+        return static_cast<uint32_t>(nodes_.size() - 1);
+      }
+      if (nodes_[slot - 1] == h) return slot - 1;
     }
-  };
-  std::unordered_map<merkle::Hash, uint32_t, HashOfHash> ids_;
-  uint32_t next_ = 0;
+  }
+  // A SHA-256 is its own good hash: its first eight bytes.
+  static size_t Start(const merkle::Hash& h) {
+    size_t v;
+    std::memcpy(&v, h.data(), sizeof(v));
+    return v;
+  }
+  void Grow() {
+    std::vector<uint32_t> bigger(std::max<size_t>(1024, slots_.size() * 2));
+    const size_t mask = bigger.size() - 1;
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      size_t i = Start(nodes_[n]) & mask;
+      while (bigger[i] != 0) i = (i + 1) & mask;
+      bigger[i] = static_cast<uint32_t>(n + 1);
+    }
+    slots_.swap(bigger);
+  }
+  std::vector<merkle::Hash> nodes_;  // by number
+  // Open addressing, linear probing, at most half full: a node's number + 1, or 0 for none.
+  std::vector<uint32_t> slots_;
   // The previous proof's hashes with their numbers, by place in the proof.
   std::vector<std::pair<merkle::Hash, uint32_t>> last_;
 };
@@ -749,7 +769,7 @@ struct ApiServer::Impl {
             for (size_t i = 0; st.ok() && i < entries.size(); ++i) {
               v1::TrailLine line;
               make_entry(entries[i], records[i], &s->nodes, (*paths)[i], line.mutable_entry());
-              out += codec::ToJson(line);
+              codec::AppendJson(line, &out);
               out += '\n';
               ++s->served;
             }

@@ -8,6 +8,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 #include <google/protobuf/util/type_resolver_util.h>
 #include <gtest/gtest.h>
 
@@ -188,6 +189,9 @@ TEST(CodecToJson, PrintsWhatProtobufsTranscoderPrintsForEveryProbityMessage) {
         const std::string want = TranscoderJson(*m);
         ASSERT_EQ(ToJson(*m), want)
             << m->GetDescriptor()->full_name() << " " << m->ShortDebugString();
+        std::string appended = "{\"x\":1}\n";  // AppendJson: the same text, after what was there
+        AppendJson(*m, &appended);
+        ASSERT_EQ(appended, "{\"x\":1}\n" + want) << m->GetDescriptor()->full_name();
         ++messages;
         plain += !want.empty() && want.find("\\u") == std::string::npos;
       }
@@ -254,6 +258,26 @@ TEST(CodecToJson, PrintsEveryCodePointAsTheTranscoderDoes) {
   c.set_signed_note("probity.example/log\n1\nAAAA\n\n\u2014 probity.example/log abc=\n");
   EXPECT_EQ(ToJson(c), TranscoderJson(c));
   EXPECT_NE(ToJson(c).find("\u2014"), std::string::npos);  // the em dash itself, unescaped
+}
+
+// Timestamps over the whole range protobuf accepts (years 1 to 9999, leap days, each width of
+// fraction) print as TimeUtil::ToString prints them.
+TEST(CodecToJson, PrintsTimestampsAsTimeUtilDoes) {
+  std::mt19937_64 rng(13);
+  const int64_t lo = pb::util::TimeUtil::kTimestampMinSeconds;
+  const int64_t hi = pb::util::TimeUtil::kTimestampMaxSeconds;
+  const int32_t nanos[] = {0, 1, 999999999, 5000000, 123000000, 123456000, 120, 999000};
+  std::vector<int64_t> seconds = {lo, hi, 0, -1, 951782400, 951868800, 1680307200, 4102444800};
+  for (int i = 0; i < 20000; ++i) {
+    seconds.push_back(lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1)));
+  }
+  for (int64_t day = -800; day <= 800; ++day) seconds.push_back(951782400 + day * 86400 - 1);
+  for (size_t i = 0; i < seconds.size(); ++i) {
+    pb::Timestamp ts;
+    ts.set_seconds(seconds[i]);
+    ts.set_nanos(nanos[i % 8]);
+    ASSERT_EQ(ToJson(ts), "\"" + pb::util::TimeUtil::ToString(ts) + "\"") << ts.DebugString();
+  }
 }
 
 }  // namespace

@@ -111,8 +111,6 @@ struct JsonOptions {
   bool print_defaults = false;  // print fields at their default value too (fixed-shape bodies)
 };
 std::string ToJson(const google::protobuf::Message& message, const JsonOptions& options);
-// Appends ToJson(message) to *out (for a stream of many: no string of its own each time).
-void AppendJson(const google::protobuf::Message& message, std::string* out);
 
 // Every reason code Decode() and Validate() can return, each exactly once, in catalogue order
 // (docs/events.md lists them in this order). The views point at static storage.

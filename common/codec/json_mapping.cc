@@ -24,6 +24,7 @@
 #include <string>
 #include <utility>
 
+#include "common/codec/append_json.h"
 #include "common/codec/codec.h"
 #include "common/codec/codec_internal.h"
 #include "common/codec/hygiene.h"

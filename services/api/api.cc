@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "common/bus/topics.h"
+#include "common/codec/append_json.h"
 #include "common/codec/codec.h"
 #include "common/crypto/sha256.h"
 #include "common/follow/entry_source.h"

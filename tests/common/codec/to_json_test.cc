@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/codec/append_json.h"
 #include "common/codec/codec.h"
 #include "probity/v1/api.pb.h"
 #include "probity/v1/bundle.pb.h"

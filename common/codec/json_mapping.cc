@@ -17,12 +17,14 @@
 #include <google/protobuf/util/type_resolver_util.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "common/codec/append_json.h"
 #include "common/codec/codec.h"
 #include "common/codec/codec_internal.h"
 #include "common/codec/hygiene.h"
@@ -111,11 +113,12 @@ class CachedTypeResolver : public pb::util::TypeResolver {
 // reflection: no serialization, no type descriptions copied, one output string. It covers what
 // probity.v1 messages hold (scalars, enums, bytes, ASCII strings, nested messages, repeated
 // fields, maps, google.protobuf.Timestamp) and gives up (false, *out left partly written) on
-// anything else: a string with a byte >= 0x80 (the transcoder's Unicode escaping is left to it),
-// another well-known type, a Timestamp out of range. Field order, number formats (protobuf's own
-// SimpleDtoa/SimpleFtoa/Base64Escape) and escapes are the transcoder's; map entries are printed
-// in key order, as a deterministic serialization orders them. codec_test checks the two
-// printers against each other over random messages of every probity.v1 type.
+// anything else: a string with a code point the transcoder escapes above 0x7f, or bytes that are
+// not well-formed UTF-8 (both left to it), another well-known type, a Timestamp out of range. Field
+// order, number formats (protobuf's own SimpleDtoa/SimpleFtoa/Base64Escape) and escapes are the
+// transcoder's; map entries are printed in key order, as a deterministic serialization orders them.
+// codec_test checks the two printers against each other over random messages of every probity.v1
+// type.
 class FastPrinter {
  public:
   static bool Print(const pb::Message& m, std::string* out) {
@@ -151,11 +154,56 @@ class FastPrinter {
   }
 
  private:
+  // The code points above 0x7f the transcoder escapes (\uXXXX) rather than copies, as protobuf
+  // 3.21's JSON escaping lists them (checked against it for every code point: to_json_test).
+  static bool EscapedByTranscoder(uint32_t cp) {
+    return cp <= 0x9f || cp == 0xad || (cp >= 0x600 && cp <= 0x603) || cp == 0x6dd || cp == 0x70f ||
+           cp == 0x17b4 || cp == 0x17b5 || (cp >= 0x200b && cp <= 0x200f) ||
+           (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
+           (cp >= 0x206a && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+           (cp >= 0x1d173 && cp <= 0x1d17a) || cp == 0xe0001 || (cp >= 0xe0020 && cp <= 0xe007f);
+  }
+
+  // The length of the well-formed UTF-8 sequence (RFC 3629: no overlong form, no surrogate,
+  // nothing above U+10FFFF) at the start of s, with its code point in *cp; 0 if there is none.
+  static size_t Utf8Sequence(std::string_view s, uint32_t* cp) {
+    const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = b(0);
+    size_t n;
+    uint32_t min;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 2, min = 0x80, *cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 3, min = 0x800, *cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 4, min = 0x10000, *cp = c & 0x07;
+    } else {
+      return 0;
+    }
+    if (s.size() < n) return 0;
+    for (size_t i = 1; i < n; ++i) {
+      if ((b(i) & 0xc0) != 0x80) return 0;
+      *cp = (*cp << 6) | (b(i) & 0x3f);
+    }
+    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff)) return 0;
+    return n;
+  }
+
   static bool String(std::string_view s, std::string* out) {
     out->push_back('"');
-    for (char ch : s) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      const char ch = s[i];
       const auto c = static_cast<unsigned char>(ch);
-      if (c >= 0x80) return false;
+      if (c >= 0x80) {
+        // Copied as it is, as the transcoder does, unless it escapes it (left to it) or the bytes
+        // are not well-formed UTF-8 (left to it too).
+        uint32_t cp = 0;
+        const size_t n = Utf8Sequence(s.substr(i), &cp);
+        if (n == 0 || EscapedByTranscoder(cp)) return false;
+        out->append(s.data() + i, n);
+        i += n - 1;
+        continue;
+      }
       if (c < 0x20 || c == 0x7f || c == '<' || c == '>') {
         switch (c) {
           case '\b':
@@ -203,9 +251,45 @@ class FastPrinter {
         ts.nanos() >= 1'000'000'000) {
       return false;
     }
-    out->push_back('"');
-    out->append(pb::util::TimeUtil::ToString(ts));
-    out->push_back('"');
+    // TimeUtil::ToString's text (RFC 3339, UTC, 0, 3, 6 or 9 fractional digits), written here
+    // without its printf.
+    namespace chrono = std::chrono;
+    const chrono::sys_seconds t{chrono::seconds{ts.seconds()}};
+    const chrono::sys_days day = chrono::floor<chrono::days>(t);
+    const chrono::year_month_day ymd{day};
+    const chrono::hh_mm_ss<chrono::seconds> hms{t - day};
+    char buf[40];
+    char* p = buf;
+    const auto digits = [&p](uint32_t v, int width) {
+      for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+      p += width;
+    };
+    *p++ = '"';
+    digits(static_cast<uint32_t>(static_cast<int>(ymd.year())), 4);
+    *p++ = '-';
+    digits(static_cast<unsigned>(ymd.month()), 2);
+    *p++ = '-';
+    digits(static_cast<unsigned>(ymd.day()), 2);
+    *p++ = 'T';
+    digits(static_cast<uint32_t>(hms.hours().count()), 2);
+    *p++ = ':';
+    digits(static_cast<uint32_t>(hms.minutes().count()), 2);
+    *p++ = ':';
+    digits(static_cast<uint32_t>(hms.seconds().count()), 2);
+    const auto nanos = static_cast<uint32_t>(ts.nanos());
+    if (nanos != 0) {
+      *p++ = '.';
+      if (nanos % 1'000'000 == 0) {
+        digits(nanos / 1'000'000, 3);
+      } else if (nanos % 1'000 == 0) {
+        digits(nanos / 1'000, 6);
+      } else {
+        digits(nanos, 9);
+      }
+    }
+    *p++ = 'Z';
+    *p++ = '"';
+    out->append(buf, p);
     return true;
   }
 
@@ -294,12 +378,19 @@ class FastPrinter {
     for (int i = 0; i < n; ++i) entries.push_back(&r->GetRepeatedMessage(m, f, i));
     if (n == 0) return false;  // not a set field
     const pb::Reflection* er = entries[0]->GetReflection();
-    std::sort(entries.begin(), entries.end(), [&](const pb::Message* a, const pb::Message* b) {
-      return er->GetString(*a, key) < er->GetString(*b, key);
-    });
+    std::stable_sort(entries.begin(), entries.end(),
+                     [&](const pb::Message* a, const pb::Message* b) {
+                       return er->GetString(*a, key) < er->GetString(*b, key);
+                     });
     out->push_back('{');
+    bool first = true;
     for (int i = 0; i < n; ++i) {
-      if (i > 0) out->push_back(',');
+      // A key set twice (possible through reflection) holds its last value, as in the map.
+      if (i + 1 < n && er->GetString(*entries[i], key) == er->GetString(*entries[i + 1], key)) {
+        continue;
+      }
+      if (!first) out->push_back(',');
+      first = false;
       if (!String(er->GetString(*entries[i], key), out)) return false;
       out->push_back(':');
       if (!Value(*entries[i], er, value, -1, out)) return false;
@@ -350,6 +441,13 @@ pb::util::Status JsonToEnvelope(std::string_view json, v1::Envelope* envelope,
 }  // namespace internal
 
 std::string ToJson(const pb::Message& message) { return ToJson(message, JsonOptions{}); }
+
+void AppendJson(const pb::Message& message, std::string* out) {
+  const size_t at = out->size();
+  if (FastPrinter::Print(message, out)) return;
+  out->resize(at);  // what the direct printer wrote before it gave up
+  out->append(ToJson(message));
+}
 
 std::string ToJson(const pb::Message& message, const JsonOptions& json_options) {
   std::string out;

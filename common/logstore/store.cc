@@ -456,16 +456,45 @@ StatusOr<std::vector<std::vector<merkle::Hash>>> LogStore::InclusionProofs(
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return indices[a] < indices[b]; });
   TileReader reader(db_.get(), tiles());
+  // Neighbouring proofs share most of their hashes, so what one proof needed is kept for the next:
+  // the last node read at each level, and each fold of the tree's right edge (the hash of a last,
+  // partial node: against one size, the fold that starts at a given node is always the same).
+  struct Kept {
+    std::optional<merkle::NodeId> id;
+    merkle::Hash hash{};
+  };
+  std::vector<Kept> last(64);
+  std::map<merkle::NodeId, merkle::Hash> folds;
   std::vector<std::vector<merkle::Hash>> out(indices.size());
   std::vector<merkle::Hash> fetched;
   for (size_t k : order) {
     PROBITY_ASSIGN_OR_RETURN(merkle::ProofPlan plan, merkle::InclusionPlan(indices[k], size));
-    fetched.clear();
-    for (const merkle::NodeId& n : plan.nodes) {
-      PROBITY_ASSIGN_OR_RETURN(merkle::Hash h, reader.Read(n));
-      fetched.push_back(h);
+    std::vector<merkle::Hash>& proof = out[k];
+    proof.reserve(plan.proof_size());
+    size_t begin = 0;
+    for (uint32_t end : plan.entry_ends) {
+      const merkle::NodeId& first = plan.nodes[begin];
+      if (end - begin == 1) {
+        Kept& kept = last[first.level];
+        if (kept.id != first) {
+          PROBITY_ASSIGN_OR_RETURN(kept.hash, reader.Read(first));
+          kept.id = first;
+        }
+        proof.push_back(kept.hash);
+      } else {
+        auto it = folds.find(first);
+        if (it == folds.end()) {
+          fetched.clear();
+          for (size_t i = begin; i < end; ++i) {
+            PROBITY_ASSIGN_OR_RETURN(merkle::Hash h, reader.Read(plan.nodes[i]));
+            fetched.push_back(h);
+          }
+          it = folds.emplace(first, merkle::FoldRight(fetched)).first;
+        }
+        proof.push_back(it->second);
+      }
+      begin = end;
     }
-    PROBITY_ASSIGN_OR_RETURN(out[k], plan.Assemble(fetched));
   }
   return out;
 }
@@ -497,6 +526,13 @@ StatusOr<std::vector<v1::CheckpointRecord>> LogStore::Checkpoints() const {
 }
 
 StatusOr<std::optional<v1::CheckpointRecord>> LogStore::LatestCheckpoint() const {
+  // Read before the store is: a copy read at sequence s or later holds every checkpoint written up
+  // to s, so it is good for as long as the sequence number stays at s.
+  const rocksdb::SequenceNumber seq = db_->GetLatestSequenceNumber();
+  {
+    MutexLock l(&latest_mu_);
+    if (latest_seq_ == seq) return latest_;
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), checkpoints()));
   it->SeekToLast();
   PROBITY_RETURN_IF_ERROR(FromRocks(it->status(), "read latest checkpoint"));
@@ -505,6 +541,9 @@ StatusOr<std::optional<v1::CheckpointRecord>> LogStore::LatestCheckpoint() const
   if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
     return DataLoss("latest checkpoint does not parse");
   }
+  MutexLock l(&latest_mu_);
+  latest_seq_ = seq;
+  latest_ = r;
   return std::optional<v1::CheckpointRecord>(std::move(r));
 }
 

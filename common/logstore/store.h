@@ -23,6 +23,7 @@
 #include "common/merkle/tile.h"
 #include "common/note/note.h"
 #include "common/status/status.h"
+#include "common/sync/mutex.h"
 #include "probity/v1/log.pb.h"
 
 namespace probity::logstore {
@@ -96,9 +97,13 @@ class LogStore final : public LogReader {
   StatusOr<std::vector<std::vector<merkle::Hash>>> InclusionProofs(
       const std::vector<uint64_t>& indices, uint64_t size) const override;
 
-  // Stored checkpoints, oldest first; the latest one.
+  // Stored checkpoints, oldest first; the latest one. LatestCheckpoint answers from a copy kept
+  // since the last call while the store has taken no write (RocksDB's latest sequence number is
+  // unchanged; for a secondary instance, no CatchUp brought one): an api asks for it on every
+  // request, and it changes only when a checkpoint is stored.
   StatusOr<std::vector<v1::CheckpointRecord>> Checkpoints() const override;
-  StatusOr<std::optional<v1::CheckpointRecord>> LatestCheckpoint() const override;
+  StatusOr<std::optional<v1::CheckpointRecord>> LatestCheckpoint() const override
+      EXCLUDES(latest_mu_);
 
   // Next offset to read per (topic, partition), as committed with the entries.
   StatusOr<std::map<std::pair<std::string, int32_t>, int64_t>> ConsumerOffsets() const;
@@ -145,6 +150,10 @@ class LogStore final : public LogReader {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   rocksdb::WriteOptions write_options_;
+  // LatestCheckpoint's copy and the sequence number the store had when it was read.
+  mutable Mutex latest_mu_;
+  mutable std::optional<rocksdb::SequenceNumber> latest_seq_ GUARDED_BY(latest_mu_);
+  mutable std::optional<v1::CheckpointRecord> latest_ GUARDED_BY(latest_mu_);
 };
 
 // Maps a RocksDB status to ours.

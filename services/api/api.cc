@@ -14,9 +14,9 @@
 #include <cstring>
 #include <map>
 #include <sstream>
-#include <unordered_map>
 
 #include "common/bus/topics.h"
+#include "common/codec/append_json.h"
 #include "common/codec/codec.h"
 #include "common/crypto/sha256.h"
 #include "common/follow/entry_source.h"
@@ -125,12 +125,37 @@ v1::Checkpoint ToCheckpoint(const v1::CheckpointRecord& r) {
   return c;
 }
 
+// The Checkpoint message of the record converted last: nearly every answer is against the latest
+// checkpoint, which changes only when a new one is stored. Thread-safe.
+class CheckpointCache {
+ public:
+  v1::Checkpoint Of(const v1::CheckpointRecord& r) EXCLUDES(mu_) {
+    {
+      MutexLock l(&mu_);
+      if (record_ && record_->tree_size() == r.tree_size() &&
+          record_->signed_note() == r.signed_note() && record_->root_hash() == r.root_hash()) {
+        return message_;
+      }
+    }
+    v1::Checkpoint c = ToCheckpoint(r);
+    MutexLock l(&mu_);
+    record_ = r;
+    message_ = c;
+    return c;
+  }
+
+ private:
+  Mutex mu_;
+  std::optional<v1::CheckpointRecord> record_ GUARDED_BY(mu_);
+  v1::Checkpoint message_ GUARDED_BY(mu_);
+};
+
 StatusOr<uint64_t> ParseU64(const std::string& name, const std::string& v);
 
 // The checkpoint an answer is against: the one of size `pinned` (a cursor's), else the one
-// `checkpoint_size` names, else the latest.
+// `checkpoint_size` names, else the latest (converted through `cache`).
 StatusOr<v1::Checkpoint> CheckpointForAnswer(const logstore::LogReader& reader,
-                                             const httplib::Request& req,
+                                             const httplib::Request& req, CheckpointCache* cache,
                                              std::optional<uint64_t> pinned = std::nullopt) {
   if (pinned || req.has_param("checkpoint_size")) {
     uint64_t size = 0;
@@ -148,7 +173,7 @@ StatusOr<v1::Checkpoint> CheckpointForAnswer(const logstore::LogReader& reader,
   }
   PROBITY_ASSIGN_OR_RETURN(auto latest, reader.LatestCheckpoint());
   if (!latest) return Unavailable("the log has no signed checkpoint yet");
-  return ToCheckpoint(*latest);
+  return cache->Of(*latest);
 }
 
 StatusOr<uint64_t> ParseU64(const std::string& name, const std::string& v) {
@@ -223,31 +248,63 @@ std::string ParamText(const rules::ParamValue& v) {
   return FormatNumber(v.number);
 }
 
-// Numbers the distinct hashes of the proofs in one answer, so that each is sent once.
+// Numbers the distinct hashes of the proofs in one answer, in the order they first appear, so
+// that each is sent once.
 class NodeTable {
  public:
   void Add(const std::vector<merkle::Hash>& proof, v1::TrailEntry* e) {
-    for (const merkle::Hash& h : proof) {
-      auto [it, inserted] = ids_.try_emplace(h, next_);
-      if (inserted) {
-        e->add_new_nodes(std::string(merkle::AsBytes(h)));
-        ++next_;
+    e->mutable_proof()->Reserve(static_cast<int>(proof.size()));
+    for (size_t k = 0; k < proof.size(); ++k) {
+      const merkle::Hash& h = proof[k];
+      // Neighbouring entries' proofs mostly hold the same hash at the same place: no lookup.
+      if (k < last_.size() && last_[k].first == h) {
+        e->add_proof(last_[k].second);
+        continue;
       }
-      e->add_proof(it->second);
+      const uint32_t id = Number(h, e);
+      e->add_proof(id);
+      if (k >= last_.size()) last_.resize(k + 1);
+      last_[k] = {h, id};
     }
   }
 
  private:
-  // A SHA-256 is its own good hash: its first eight bytes.
-  struct HashOfHash {
-    size_t operator()(const merkle::Hash& h) const {
-      size_t v;
-      std::memcpy(&v, h.data(), sizeof(v));
-      return v;
+  // The number of h, a new one (and h added to e's new nodes) if h was not seen yet.
+  uint32_t Number(const merkle::Hash& h, v1::TrailEntry* e) {
+    if ((nodes_.size() + 1) * 2 > slots_.size()) Grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = Start(h) & mask;; i = (i + 1) & mask) {
+      const uint32_t slot = slots_[i];
+      if (slot == 0) {
+        nodes_.push_back(h);
+        slots_[i] = static_cast<uint32_t>(nodes_.size());
+        e->add_new_nodes(std::string(merkle::AsBytes(h)));
+        return static_cast<uint32_t>(nodes_.size() - 1);
+      }
+      if (nodes_[slot - 1] == h) return slot - 1;
     }
-  };
-  std::unordered_map<merkle::Hash, uint32_t, HashOfHash> ids_;
-  uint32_t next_ = 0;
+  }
+  // A SHA-256 is its own good hash: its first eight bytes.
+  static size_t Start(const merkle::Hash& h) {
+    size_t v;
+    std::memcpy(&v, h.data(), sizeof(v));
+    return v;
+  }
+  void Grow() {
+    std::vector<uint32_t> bigger(std::max<size_t>(1024, slots_.size() * 2));
+    const size_t mask = bigger.size() - 1;
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      size_t i = Start(nodes_[n]) & mask;
+      while (bigger[i] != 0) i = (i + 1) & mask;
+      bigger[i] = static_cast<uint32_t>(n + 1);
+    }
+    slots_.swap(bigger);
+  }
+  std::vector<merkle::Hash> nodes_;  // by number
+  // Open addressing, linear probing, at most half full: a node's number + 1, or 0 for none.
+  std::vector<uint32_t> slots_;
+  // The previous proof's hashes with their numbers, by place in the proof.
+  std::vector<std::pair<merkle::Hash, uint32_t>> last_;
 };
 
 // Where a trail answer stopped: the last entry looked at, in the practice index's order, and the
@@ -380,6 +437,7 @@ struct ApiServer::Impl {
   }
 
   std::atomic<uint64_t> request_seq{0};
+  CheckpointCache checkpoint_cache;
   Mutex rate_mu;
   struct Bucket {
     double tokens = 0;
@@ -565,8 +623,9 @@ struct ApiServer::Impl {
       cursor = *parsed;
       started = true;
     }
-    auto cp = CheckpointForAnswer(
-        *reader, c.req, started ? std::optional<uint64_t>(cursor.tree_size) : std::nullopt);
+    auto cp =
+        CheckpointForAnswer(*reader, c.req, &checkpoint_cache,
+                            started ? std::optional<uint64_t>(cursor.tree_size) : std::nullopt);
     if (!cp.ok()) return FromStatus(cp.status());
     cursor.tree_size = cp->tree_size();
     TrailQuery q;
@@ -689,7 +748,8 @@ struct ApiServer::Impl {
           std::string out;
           Status st;
           if (!s->done && s->served < cap) {
-            const size_t n = std::min<size_t>(16384, cap - s->served);
+            // Runs of 4,096 entries: the client reads one while the next is made.
+            const size_t n = std::min<size_t>(4096, cap - s->served);
             std::vector<logstore::Entry> entries;
             std::vector<v1::LogRecord> records;
             st = ReadTrail(
@@ -706,10 +766,11 @@ struct ApiServer::Impl {
                 st.ok() ? s->reader->InclusionProofs(indices, s->q.tree_size)
                         : StatusOr<std::vector<std::vector<merkle::Hash>>>(st);
             if (!paths.ok()) st = paths.status();
+            if (st.ok()) out.reserve(entries.size() * 1024);
             for (size_t i = 0; st.ok() && i < entries.size(); ++i) {
               v1::TrailLine line;
               make_entry(entries[i], records[i], &s->nodes, (*paths)[i], line.mutable_entry());
-              out += codec::ToJson(line);
+              codec::AppendJson(line, &out);
               out += '\n';
               ++s->served;
             }
@@ -734,7 +795,7 @@ struct ApiServer::Impl {
   std::optional<Problem> Entry(Call& c, std::optional<uint64_t> index) {
     auto reader = Reader();
     if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
-    auto cp = CheckpointForAnswer(*reader, c.req);
+    auto cp = CheckpointForAnswer(*reader, c.req, &checkpoint_cache);
     if (!cp.ok()) return FromStatus(cp.status());
     std::string what;
     if (!index) {
@@ -776,7 +837,7 @@ struct ApiServer::Impl {
   std::optional<Problem> Consistency(Call& c) {
     auto reader = Reader();
     if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
-    auto cp = CheckpointForAnswer(*reader, c.req);
+    auto cp = CheckpointForAnswer(*reader, c.req, &checkpoint_cache);
     if (!cp.ok()) return FromStatus(cp.status());
     if (!c.req.has_param("from")) return BadRequest("from (the older tree size) is required");
     auto from = ParseU64("from", c.req.get_param_value("from"));
@@ -821,7 +882,7 @@ struct ApiServer::Impl {
       auto latest = reader->LatestCheckpoint();
       if (!latest.ok()) return FromStatus(latest.status());
       if (!*latest) return NotFoundProblem("the log has no signed checkpoint yet");
-      Reply(c.res, 200, ToCheckpoint(**latest));
+      Reply(c.res, 200, checkpoint_cache.Of(**latest));
       return std::nullopt;
     }
     auto all = reader->Checkpoints();
@@ -904,7 +965,7 @@ struct ApiServer::Impl {
     }
     auto reader = Reader();
     if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
-    auto cp = CheckpointForAnswer(*reader, c.req);
+    auto cp = CheckpointForAnswer(*reader, c.req, &checkpoint_cache);
     if (!cp.ok()) return FromStatus(cp.status());
     const uint64_t size = cp->tree_size();
     const Principal& who = c.who;
@@ -945,7 +1006,7 @@ struct ApiServer::Impl {
   std::optional<Problem> Explain(Call& c) {
     auto reader = Reader();
     if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
-    auto cp = CheckpointForAnswer(*reader, c.req);
+    auto cp = CheckpointForAnswer(*reader, c.req, &checkpoint_cache);
     if (!cp.ok()) return FromStatus(cp.status());
     const uint64_t size = cp->tree_size();
     auto found = FindFlag(c, size);
@@ -1205,7 +1266,7 @@ struct ApiServer::Impl {
     }
     auto reader = Reader();
     if (!reader) return FromStatus(Unavailable("the log cannot be read now"));
-    auto cp = CheckpointForAnswer(*reader, c.req);
+    auto cp = CheckpointForAnswer(*reader, c.req, &checkpoint_cache);
     if (!cp.ok()) return FromStatus(cp.status());
     auto limit = PageSize(c.req);
     if (!limit.ok()) return FromStatus(limit.status());
@@ -1405,7 +1466,9 @@ Status ApiServer::Start() {
                     c.who,
                     reader,
                     [impl](std::string_view p) { return impl->Icb(p); },
-                    [&c, &reader] { return CheckpointForAnswer(*reader, c.req); },
+                    [impl, &c, &reader] {
+                      return CheckpointForAnswer(*reader, c.req, &impl->checkpoint_cache);
+                    },
                     [impl, &c](const std::string& action, std::vector<std::string> practices,
                                uint64_t size, uint64_t served) {
                       return impl->RecordAccess(c, action, std::move(practices), size, served);

@@ -8,6 +8,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 #include <google/protobuf/util/type_resolver_util.h>
 #include <gtest/gtest.h>
 
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/codec/append_json.h"
 #include "common/codec/codec.h"
 #include "probity/v1/api.pb.h"
 #include "probity/v1/bundle.pb.h"
@@ -188,6 +190,9 @@ TEST(CodecToJson, PrintsWhatProtobufsTranscoderPrintsForEveryProbityMessage) {
         const std::string want = TranscoderJson(*m);
         ASSERT_EQ(ToJson(*m), want)
             << m->GetDescriptor()->full_name() << " " << m->ShortDebugString();
+        std::string appended = "{\"x\":1}\n";  // AppendJson: the same text, after what was there
+        AppendJson(*m, &appended);
+        ASSERT_EQ(appended, "{\"x\":1}\n" + want) << m->GetDescriptor()->full_name();
         ++messages;
         plain += !want.empty() && want.find("\\u") == std::string::npos;
       }
@@ -201,6 +206,79 @@ TEST(CodecToJson, PrintsWhatProtobufsTranscoderPrintsForEveryProbityMessage) {
   ts.set_nanos(120000000);
   EXPECT_EQ(ToJson(ts), "\"2023-04-01T00:00:00.120Z\"");
   EXPECT_EQ(ToJson(v1::Envelope()), "{}");
+}
+
+// Strings above ASCII: every code point of the Basic Multilingual Plane and the ranges around
+// the ones the transcoder escapes beyond it, alone and inside ASCII text (a checkpoint's note
+// holds an em dash, U+2014), and bytes that are not well-formed UTF-8 (overlong forms,
+// surrogates, truncated and stray bytes), print as the transcoder prints them.
+TEST(CodecToJson, PrintsEveryCodePointAsTheTranscoderDoes) {
+  const auto utf8 = [](uint32_t cp) {
+    std::string s;
+    if (cp < 0x80) {
+      s.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      s.push_back(static_cast<char>(0xc0 | (cp >> 6)));
+      s.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else if (cp < 0x10000) {
+      s.push_back(static_cast<char>(0xe0 | (cp >> 12)));
+      s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+      s.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else {
+      s.push_back(static_cast<char>(0xf0 | (cp >> 18)));
+      s.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+      s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+      s.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    }
+    return s;
+  };
+  std::vector<std::string> texts;
+  for (uint32_t cp = 0x80; cp <= 0xffff; ++cp) {
+    if (cp < 0xd800 || cp > 0xdfff) texts.push_back(utf8(cp));
+  }
+  for (uint32_t cp : {0x10000u, 0x1d172u, 0x1d173u, 0x1d17au, 0x1d17bu, 0x1f600u, 0xe0000u,
+                      0xe0001u, 0xe0002u, 0xe001fu, 0xe0020u, 0xe007fu, 0xe0080u, 0x10ffffu}) {
+    texts.push_back(utf8(cp));
+  }
+  for (const char* bad : {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                          "\xe2\x80", "\x80", "\xff", "\xf0\x9f\x98"}) {
+    texts.push_back(bad);
+  }
+  int copied = 0;
+  for (const std::string& t : texts) {
+    for (const std::string& s : {t, "\xe2\x80\x94 probity " + t + " log\n"}) {
+      v1::ApiError m;
+      m.set_message(s);
+      const std::string want = TranscoderJson(m);
+      ASSERT_EQ(ToJson(m), want) << "string " << s;
+      copied += want.find("\\u") == std::string::npos;
+    }
+  }
+  EXPECT_GT(copied, 60000);  // most code points are copied as they are
+  v1::Checkpoint c;
+  c.set_signed_note("probity.example/log\n1\nAAAA\n\n\u2014 probity.example/log abc=\n");
+  EXPECT_EQ(ToJson(c), TranscoderJson(c));
+  EXPECT_NE(ToJson(c).find("\u2014"), std::string::npos);  // the em dash itself, unescaped
+}
+
+// Timestamps over the whole range protobuf accepts (years 1 to 9999, leap days, each width of
+// fraction) print as TimeUtil::ToString prints them.
+TEST(CodecToJson, PrintsTimestampsAsTimeUtilDoes) {
+  std::mt19937_64 rng(13);
+  const int64_t lo = pb::util::TimeUtil::kTimestampMinSeconds;
+  const int64_t hi = pb::util::TimeUtil::kTimestampMaxSeconds;
+  const int32_t nanos[] = {0, 1, 999999999, 5000000, 123000000, 123456000, 120, 999000};
+  std::vector<int64_t> seconds = {lo, hi, 0, -1, 951782400, 951868800, 1680307200, 4102444800};
+  for (int i = 0; i < 20000; ++i) {
+    seconds.push_back(lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1)));
+  }
+  for (int64_t day = -800; day <= 800; ++day) seconds.push_back(951782400 + day * 86400 - 1);
+  for (size_t i = 0; i < seconds.size(); ++i) {
+    pb::Timestamp ts;
+    ts.set_seconds(seconds[i]);
+    ts.set_nanos(nanos[i % 8]);
+    ASSERT_EQ(ToJson(ts), "\"" + pb::util::TimeUtil::ToString(ts) + "\"") << ts.DebugString();
+  }
 }
 
 }  // namespace

@@ -109,6 +109,18 @@ TEST(LogReaderContract, StoreAndFakeAnswerAlike) {
     EXPECT_EQ(f.GetMany({0, n}).status().code(), Code::kNotFound);
     EXPECT_TRUE(a.GetMany({})->empty());
   }
+  // A trail's pattern: every index in ascending order, against sizes whose right edge folds
+  // several nodes (the store keeps what the previous proof read and each fold it made).
+  for (uint64_t size : {uint64_t{2}, uint64_t{3}, uint64_t{7}, uint64_t{100}, uint64_t{255},
+                        uint64_t{257}, uint64_t{299}, n}) {
+    std::vector<uint64_t> indices;
+    for (uint64_t index = 0; index < size; ++index) indices.push_back(index);
+    auto many = a.InclusionProofs(indices, size);
+    ASSERT_TRUE(many.ok()) << many.status().ToString();
+    for (size_t k = 0; k < indices.size(); ++k) {
+      EXPECT_EQ((*many)[k], *f.InclusionProof(indices[k], size)) << indices[k] << "/" << size;
+    }
+  }
   EXPECT_FALSE(a.InclusionProofs({0}, n + 1).ok());
   EXPECT_FALSE(a.InclusionProofs({n}, n).ok());
   EXPECT_EQ(*a.FindByEventId("ev-3"), *f.FindByEventId("ev-3"));
@@ -119,6 +131,40 @@ TEST(LogReaderContract, StoreAndFakeAnswerAlike) {
   EXPECT_EQ(*a.FindByPractice("A81001", from, to, 1000),
             *f.FindByPractice("A81001", from, to, 1000));
   EXPECT_EQ(*a.DeadLetterCount(), *f.DeadLetterCount());
+  store->reset();
+  fs::remove_all(dir);
+}
+
+// LatestCheckpoint keeps the record it read while the store takes no write: a checkpoint stored
+// since (through the same store, by its sequencer) is the next answer, never the old copy.
+TEST(LogReaderContract, LatestCheckpointSeesEachNewCheckpoint) {
+  fs::path dir = fs::temp_directory_path() / ("probity_latest_cp_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  auto store = LogStore::Open(dir.string(), {});
+  ASSERT_TRUE(store.ok());
+  auto seq = Sequencer::Create(store->get());
+  ASSERT_TRUE(seq.ok());
+  EXPECT_FALSE(*(*store)->LatestCheckpoint());
+  for (int round = 1; round <= 3; ++round) {
+    std::vector<v1::LogRecord> recs;
+    for (int i = 0; i < 10; ++i) recs.push_back(Record(round * 100 + i));
+    ASSERT_TRUE((*seq)->Append(&recs, {}, {}).ok());
+    auto before = (*store)->LatestCheckpoint();  // no new checkpoint yet
+    ASSERT_TRUE(before.ok());
+    EXPECT_EQ(before->has_value(), round > 1);
+    if (round > 1) EXPECT_EQ((*before)->tree_size(), (round - 1) * 10u);
+    v1::CheckpointRecord cp;
+    cp.set_tree_size((*seq)->size());
+    cp.set_root_hash(std::string(merkle::AsBytes((*seq)->root())));
+    cp.set_signed_note("note " + std::to_string(round));
+    ASSERT_TRUE((*seq)->AddCheckpoint(cp).ok());
+    for (int again = 0; again < 2; ++again) {
+      auto latest = (*store)->LatestCheckpoint();
+      ASSERT_TRUE(latest.ok() && latest->has_value());
+      EXPECT_EQ((*latest)->tree_size(), round * 10u);
+      EXPECT_EQ((*latest)->signed_note(), "note " + std::to_string(round));
+    }
+  }
   store->reset();
   fs::remove_all(dir);
 }

@@ -104,13 +104,8 @@ Status CatchUpSource::ReadStore(bool reopen, uint64_t next, size_t max,
 }
 
 Status CatchUpSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {
-  // While catching up, the store is read as long as it fills whole batches: asking the topic
-  // first each time costs a fetch round trip per batch to learn again that it lacks the entry.
-  Status st = OutOfRange("catching up from " + store_path_);
-  if (!catching_up_) {
-    st = primary_->Read(next, max, out);
-    if (st.code() != Code::kOutOfRange) return st;
-  }
+  Status st = primary_->Read(next, max, out);
+  if (st.code() != Code::kOutOfRange) return st;
   if (store_path_.empty()) return st;
   const size_t before = out->size();
   // The store kept open first; opened again when it lacks `next` (a read-only open sees only what
@@ -127,18 +122,12 @@ Status CatchUpSource::Read(uint64_t next, size_t max, std::vector<logstore::Entr
     if (out->size() != before) break;
   }
   if (out->size() == before) {
-    if (catching_up_) {  // the store's end: the topic again, now
-      catching_up_ = false;
-      primary_->Reset();
-      return Read(next, max, out);
-    }
     return OutOfRange(st.message() + "; " + store_path_ + " does not have it either");
   }
   // Entries go out with the leaf hashes the store states: the reader checks them (the runtime
   // does, and stops with the entry as evidence), as it checks the topic's.
   caught_up_ += out->size() - before;
-  catching_up_ = out->size() - before >= max;
-  if (!catching_up_) primary_->Reset();  // the store's end is near: the topic again next time
+  primary_->Reset();  // try the topic again next time
   return Status::Ok();
 }
 

@@ -67,10 +67,7 @@ class CatchUpSource final : public EntrySource {
   CatchUpSource(EntrySource* primary, std::string store_path);
   ~CatchUpSource() override;
   Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) override;
-  void Reset() override {
-    catching_up_ = false;
-    primary_->Reset();
-  }
+  void Reset() override { primary_->Reset(); }
   uint64_t caught_up() const { return caught_up_; }  // entries read from the store so far
 
  private:
@@ -80,7 +77,6 @@ class CatchUpSource final : public EntrySource {
   std::string store_path_;
   std::unique_ptr<logstore::LogStore> store_;  // opened at the first catch-up read
   uint64_t caught_up_ = 0;
-  bool catching_up_ = false;  // the last store read filled its batch: read the store again
 };
 
 // Parses the envelope of a stored record with codec::ParseStored: no validation, since it was

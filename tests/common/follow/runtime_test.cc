@@ -68,6 +68,14 @@ class RuntimeTest : public ::testing::Test {
     }
     return Internal("did not drain");
   }
+  // Entry i's bytes and its stated leaf hash changed together (a rewritten topic).
+  void RewriteWithItsHash(size_t i) {
+    v1::LogRecord r;
+    ASSERT_TRUE(r.ParseFromString(log_.entries[i].record_bytes));
+    r.set_practice_code("Z99999");
+    log_.entries[i].record_bytes = r.SerializeAsString();
+    log_.entries[i].leaf_hash = merkle::HashLeaf(log_.entries[i].record_bytes);
+  }
   std::vector<fs::path> EvidenceFiles() {
     std::vector<fs::path> out;
     if (!fs::exists(dir_ / "follow" / "evidence")) return out;
@@ -269,11 +277,7 @@ TEST_F(RuntimeTest, AnEntryReadAgainIsCheckedEvenWhenACheckpointVerifiedItsSizeM
     ASSERT_TRUE(rt->Save().ok());
   }
   saved_.next = 4;
-  v1::LogRecord r;
-  ASSERT_TRUE(r.ParseFromString(log_.entries[6].record_bytes));
-  r.set_practice_code("Z99999");
-  log_.entries[6].record_bytes = r.SerializeAsString();
-  log_.entries[6].leaf_hash = merkle::HashLeaf(log_.entries[6].record_bytes);
+  RewriteWithItsHash(6);
   checkpoints_.checkpoints = {honest};
   RecordingFollower f(&saved_);
   auto rt = Make(&f);
@@ -324,11 +328,7 @@ TEST_F(RuntimeTest, StopsOnAnEntryRewrittenWithItsHashAtTheNextCheckpoint) {
   log_.AddN(6);
   auto honest = log_.Checkpoint(6);
   // Bytes and hash changed together (a rewritten topic): only the tree can tell.
-  v1::LogRecord r;
-  ASSERT_TRUE(r.ParseFromString(log_.entries[2].record_bytes));
-  r.set_practice_code("Z99999");
-  log_.entries[2].record_bytes = r.SerializeAsString();
-  log_.entries[2].leaf_hash = merkle::HashLeaf(log_.entries[2].record_bytes);
+  RewriteWithItsHash(2);
   checkpoints_.checkpoints = {honest};
   RecordingFollower f(&saved_);
   auto rt = Make(&f);

@@ -34,7 +34,8 @@ holds:
     streams: [GLOBAL_SUM]
 )";
 
-logstore::Entry ToEntry(uint64_t index, const v1::Envelope& env) {
+// The record ingest would log for `env` (received when it occurred).
+v1::LogRecord ToRecord(const v1::Envelope& env) {
   v1::LogRecord r;
   r.set_payload(env.SerializeAsString());
   r.set_content_type(v1::CONTENT_TYPE_PROTOBUF);
@@ -43,9 +44,13 @@ logstore::Entry ToEntry(uint64_t index, const v1::Envelope& env) {
   r.set_practice_code(env.practice_code());
   *r.mutable_occurred_at() = env.occurred_at();
   *r.mutable_received_at() = env.occurred_at();
+  return r;
+}
+
+logstore::Entry ToEntry(uint64_t index, const v1::Envelope& env) {
   logstore::Entry e;
   e.index = index;
-  e.record_bytes = r.SerializeAsString();
+  e.record_bytes = ToRecord(env).SerializeAsString();
   e.leaf_hash = merkle::HashLeaf(e.record_bytes);
   return e;
 }
@@ -205,24 +210,13 @@ void BM_NationalYearExportFromLog(benchmark::State& state) {
   auto seq = logstore::Sequencer::Create(store->get());
   if (!seq.ok()) return state.SkipWithError(seq.status().ToString().c_str());
   std::vector<v1::LogRecord> batch;
-  auto record = [](const v1::Envelope& env) {
-    v1::LogRecord r;
-    r.set_payload(env.SerializeAsString());
-    r.set_content_type(v1::CONTENT_TYPE_PROTOBUF);
-    r.set_event_id(env.event_id());
-    r.set_kind(env.kind());
-    r.set_practice_code(env.practice_code());
-    *r.mutable_occurred_at() = env.occurred_at();
-    *r.mutable_received_at() = env.occurred_at();
-    return r;
-  };
   for (int i = 0; i < n; ++i) {
     const LoggedInstruction li = YearInstruction(i);
     const int64_t t = kT0 + i;
-    batch.push_back(record(ClaimEnv(li.instruction.claim_id(), li.practice_code, 100, t,
-                                    v1::PAYMENT_STREAM_GLOBAL_SUM)));
-    batch.push_back(record(ClaimEnv(li.instruction.claim_id() + "-b", li.practice_code, 100, t,
-                                    v1::PAYMENT_STREAM_ITEM_OF_SERVICE)));
+    batch.push_back(ToRecord(ClaimEnv(li.instruction.claim_id(), li.practice_code, 100, t,
+                                      v1::PAYMENT_STREAM_GLOBAL_SUM)));
+    batch.push_back(ToRecord(ClaimEnv(li.instruction.claim_id() + "-b", li.practice_code, 100, t,
+                                      v1::PAYMENT_STREAM_ITEM_OF_SERVICE)));
     v1::Envelope env;
     env.set_event_id("pi-" + li.instruction.instruction_id());
     env.set_kind(v1::EVENT_KIND_PAYMENT_INSTRUCTION);
@@ -230,7 +224,7 @@ void BM_NationalYearExportFromLog(benchmark::State& state) {
     env.set_practice_code(li.practice_code);
     env.mutable_occurred_at()->set_seconds(t);
     *env.mutable_payment_instruction() = li.instruction;
-    batch.push_back(record(env));
+    batch.push_back(ToRecord(env));
     if (batch.size() >= 3000 || i + 1 == n) {
       auto r = (*seq)->Append(&batch, {{{"probity.claims.v1", 0}, static_cast<int64_t>(i)}}, {});
       if (!r.ok()) return state.SkipWithError(r.status().ToString().c_str());

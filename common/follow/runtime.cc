@@ -378,6 +378,16 @@ StatusOr<size_t> Runtime::RunOnce() {
   return applied;
 }
 
+StatusOr<size_t> Runtime::Step() {
+  if (step_failed_) {
+    PROBITY_RETURN_IF_ERROR(Restart());
+    step_failed_ = false;
+  }
+  StatusOr<size_t> n = RunOnce();
+  step_failed_ = !n.ok();
+  return n;
+}
+
 Status Runtime::SaveFollower() {
   if (publisher_ != nullptr) {
     PROBITY_RETURN_IF_ERROR(publisher_->Confirm(options_.confirm_timeout_ms));

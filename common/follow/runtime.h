@@ -119,6 +119,9 @@ class Runtime {
   // Runs until *stop (then saves), retrying what a retry can fix (see above). Calls Start() if
   // it was not called or failed with a retriable error.
   Status Run(const std::atomic<bool>* stop);
+  // RunOnce(), after going back to the last saved state (Restart()) when the previous Step()
+  // failed: for callers that drive the runtime round by round instead of Run().
+  StatusOr<size_t> Step();
 
   RuntimeStats stats() const EXCLUDES(mu_);
   // /healthz: a probity.v1.HealthReport for the follower's target.
@@ -167,6 +170,7 @@ class Runtime {
   uint64_t durable_next_ = 0;
   bool checkpoint_unsaved_ = false;  // Follower::Checkpoint was called since its last save
   uint64_t applied_ = 0, retries_ = 0, saves_ = 0;
+  bool step_failed_ = false;  // the last Step() failed: restart before the next
   std::unique_ptr<metrics::ProgressWatch> watch_;
   struct Gauges;
   std::unique_ptr<Gauges> gauges_;  // null without Options::registry

@@ -275,15 +275,7 @@ AlertsRunner::~AlertsRunner() = default;
 
 Status AlertsRunner::Start() { return runtime_->Start(); }
 
-StatusOr<size_t> AlertsRunner::RunOnce() {
-  if (failed_) {
-    PROBITY_RETURN_IF_ERROR(runtime_->Restart());
-    failed_ = false;
-  }
-  StatusOr<size_t> n = runtime_->RunOnce();
-  failed_ = !n.ok();
-  return n;
-}
+StatusOr<size_t> AlertsRunner::RunOnce() { return runtime_->Step(); }
 
 Status AlertsRunner::Run(const std::atomic<bool>* stop) { return runtime_->Run(stop); }
 

@@ -144,7 +144,6 @@ class AlertsRunner {
   follow::EntrySource* source_;
   AlertsFollower follower_;
   std::unique_ptr<follow::Runtime> runtime_;
-  bool failed_ = false;
 };
 
 }  // namespace probity::alerts

@@ -88,15 +88,7 @@ Status ReplicaRunner::Start() {
   return runtime_->Start();
 }
 
-StatusOr<size_t> ReplicaRunner::RunOnce() {
-  if (failed_) {
-    PROBITY_RETURN_IF_ERROR(runtime_->Restart());
-    failed_ = false;
-  }
-  StatusOr<size_t> n = runtime_->RunOnce();
-  failed_ = !n.ok();
-  return n;
-}
+StatusOr<size_t> ReplicaRunner::RunOnce() { return runtime_->Step(); }
 
 Status ReplicaRunner::Run(const std::atomic<bool>* stop) { return runtime_->Run(stop); }
 

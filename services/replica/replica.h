@@ -97,7 +97,6 @@ class ReplicaRunner {
   ReplicaOptions options_;
   ReplicaFollower follower_;
   std::unique_ptr<follow::Runtime> runtime_;
-  bool failed_ = false;
 };
 
 }  // namespace probity::replica

@@ -69,6 +69,7 @@ Status LogTopicSource::Read(uint64_t next, size_t max, std::vector<logstore::Ent
     if (se.index() > want) {
       // Either the entry is gone (retention) or the topic skipped it; both mean: not here.
       assigned_ = false;
+      earliest_ = se.index();
       out->clear();
       return OutOfRange("index " + std::to_string(want) +
                         " is no longer on probity.log.v1 (the next entry there is " +
@@ -104,9 +105,18 @@ Status CatchUpSource::ReadStore(bool reopen, uint64_t next, size_t max,
 }
 
 Status CatchUpSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {
-  Status st = primary_->Read(next, max, out);
-  if (st.code() != Code::kOutOfRange) return st;
-  if (store_path_.empty()) return st;
+  Status st;
+  if (store_path_.empty() || next >= primary_earliest_) {
+    st = primary_->Read(next, max, out);
+    if (st.code() != Code::kOutOfRange || store_path_.empty()) return st;
+    primary_earliest_ = std::max(primary_earliest_, primary_->earliest());
+    primary_->Reset();  // try the primary again once past what it lacks
+  } else {
+    st = OutOfRange("index " + std::to_string(next) + " is below the earliest the topic held (" +
+                    std::to_string(primary_earliest_) + ")");
+  }
+  // Up to the primary's earliest index when it named one: from there on, the primary's.
+  if (next < primary_earliest_) max = std::min<uint64_t>(max, primary_earliest_ - next);
   const size_t before = out->size();
   // The store kept open first; opened again when it lacks `next` (a read-only open sees only what
   // was written before it), unless it was just opened.
@@ -127,7 +137,6 @@ Status CatchUpSource::Read(uint64_t next, size_t max, std::vector<logstore::Entr
   // Entries go out with the leaf hashes the store states: the reader checks them (the runtime
   // does, and stops with the entry as evidence), as it checks the topic's.
   caught_up_ += out->size() - before;
-  primary_->Reset();  // try the topic again next time
   return Status::Ok();
 }
 

@@ -26,6 +26,9 @@ class EntrySource {
   // Forgets any read position, so that the next Read may ask for an index below the last one
   // returned (a follower that restarts from its saved state).
   virtual void Reset() {}
+  // After a kOutOfRange: the earliest index this source still held then, or 0 when it cannot
+  // tell. Lets a reader take the entries below it elsewhere without asking here each time.
+  virtual uint64_t earliest() const { return 0; }
 };
 
 // Reads the log store directly (the rules target in the same process as ingest, or over a
@@ -50,17 +53,21 @@ class LogTopicSource final : public EntrySource {
   static StatusOr<std::unique_ptr<LogTopicSource>> Create(const bus::ClientConfig& cfg);
   Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) override;
   void Reset() override { assigned_ = false; }
+  uint64_t earliest() const override { return earliest_; }
 
  private:
   std::unique_ptr<bus::Consumer> consumer_;
   bool assigned_ = false;
+  uint64_t earliest_ = 0;  // the first index read after the last kOutOfRange
 };
 
 // Reads `primary` (probity.log.v1), and when it says the entries a follower needs are no longer
 // there (kOutOfRange), reads them from a verified copy of the log on disk instead (the
 // sequencer's store or a replica's, opened read-only and kept open; opened again when it lacks
 // the next entry, so that it sees what its writer appended since), until the primary has them
-// again.
+// again. Once the primary named its earliest index (EntrySource::earliest), entries below it
+// come from the store without asking the primary again (a topic read is a fetch round trip), and
+// the ones from it on from the primary.
 class CatchUpSource final : public EntrySource {
  public:
   // REQUIRES: primary outlives this.
@@ -77,6 +84,7 @@ class CatchUpSource final : public EntrySource {
   std::string store_path_;
   std::unique_ptr<logstore::LogStore> store_;  // opened at the first catch-up read
   uint64_t caught_up_ = 0;
+  uint64_t primary_earliest_ = 0;  // the primary's earliest index at its last kOutOfRange
 };
 
 // Parses the envelope of a stored record with codec::ParseStored: no validation, since it was

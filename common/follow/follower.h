@@ -10,7 +10,8 @@
 //      size, consistent with the previous checkpoint; on any mismatch it stops with an error
 //      naming the index or checkpoint and keeps the conflicting material in its data directory;
 //   3. parses the entry ONCE (LogRecord and, with codec::ParseStored, its Envelope: parsing, not
-//      re-validation) and hands the typed Event to the follower.
+//      re-validation; the Envelope only for followers that read it) and hands the typed Event to
+//      the follower.
 // A follower's outputs go through the runtime's one Publisher. The runtime calls Save() only
 // after the bus confirmed every output published before it, so a crash replays from the last
 // saved index and republishes the same (deterministic) outputs, which receivers drop as exact
@@ -36,7 +37,8 @@ struct Event {
   std::string_view leaf;         // the exact leaf bytes (a serialized v1::LogRecord)
   merkle::Hash leaf_hash{};      // HashLeaf(leaf), checked by the runtime
   const v1::LogRecord* record;   // parsed leaf
-  const v1::Envelope* envelope;  // parsed payload (codec::ParseStored); never null
+  const v1::Envelope* envelope;  // parsed payload (codec::ParseStored); null only for a follower
+                                 // whose needs_envelope() is false
   uint64_t tree_size = 0;        // index + 1: the size of the tree this entry completes, which
                                  // the runtime has integrated and hash-checked
   uint64_t verified_size = 0;    // size of the latest checkpoint the runtime verified against its
@@ -58,6 +60,9 @@ class Follower {
   virtual ~Follower() = default;
   // Stable name: the target ("rules", "payments", ...), used in health, metrics and errors.
   virtual std::string_view name() const = 0;
+  // False for a follower that reads only the record and the leaf (the replica copies bytes): the
+  // runtime then does not parse the payload (Event::envelope is null).
+  virtual bool needs_envelope() const { return true; }
   // Opens the follower's own state; returns the next log index it needs (0 for a fresh state).
   // Called again after a retriable failure: it MUST then drop whatever it applied since its last
   // Save() (the runtime replays from the index it returns).

@@ -320,22 +320,24 @@ Status Runtime::ReadEntries(size_t* read) {
 Status Runtime::ApplyHeld(size_t* applied) {
   *applied = 0;
   const uint64_t limit = options_.apply_verified_only ? tree_->verified_size() : tree_->size();
+  const bool decode = follower_->needs_envelope();
   v1::LogRecord record;
+  v1::Envelope envelope;  // both reused: an Event is valid only during its call
   while (!held_.empty() && held_.front().index < limit) {
     const logstore::Entry& e = held_.front();
     if (!record.ParseFromString(e.record_bytes)) {
       return Stop(DataLoss("entry " + N(e.index) + " does not parse as a LogRecord"), {});
     }
-    StatusOr<v1::Envelope> env = DecodeRecordEnvelope(record);
-    if (!env.ok())
-      return Stop(
-          Status(env.status().code(), "entry " + N(e.index) + ": " + env.status().message()), {});
+    if (decode) {
+      Status st = DecodeRecordEnvelopeInto(record, &envelope);
+      if (!st.ok()) return Stop(Status(st.code(), "entry " + N(e.index) + ": " + st.message()), {});
+    }
     Event event;
     event.index = e.index;
     event.leaf = e.record_bytes;
     event.leaf_hash = e.leaf_hash;
     event.record = &record;
-    event.envelope = &*env;
+    event.envelope = decode ? &envelope : nullptr;
     event.tree_size = e.index + 1;
     event.verified_size = tree_->verified_size();
     PROBITY_RETURN_IF_ERROR(follower_->Apply(event, out()));

@@ -5,6 +5,8 @@
 namespace probity::replica {
 
 StatusOr<uint64_t> ReplicaFollower::Restore() {
+  // A save still running finishes first; whatever it did not write is read again.
+  (void)writer_.Wait();
   records_.clear();
   serialized_.clear();
   checkpoints_.clear();
@@ -36,30 +38,38 @@ Status ReplicaFollower::Checkpoint(const v1::CheckpointRecord& checkpoint) {
 }
 
 Status ReplicaFollower::Save(uint64_t next_index) {
-  if (!records_.empty()) {
+  if (first_ + records_.size() != next_index) {
+    return Internal("replica: asked to save at " + std::to_string(next_index) + " with entries " +
+                    std::to_string(first_) + ".." + std::to_string(first_ + records_.size()) +
+                    " applied");
+  }
+  auto batch = std::make_shared<Batch>();
+  batch->first = first_;
+  batch->records.swap(records_);
+  batch->serialized.swap(serialized_);
+  batch->checkpoints.swap(checkpoints_);
+  first_ = next_index;
+  return writer_.Start([this, batch] { return Write(batch.get()); });
+}
+
+Status ReplicaFollower::Write(Batch* batch) {
+  if (!batch->records.empty()) {
     std::vector<merkle::Hash> want;
-    want.reserve(serialized_.size());
-    for (const auto& s : serialized_) want.push_back(s.leaf);
+    want.reserve(batch->serialized.size());
+    for (const auto& s : batch->serialized) want.push_back(s.leaf);
     PROBITY_ASSIGN_OR_RETURN(logstore::BatchResult r,
-                             sequencer_->Append(&records_, {}, {}, &serialized_));
+                             sequencer_->Append(&batch->records, {}, {}, &batch->serialized));
     // The copy MUST hold the log's exact bytes at the log's indices: an entry the sequencer
     // would treat as a redelivery, or bytes it would serialize otherwise, stop the replica.
-    if (r.appended != want.size() || r.leaf_hashes != want || r.tree_size != first_ + want.size()) {
-      return DataLoss("replica: the copy of entries " + std::to_string(first_) + ".." +
-                      std::to_string(first_ + want.size() - 1) +
+    if (r.appended != want.size() || r.leaf_hashes != want ||
+        r.tree_size != batch->first + want.size()) {
+      return DataLoss("replica: the copy of entries " + std::to_string(batch->first) + ".." +
+                      std::to_string(batch->first + want.size() - 1) +
                       " would differ from the verified log (" + std::to_string(r.appended) +
                       " appended, " + std::to_string(r.duplicates) + " taken as redeliveries)");
     }
-    records_.clear();
-    serialized_.clear();
-    first_ = r.tree_size;
   }
-  for (const auto& cp : checkpoints_) PROBITY_RETURN_IF_ERROR(sequencer_->AddCheckpoint(cp));
-  checkpoints_.clear();
-  if (first_ != next_index) {
-    return Internal("replica: saved at " + std::to_string(first_) + ", asked for " +
-                    std::to_string(next_index));
-  }
+  for (const auto& cp : batch->checkpoints) PROBITY_RETURN_IF_ERROR(sequencer_->AddCheckpoint(cp));
   return Status::Ok();
 }
 
@@ -88,11 +98,22 @@ Status ReplicaRunner::Start() {
   return runtime_->Start();
 }
 
-StatusOr<size_t> ReplicaRunner::RunOnce() { return runtime_->Step(); }
+StatusOr<size_t> ReplicaRunner::RunOnce() {
+  StatusOr<size_t> n = runtime_->Step();
+  if (!n.ok() || *n == 0) follower_.FinishSave();
+  return n;
+}
 
-Status ReplicaRunner::Run(const std::atomic<bool>* stop) { return runtime_->Run(stop); }
+Status ReplicaRunner::Run(const std::atomic<bool>* stop) {
+  Status st = runtime_->Run(stop);
+  Status saved = follower_.WaitForSave();
+  return st.ok() ? saved : st;
+}
 
-Status ReplicaRunner::Save() { return runtime_->Save(); }
+Status ReplicaRunner::Save() {
+  PROBITY_RETURN_IF_ERROR(runtime_->Save());
+  return follower_.WaitForSave();
+}
 
 follow::RuntimeStats ReplicaRunner::stats() const { return runtime_->stats(); }
 

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/follow/background_writer.h"
 #include "common/follow/checkpoint_source.h"
 #include "common/follow/entry_source.h"
 #include "common/follow/follower.h"
@@ -48,11 +49,23 @@ class ReplicaFollower final : public follow::Follower {
       : store_path_(std::move(store_path)), sync_(sync) {}
 
   std::string_view name() const override { return "replica"; }
+  // It copies the leaf bytes: the payload need not be parsed (and one that no longer parses is
+  // still the log's, copied as it is).
+  bool needs_envelope() const override { return false; }
   StatusOr<uint64_t> Restore() override;
   Status Apply(const follow::Event& event, follow::Publisher* out) override;
   Status Checkpoint(const v1::CheckpointRecord& checkpoint) override;
-  // Writes the entries applied since the last save (one atomic batch), then the checkpoints.
+  // Writes the entries applied since the last save (one atomic batch), then the checkpoints, on
+  // a background thread, after waiting for the previous save (whose failure it returns): the
+  // runtime verifies the next round while this one is written (follower.h allows it).
   Status Save(uint64_t next_index) override;
+  // Caught up: nothing to overlap a write with, so the last one finishes now, and its failure, if
+  // any, goes to the runtime (which restarts from what is durable).
+  Status Idle(Micros, follow::Publisher*) override { return writer_.Wait(); }
+  // Waits for the save in the background, if any; its status.
+  Status WaitForSave() { return writer_.Wait(); }
+  // Waits for it and keeps its status for the next Save, Idle or WaitForSave.
+  void FinishSave() { writer_.Join(); }
 
   // The copy (for readers in the same process, and tests). Null before Restore().
   const logstore::LogStore* store() const { return store_.get(); }
@@ -66,6 +79,15 @@ class ReplicaFollower final : public follow::Follower {
   std::vector<logstore::Sequencer::Serialized> serialized_;
   uint64_t first_ = 0;  // index of records_[0]
   std::vector<v1::CheckpointRecord> checkpoints_;
+  // What one Save() writes, off the runtime's thread.
+  struct Batch {
+    uint64_t first = 0;
+    std::vector<v1::LogRecord> records;
+    std::vector<logstore::Sequencer::Serialized> serialized;
+    std::vector<v1::CheckpointRecord> checkpoints;
+  };
+  Status Write(Batch* batch);
+  follow::BackgroundWriter writer_;  // last: joined before the store it writes goes
 };
 
 struct ReplicaOptions {
@@ -85,6 +107,8 @@ class ReplicaRunner {
   ReplicaRunner(ReplicaOptions options, follow::EntrySource* entries,
                 follow::CheckpointSource* checkpoints, const Clock* clock);
   Status Start();
+  // One round of the runtime (Runtime::Step). When it applied nothing or failed, the copy's last
+  // write has finished when it returns: the store then holds every entry the runtime saved.
   StatusOr<size_t> RunOnce();
   Status Run(const std::atomic<bool>* stop);
   // Writes what was applied and the runtime's tree.

@@ -10,17 +10,14 @@ namespace probity::rules {
 RulesFollower::RulesFollower(std::string state_dir, RuleSet rule_set, Micros started_at)
     : state_dir_(std::move(state_dir)), rule_set_(std::move(rule_set)), started_at_(started_at) {}
 
-RulesFollower::~RulesFollower() {
-  if (saver_.joinable()) saver_.join();
-}
+RulesFollower::~RulesFollower() = default;
 
 // The rules target logs each peer baseline before the first flag judged against it (docs/rules.md,
 // "Peer baselines in the log"), so that a flag's baseline is provable.
 constexpr EngineOptions kEngineOptions{.log_baselines = true};
 
 StatusOr<uint64_t> RulesFollower::Restore() {
-  if (saver_.joinable()) saver_.join();
-  save_status_ = Status::Ok();
+  (void)saver_.Wait();  // what it failed to write is evaluated again
   if (state_ == nullptr) {
     std::error_code ec;
     std::filesystem::create_directories(state_dir_, ec);
@@ -85,16 +82,10 @@ Status RulesFollower::Save(uint64_t next_index) {
                     " but the engine is at " + std::to_string(engine_->last_index() + 1));
   }
   auto snap = std::make_shared<EngineSnapshot>(engine_->Snapshot());
-  saver_ = std::thread([this, snap] { save_status_ = state_->SaveSnapshot(*snap); });
-  return Status::Ok();
+  return saver_.Start([this, snap] { return state_->SaveSnapshot(*snap); });
 }
 
-Status RulesFollower::WaitForSave() {
-  if (saver_.joinable()) saver_.join();
-  Status st = save_status_;
-  save_status_ = Status::Ok();
-  return st;
-}
+Status RulesFollower::WaitForSave() { return saver_.Wait(); }
 
 RulesStats RulesFollower::stats() const {
   MutexLock l(&mu_);

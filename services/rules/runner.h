@@ -17,10 +17,10 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/bus/kafka.h"
+#include "common/follow/background_writer.h"
 #include "common/follow/bus_publisher.h"
 #include "common/follow/checkpoint_source.h"
 #include "common/follow/entry_source.h"
@@ -76,8 +76,7 @@ class RulesFollower final : public follow::Follower {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<StateStore> state_;
   std::vector<v1::Envelope> flags_;  // scratch
-  std::thread saver_;
-  Status save_status_;  // written by saver_; read only after saver_ is joined
+  follow::BackgroundWriter saver_;  // after state_: joined before the state it writes goes
   mutable Mutex mu_;
   RulesStats stats_ GUARDED_BY(mu_);  // the evaluation thread writes; stats() reads from any
 };

@@ -164,5 +164,58 @@ TEST_F(StoreSourceTest, CatchUpReadsTheStoreAndSeesWhatItsWriterAppendsLater) {
   EXPECT_EQ(got.size(), 5u);
 }
 
+// A primary (the topic) that holds the entries from `from` on and names that index when asked
+// for an earlier one, as LogTopicSource does.
+class TailSource final : public EntrySource {
+ public:
+  explicit TailSource(uint64_t from) : from_(from) {}
+  Status Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) override {
+    ++reads;
+    if (next < from_) {
+      return OutOfRange("index " + std::to_string(next) + " is no longer on the topic");
+    }
+    for (uint64_t i = next; i < next + max && i < from_ + 100; ++i) {
+      logstore::Entry e;
+      e.index = i;
+      e.record_bytes = "from the topic";
+      out->push_back(std::move(e));
+    }
+    return Status::Ok();
+  }
+  uint64_t earliest() const override { return from_; }
+  int reads = 0;
+
+ private:
+  uint64_t from_;
+};
+
+TEST_F(StoreSourceTest, CatchUpTakesFromTheStoreOnlyWhatTheTopicNoLongerHolds) {
+  auto writer = logstore::LogStore::Open(dir_.string(), {});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  auto seq = logstore::Sequencer::Create(writer->get());
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  std::vector<v1::LogRecord> records;
+  for (int i = 0; i < 10; ++i)
+    records.push_back(Record(kOldJson, v1::CONTENT_TYPE_JSON, "ref-" + std::to_string(i), i));
+  ASSERT_TRUE((*seq)->Append(&records, {{{std::string(bus::kReferralsTopic), 0}, 10}}, {}).ok());
+
+  TailSource topic(6);  // the topic holds 6.. ; the store 0..9
+  CatchUpSource source(&topic, dir_.string());
+  std::vector<logstore::Entry> got;
+  ASSERT_TRUE(source.Read(0, 4, &got).ok());
+  EXPECT_EQ(topic.reads, 1);  // asked once: it named its earliest index
+  ASSERT_TRUE(source.Read(4, 4, &got).ok());
+  EXPECT_EQ(topic.reads, 1);  // below that index the store answers alone ...
+  ASSERT_EQ(got.size(), 6u);  // ... and only up to it (4, 5), though it holds more
+  ASSERT_TRUE(source.Read(6, 4, &got).ok());
+  EXPECT_EQ(topic.reads, 2);  // from there on, the topic
+  ASSERT_EQ(got.size(), 10u);
+  for (uint64_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].index, i);
+    EXPECT_EQ(got[i].record_bytes == "from the topic", i >= 6) << i;
+  }
+  EXPECT_EQ(source.caught_up(), 6u);
+}
+
 }  // namespace
 }  // namespace probity::follow

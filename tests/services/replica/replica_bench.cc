@@ -11,12 +11,15 @@
 //     embedded bus's ~5 MB of the log topic is not enough, as `probity replica --catch-up-from`)
 //     start together. Timed: ingest until its log holds N (ingest_s), the replica until its copy
 //     holds N (replica_live_s; it writes only what a signed checkpoint covers, so it ends at
-//     least one checkpoint after ingest). Sampled every 10 ms: the largest lag in entries.
+//     least one checkpoint after ingest). Sampled every 10 ms: the largest lag in entries, and
+//     when each held a quarter and three quarters of N: live_steady_ratio = ingest's time for
+//     that middle half / the replica's (1.0: it keeps pace at a constant lag).
 //  3. capacity: with ingest idle, a second replica copies the whole log from nothing
 //     (replica_alone_s). replica_alone_per_s / ingest_per_s >= 1 means a replica processes
 //     entries faster than ingest appends them, so a live one cannot fall behind for good.
-// Counters: the rates, both ratios, the lags, the replica thread's CPU seconds, and how many
-// entries each replica read from the store rather than the topic.
+// Counters: the rates, the ratios, the lags, the CPU seconds of the replica's thread (its
+// background writer not included) and, alone, of the whole process, and how many entries each
+// replica read from the store rather than the topic.
 //
 // BM_FollowerVerifiesACheckpoint/T: the runtime's own check of one checkpoint (TreeVerifier::
 // AddCheckpoint: parse the note, one Ed25519 signature, the root of its own tree at that size,
@@ -58,6 +61,11 @@ constexpr char kOrigin[] = "probity.bench/log";
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
+}
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 double ThreadCpuSeconds() {
   timespec ts{};
@@ -156,9 +164,18 @@ void BM_ReplicaKeepsUpWithIngest(benchmark::State& state) {
     std::thread ingest_thread([&] { run_status = service.Run(&stop); });
     uint64_t max_lag = 0;
     Clock::time_point ingest_done{};
+    // When each first held a quarter and three quarters of N: the middle half's rates.
+    Clock::time_point ingest_q1{}, ingest_q3{}, live_q1{}, live_q3{};
+    auto mark = [](Clock::time_point* at, uint64_t have, uint64_t want) {
+      if (have >= want && *at == Clock::time_point{}) *at = Clock::now();
+    };
     while (live.copied.load() < n) {
       const uint64_t size = service.stats().log_size;
       if (size >= n && ingest_done == Clock::time_point{}) ingest_done = Clock::now();
+      mark(&ingest_q1, size, n / 4);
+      mark(&ingest_q3, size, 3 * n / 4);
+      mark(&live_q1, live.copied.load(), n / 4);
+      mark(&live_q3, live.copied.load(), 3 * n / 4);
       max_lag = std::max<uint64_t>(max_lag, size - std::min<uint64_t>(size, live.copied.load()));
       if (Seconds(t0, Clock::now()) > 600) {
         std::fprintf(stderr, "replica_bench: no copy of %zu entries in 600 s\n", n);
@@ -170,13 +187,20 @@ void BM_ReplicaKeepsUpWithIngest(benchmark::State& state) {
     if (ingest_done == Clock::time_point{}) ingest_done = Clock::now();
     const double ingest_s = Seconds(t0, ingest_done);
     const double live_s = Seconds(t0, live.done_at);
+    // Steady state: the replica's rate over the middle half of the log against ingest's over the
+    // same half (a replica that keeps up, at a constant lag, takes as long for it).
+    const double steady_ratio = Seconds(ingest_q1, ingest_q3) / Seconds(live_q1, live_q3);
 
     // 3. Capacity: a replica alone, from nothing, over the log ingest wrote.
     ReplicaRun alone(cfg, primary, (dir / "alone").string(), key);
     const auto t1 = Clock::now();
+    const double process_cpu0 = ProcessCpuSeconds();
     alone.Start(n);
     alone.thread.join();
     const double alone_s = Seconds(t1, alone.done_at);
+    // Every thread of the process: the replica's, its background writer, RocksDB's, the bus
+    // clients' (and an idle ingest loop).
+    const double alone_process_cpu_s = ProcessCpuSeconds() - process_cpu0;
     stop = true;
     ingest_thread.join();
     Check(run_status, "ingest run");
@@ -186,6 +210,7 @@ void BM_ReplicaKeepsUpWithIngest(benchmark::State& state) {
     state.counters["ingest_per_s"] = ingest_rate;
     state.counters["replica_live_per_s"] = n / live_s;
     state.counters["live_ratio"] = (n / live_s) / ingest_rate;
+    state.counters["live_steady_ratio"] = steady_ratio;
     state.counters["live_lag_at_end_s"] = live_s - ingest_s;
     state.counters["live_max_lag_entries"] = static_cast<double>(max_lag);
     state.counters["live_replica_cpu_s"] = live.cpu_s;
@@ -193,16 +218,18 @@ void BM_ReplicaKeepsUpWithIngest(benchmark::State& state) {
     state.counters["replica_alone_per_s"] = n / alone_s;
     state.counters["capacity_ratio"] = (n / alone_s) / ingest_rate;
     state.counters["alone_replica_cpu_s"] = alone.cpu_s;
+    state.counters["alone_process_cpu_s"] = alone_process_cpu_s;
     state.counters["alone_from_store"] = static_cast<double>(alone.entries.caught_up());
     std::fprintf(stderr,
                  "replica_bench: %zu entries; ingest %.2f s (%.0f/s); live replica %.2f s (%.0f/s, "
                  "%.2f s after ingest, max lag %llu entries, %llu read from the store, %.2f CPU "
-                 "s); replica alone %.2f s (%.0f/s, %.2f CPU s, %llu from the store); capacity "
+                 "s on its thread; steady-state ratio %.2f); replica alone %.2f s (%.0f/s, %.2f "
+                 "CPU s on its thread, %.2f in the process, %llu from the store); capacity "
                  "ratio %.2f\n",
                  n, ingest_s, ingest_rate, live_s, n / live_s, live_s - ingest_s,
                  static_cast<unsigned long long>(max_lag),
-                 static_cast<unsigned long long>(live.entries.caught_up()), live.cpu_s, alone_s,
-                 n / alone_s, alone.cpu_s,
+                 static_cast<unsigned long long>(live.entries.caught_up()), live.cpu_s,
+                 steady_ratio, alone_s, n / alone_s, alone.cpu_s, alone_process_cpu_s,
                  static_cast<unsigned long long>(alone.entries.caught_up()),
                  (n / alone_s) / ingest_rate);
     store->reset();

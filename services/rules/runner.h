@@ -76,7 +76,7 @@ class RulesFollower final : public follow::Follower {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<StateStore> state_;
   std::vector<v1::Envelope> flags_;  // scratch
-  follow::BackgroundWriter saver_;  // after state_: joined before the state it writes goes
+  follow::BackgroundWriter saver_;   // after state_: joined before the state it writes goes
   mutable Mutex mu_;
   RulesStats stats_ GUARDED_BY(mu_);  // the evaluation thread writes; stats() reads from any
 };

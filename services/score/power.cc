@@ -22,13 +22,14 @@ double MedianOf(std::vector<double> v) {
 
 // The reference detector's statistic of `kind` / `pattern` for every practice that has one.
 std::map<std::string, double> Statistic(const std::string& kind, const std::string& pattern,
-                                        const std::map<std::string, PracticeStats>& stats) {
+                                        const std::map<std::string, PracticeStats>& stats,
+                                        const PowerOptions& options) {
   std::map<std::string, double> raw;
   std::map<std::string, std::string> stratum;  // median taken per stratum
   for (const auto& [code, s] : stats) {
     if (!s.has_register || s.weighted <= 0) continue;
     if (kind == rules::kPaymentPerPatientOutlier) {
-      if (s.list_first < 1000) continue;
+      if (static_cast<double>(s.list_first) < options.payment_min_list) continue;
       double pence = 0;
       if (pattern == "stream") {
         pence = s.stream_pence[v1::PAYMENT_STREAM_GLOBAL_SUM];
@@ -53,7 +54,7 @@ std::map<std::string, double> Statistic(const std::string& kind, const std::stri
       if (early <= 0 || late <= 0) continue;
       raw[code] = std::log((late / 3) / (early / static_cast<double>(cut)));
     } else if (kind == rules::kListInflation) {
-      if (s.list_first < 1000) continue;
+      if (static_cast<double>(s.list_first) < options.list_min_list) continue;
       raw[code] = s.max_list_growth;
     }
   }
@@ -79,6 +80,22 @@ std::string G(double v, const char* fmt = "%.3f") {
 }
 
 }  // namespace
+
+PowerOptions PowerOptionsFor(const rules::RuleSet& rule_set) {
+  PowerOptions out;
+  std::optional<double> payment, list;
+  for (const auto& r : rule_set.rules) {
+    std::optional<double>* min = r.kind == rules::kPaymentPerPatientOutlier ? &payment
+                                 : r.kind == rules::kListInflation          ? &list
+                                                                            : nullptr;
+    if (min == nullptr) continue;
+    const double v = r.Number("min_list_size");
+    *min = min->has_value() ? std::min(**min, v) : v;
+  }
+  if (payment) out.payment_min_list = *payment;
+  if (list) out.list_min_list = *list;
+  return out;
+}
 
 void TallyEnvelope(const v1::Envelope& e, std::map<std::string, PracticeStats>* stats) {
   if (e.practice_code().empty()) return;
@@ -149,7 +166,8 @@ void Wilson(int64_t k, int64_t n, double* lo, double* hi) {
 std::vector<PowerRow> PowerCurves(const std::vector<generate::TruthEntry>& truth,
                                   const std::vector<v1::Envelope>& flags,
                                   const std::vector<std::string>& practices,
-                                  const std::map<std::string, PracticeStats>& stats) {
+                                  const std::map<std::string, PracticeStats>& stats,
+                                  const PowerOptions& options) {
   std::set<std::string> anomalous;
   for (const auto& t : truth) anomalous.insert(t.practice_code);
   std::set<std::pair<std::string, std::string>> flagged;  // (kind, practice)
@@ -183,7 +201,7 @@ std::vector<PowerRow> PowerCurves(const std::vector<generate::TruthEntry>& truth
     }
     const auto key = std::make_pair(t.rule_kind, t.pattern);
     auto& stat = statistic_cache[key];
-    if (stat.empty()) stat = Statistic(t.rule_kind, t.pattern, stats);
+    if (stat.empty()) stat = Statistic(t.rule_kind, t.pattern, stats, options);
     if (!threshold_cache.count(key)) {
       // The clean quantile that flags the share of clean practices the kind's rules flagged.
       std::vector<double> cv;

@@ -20,6 +20,7 @@
 
 #include "probity/v1/events.pb.h"
 #include "services/generate/truth.h"
+#include "services/rules/rule_set.h"
 
 namespace probity::score {
 
@@ -56,12 +57,29 @@ struct PowerRow {
   double bound = 0, bound_lo = 0, bound_hi = 0;
 };
 
+// Which practices the reference detector judges. The bound must use the same eligibility as the
+// rule it is set beside: a practice the rule cannot judge must not be in the bound's clean
+// quantile, nor one it judges left out. PowerOptionsFor takes the figures from the rule set.
+struct PowerOptions {
+  // Registered patients (the practice's first register update) below which a practice has no
+  // payment statistic, and no list-growth statistic.
+  double payment_min_list = 1000;
+  double list_min_list = 1000;
+};
+
+// The eligibility of `rule_set`'s rules: the `min_list_size` of its payment_per_patient_outlier
+// and list_inflation rules. When the set holds several rules of a kind (tuning variants side by
+// side) the smallest, as a practice any of them judges can be flagged for the kind; a kind the
+// set lacks keeps the default above.
+PowerOptions PowerOptionsFor(const rules::RuleSet& rule_set);
+
 // One row per (kind, pattern, magnitude) of `truth` entries with a magnitude, in catalogue, then
 // pattern, then magnitude order. `flags` are FLAG envelopes; `practices` the run's practices.
 std::vector<PowerRow> PowerCurves(const std::vector<generate::TruthEntry>& truth,
                                   const std::vector<v1::Envelope>& flags,
                                   const std::vector<std::string>& practices,
-                                  const std::map<std::string, PracticeStats>& stats);
+                                  const std::map<std::string, PracticeStats>& stats,
+                                  const PowerOptions& options = {});
 
 // Wilson score interval (95%) for k successes of n; [0, 1] when n is 0.
 void Wilson(int64_t k, int64_t n, double* lo, double* hi);

@@ -81,6 +81,59 @@ TEST(PowerTest, BoundFlagsAboveTheCleanQuantileAtTheRulesFlagRate) {
       << FormatPowerCsv(rows);
 }
 
+// The bound judges the practices the rule judges: the payment rule's min_list_size comes from the
+// rule set (the smallest of several rules of the kind), not a copy in the scoring code.
+TEST(PowerTest, BoundTakesThePaymentRulesMinimumListFromTheRuleSet) {
+  auto rs = rules::LoadRuleSetFile(PROBITY_DEFAULT_RULES);
+  ASSERT_TRUE(rs.ok());
+  const PowerOptions def = PowerOptionsFor(*rs);
+  EXPECT_EQ(def.payment_min_list, 1500);
+  EXPECT_EQ(def.list_min_list, 1000);
+  auto two = rules::LoadRuleSet(R"(name: t
+version: "1"
+rules:
+  - {id: pay-a, version: 1, kind: payment_per_patient_outlier, severity: info, description: d,
+     params: {min_list_size: 1500}}
+  - {id: pay-b, version: 1, kind: payment_per_patient_outlier, severity: info, description: d,
+     params: {min_list_size: 1200}}
+)");
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  EXPECT_EQ(PowerOptionsFor(*two).payment_min_list, 1200);
+  EXPECT_EQ(PowerOptionsFor(*two).list_min_list, PowerOptions{}.list_min_list);
+
+  // 100 clean practices of 2,000 patients at 100..199 pence per weighted patient, five clean
+  // ones of 1,200 patients at 300 (fixed lumps over a small list), one altered practice at 250.
+  // The rule flagged one clean practice.
+  std::map<std::string, PracticeStats> stats;
+  std::vector<std::string> practices;
+  auto add = [&](const std::string& code, int64_t list, double per_patient) {
+    PracticeStats& s = stats[code];
+    s.has_register = true;
+    s.weighted = 1000;
+    s.list_first = list;
+    s.contract_type = v1::CONTRACT_TYPE_GMS;
+    s.stream_pence[v1::PAYMENT_STREAM_GLOBAL_SUM] = per_patient * 1000;
+    practices.push_back(code);
+  };
+  for (int i = 0; i < 100; ++i) add("C" + std::to_string(10000 + i), 2000, 100 + i);
+  for (int i = 0; i < 5; ++i) add("S" + std::to_string(10000 + i), 1200, 300);
+  add("A00001", 2000, 250);
+  generate::TruthEntry t;
+  t.practice_code = "A00001";
+  t.rule_kind = std::string(generate::kPaymentPerPatientOutlier);
+  t.magnitude = 1.5;
+  t.pattern = "total";
+  const std::vector<v1::Envelope> flags = {Flag("C10099", generate::kPaymentPerPatientOutlier)};
+  // Counting the practices the rule does not judge, the bound's limit sits among them (300).
+  auto with_small = PowerCurves({t}, flags, practices, stats, PowerOptions{});
+  ASSERT_EQ(with_small.size(), 1u);
+  EXPECT_EQ(with_small[0].bound_found, 0);
+  // With the rule's own minimum they are out, and the altered practice is above the limit.
+  auto same = PowerCurves({t}, flags, practices, stats, def);
+  ASSERT_EQ(same.size(), 1u);
+  EXPECT_EQ(same[0].bound_found, 1);
+}
+
 // Undetectable entries are neither found nor missed, and not false positives when flagged.
 TEST(PowerTest, ScoreLeavesUndetectableEntriesOut) {
   generate::TruthEntry t;

@@ -4,12 +4,14 @@
 // altered (the bound). docs/generator.md ("Power curves") defines both and shows the figures.
 //
 // The bound is computed from PracticeStats (what a practice's whole stream shows, tallied by
-// Evaluate): for each kind, one statistic per practice (e.g. the log of its year's payments per
-// weighted patient minus its contract stratum's median); the reference detector flags the
-// practices whose statistic is above the clean practices' quantile that flags the same share of
-// clean practices as the rule did. For the exact kinds (a duplicate, a claim above its cohort,
-// points above a maximum, a late claim, a missing visit) no clean practice shows the pattern, so
-// the bound is 1.
+// Evaluate): for each measure a kind's rules judge, one statistic per practice (e.g. the log of
+// its year's payments per weighted patient minus its contract stratum's median). The reference
+// detector ranks each practice by its most extreme measure (the smallest share of clean
+// practices at or above it, over the kind's measures) and flags the practices more extreme than
+// the clean practices' own rank at the share of clean practices the kind's rules flagged. With
+// one measure this is the clean quantile of the statistic. For the exact kinds (a duplicate, a
+// claim above its cohort, points above a maximum, a late claim, a missing visit) no clean practice
+// shows the pattern, so the bound is 1.
 #pragma once
 
 #include <array>
@@ -53,8 +55,16 @@ struct PowerRow {
   int64_t found = 0;
   double recall = 0, recall_lo = 0, recall_hi = 0;  // Wilson 95% interval
   double clean_flag_rate = 0;  // share of clean practices the kind's rules flagged
+  // The bound: the reference detector of the kind, watching every measure the kind's rules judge
+  // (payments: the total and the global sum; contacts: home visits and out of hours) at the
+  // kind's clean flag rate, as the rules do. It does not know which measure was altered.
   int64_t bound_found = 0;
   double bound = 0, bound_lo = 0, bound_hi = 0;
+  // The reference detector that also knows which measure was altered (the pattern's measure
+  // alone, at the kind's whole clean flag rate): the bound until session 5, kept for comparison.
+  // Equal to the bound for kinds with one measure.
+  int64_t bound_pattern_found = 0;
+  double bound_pattern = 0;
 };
 
 // Which practices the reference detector judges. The bound must use the same eligibility as the

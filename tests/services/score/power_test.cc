@@ -134,6 +134,52 @@ rules:
   EXPECT_EQ(same[0].bound_found, 1);
 }
 
+// The contact rules judge home visits and out-of-hours contacts, and a flag on either finds an
+// anomaly of the kind; so the bound watches both measures at the kind's clean flag rate, and
+// does not spend the whole rate on the measure it is told was altered (bound_pattern does).
+TEST(PowerTest, BoundWatchesEveryMeasureOfTheKindAtTheKindsFlagRate) {
+  std::map<std::string, PracticeStats> stats;
+  std::vector<std::string> practices;
+  auto add = [&](const std::string& code, int64_t home, int64_t ooh) {
+    PracticeStats& s = stats[code];
+    s.has_register = true;
+    s.weighted = 1000;
+    s.list_first = 1000;
+    s.home_visits = home;
+    s.out_of_hours = ooh;
+    practices.push_back(code);
+  };
+  // 200 clean practices: home visits 100, 102, ..., 498; out of hours 100..299, in another order.
+  for (int i = 0; i < 200; ++i)
+    add("C" + std::to_string(10000 + i), 100 + 2 * i, 100 + i * 7 % 200);
+  add("A00001", 495, 100);  // between the clean practices' 2nd and 3rd highest home visits
+  add("A00002", 900, 100);  // above every clean practice
+  std::vector<generate::TruthEntry> truth;
+  for (const char* code : {"A00001", "A00002"}) {
+    generate::TruthEntry t;
+    t.practice_code = code;
+    t.rule_kind = std::string(generate::kContactRateOutlier);
+    t.magnitude = 3;
+    t.pattern = "home_visit";
+    truth.push_back(t);
+  }
+  // The rules flagged two clean practices (1%): one on home visits, one on out of hours.
+  const std::vector<v1::Envelope> flags = {Flag("C10199", generate::kContactRateOutlier),
+                                           Flag("C10057", generate::kContactRateOutlier),
+                                           Flag("A00002", generate::kContactRateOutlier)};
+  auto rows = PowerCurves(truth, flags, practices, stats);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_DOUBLE_EQ(rows[0].clean_flag_rate, 0.01);
+  EXPECT_EQ(rows[0].found, 1);
+  // Two clean practices flagged over both measures: each measure's most extreme one. A00001 is
+  // not beyond them; A00002 is.
+  EXPECT_EQ(rows[0].bound_found, 1);
+  // Spending the 1% on home visits alone flags what lies above the third highest clean value.
+  EXPECT_EQ(rows[0].bound_pattern_found, 2);
+  EXPECT_DOUBLE_EQ(rows[0].bound_pattern, 1.0);
+  EXPECT_NE(FormatPowerCsv(rows).find(",2\n"), std::string::npos) << FormatPowerCsv(rows);
+}
+
 // Undetectable entries are neither found nor missed, and not false positives when flagged.
 TEST(PowerTest, ScoreLeavesUndetectableEntriesOut) {
   generate::TruthEntry t;

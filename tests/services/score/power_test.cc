@@ -81,6 +81,29 @@ TEST(PowerTest, BoundFlagsAboveTheCleanQuantileAtTheRulesFlagRate) {
       << FormatPowerCsv(rows);
 }
 
+generate::TruthEntry Injected(const std::string& practice, std::string_view kind, double magnitude,
+                              const std::string& pattern) {
+  generate::TruthEntry t;
+  t.practice_code = practice;
+  t.rule_kind = std::string(kind);
+  t.magnitude = magnitude;
+  t.pattern = pattern;
+  return t;
+}
+
+// A practice with a register entry (1,000 weighted patients, `list` registered), added to the
+// run's practices; the caller sets what its stream shows.
+PracticeStats& AddPractice(std::map<std::string, PracticeStats>* stats,
+                           std::vector<std::string>* practices, const std::string& code,
+                           int64_t list) {
+  PracticeStats& s = (*stats)[code];
+  s.has_register = true;
+  s.weighted = 1000;
+  s.list_first = list;
+  practices->push_back(code);
+  return s;
+}
+
 // The bound judges the practices the rule judges: the payment rule's min_list_size comes from the
 // rule set (the smallest of several rules of the kind), not a copy in the scoring code.
 TEST(PowerTest, BoundTakesThePaymentRulesMinimumListFromTheRuleSet) {
@@ -107,22 +130,15 @@ rules:
   std::map<std::string, PracticeStats> stats;
   std::vector<std::string> practices;
   auto add = [&](const std::string& code, int64_t list, double per_patient) {
-    PracticeStats& s = stats[code];
-    s.has_register = true;
-    s.weighted = 1000;
-    s.list_first = list;
+    PracticeStats& s = AddPractice(&stats, &practices, code, list);
     s.contract_type = v1::CONTRACT_TYPE_GMS;
     s.stream_pence[v1::PAYMENT_STREAM_GLOBAL_SUM] = per_patient * 1000;
-    practices.push_back(code);
   };
   for (int i = 0; i < 100; ++i) add("C" + std::to_string(10000 + i), 2000, 100 + i);
   for (int i = 0; i < 5; ++i) add("S" + std::to_string(10000 + i), 1200, 300);
   add("A00001", 2000, 250);
-  generate::TruthEntry t;
-  t.practice_code = "A00001";
-  t.rule_kind = std::string(generate::kPaymentPerPatientOutlier);
-  t.magnitude = 1.5;
-  t.pattern = "total";
+  const generate::TruthEntry t =
+      Injected("A00001", generate::kPaymentPerPatientOutlier, 1.5, "total");
   const std::vector<v1::Envelope> flags = {Flag("C10099", generate::kPaymentPerPatientOutlier)};
   // Counting the practices the rule does not judge, the bound's limit sits among them (300).
   auto with_small = PowerCurves({t}, flags, practices, stats, PowerOptions{});
@@ -141,28 +157,18 @@ TEST(PowerTest, BoundWatchesEveryMeasureOfTheKindAtTheKindsFlagRate) {
   std::map<std::string, PracticeStats> stats;
   std::vector<std::string> practices;
   auto add = [&](const std::string& code, int64_t home, int64_t ooh) {
-    PracticeStats& s = stats[code];
-    s.has_register = true;
-    s.weighted = 1000;
-    s.list_first = 1000;
+    PracticeStats& s = AddPractice(&stats, &practices, code, 1000);
     s.home_visits = home;
     s.out_of_hours = ooh;
-    practices.push_back(code);
   };
   // 200 clean practices: home visits 100, 102, ..., 498; out of hours 100..299, in another order.
   for (int i = 0; i < 200; ++i)
     add("C" + std::to_string(10000 + i), 100 + 2 * i, 100 + i * 7 % 200);
   add("A00001", 495, 100);  // between the clean practices' 2nd and 3rd highest home visits
   add("A00002", 900, 100);  // above every clean practice
-  std::vector<generate::TruthEntry> truth;
-  for (const char* code : {"A00001", "A00002"}) {
-    generate::TruthEntry t;
-    t.practice_code = code;
-    t.rule_kind = std::string(generate::kContactRateOutlier);
-    t.magnitude = 3;
-    t.pattern = "home_visit";
-    truth.push_back(t);
-  }
+  const std::vector<generate::TruthEntry> truth = {
+      Injected("A00001", generate::kContactRateOutlier, 3, "home_visit"),
+      Injected("A00002", generate::kContactRateOutlier, 3, "home_visit")};
   // The rules flagged two clean practices (1%): one on home visits, one on out of hours.
   const std::vector<v1::Envelope> flags = {Flag("C10199", generate::kContactRateOutlier),
                                            Flag("C10057", generate::kContactRateOutlier),

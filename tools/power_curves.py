@@ -4,7 +4,8 @@
 Runs `probity score offline --graded --power-csv` once per seed (or reads CSVs written earlier),
 pools the counts per rule kind, pattern and magnitude, and writes
 
-  <out>/power.csv        the pooled table (recall and bound with Wilson 95% intervals)
+  <out>/power.csv        the pooled table (recall and bound with Wilson 95% intervals, and the
+                         bound of a detector told which measure was altered)
   <out>/power.md         the same as a Markdown table, for docs/generator.md
   <out>/power_<kind>.png one plot per kind: recall and bound against magnitude
 
@@ -89,11 +90,13 @@ def main():
         with open(path, newline="") as f:
             for row in csv.DictReader(f):
                 key = (row["rule_kind"], row["pattern"], float(row["magnitude"]))
-                p = pooled.setdefault(key, {"n": 0, "undet": 0, "found": 0, "bound": 0})
+                p = pooled.setdefault(key, {"n": 0, "undet": 0, "found": 0, "bound": 0, "known": 0})
                 p["n"] += int(row["injected"])
                 p["undet"] += int(row["undetectable"])
                 p["found"] += int(row["found"])
                 p["bound"] += int(row["bound_found"])
+                # The bound knowing which measure was altered (session 5 on; before, the bound).
+                p["known"] += int(row.get("bound_pattern_found") or row["bound_found"])
                 clean_rates[row["rule_kind"]].append(float(row["clean_flag_rate"]))
 
     rows = []
@@ -105,18 +108,20 @@ def main():
         cr = clean_rates[kind]
         rows.append(dict(kind=kind, pattern=pattern, mag=mag, n=p["n"], undet=p["undet"],
                          found=p["found"], recall=r, rlo=rlo, rhi=rhi, bound_found=p["bound"],
-                         bound=b, blo=blo, bhi=bhi, clean=sum(cr) / len(cr)))
+                         bound=b, blo=blo, bhi=bhi, clean=sum(cr) / len(cr), known=p["known"],
+                         known_rate=p["known"] / p["n"] if p["n"] else float("nan")))
 
     with open(os.path.join(args.out, "power.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["rule_kind", "pattern", "magnitude", "injected", "undetectable", "found",
                     "recall", "recall_lo", "recall_hi", "bound_found", "bound", "bound_lo",
-                    "bound_hi", "clean_flag_rate"])
+                    "bound_hi", "clean_flag_rate", "bound_pattern_found", "bound_pattern"])
         for r in rows:
             w.writerow([r["kind"], r["pattern"], r["mag"], r["n"], r["undet"], r["found"],
                         f"{r['recall']:.4f}", f"{r['rlo']:.4f}", f"{r['rhi']:.4f}",
                         r["bound_found"], f"{r['bound']:.4f}", f"{r['blo']:.4f}",
-                        f"{r['bhi']:.4f}", f"{r['clean']:.5f}"])
+                        f"{r['bhi']:.4f}", f"{r['clean']:.5f}", r["known"],
+                        f"{r['known_rate']:.4f}"])
 
     def pct(x):
         return "-" if math.isnan(x) else f"{x:.2f}"
@@ -129,14 +134,14 @@ def main():
                     f"({100 * flagged / total:.2f}%, 95% CI {100 * lo:.2f}–{100 * hi:.2f}%), "
                     f"{len(reports)} runs.\n\n")
         f.write("| rule kind | pattern | magnitude | n | undetectable | recall [95% CI] | "
-                "bound [95% CI] | recall / bound | clean flag rate |\n")
-        f.write("|---|---|---|---|---|---|---|---|---|\n")
+                "bound [95% CI] | recall / bound | clean flag rate | bound knowing the measure |\n")
+        f.write("|---|---|---|---|---|---|---|---|---|---|\n")
         for r in rows:
             ratio = "-" if not r["bound_found"] else f"{r['found'] / r['bound_found']:.2f}"
             f.write(f"| {r['kind']} | {r['pattern']} | {r['mag']:g} | {r['n']} | {r['undet']} | "
                     f"{pct(r['recall'])} [{r['rlo']:.2f}, {r['rhi']:.2f}] | "
                     f"{pct(r['bound'])} [{r['blo']:.2f}, {r['bhi']:.2f}] | {ratio} | "
-                    f"{100 * r['clean']:.2f}% |\n")
+                    f"{100 * r['clean']:.2f}% | {pct(r['known_rate'])} |\n")
 
     try:
         import matplotlib
@@ -162,6 +167,9 @@ def main():
                                marker="o", capsize=3, label=f"{pattern}: rules")
             ax.plot(x, [r["bound"] for r in pr], linestyle="--", marker="x",
                     color=line[0].get_color(), label=f"{pattern}: bound")
+            if any(r["known"] != r["bound_found"] for r in pr):
+                ax.plot(x, [r["known_rate"] for r in pr], linestyle=":", marker="+",
+                        color=line[0].get_color(), label=f"{pattern}: bound knowing the measure")
         ax.set_xlabel("magnitude")
         ax.set_ylabel("recall")
         ax.set_ylim(-0.02, 1.02)

@@ -131,7 +131,9 @@ StatusOr<Evaluation> Evaluate(const std::vector<generate::PracticeRecord>& refer
   out.input_events = sink.input_events();
   out.log_entries = static_cast<int64_t>(sink.next_index());
   out.baselines = sink.baseline_count();
-  if (params.graded) out.power = PowerCurves(out.truth, flags, out.practices, stats);
+  if (params.graded) {
+    out.power = PowerCurves(out.truth, flags, out.practices, stats, PowerOptionsFor(rule_set));
+  }
 
   // Plans of practices flagged for a kind they were not given (false positives).
   std::set<std::pair<std::string, std::string>> truth_pairs;

@@ -81,6 +81,111 @@ TEST(PowerTest, BoundFlagsAboveTheCleanQuantileAtTheRulesFlagRate) {
       << FormatPowerCsv(rows);
 }
 
+generate::TruthEntry Injected(const std::string& practice, std::string_view kind, double magnitude,
+                              const std::string& pattern) {
+  generate::TruthEntry t;
+  t.practice_code = practice;
+  t.rule_kind = std::string(kind);
+  t.magnitude = magnitude;
+  t.pattern = pattern;
+  return t;
+}
+
+// A practice with a register entry (1,000 weighted patients, `list` registered), added to the
+// run's practices; the caller sets what its stream shows.
+PracticeStats& AddPractice(std::map<std::string, PracticeStats>* stats,
+                           std::vector<std::string>* practices, const std::string& code,
+                           int64_t list) {
+  PracticeStats& s = (*stats)[code];
+  s.has_register = true;
+  s.weighted = 1000;
+  s.list_first = list;
+  practices->push_back(code);
+  return s;
+}
+
+// The bound judges the practices the rule judges: the payment rule's min_list_size comes from the
+// rule set (the smallest of several rules of the kind), not a copy in the scoring code.
+TEST(PowerTest, BoundTakesThePaymentRulesMinimumListFromTheRuleSet) {
+  auto rs = rules::LoadRuleSetFile(PROBITY_DEFAULT_RULES);
+  ASSERT_TRUE(rs.ok());
+  const PowerOptions def = PowerOptionsFor(*rs);
+  EXPECT_EQ(def.payment_min_list, 1500);
+  EXPECT_EQ(def.list_min_list, 1000);
+  auto two = rules::LoadRuleSet(R"(name: t
+version: "1"
+rules:
+  - {id: pay-a, version: 1, kind: payment_per_patient_outlier, severity: info, description: d,
+     params: {min_list_size: 1500}}
+  - {id: pay-b, version: 1, kind: payment_per_patient_outlier, severity: info, description: d,
+     params: {min_list_size: 1200}}
+)");
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  EXPECT_EQ(PowerOptionsFor(*two).payment_min_list, 1200);
+  EXPECT_EQ(PowerOptionsFor(*two).list_min_list, PowerOptions{}.list_min_list);
+
+  // 100 clean practices of 2,000 patients at 100..199 pence per weighted patient, five clean
+  // ones of 1,200 patients at 300 (fixed lumps over a small list), one altered practice at 250.
+  // The rule flagged one clean practice.
+  std::map<std::string, PracticeStats> stats;
+  std::vector<std::string> practices;
+  auto add = [&](const std::string& code, int64_t list, double per_patient) {
+    PracticeStats& s = AddPractice(&stats, &practices, code, list);
+    s.contract_type = v1::CONTRACT_TYPE_GMS;
+    s.stream_pence[v1::PAYMENT_STREAM_GLOBAL_SUM] = per_patient * 1000;
+  };
+  for (int i = 0; i < 100; ++i) add("C" + std::to_string(10000 + i), 2000, 100 + i);
+  for (int i = 0; i < 5; ++i) add("S" + std::to_string(10000 + i), 1200, 300);
+  add("A00001", 2000, 250);
+  const generate::TruthEntry t =
+      Injected("A00001", generate::kPaymentPerPatientOutlier, 1.5, "total");
+  const std::vector<v1::Envelope> flags = {Flag("C10099", generate::kPaymentPerPatientOutlier)};
+  // Counting the practices the rule does not judge, the bound's limit sits among them (300).
+  auto with_small = PowerCurves({t}, flags, practices, stats, PowerOptions{});
+  ASSERT_EQ(with_small.size(), 1u);
+  EXPECT_EQ(with_small[0].bound_found, 0);
+  // With the rule's own minimum they are out, and the altered practice is above the limit.
+  auto same = PowerCurves({t}, flags, practices, stats, def);
+  ASSERT_EQ(same.size(), 1u);
+  EXPECT_EQ(same[0].bound_found, 1);
+}
+
+// The contact rules judge home visits and out-of-hours contacts, and a flag on either finds an
+// anomaly of the kind; so the bound watches both measures at the kind's clean flag rate, and
+// does not spend the whole rate on the measure it is told was altered (bound_pattern does).
+TEST(PowerTest, BoundWatchesEveryMeasureOfTheKindAtTheKindsFlagRate) {
+  std::map<std::string, PracticeStats> stats;
+  std::vector<std::string> practices;
+  auto add = [&](const std::string& code, int64_t home, int64_t ooh) {
+    PracticeStats& s = AddPractice(&stats, &practices, code, 1000);
+    s.home_visits = home;
+    s.out_of_hours = ooh;
+  };
+  // 200 clean practices: home visits 100, 102, ..., 498; out of hours 100..299, in another order.
+  for (int i = 0; i < 200; ++i)
+    add("C" + std::to_string(10000 + i), 100 + 2 * i, 100 + i * 7 % 200);
+  add("A00001", 495, 100);  // between the clean practices' 2nd and 3rd highest home visits
+  add("A00002", 900, 100);  // above every clean practice
+  const std::vector<generate::TruthEntry> truth = {
+      Injected("A00001", generate::kContactRateOutlier, 3, "home_visit"),
+      Injected("A00002", generate::kContactRateOutlier, 3, "home_visit")};
+  // The rules flagged two clean practices (1%): one on home visits, one on out of hours.
+  const std::vector<v1::Envelope> flags = {Flag("C10199", generate::kContactRateOutlier),
+                                           Flag("C10057", generate::kContactRateOutlier),
+                                           Flag("A00002", generate::kContactRateOutlier)};
+  auto rows = PowerCurves(truth, flags, practices, stats);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_DOUBLE_EQ(rows[0].clean_flag_rate, 0.01);
+  EXPECT_EQ(rows[0].found, 1);
+  // Two clean practices flagged over both measures: each measure's most extreme one. A00001 is
+  // not beyond them; A00002 is.
+  EXPECT_EQ(rows[0].bound_found, 1);
+  // Spending the 1% on home visits alone flags what lies above the third highest clean value.
+  EXPECT_EQ(rows[0].bound_pattern_found, 2);
+  EXPECT_DOUBLE_EQ(rows[0].bound_pattern, 1.0);
+  EXPECT_NE(FormatPowerCsv(rows).find(",2\n"), std::string::npos) << FormatPowerCsv(rows);
+}
+
 // Undetectable entries are neither found nor missed, and not false positives when flagged.
 TEST(PowerTest, ScoreLeavesUndetectableEntriesOut) {
   generate::TruthEntry t;

@@ -309,8 +309,10 @@ class NodeTable {
 };
 
 // Calls `make` on a thread of its own, up to `depth` results ahead of the caller of Next(): each
-// call fills one T and says whether more follow. Destroying it stops the thread (after the call
-// under way) and drops what was made but not taken.
+// call fills one T and says whether more follow. A result handed back through Spent() is
+// destroyed on that thread too (what it allocated is freed where it was allocated, not across
+// threads). Destroying it stops the thread (after the call under way) and drops what was made but
+// not taken.
 template <class T>
 class MadeAhead {
  public:
@@ -336,15 +338,23 @@ class MadeAhead {
     changed_.NotifyAll();
     return t;
   }
+  // Hands back a result taken, to be destroyed by the making thread.
+  void Spent(T t) EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    spent_.push_back(std::move(t));
+  }
 
  private:
   void Run() EXCLUDES(mu_) {
+    std::vector<T> spent;
     for (bool more = true; more;) {
       {
         MutexLock l(&mu_);
         while (!stop_ && ready_.size() >= depth_) changed_.Wait(&mu_);
         if (stop_) return;
+        spent.swap(spent_);
       }
+      spent.clear();
       T t;
       more = make_(&t);
       MutexLock l(&mu_);
@@ -358,6 +368,7 @@ class MadeAhead {
   Mutex mu_;
   CondVar changed_;  // a result made or taken, or stop_
   std::deque<T> ready_ GUARDED_BY(mu_);
+  std::vector<T> spent_ GUARDED_BY(mu_);
   bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: started once the rest is set
 };
@@ -407,14 +418,17 @@ struct TrailQuery {
 };
 
 // Reads a trail in event-time order from `cursor`: up to `max` entries, each handed to fn with
-// its record. Moves *cursor past every entry looked at. *done is set when nothing is left.
+// its record (valid during the call only). Moves *cursor past every entry looked at. *done is set
+// when nothing is left.
 Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCursor* cursor,
                  bool* started, size_t max,
-                 const std::function<Status(logstore::Entry, v1::LogRecord)>& fn, bool* done) {
+                 const std::function<Status(logstore::Entry, const v1::LogRecord&)>& fn,
+                 bool* done) {
   size_t served = 0;
   // Few large index reads: each one may sort the practice index's memtable (logstore).
   size_t batch = std::max<size_t>(max + 1, 4096);
   *done = false;
+  v1::LogRecord record;  // parsed into again for each entry, which keeps its strings' storage
   while (served < max) {
     const Micros from = *started ? cursor->t : q.from;
     PROBITY_ASSIGN_OR_RETURN(auto indices, reader.FindByPractice(q.practice, from, q.to, batch));
@@ -427,7 +441,6 @@ Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCu
       PROBITY_ASSIGN_OR_RETURN(std::vector<logstore::Entry> entries, reader.GetMany(some));
       for (logstore::Entry& e : entries) {
         const uint64_t idx = e.index;
-        v1::LogRecord record;
         if (!record.ParseFromString(e.record_bytes)) {
           return DataLoss("entry " + std::to_string(idx) + " does not parse");
         }
@@ -441,7 +454,7 @@ Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCu
         if (q.kind ? record.kind() != *q.kind : record.kind() == v1::EVENT_KIND_ACCESS_RECORD) {
           continue;  // access records are served by /access, unless asked for by kind
         }
-        PROBITY_RETURN_IF_ERROR(fn(std::move(e), std::move(record)));
+        PROBITY_RETURN_IF_ERROR(fn(std::move(e), record));
         if (++served == max) return Status::Ok();
       }
     }
@@ -712,17 +725,16 @@ struct ApiServer::Impl {
     header.set_practice_code(practice);
     *header.mutable_checkpoint() = *cp;
 
-    // Fills *t (empty) with the entry, taking its bytes. (Called after this handler returned
-    // when streamed: it holds nothing of the handler's.)
-    auto make_entry = [](bool include_envelope, logstore::Entry& e, v1::LogRecord& r,
-                         NodeTable* nodes, const std::vector<merkle::Hash>& path,
+    // Fills *t (empty) with the entry but its proof, taking its bytes; the proofs of a run of
+    // entries are made together once it is read. (Called after this handler returned when
+    // streamed: it holds nothing of the handler's.)
+    auto fill_entry = [](bool include_envelope, logstore::Entry& e, const v1::LogRecord& r,
                          v1::TrailEntry* t) {
       t->set_index(e.index);
       t->set_leaf(std::move(e.record_bytes));
       t->set_event_id(r.event_id());
       t->set_kind(r.kind());
       *t->mutable_occurred_at() = r.occurred_at();
-      nodes->Add(path, t);
       if (include_envelope) {
         auto env = follow::DecodeRecordEnvelope(r);
         if (env.ok()) *t->mutable_envelope() = std::move(*env);
@@ -735,24 +747,20 @@ struct ApiServer::Impl {
       v1::TrailPage page;
       NodeTable nodes;
       bool done = false;
-      std::vector<logstore::Entry> entries;
-      std::vector<v1::LogRecord> records;
+      std::vector<uint64_t> indices;
       Status st = ReadTrail(
           *reader, q, &cursor, &started, *limit,
-          [&](logstore::Entry e, v1::LogRecord r) {
-            entries.push_back(std::move(e));
-            records.push_back(std::move(r));
+          [&](logstore::Entry e, const v1::LogRecord& r) {
+            indices.push_back(e.index);
+            fill_entry(q.include_envelope, e, r, page.add_entries());
             return Status::Ok();
           },
           &done);
       if (!st.ok()) return FromStatus(st);
-      std::vector<uint64_t> indices;
-      for (const auto& e : entries) indices.push_back(e.index);
       auto paths = reader->InclusionProofs(indices, q.tree_size);
       if (!paths.ok()) return FromStatus(paths.status());
-      for (size_t i = 0; i < entries.size(); ++i) {
-        make_entry(q.include_envelope, entries[i], records[i], &nodes, (*paths)[i],
-                   page.add_entries());
+      for (size_t i = 0; i < indices.size(); ++i) {
+        nodes.Add((*paths)[i], page.mutable_entries(static_cast<int>(i)));
       }
       page.mutable_end()->set_entries(page.entries_size());
       if (!done && page.entries_size() == static_cast<int>(*limit)) {
@@ -795,7 +803,7 @@ struct ApiServer::Impl {
     maker->cursor = cursor;
     maker->started = started;
     maker->cap = options.max_stream_entries;
-    auto make_run = [maker, make_entry](Run* run) {
+    auto make_run = [maker, fill_entry](Run* run) {
       Maker& m = *maker;
       run->arena = std::make_unique<google::protobuf::Arena>();
       auto new_line = [run] {
@@ -805,32 +813,28 @@ struct ApiServer::Impl {
       };
       if (!m.done && m.served < m.cap) {
         const size_t n = std::min<size_t>(4096, m.cap - m.served);
-        std::vector<logstore::Entry> entries;
-        std::vector<v1::LogRecord> records;
+        std::vector<uint64_t> indices;
+        indices.reserve(n);
+        run->lines.reserve(n + 1);
         run->status = ReadTrail(
             *m.reader, m.q, &m.cursor, &m.started, n,
-            [&](logstore::Entry e, v1::LogRecord r) {
-              entries.push_back(std::move(e));
-              records.push_back(std::move(r));
+            [&](logstore::Entry e, const v1::LogRecord& r) {
+              indices.push_back(e.index);
+              fill_entry(m.q.include_envelope, e, r, new_line()->mutable_entry());
               return Status::Ok();
             },
             &m.done);
         if (!run->status.ok()) return false;
-        std::vector<uint64_t> indices;
-        indices.reserve(entries.size());
-        for (const auto& e : entries) indices.push_back(e.index);
         auto paths = m.reader->InclusionProofs(indices, m.q.tree_size);
         if (!paths.ok()) {
           run->status = paths.status();
           return false;
         }
-        run->lines.reserve(entries.size() + 1);
-        for (size_t i = 0; i < entries.size(); ++i) {
-          make_entry(m.q.include_envelope, entries[i], records[i], &m.nodes, (*paths)[i],
-                     new_line()->mutable_entry());
+        for (size_t i = 0; i < indices.size(); ++i) {
+          m.nodes.Add((*paths)[i], run->lines[i]->mutable_entry());
         }
-        m.served += entries.size();
-        if (!m.done && entries.size() == n && m.served < m.cap) return true;
+        m.served += indices.size();
+        if (!m.done && indices.size() == n && m.served < m.cap) return true;
       }
       v1::TrailEnd* end = new_line()->mutable_end();
       end->set_entries(m.served);
@@ -840,6 +844,7 @@ struct ApiServer::Impl {
     struct StreamState {
       std::string first;  // the header line, until sent
       bool ended = false;
+      std::string out;  // a run's lines, printed
       MadeAhead<Run> runs;
       StreamState(std::string header_line, std::function<bool(Run*)> make)
           : first(std::move(header_line)), runs(std::move(make), 2) {}
@@ -860,13 +865,15 @@ struct ApiServer::Impl {
       }
       Run run = s->runs.Next();
       if (!run.status.ok()) return false;  // ends the connection: the client sees no end line
-      std::string out;
+      std::string& out = s->out;
+      out.clear();
       out.reserve(run.lines.size() * 1024);
       for (const v1::TrailLine* line : run.lines) {
         codec::AppendJson(*line, &out);
         out += '\n';
       }
       s->ended = run.lines.empty() || run.lines.back()->has_end();
+      s->runs.Spent(std::move(run));
       sink.write(out.data(), out.size());
       return true;
     });

@@ -8,6 +8,8 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <thread>
 
 #include "common/logstore/keys.h"
@@ -64,6 +66,7 @@ LogStore::~LogStore() {
 StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& path,
                                                    const OpenOptions& options) {
   std::unique_ptr<LogStore> s(new LogStore());
+  s->tile_cache_ = std::make_unique<TileCache>();
   s->path_ = path;
   s->read_only_ = options.read_only;
   s->write_options_.sync = options.sync;
@@ -205,14 +208,40 @@ StatusOr<std::optional<merkle::Tile>> LogStore::ReadTile(merkle::TileId id) cons
   return std::optional<merkle::Tile>(std::move(t).value());
 }
 
+// The tiles above tile level 0 (1/256 of the tree's nodes), each as last read. A node never
+// changes once written and the log only grows, so a copy answers for every node it holds; a tile
+// that grew since is read again when a node it lacks is asked for. Thread-safe.
+class TileCache {
+ public:
+  // Level-0 tiles are not kept: there are 256 times more of them, and a proof needs one each.
+  static bool Keeps(const merkle::TileId& id) { return id.level >= 1; }
+  std::shared_ptr<const std::string> Find(const merkle::TileId& id) const EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    auto it = tiles_.find(id);
+    return it == tiles_.end() ? nullptr : it->second;
+  }
+  void Put(const merkle::TileId& id, std::shared_ptr<const std::string> bytes) EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    if (tiles_.size() < kMaxTiles || tiles_.count(id) > 0) tiles_[id] = std::move(bytes);
+  }
+
+ private:
+  // 64 MB of tiles: every tile above level 0 of a tree of 2^28 leaves. Beyond, they are read.
+  static constexpr size_t kMaxTiles = 4096;
+  mutable Mutex mu_;
+  std::map<merkle::TileId, std::shared_ptr<const std::string>> tiles_ GUARDED_BY(mu_);
+};
+
 namespace {
 
 // Reads node hashes in place from tiles, keeping the last few tiles read at each tile level pinned
 // (no copy of their 16 KB): the nodes of one proof come from its leaf's tiles and, against a size
 // that is no power of two, from the tiles at the tree's right edge; neighbouring leaves share both.
+// Tiles above level 0 come from the store's TileCache.
 class TileReader {
  public:
-  TileReader(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* tiles) : db_(db), tiles_(tiles) {
+  TileReader(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* tiles, TileCache* cache)
+      : db_(db), tiles_(tiles), cache_(cache) {
     levels_.reserve(8);  // a 64-bit tree has at most 8 tile levels: slots never move
   }
 
@@ -229,21 +258,20 @@ class TileReader {
       for (Slot& s : level) {
         if (s.used < slot->used) slot = &s;
       }
-      slot->tile.Reset();
       slot->id.reset();
-      const std::string key = keys::TileKey(tid.level, tid.index);
-      rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), tiles_, key, &slot->tile);
-      if (rs.IsNotFound()) {
-        return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
-                        " is missing: no tile " + std::to_string(tid.level) + "/" +
-                        std::to_string(tid.index));
-      }
-      PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read tile"));
+      slot->cached = TileCache::Keeps(tid) ? cache_->Find(tid) : nullptr;
+      if (!slot->cached) PROBITY_RETURN_IF_ERROR(Load(tid, n, slot));
       slot->id = tid;
     }
     slot->used = ++clock_;
-    auto h = merkle::Tile::GetFromSerialized(
-        tid, std::string_view(slot->tile.data(), slot->tile.size()), n);
+    auto h = merkle::Tile::GetFromSerialized(tid, slot->bytes(), n);
+    if (!h.ok() && h.status().code() == Code::kNotFound && slot->cached) {
+      // The kept copy is from before the tile grew to hold n.
+      slot->id.reset();
+      PROBITY_RETURN_IF_ERROR(Load(tid, n, slot));
+      slot->id = tid;
+      h = merkle::Tile::GetFromSerialized(tid, slot->bytes(), n);
+    }
     if (!h.ok()) {
       if (h.status().code() == Code::kNotFound) {
         return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
@@ -258,12 +286,37 @@ class TileReader {
  private:
   static constexpr size_t kSlots = 4;
   struct Slot {
-    rocksdb::PinnableSlice tile;
+    rocksdb::PinnableSlice tile;                // read from the store, or
+    std::shared_ptr<const std::string> cached;  // the cache's copy
     std::optional<merkle::TileId> id;
     uint64_t used = 0;
+    std::string_view bytes() const {
+      return cached ? std::string_view(*cached) : std::string_view(tile.data(), tile.size());
+    }
   };
+  // Reads tile tid (which holds node n) from the store into *slot, and into the cache if it keeps
+  // it.
+  Status Load(const merkle::TileId& tid, const merkle::NodeId& n, Slot* slot) {
+    slot->tile.Reset();
+    slot->cached.reset();
+    const std::string key = keys::TileKey(tid.level, tid.index);
+    rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), tiles_, key, &slot->tile);
+    if (rs.IsNotFound()) {
+      return DataLoss("tree node " + std::to_string(n.level) + "/" + std::to_string(n.index) +
+                      " is missing: no tile " + std::to_string(tid.level) + "/" +
+                      std::to_string(tid.index));
+    }
+    PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read tile"));
+    if (TileCache::Keeps(tid)) {
+      slot->cached = std::make_shared<const std::string>(slot->tile.data(), slot->tile.size());
+      slot->tile.Reset();
+      cache_->Put(tid, slot->cached);
+    }
+    return Status::Ok();
+  }
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* tiles_;
+  TileCache* cache_;
   std::vector<std::array<Slot, kSlots>> levels_;
   uint64_t clock_ = 0;
 };
@@ -274,7 +327,7 @@ StatusOr<std::vector<merkle::Hash>> LogStore::ReadNodes(
     const std::vector<merkle::NodeId>& nodes) const {
   std::vector<merkle::Hash> out;
   out.reserve(nodes.size());
-  TileReader reader(db_.get(), tiles());
+  TileReader reader(db_.get(), tiles(), tile_cache_.get());
   for (const merkle::NodeId& n : nodes) {
     PROBITY_ASSIGN_OR_RETURN(merkle::Hash h, reader.Read(n));
     out.push_back(h);
@@ -455,7 +508,7 @@ StatusOr<std::vector<std::vector<merkle::Hash>>> LogStore::InclusionProofs(
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return indices[a] < indices[b]; });
-  TileReader reader(db_.get(), tiles());
+  TileReader reader(db_.get(), tiles(), tile_cache_.get());
   // Neighbouring proofs share most of their hashes, so what one proof needed is kept for the next:
   // the last node read at each level, and each fold of the tree's right edge (the hash of a last,
   // partial node: against one size, the fold that starts at a given node is always the same).

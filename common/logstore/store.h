@@ -49,6 +49,8 @@ struct VerifyReport {
   uint64_t notes_checked = 0;  // checkpoint notes whose signature was checked (with a log key)
 };
 
+class TileCache;
+
 // The on-disk LogReader, and what the sequencer writes through. db() and the column families
 // are for the sequencer, verify, benchmarks and tamper tests; everything else reads through
 // LogReader.
@@ -154,6 +156,8 @@ class LogStore final : public LogReader {
   mutable Mutex latest_mu_;
   mutable std::optional<rocksdb::SequenceNumber> latest_seq_ GUARDED_BY(latest_mu_);
   mutable std::optional<v1::CheckpointRecord> latest_ GUARDED_BY(latest_mu_);
+  // The tiles above tile level 0 as last read, shared by every thread's proofs (store.cc).
+  std::unique_ptr<TileCache> tile_cache_;
 };
 
 // Maps a RocksDB status to ours.

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <sstream>
 
@@ -307,6 +308,71 @@ class NodeTable {
   std::vector<std::pair<merkle::Hash, uint32_t>> last_;
 };
 
+// Calls `make` on a thread of its own, up to `depth` results ahead of the caller of Next(): each
+// call fills one T and says whether more follow. A result handed back through Spent() is
+// destroyed on that thread too (what it allocated is freed where it was allocated, not across
+// threads). Destroying it stops the thread (after the call under way) and drops what was made but
+// not taken.
+template <class T>
+class MadeAhead {
+ public:
+  MadeAhead(std::function<bool(T*)> make, size_t depth)
+      : make_(std::move(make)), depth_(depth), thread_([this] { Run(); }) {}
+  ~MadeAhead() {
+    {
+      MutexLock l(&mu_);
+      stop_ = true;
+    }
+    changed_.NotifyAll();
+    thread_.join();
+  }
+  MadeAhead(const MadeAhead&) = delete;
+  MadeAhead& operator=(const MadeAhead&) = delete;
+
+  // The next result, in the order made, waiting for it. REQUIRES: the last one was not taken yet.
+  T Next() EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    while (ready_.empty()) changed_.Wait(&mu_);
+    T t = std::move(ready_.front());
+    ready_.pop_front();
+    changed_.NotifyAll();
+    return t;
+  }
+  // Hands back a result taken, to be destroyed by the making thread.
+  void Spent(T t) EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    spent_.push_back(std::move(t));
+  }
+
+ private:
+  void Run() EXCLUDES(mu_) {
+    std::vector<T> spent;
+    for (bool more = true; more;) {
+      {
+        MutexLock l(&mu_);
+        while (!stop_ && ready_.size() >= depth_) changed_.Wait(&mu_);
+        if (stop_) return;
+        spent.swap(spent_);
+      }
+      spent.clear();
+      T t;
+      more = make_(&t);
+      MutexLock l(&mu_);
+      ready_.push_back(std::move(t));
+      changed_.NotifyAll();
+    }
+  }
+
+  const std::function<bool(T*)> make_;
+  const size_t depth_;
+  Mutex mu_;
+  CondVar changed_;  // a result made or taken, or stop_
+  std::deque<T> ready_ GUARDED_BY(mu_);
+  std::vector<T> spent_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: started once the rest is set
+};
+
 // Where a trail answer stopped: the last entry looked at, in the practice index's order, and the
 // tree size of the checkpoint the answer was against (the next page is against the same one).
 struct TrailCursor {
@@ -352,14 +418,17 @@ struct TrailQuery {
 };
 
 // Reads a trail in event-time order from `cursor`: up to `max` entries, each handed to fn with
-// its record. Moves *cursor past every entry looked at. *done is set when nothing is left.
+// its record (valid during the call only). Moves *cursor past every entry looked at. *done is set
+// when nothing is left.
 Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCursor* cursor,
                  bool* started, size_t max,
-                 const std::function<Status(logstore::Entry, v1::LogRecord)>& fn, bool* done) {
+                 const std::function<Status(logstore::Entry, const v1::LogRecord&)>& fn,
+                 bool* done) {
   size_t served = 0;
   // Few large index reads: each one may sort the practice index's memtable (logstore).
   size_t batch = std::max<size_t>(max + 1, 4096);
   *done = false;
+  v1::LogRecord record;  // parsed into again for each entry, which keeps its strings' storage
   while (served < max) {
     const Micros from = *started ? cursor->t : q.from;
     PROBITY_ASSIGN_OR_RETURN(auto indices, reader.FindByPractice(q.practice, from, q.to, batch));
@@ -372,7 +441,6 @@ Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCu
       PROBITY_ASSIGN_OR_RETURN(std::vector<logstore::Entry> entries, reader.GetMany(some));
       for (logstore::Entry& e : entries) {
         const uint64_t idx = e.index;
-        v1::LogRecord record;
         if (!record.ParseFromString(e.record_bytes)) {
           return DataLoss("entry " + std::to_string(idx) + " does not parse");
         }
@@ -386,7 +454,7 @@ Status ReadTrail(const logstore::LogReader& reader, const TrailQuery& q, TrailCu
         if (q.kind ? record.kind() != *q.kind : record.kind() == v1::EVENT_KIND_ACCESS_RECORD) {
           continue;  // access records are served by /access, unless asked for by kind
         }
-        PROBITY_RETURN_IF_ERROR(fn(std::move(e), std::move(record)));
+        PROBITY_RETURN_IF_ERROR(fn(std::move(e), record));
         if (++served == max) return Status::Ok();
       }
     }
@@ -657,16 +725,17 @@ struct ApiServer::Impl {
     header.set_practice_code(practice);
     *header.mutable_checkpoint() = *cp;
 
-    // Fills *t (empty) with the entry, taking its bytes.
-    auto make_entry = [&q](logstore::Entry& e, v1::LogRecord& r, NodeTable* nodes,
-                           const std::vector<merkle::Hash>& path, v1::TrailEntry* t) {
+    // Fills *t (empty) with the entry but its proof, taking its bytes; the proofs of a run of
+    // entries are made together once it is read. (Called after this handler returned when
+    // streamed: it holds nothing of the handler's.)
+    auto fill_entry = [](bool include_envelope, logstore::Entry& e, const v1::LogRecord& r,
+                         v1::TrailEntry* t) {
       t->set_index(e.index);
       t->set_leaf(std::move(e.record_bytes));
       t->set_event_id(r.event_id());
       t->set_kind(r.kind());
       *t->mutable_occurred_at() = r.occurred_at();
-      nodes->Add(path, t);
-      if (q.include_envelope) {
+      if (include_envelope) {
         auto env = follow::DecodeRecordEnvelope(r);
         if (env.ok()) *t->mutable_envelope() = std::move(*env);
       }
@@ -678,23 +747,20 @@ struct ApiServer::Impl {
       v1::TrailPage page;
       NodeTable nodes;
       bool done = false;
-      std::vector<logstore::Entry> entries;
-      std::vector<v1::LogRecord> records;
+      std::vector<uint64_t> indices;
       Status st = ReadTrail(
           *reader, q, &cursor, &started, *limit,
-          [&](logstore::Entry e, v1::LogRecord r) {
-            entries.push_back(std::move(e));
-            records.push_back(std::move(r));
+          [&](logstore::Entry e, const v1::LogRecord& r) {
+            indices.push_back(e.index);
+            fill_entry(q.include_envelope, e, r, page.add_entries());
             return Status::Ok();
           },
           &done);
       if (!st.ok()) return FromStatus(st);
-      std::vector<uint64_t> indices;
-      for (const auto& e : entries) indices.push_back(e.index);
       auto paths = reader->InclusionProofs(indices, q.tree_size);
       if (!paths.ok()) return FromStatus(paths.status());
-      for (size_t i = 0; i < entries.size(); ++i) {
-        make_entry(entries[i], records[i], &nodes, (*paths)[i], page.add_entries());
+      for (size_t i = 0; i < indices.size(); ++i) {
+        nodes.Add((*paths)[i], page.mutable_entries(static_cast<int>(i)));
       }
       page.mutable_end()->set_entries(page.entries_size());
       if (!done && page.entries_size() == static_cast<int>(*limit)) {
@@ -713,81 +779,104 @@ struct ApiServer::Impl {
     auto id = RecordAccess(c, "trail", {practice}, q.tree_size, 0);
     if (!id.ok()) return FromStatus(id.status());
     header.set_access_record_id(*id);
-    struct StreamState {
+    // Runs of up to 4,096 lines are made (entries read, proved, their nodes numbered) on a thread
+    // of their own, a run or two ahead of the connection's thread, which prints and sends them.
+    struct Run {
+      std::unique_ptr<google::protobuf::Arena> arena;  // holds the lines
+      std::vector<v1::TrailLine*> lines;               // the last run ends with the end line
+      Status status;  // not ok: the stream breaks off (no end line)
+    };
+    // What the making thread alone uses.
+    struct Maker {
       std::shared_ptr<const logstore::LogReader> reader;
       TrailQuery q;
       TrailCursor cursor;
       bool started;
       bool done = false;
-      bool ended = false;
       size_t served = 0;
+      size_t cap;
       NodeTable nodes;
-      std::string first;
     };
-    auto s = std::make_shared<StreamState>();
-    s->reader = reader;
-    s->q = q;
-    s->cursor = cursor;
-    s->started = started;
+    auto maker = std::make_shared<Maker>();
+    maker->reader = reader;
+    maker->q = q;
+    maker->cursor = cursor;
+    maker->started = started;
+    maker->cap = options.max_stream_entries;
+    auto make_run = [maker, fill_entry](Run* run) {
+      Maker& m = *maker;
+      run->arena = std::make_unique<google::protobuf::Arena>();
+      auto new_line = [run] {
+        run->lines.push_back(
+            google::protobuf::Arena::CreateMessage<v1::TrailLine>(run->arena.get()));
+        return run->lines.back();
+      };
+      if (!m.done && m.served < m.cap) {
+        const size_t n = std::min<size_t>(4096, m.cap - m.served);
+        std::vector<uint64_t> indices;
+        indices.reserve(n);
+        run->lines.reserve(n + 1);
+        run->status = ReadTrail(
+            *m.reader, m.q, &m.cursor, &m.started, n,
+            [&](logstore::Entry e, const v1::LogRecord& r) {
+              indices.push_back(e.index);
+              fill_entry(m.q.include_envelope, e, r, new_line()->mutable_entry());
+              return Status::Ok();
+            },
+            &m.done);
+        if (!run->status.ok()) return false;
+        auto paths = m.reader->InclusionProofs(indices, m.q.tree_size);
+        if (!paths.ok()) {
+          run->status = paths.status();
+          return false;
+        }
+        for (size_t i = 0; i < indices.size(); ++i) {
+          m.nodes.Add((*paths)[i], run->lines[i]->mutable_entry());
+        }
+        m.served += indices.size();
+        if (!m.done && indices.size() == n && m.served < m.cap) return true;
+      }
+      v1::TrailEnd* end = new_line()->mutable_end();
+      end->set_entries(m.served);
+      if (!m.done) end->set_next_cursor(FormatCursor(m.cursor));
+      return false;
+    };
+    struct StreamState {
+      std::string first;  // the header line, until sent
+      bool ended = false;
+      std::string out;  // a run's lines, printed
+      MadeAhead<Run> runs;
+      StreamState(std::string header_line, std::function<bool(Run*)> make)
+          : first(std::move(header_line)), runs(std::move(make), 2) {}
+    };
     v1::TrailLine first;
     *first.mutable_header() = header;
-    s->first = codec::ToJson(first) + "\n";
-    const size_t cap = options.max_stream_entries;
+    auto s = std::make_shared<StreamState>(codec::ToJson(first) + "\n", std::move(make_run));
     c.res.status = 200;
-    c.res.set_chunked_content_provider(
-        kNdjson, [s, cap, make_entry](size_t, httplib::DataSink& sink) {
-          if (!s->first.empty()) {
-            sink.write(s->first.data(), s->first.size());
-            s->first.clear();
-            return true;
-          }
-          if (s->ended) {
-            sink.done();
-            return true;
-          }
-          std::string out;
-          Status st;
-          if (!s->done && s->served < cap) {
-            // Runs of 4,096 entries: the client reads one while the next is made.
-            const size_t n = std::min<size_t>(4096, cap - s->served);
-            std::vector<logstore::Entry> entries;
-            std::vector<v1::LogRecord> records;
-            st = ReadTrail(
-                *s->reader, s->q, &s->cursor, &s->started, n,
-                [&](logstore::Entry e, v1::LogRecord r) {
-                  entries.push_back(std::move(e));
-                  records.push_back(std::move(r));
-                  return Status::Ok();
-                },
-                &s->done);
-            std::vector<uint64_t> indices;
-            for (const auto& e : entries) indices.push_back(e.index);
-            StatusOr<std::vector<std::vector<merkle::Hash>>> paths =
-                st.ok() ? s->reader->InclusionProofs(indices, s->q.tree_size)
-                        : StatusOr<std::vector<std::vector<merkle::Hash>>>(st);
-            if (!paths.ok()) st = paths.status();
-            if (st.ok()) out.reserve(entries.size() * 1024);
-            for (size_t i = 0; st.ok() && i < entries.size(); ++i) {
-              v1::TrailLine line;
-              make_entry(entries[i], records[i], &s->nodes, (*paths)[i], line.mutable_entry());
-              codec::AppendJson(line, &out);
-              out += '\n';
-              ++s->served;
-            }
-            if (st.ok() && !s->done && entries.size() == n && s->served < cap) {
-              sink.write(out.data(), out.size());
-              return true;
-            }
-          }
-          if (!st.ok()) return false;  // ends the connection: the client sees no end line
-          v1::TrailLine end;
-          end.mutable_end()->set_entries(s->served);
-          if (!s->done) end.mutable_end()->set_next_cursor(FormatCursor(s->cursor));
-          out += codec::ToJson(end) + "\n";
-          sink.write(out.data(), out.size());
-          s->ended = true;
-          return true;
-        });
+    c.res.set_chunked_content_provider(kNdjson, [s](size_t, httplib::DataSink& sink) {
+      if (!s->first.empty()) {
+        sink.write(s->first.data(), s->first.size());
+        s->first.clear();
+        return true;
+      }
+      if (s->ended) {
+        sink.done();
+        return true;
+      }
+      Run run = s->runs.Next();
+      if (!run.status.ok()) return false;  // ends the connection: the client sees no end line
+      std::string& out = s->out;
+      out.clear();
+      out.reserve(run.lines.size() * 1024);
+      for (const v1::TrailLine* line : run.lines) {
+        codec::AppendJson(*line, &out);
+        out += '\n';
+      }
+      s->ended = run.lines.empty() || run.lines.back()->has_end();
+      s->runs.Spent(std::move(run));
+      sink.write(out.data(), out.size());
+      return true;
+    });
     return std::nullopt;
   }
 
@@ -1379,6 +1468,10 @@ Status ApiServer::Start() {
   s.set_keep_alive_timeout(std::max(1, o.read_timeout_ms / 1000));
   s.set_read_timeout(o.read_timeout_ms / 1000, (o.read_timeout_ms % 1000) * 1000);
   s.set_payload_max_length(o.max_body_bytes);
+  // An answer is written as its headers, then its body: without TCP_NODELAY the body waits for
+  // the client to acknowledge the headers, which a client waiting for the whole answer may
+  // delay (40 ms on Linux).
+  s.set_tcp_nodelay(true);
   Impl* impl = impl_.get();
 
   // httplib's own refusals (no route, body too large, bad request line) get the JSON shape too.

@@ -140,7 +140,9 @@ struct World {
     }
 
     cluster = std::move(bus::EmbeddedCluster::Start({}).value());
-    bus::ClientConfig cfg{cluster->bootstrap_servers(), {{"linger.ms", "1"}}};
+    // The api's producer settings (services/cli/api_commands.cc).
+    bus::ClientConfig cfg{cluster->bootstrap_servers(),
+                          {{"linger.ms", "1"}, {"socket.nagle.disable", "true"}}};
     kafka = std::make_unique<bus::KafkaBus>(cfg);
     publisher = std::move(ConfirmingBusPublisher::Create(kafka.get()).value());
     v1::ApiAccessConfig config;

@@ -103,6 +103,40 @@ TEST_F(LogStoreTest, AppendsAndServesEntriesRootsAndProofs) {
   EXPECT_EQ(report->entries_checked, 1000u);
 }
 
+// The store keeps the tiles above level 0 as it read them (a node never changes once written):
+// proofs stay right while the same store grows, both for nodes the kept copy holds and for nodes
+// added to its tile since.
+TEST_F(LogStoreTest, ProofsStayRightWhileTheTreeGrowsPastKeptTiles) {
+  auto store = OpenRw();
+  auto seq = Sequencer::Create(store.get());
+  ASSERT_TRUE(seq.ok());
+  std::vector<std::string> leaves;
+  merkle::InMemoryTree ref;
+  for (int round = 0; round < 4; ++round) {
+    // 600, then 1,200, 1,800 and 2,400 leaves: level-8 nodes join tile 1/0 each round.
+    for (auto& l : AppendMany(seq->get(), 600, 100, "g" + std::to_string(round) + "-")) {
+      ref.Append(l);
+      leaves.push_back(std::move(l));
+    }
+    const uint64_t size = leaves.size();
+    std::vector<uint64_t> indices;
+    for (uint64_t index = 0; index < size; index += 37) indices.push_back(index);
+    auto many = store->InclusionProofs(indices, size);
+    ASSERT_TRUE(many.ok()) << many.status().ToString();
+    for (size_t k = 0; k < indices.size(); ++k) {
+      const uint64_t index = indices[k];
+      auto proof = store->InclusionProof(index, size);
+      ASSERT_TRUE(proof.ok()) << proof.status().ToString();
+      EXPECT_EQ(*proof, (*many)[k]) << index;
+      EXPECT_TRUE(merkle::VerifyInclusion(index, size, merkle::HashLeaf(leaves[index]), *proof,
+                                          *ref.RootAt(size))
+                      .ok())
+          << index << " at " << size;
+    }
+    EXPECT_EQ(*store->Root(size), *ref.RootAt(size));
+  }
+}
+
 // idx_kind holds one group per kind per batch; FindByKind must read across groups and start
 // inside one. idx_practice is read in event-time order.
 TEST_F(LogStoreTest, KindAndPracticeIndexesAcrossBatches) {

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <regex>
 #include <sstream>
 
@@ -587,6 +588,29 @@ int Connect(int port) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   return fd;
+}
+
+// A streamed trail is made on a thread of the stream's own: a client that goes away mid-stream
+// leaves nothing behind (the api streams the next trail whole, and stops).
+TEST_F(ApiTest, TrailStreamLeftByItsClientLeavesNothingBehind) {
+  Populate();
+  for (int i = 0; i < 8; ++i) {
+    const int fd = Connect(h_->port());
+    const std::string req =
+        "GET /v1/practices/A81001/trail HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        "tok-auditor\r\nAccept: application/x-ndjson\r\n\r\n";
+    ASSERT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+    if (i % 2 == 1) {  // gone after the first bytes, or before any
+      char buf[64];
+      EXPECT_GT(read(fd, buf, sizeof(buf)), 0);
+    }
+    close(fd);
+  }
+  Response r = h_->Call("GET", "/v1/practices/A81001/trail", "auditor", "",
+                        {{"Accept", "application/x-ndjson"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(std::count(r.body.begin(), r.body.end(), '\n'), 11);  // header, 9 entries, end
+  h_->StopApi();
 }
 
 TEST_F(ApiTest, SlowAndGarbledRequestsAreCutOffWithoutStallingOthers) {

@@ -4,6 +4,7 @@
 // round while this round is written (the rules engine's snapshot, the replica's copy).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <thread>
 
@@ -24,9 +25,17 @@ class BackgroundWriter {
   // Otherwise starts `write` on a new thread and returns OK.
   Status Start(std::function<Status()> write) {
     PROBITY_RETURN_IF_ERROR(Wait());
-    thread_ = std::thread([this, w = std::move(write)] { status_ = w(); });
+    done_ = false;
+    thread_ = std::thread([this, w = std::move(write)] {
+      status_ = w();
+      done_ = true;
+    });
     return Status::Ok();
   }
+
+  // Without waiting: the finished write's status (reported once, as by Wait()), or OK while one
+  // is still running or none ran.
+  Status Poll() { return done_.load() ? Wait() : Status::Ok(); }
 
   // Waits for the running write, if any; its status is kept for the next Wait() or Start().
   void Join() {
@@ -45,6 +54,7 @@ class BackgroundWriter {
  private:
   std::thread thread_;
   Status status_;  // written by thread_; read only after it is joined
+  std::atomic<bool> done_{false};  // thread_ has written status_
 };
 
 }  // namespace probity::follow

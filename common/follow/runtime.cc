@@ -359,7 +359,9 @@ StatusOr<size_t> Runtime::RunOnce() {
   if (!started_) return FailedPrecondition("the follower runtime is not started");
   PROBITY_RETURN_IF_ERROR(ReadCheckpoints());
   size_t read = 0, applied = 0;
+  last_round_read_ = 0;
   PROBITY_RETURN_IF_ERROR(ReadEntries(&read));
+  last_round_read_ = read;
   PROBITY_RETURN_IF_ERROR(ApplyHeld(&applied));
   if (publisher_ != nullptr) publisher_->Poll();
   const Micros now = clock_->NowMicros();
@@ -443,7 +445,9 @@ Status Runtime::Run(const std::atomic<bool>* stop) {
     if (*n > 0) backoff = 0;
     watch_->SetBlocker("");
     watch_->Observe({next_, tree_->size()}, *n > 0);
-    if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Rest only when the round found nothing: one that read entries still waiting for their
+    // checkpoint goes straight on reading.
+    if (*n == 0 && last_round_read_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return started_ ? Save() : Status::Ok();
 }

@@ -68,7 +68,8 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
   // idx_kind: one group per kind present, its indexes ascending (records are taken in order).
   std::map<uint32_t, std::string> kind_groups;  // kind -> be64 indexes
 
-  rocksdb::WriteBatch batch(n * 512 + (256 << 10));
+  rocksdb::WriteBatch& batch = batch_;
+  batch.Clear();
   std::vector<merkle::Hash>& leaves = result.leaf_hashes;
   leaves.reserve(n);
   result.leaf_ends.reserve(n);

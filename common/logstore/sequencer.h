@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include <rocksdb/write_batch.h>
+
 #include "common/logstore/store.h"
 #include "common/logstore/tree_writer.h"
 #include "common/status/status.h"
@@ -98,6 +100,9 @@ class Sequencer {
   TreeWriter tree_;
   uint64_t dead_letter_next_ = 0;
   std::function<void(const rocksdb::WriteBatch&)> observer_;
+  // Each Append's batch, cleared and reused: its buffer keeps the largest batch's capacity, so a
+  // batch of thousands of entries is not written into freshly faulted-in pages every time.
+  rocksdb::WriteBatch batch_;
 };
 
 }  // namespace probity::logstore

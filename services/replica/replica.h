@@ -59,9 +59,10 @@ class ReplicaFollower final : public follow::Follower {
   // a background thread, after waiting for the previous save (whose failure it returns): the
   // runtime verifies the next round while this one is written (follower.h allows it).
   Status Save(uint64_t next_index) override;
-  // Caught up: nothing to overlap a write with, so the last one finishes now, and its failure, if
-  // any, goes to the runtime (which restarts from what is durable).
-  Status Idle(Micros, follow::Publisher*) override { return writer_.Wait(); }
+  // Nothing applied this round: a write that finished meanwhile reports its failure, if any, to
+  // the runtime (which restarts from what is durable) without waiting for one still running
+  // (the round may be reading ahead to the next checkpoint).
+  Status Idle(Micros, follow::Publisher*) override { return writer_.Poll(); }
   // Waits for the save in the background, if any; its status.
   Status WaitForSave() { return writer_.Wait(); }
   // Waits for it and keeps its status for the next Save, Idle or WaitForSave.

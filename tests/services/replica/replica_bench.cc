@@ -91,22 +91,28 @@ struct ReplicaRun {
         entries(topic.get(), primary),
         runner({.data_dir = dir, .origin = key.name(), .log_keys = {key}}, &entries,
                checkpoints.get(), &clock) {}
+  // Runs the replica as `probity replica` does (ReplicaRunner::Run) until its copy holds n.
   void Start(size_t n) {
     Check(runner.Start(), "replica start");
     thread = std::thread([this, n] {
       const double cpu0 = ThreadCpuSeconds();
-      while (copied.load() < n) {
-        StatusOr<size_t> r = runner.RunOnce();
-        if (!r.ok() && !follow::Runtime::Retriable(r.status())) Check(r.status(), "replica");
-        copied = *runner.store()->TreeSize();
-        const auto now = Clock::now();
-        if (copied.load() >= n / 10 && at_tenth == Clock::time_point{}) at_tenth = now;
-        if (copied.load() >= 9 * n / 10 && at_nine_tenths == Clock::time_point{}) {
-          at_nine_tenths = now;
+      std::atomic<bool> stop{false};
+      std::thread watch([&] {
+        while (copied.load() < n) {
+          copied = *runner.store()->TreeSize();
+          const auto now = Clock::now();
+          if (copied.load() >= n / 10 && at_tenth == Clock::time_point{}) at_tenth = now;
+          if (copied.load() >= 9 * n / 10 && at_nine_tenths == Clock::time_point{}) {
+            at_nine_tenths = now;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
-        if (r.ok() && *r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
-      done_at = Clock::now();
+        done_at = Clock::now();
+        stop = true;
+      });
+      Status st = runner.Run(&stop);
+      watch.join();
+      Check(st, "replica");
       cpu_s = ThreadCpuSeconds() - cpu0;
     });
   }

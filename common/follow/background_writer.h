@@ -53,7 +53,7 @@ class BackgroundWriter {
 
  private:
   std::thread thread_;
-  Status status_;  // written by thread_; read only after it is joined
+  Status status_;                  // written by thread_; read only after it is joined
   std::atomic<bool> done_{false};  // thread_ has written status_
 };
 

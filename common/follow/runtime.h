@@ -171,7 +171,7 @@ class Runtime {
   bool checkpoint_unsaved_ = false;  // Follower::Checkpoint was called since its last save
   uint64_t applied_ = 0, retries_ = 0, saves_ = 0;
   size_t last_round_read_ = 0;  // entries the last RunOnce read
-  bool step_failed_ = false;  // the last Step() failed: restart before the next
+  bool step_failed_ = false;    // the last Step() failed: restart before the next
   std::unique_ptr<metrics::ProgressWatch> watch_;
   struct Gauges;
   std::unique_ptr<Gauges> gauges_;  // null without Options::registry

@@ -4,6 +4,8 @@
 // messages the batch came from, so a crash at any point leaves either all of a batch or none.
 #pragma once
 
+#include <rocksdb/write_batch.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -12,8 +14,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <rocksdb/write_batch.h>
 
 #include "common/logstore/store.h"
 #include "common/logstore/tree_writer.h"

@@ -37,6 +37,18 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
                                         const OffsetMap& offsets,
                                         const std::vector<std::string>& dead_letters,
                                         const std::vector<Serialized>* serialized) {
+  return AppendImpl(records, offsets, dead_letters, serialized, /*copy=*/false);
+}
+
+StatusOr<BatchResult> Sequencer::AppendCopy(std::vector<v1::LogRecord>* records,
+                                            const std::vector<Serialized>& serialized) {
+  return AppendImpl(records, {}, {}, &serialized, /*copy=*/true);
+}
+
+StatusOr<BatchResult> Sequencer::AppendImpl(std::vector<v1::LogRecord>* records,
+                                            const OffsetMap& offsets,
+                                            const std::vector<std::string>& dead_letters,
+                                            const std::vector<Serialized>* serialized, bool copy) {
   BatchResult result;
   const size_t n = records->size();
   if (serialized != nullptr && serialized->size() != n) {
@@ -46,14 +58,21 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
   result.outcomes.resize(n, AppendOutcome::kAppended);
   result.indexes.resize(n, UINT64_MAX);
 
-  // 1. Look up every event id at once: the committed log, then earlier records of this batch.
+  // 1. Look up every event id at once (a copy: only those its log marked as resubmitted): the
+  // committed log, then earlier records of this batch. looked[i]: record i's lookup, or -1.
   std::vector<rocksdb::Slice> ids;
   ids.reserve(n);
-  for (const auto& r : *records) ids.emplace_back(r.event_id());
-  std::vector<rocksdb::PinnableSlice> found(n);
-  std::vector<rocksdb::Status> statuses(n);
-  if (n > 0) {
-    store_->db()->MultiGet(rocksdb::ReadOptions(), store_->event_index(), n, ids.data(),
+  std::vector<int> looked(n, -1);
+  for (size_t i = 0; i < n; ++i) {
+    const v1::LogRecord& r = (*records)[i];
+    if (copy && !r.conflicting_resubmission()) continue;
+    looked[i] = static_cast<int>(ids.size());
+    ids.emplace_back(r.event_id());
+  }
+  std::vector<rocksdb::PinnableSlice> found(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  if (!ids.empty()) {
+    store_->db()->MultiGet(rocksdb::ReadOptions(), store_->event_index(), ids.size(), ids.data(),
                            found.data(), statuses.data());
   }
   // event id -> every index logged for it so far (committed, then this batch's), in log order.
@@ -80,15 +99,16 @@ StatusOr<BatchResult> Sequencer::Append(std::vector<v1::LogRecord>* records,
     v1::LogRecord& rec = (*records)[i];
     auto [kit, first_seen] = known.try_emplace(rec.event_id());
     std::vector<uint64_t>& prior = kit->second;
-    if (first_seen && statuses[i].ok()) {
-      std::string_view v(found[i].data(), found[i].size());
+    const int l = looked[i];
+    if (first_seen && l >= 0 && statuses[l].ok()) {
+      std::string_view v(found[l].data(), found[l].size());
       if (v.size() % keys::kEventIndexItemSize != 0 || v.empty()) {
         return DataLoss("event index entry for '" + rec.event_id() + "' is malformed");
       }
       for (size_t off = 0; off < v.size(); off += 8)
         prior.push_back(keys::GetBe64(v.substr(off, 8)));
-    } else if (first_seen && !statuses[i].IsNotFound()) {
-      return FromRocks(statuses[i], "look up event id");
+    } else if (first_seen && l >= 0 && !statuses[l].IsNotFound()) {
+      return FromRocks(statuses[l], "look up event id");
     }
     if (!prior.empty()) {
       bool duplicate = false;

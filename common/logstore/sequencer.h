@@ -72,6 +72,12 @@ class Sequencer {
   StatusOr<BatchResult> Append(std::vector<v1::LogRecord>* records, const OffsetMap& offsets,
                                const std::vector<std::string>& dead_letters,
                                const std::vector<Serialized>* serialized = nullptr);
+  // Append for a verified copy of a log (the replica): the records are that log's entries, in its
+  // order, so each is the first of its event id unless the log marked it a conflicting
+  // resubmission (a redelivery was never logged). Only those marked are looked up in the event
+  // index; the others are appended without the lookup (ingest's Append looks every id up).
+  StatusOr<BatchResult> AppendCopy(std::vector<v1::LogRecord>* records,
+                                   const std::vector<Serialized>& serialized);
 
   // Stores a checkpoint. REQUIRES: its tree_size <= size() and its root matches the tree at that
   // size (checked).
@@ -96,6 +102,9 @@ class Sequencer {
 
  private:
   explicit Sequencer(LogStore* store) : store_(store), tree_(store) {}
+  StatusOr<BatchResult> AppendImpl(std::vector<v1::LogRecord>* records, const OffsetMap& offsets,
+                                   const std::vector<std::string>& dead_letters,
+                                   const std::vector<Serialized>* serialized, bool copy);
   LogStore* store_;
   TreeWriter tree_;
   uint64_t dead_letter_next_ = 0;

@@ -58,7 +58,7 @@ Status ReplicaFollower::Write(Batch* batch) {
     want.reserve(batch->serialized.size());
     for (const auto& s : batch->serialized) want.push_back(s.leaf);
     PROBITY_ASSIGN_OR_RETURN(logstore::BatchResult r,
-                             sequencer_->Append(&batch->records, {}, {}, &batch->serialized));
+                             sequencer_->AppendCopy(&batch->records, batch->serialized));
     // The copy MUST hold the log's exact bytes at the log's indices: an entry the sequencer
     // would treat as a redelivery, or bytes it would serialize otherwise, stop the replica.
     if (r.appended != want.size() || r.leaf_hashes != want ||

@@ -251,6 +251,45 @@ TEST_F(LogStoreTest, ExactRedeliveryAppendsNothingAndConflictIsMarked) {
   EXPECT_EQ(stored.first_index_of_event_id(), 1u);
 }
 
+// A verified copy appended with AppendCopy, which looks up only the event ids its log marked as
+// resubmitted, holds the same entries, tree and event index as the log, whether a conflict's
+// first occurrence is in an earlier batch or the same one.
+TEST_F(LogStoreTest, AppendCopyRebuildsTheLogWithItsEventIndex) {
+  auto log = OpenRw();
+  auto seq = Sequencer::Create(log.get());
+  std::vector<v1::LogRecord> first = {Record("x1", "p1", 0), Record("x2", "p2", 1)};
+  ASSERT_TRUE((*seq)->Append(&first, {}, {}).ok());
+  std::vector<v1::LogRecord> second = {Record("x2", "CHANGED", 2), Record("x3", "p3", 3),
+                                       Record("x3", "OTHER", 4), Record("x4", "p4", 5)};
+  ASSERT_TRUE((*seq)->Append(&second, {}, {}).ok());
+  ASSERT_EQ(*log->TreeSize(), 6u);
+
+  auto copy = LogStore::Open((dir_ / "copy").string(), {});
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  auto cseq = Sequencer::Create(copy->get());
+  // Batches [0, 2) and [2, 6): x2's conflict (2) refers to the first batch, x3's (4) to its own.
+  for (auto [from, to] : {std::pair<uint64_t, uint64_t>{0, 2}, {2, 6}}) {
+    std::vector<v1::LogRecord> recs;
+    std::vector<Sequencer::Serialized> ser;
+    for (uint64_t i = from; i < to; ++i) {
+      auto e = log->Get(i);
+      ASSERT_TRUE(e.ok());
+      ASSERT_TRUE(recs.emplace_back().ParseFromString(e->record_bytes));
+      ser.push_back({e->record_bytes, e->leaf_hash});
+    }
+    auto r = (*cseq)->AppendCopy(&recs, ser);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->appended, to - from);
+    for (size_t k = 0; k < ser.size(); ++k) EXPECT_EQ(r->leaf_hashes[k], ser[k].leaf) << from + k;
+  }
+  EXPECT_EQ(*(*copy)->Root(6), *log->Root(6));
+  for (const char* id : {"x1", "x2", "x3", "x4"}) {
+    EXPECT_EQ(*(*copy)->FindByEventId(id), *log->FindByEventId(id)) << id;
+  }
+  EXPECT_EQ(*(*copy)->FindByEventId("x3"), (std::vector<uint64_t>{3, 4}));
+  ASSERT_TRUE((*copy)->Verify().ok());
+}
+
 TEST_F(LogStoreTest, StateSurvivesReopenAndCheckpointsAreChecked) {
   std::vector<std::string> leaves;
   {

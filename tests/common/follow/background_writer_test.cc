@@ -39,5 +39,24 @@ TEST(BackgroundWriterTest, OneWriteAtATimeAndAFailureStopsTheNext) {
   EXPECT_TRUE(w.Wait().ok());  // reported once
 }
 
+TEST(BackgroundWriterTest, PollReportsAFinishedWriteWithoutWaitingForARunningOne) {
+  BackgroundWriter w;
+  EXPECT_TRUE(w.Poll().ok());  // none ran
+  std::atomic<bool> release{false};
+  ASSERT_TRUE(w.Start([&] {
+                 while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                 return IoError("disk full");
+               }).ok());
+  EXPECT_TRUE(w.Poll().ok());  // still running: returns at once, nothing to report yet
+  release = true;
+  Status st;
+  for (int i = 0; i < 5000 && st.ok(); ++i) {
+    st = w.Poll();
+    if (st.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(st.code(), Code::kIoError) << st.ToString();
+  EXPECT_TRUE(w.Wait().ok());  // reported once
+}
+
 }  // namespace
 }  // namespace probity::follow

@@ -59,6 +59,14 @@ class RuntimeTest : public ::testing::Test {
                                      &clock_);
   }
   std::unique_ptr<Runtime> Make(RecordingFollower* f) { return Make(f, Opts()); }
+  // A first life: a follower follows the log to its end, then its state and tree are saved.
+  void FollowToTheEndAndSave() {
+    RecordingFollower f(&saved_);
+    auto rt = Make(&f);
+    ASSERT_TRUE(rt->Start().ok());
+    ASSERT_TRUE(Drain(rt.get()).ok());
+    ASSERT_TRUE(rt->Save().ok());
+  }
   // RunOnce until it applies nothing and reads nothing new; returns the first error.
   Status Drain(Runtime* rt) {
     for (int i = 0; i < 100; ++i) {
@@ -205,13 +213,7 @@ TEST_F(RuntimeTest, RunRetriesARefusedOutputFromTheLastSavedStateAndLosesNothing
 TEST_F(RuntimeTest, RestartResumesItsVerifiedTreeWithoutReadingTheLogFromZero) {
   log_.AddN(10);
   checkpoints_.checkpoints = {log_.Checkpoint(8)};
-  {
-    RecordingFollower f(&saved_);
-    auto rt = Make(&f);
-    ASSERT_TRUE(rt->Start().ok());
-    ASSERT_TRUE(Drain(rt.get()).ok());
-    ASSERT_TRUE(rt->Save().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(FollowToTheEndAndSave());
   ASSERT_EQ(saved_.next, 10u);
   log_.AddN(5);
   checkpoints_.checkpoints.push_back(log_.Checkpoint(9));  // after its entries: uses the tail
@@ -232,13 +234,7 @@ TEST_F(RuntimeTest, RestartResumesItsVerifiedTreeWithoutReadingTheLogFromZero) {
 TEST_F(RuntimeTest, FollowerStateBehindTheSavedTreeIsReplayedWithoutGapOrRepeat) {
   log_.AddN(12);
   checkpoints_.checkpoints = {log_.Checkpoint(6), log_.Checkpoint(12)};
-  {
-    RecordingFollower f(&saved_);
-    auto rt = Make(&f);
-    ASSERT_TRUE(rt->Start().ok());
-    ASSERT_TRUE(Drain(rt.get()).ok());
-    ASSERT_TRUE(rt->Save().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(FollowToTheEndAndSave());
   // The follower lost its state (back to 0): everything is applied again, once, and the tree is
   // built again from 0 and still checked against the checkpoint it verified before.
   saved_.next = 0;
@@ -262,6 +258,50 @@ TEST_F(RuntimeTest, FollowerStateBehindTheSavedTreeIsReplayedWithoutGapOrRepeat)
   EXPECT_EQ(g.applied, (std::vector<uint64_t>{7, 8, 9, 10, 11}));
 }
 
+// A follower that only copies bytes (as the replica does) and says so with needs_envelope().
+class BytesFollower final : public Follower {
+ public:
+  std::string_view name() const override { return "bytes"; }
+  bool needs_envelope() const override { return false; }
+  StatusOr<uint64_t> Restore() override { return 0; }
+  Status Apply(const Event& e, Publisher*) override {
+    applied.push_back(e.index);
+    envelopes.push_back(e.envelope);
+    return Status::Ok();
+  }
+  Status Save(uint64_t) override { return Status::Ok(); }
+  std::vector<uint64_t> applied;
+  std::vector<const v1::Envelope*> envelopes;
+};
+
+TEST_F(RuntimeTest, PayloadsAreParsedOnlyForFollowersThatReadThem) {
+  log_.AddN(3);
+  // Entry 1's payload is no envelope; its leaf hash is stated anew, so only the parse objects.
+  v1::LogRecord r;
+  ASSERT_TRUE(r.ParseFromString(log_.entries[1].record_bytes));
+  r.set_payload("\xff\xff\xff not an envelope");
+  log_.entries[1].record_bytes = r.SerializeAsString();
+  log_.entries[1].leaf_hash = merkle::HashLeaf(log_.entries[1].record_bytes);
+  checkpoints_.checkpoints = {log_.Checkpoint(3)};
+
+  // Copied as it is, with no envelope handed over.
+  BytesFollower b;
+  Runtime bytes(Opts(), &b, &entries_, &checkpoints_, &publisher_, &clock_);
+  ASSERT_TRUE(bytes.Start().ok());
+  ASSERT_TRUE(Drain(&bytes).ok());
+  EXPECT_EQ(b.applied, (std::vector<uint64_t>{0, 1, 2}));
+  EXPECT_EQ(b.envelopes, (std::vector<const v1::Envelope*>(3, nullptr)));
+
+  // A follower that reads envelopes stops on it, naming it.
+  RecordingFollower f(&saved_);
+  auto rt = Make(&f);
+  ASSERT_TRUE(rt->Start().ok());
+  Status st = Drain(rt.get());
+  EXPECT_EQ(st.code(), Code::kDataLoss) << st.ToString();
+  EXPECT_NE(st.message().find("entry 1"), std::string::npos) << st.ToString();
+  EXPECT_EQ(f.applied, (std::vector<uint64_t>{0}));
+}
+
 TEST_F(RuntimeTest, AnEntryReadAgainIsCheckedEvenWhenACheckpointVerifiedItsSizeMeanwhile) {
   // The saved tree (12 leaves, nothing verified) is ahead of the follower (at 4). On the restart a
   // checkpoint at 10 is verified against the saved tree before the entries 4..9 are read again;
@@ -269,13 +309,7 @@ TEST_F(RuntimeTest, AnEntryReadAgainIsCheckedEvenWhenACheckpointVerifiedItsSizeM
   // leaf integrated before: entry 6, rewritten with its hash on the topic, is refused.
   log_.AddN(12);
   const v1::CheckpointRecord honest = log_.Checkpoint(10);
-  {
-    RecordingFollower f(&saved_);
-    auto rt = Make(&f);
-    ASSERT_TRUE(rt->Start().ok());
-    ASSERT_TRUE(Drain(rt.get()).ok());
-    ASSERT_TRUE(rt->Save().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(FollowToTheEndAndSave());
   saved_.next = 4;
   RewriteWithItsHash(6);
   checkpoints_.checkpoints = {honest};

@@ -59,8 +59,9 @@ Status ReplicaFollower::Write(Batch* batch) {
     for (const auto& s : batch->serialized) want.push_back(s.leaf);
     PROBITY_ASSIGN_OR_RETURN(logstore::BatchResult r,
                              sequencer_->AppendCopy(&batch->records, batch->serialized));
-    // The copy MUST hold the log's exact bytes at the log's indices: an entry the sequencer
-    // would treat as a redelivery, or bytes it would serialize otherwise, stop the replica.
+    // The copy MUST hold the log's exact bytes at the log's indices: a resubmission the sequencer
+    // would take as a redelivery or mark otherwise than the log did (its bytes would differ)
+    // stops the replica.
     if (r.appended != want.size() || r.leaf_hashes != want ||
         r.tree_size != batch->first + want.size()) {
       return DataLoss("replica: the copy of entries " + std::to_string(batch->first) + ".." +

@@ -93,6 +93,23 @@ void Producer::OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opa
   self->on_delivery_(r);
 }
 
+namespace {
+
+// Asks the bus for one topic's metadata (its partitions' leaders) and waits for the answer.
+Status RequestMetadata(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Unavailable("metadata for " + topic + ": " + rd_kafka_err2str(err));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<Producer>> Producer::Create(const ClientConfig& config,
                                                      DeliveryCallback on_delivery) {
   std::unique_ptr<Producer> p(new Producer());
@@ -180,15 +197,7 @@ std::optional<std::string> Producer::FatalError() const {
 }
 
 Status Producer::WarmUp(const std::string& topic, int timeout_ms) {
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, rkt, &md, timeout_ms);
-  rd_kafka_topic_destroy(rkt);
-  if (md != nullptr) rd_kafka_metadata_destroy(md);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Unavailable("metadata for " + topic + ": " + rd_kafka_err2str(err));
-  }
-  return Status::Ok();
+  return RequestMetadata(rk_, topic, timeout_ms);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,6 +261,15 @@ StatusOr<int> Consumer::PartitionCount(const std::string& topic, int timeout_ms)
 }
 
 Status Consumer::Assign(const std::vector<TopicPartitionOffset>& assignment) {
+  // A partition assigned before the client knows its leader waits for librdkafka's offset-query
+  // retry timer (500 ms, fixed) before its first fetch, so each topic's metadata is asked for
+  // first, once per consumer. A bus that does not answer in time only costs that wait.
+  for (const auto& a : assignment) {
+    if (!known_topics_.insert(a.topic).second) continue;
+    if (!RequestMetadata(rk_, a.topic, kAssignMetadataTimeoutMs).ok()) {
+      known_topics_.erase(a.topic);  // asked again at the next assignment
+    }
+  }
   rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(assignment.size());
   for (const auto& a : assignment) {
     rd_kafka_topic_partition_list_add(l, a.topic.c_str(), a.partition)->offset = a.offset;

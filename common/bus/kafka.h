@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,6 +68,10 @@ class MessageProducer {
   // Set once the producer can send nothing more (librdkafka's fatal error of an idempotent
   // producer): the owner must make a new one.
   virtual std::optional<std::string> FatalError() const = 0;
+  // Asks for the topic's metadata now, so that the first message to it does not wait for the
+  // client's periodic leader lookup (up to a second after start-up). An error only means that
+  // first message may wait; fakes have nothing to warm.
+  virtual Status WarmUp(const std::string& topic, int timeout_ms) { return Status::Ok(); }
 };
 
 class Producer final : public MessageProducer {
@@ -94,9 +99,7 @@ class Producer final : public MessageProducer {
   // recorded whether or not a delivery callback was given, so a caller that only flushes can
   // still tell that a message did not arrive.
   Status TakeDeliveryFailure() EXCLUDES(failure_mu_);
-  // Fetches the topic's metadata now, so that the first message to it does not wait for the
-  // leader lookup (about a second after start-up otherwise).
-  Status WarmUp(const std::string& topic, int timeout_ms);
+  Status WarmUp(const std::string& topic, int timeout_ms) override;
   rd_kafka_t* handle() { return rk_; }
 
  private:
@@ -149,6 +152,8 @@ class Consumer final : public MessageConsumer {
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_queue_t* queue_ = nullptr;
   uint64_t transient_errors_ = 0;
+  static constexpr int kAssignMetadataTimeoutMs = 2000;
+  std::set<std::string> known_topics_;  // topics whose metadata (leaders) Assign has asked for
 };
 
 // Reads topic configuration (Kafka's DescribeConfigs admin call).

@@ -79,8 +79,7 @@ Status BusPublisher::Reset() {
 }
 
 Status BusPublisher::WarmUp(const std::string& topic, int timeout_ms) {
-  auto* kafka = dynamic_cast<bus::Producer*>(producer_);
-  return kafka != nullptr ? kafka->WarmUp(topic, timeout_ms) : Status::Ok();
+  return producer_->WarmUp(topic, timeout_ms);
 }
 
 uint64_t BusPublisher::published() const {

@@ -78,6 +78,8 @@ constexpr size_t kMaxDeadLetterMessage = 1024;  // the human explanation, trunca
 // one is not retried: the store and /checkpoint hold it, and the next one supersedes it.
 constexpr uint64_t kCosignedTag = UINT64_MAX;
 
+constexpr int kWarmUpTimeoutMs = 2000;  // per published topic, at each new producer
+
 }  // namespace
 
 IngestMetrics::IngestMetrics(prometheus::Registry& r)
@@ -228,6 +230,11 @@ Status IngestService::CheckBudget() {
 Status IngestService::MakeProducer() {
   PROBITY_ASSIGN_OR_RETURN(
       producer_, bus_->NewProducer([this](const bus::DeliveryReport& r) { OnDelivery(r); }));
+  // Followers wait for the first entries otherwise (librdkafka looks a new topic up about a
+  // second later); a bus that does not answer only delays them.
+  for (std::string_view topic : {bus::kLogTopic, bus::kCheckpointsTopic, bus::kDeadLetterTopic}) {
+    (void)producer_->WarmUp(std::string(topic), kWarmUpTimeoutMs);
+  }
   return Status::Ok();
 }
 

@@ -58,7 +58,9 @@ LogStore::~LogStore() {
     (void)db_->Flush(fo, cfs_);
   }
   if (db_) {
-    for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h);
+    for (auto* h : cfs_) {
+      if (h != nullptr) db_->DestroyColumnFamilyHandle(h);
+    }
     db_->Close();
   }
 }
@@ -124,7 +126,10 @@ StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& path,
     rs = rocksdb::DB::OpenAsSecondary(dbo, path, options.secondary_path, cfds, &s->cfs_, &raw);
     s->secondary_ = rs.ok();
   } else if (options.read_only) {
+    // RocksDB opens a subset read-only, replaying only its share of the write-ahead log.
+    if (options.entries_only) cfds.resize(2);
     rs = rocksdb::DB::OpenForReadOnly(dbo, path, cfds, &s->cfs_, &raw);
+    s->cfs_.resize(kColumnFamilies, nullptr);
   } else {
     rs = rocksdb::DB::Open(dbo, path, cfds, &s->cfs_, &raw);
   }
@@ -151,6 +156,12 @@ StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::string& path,
                               "another data directory; docs/log_format.md lists the formats)");
   }
   return s;
+}
+
+Status LogStore::Opened(rocksdb::ColumnFamilyHandle* cf) const {
+  if (cf != nullptr) return Status::Ok();
+  return FailedPrecondition("the audit log at " + path_ +
+                            " was opened for its entries only (OpenOptions::entries_only)");
 }
 
 StatusOr<uint64_t> LogStore::ReadMetaU64(std::string_view key) const {
@@ -187,6 +198,7 @@ StatusOr<uint64_t> LogStore::DeadLettersPublishedUpTo() const {
 }
 
 StatusOr<std::string> LogStore::GetDeadLetter(uint64_t seq) const {
+  PROBITY_RETURN_IF_ERROR(Opened(deadletters()));
   std::string v;
   rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), deadletters(), keys::Be64(seq), &v);
   if (rs.IsNotFound()) return NotFound("no dead letter " + std::to_string(seq));
@@ -195,6 +207,7 @@ StatusOr<std::string> LogStore::GetDeadLetter(uint64_t seq) const {
 }
 
 StatusOr<std::optional<merkle::Tile>> LogStore::ReadTile(merkle::TileId id) const {
+  PROBITY_RETURN_IF_ERROR(Opened(tiles()));
   std::string v;
   rocksdb::Status rs =
       db_->Get(rocksdb::ReadOptions(), tiles(), keys::TileKey(id.level, id.index), &v);
@@ -325,6 +338,7 @@ class TileReader {
 
 StatusOr<std::vector<merkle::Hash>> LogStore::ReadNodes(
     const std::vector<merkle::NodeId>& nodes) const {
+  PROBITY_RETURN_IF_ERROR(Opened(tiles()));
   std::vector<merkle::Hash> out;
   out.reserve(nodes.size());
   TileReader reader(db_.get(), tiles(), tile_cache_.get());
@@ -397,6 +411,7 @@ StatusOr<std::vector<Entry>> LogStore::GetMany(const std::vector<uint64_t>& indi
 }
 
 StatusOr<std::vector<uint64_t>> LogStore::FindByEventId(const std::string& event_id) const {
+  PROBITY_RETURN_IF_ERROR(Opened(event_index()));
   std::string v;
   rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), event_index(), event_id, &v);
   std::vector<uint64_t> out;
@@ -412,6 +427,7 @@ StatusOr<std::vector<uint64_t>> LogStore::FindByEventId(const std::string& event
 StatusOr<std::vector<uint64_t>> LogStore::FindByPractice(const std::string& practice,
                                                          int64_t from_micros, int64_t to_micros,
                                                          size_t limit) const {
+  PROBITY_RETURN_IF_ERROR(Opened(practice_index()));
   std::vector<uint64_t> out;
   std::string lo = keys::PracticeIndexKey(practice, from_micros, 0);
   std::string hi = keys::PracticeIndexKey(practice, to_micros, 0);
@@ -429,6 +445,7 @@ StatusOr<std::vector<uint64_t>> LogStore::FindByPractice(const std::string& prac
 
 StatusOr<std::vector<uint64_t>> LogStore::FindByKind(uint32_t kind, uint64_t from_index,
                                                      size_t limit) const {
+  PROBITY_RETURN_IF_ERROR(Opened(kind_index()));
   std::vector<uint64_t> out;
   const std::string lo = keys::KindIndexKey(kind, 0);
   const std::string hi = keys::KindIndexKey(kind + 1, 0);
@@ -498,6 +515,7 @@ StatusOr<std::vector<merkle::Hash>> LogStore::InclusionProof(uint64_t index, uin
 
 StatusOr<std::vector<std::vector<merkle::Hash>>> LogStore::InclusionProofs(
     const std::vector<uint64_t>& indices, uint64_t size) const {
+  PROBITY_RETURN_IF_ERROR(Opened(tiles()));
   PROBITY_ASSIGN_OR_RETURN(uint64_t tree_size, TreeSize());
   if (size > tree_size) {
     return InvalidArgument("size " + std::to_string(size) + " is beyond the tree (" +
@@ -565,6 +583,7 @@ StatusOr<std::vector<merkle::Hash>> LogStore::ConsistencyProof(uint64_t size1,
 }
 
 StatusOr<std::vector<v1::CheckpointRecord>> LogStore::Checkpoints() const {
+  PROBITY_RETURN_IF_ERROR(Opened(checkpoints()));
   std::vector<v1::CheckpointRecord> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), checkpoints()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -579,6 +598,7 @@ StatusOr<std::vector<v1::CheckpointRecord>> LogStore::Checkpoints() const {
 }
 
 StatusOr<std::optional<v1::CheckpointRecord>> LogStore::LatestCheckpoint() const {
+  PROBITY_RETURN_IF_ERROR(Opened(checkpoints()));
   // Read before the store is: a copy read at sequence s or later holds every checkpoint written up
   // to s, so it is good for as long as the sequence number stays at s.
   const rocksdb::SequenceNumber seq = db_->GetLatestSequenceNumber();

@@ -205,6 +205,7 @@ ChunkResult VerifyChunk(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* entries, N
 
 StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress,
                                         const note::Verifier* log_key) const {
+  PROBITY_RETURN_IF_ERROR(Opened(tiles()));
   VerifyReport report;
   if (log_key != nullptr) {
     // Every stored note, by key: the record under be64(N) MUST be the checkpoint of size N, and

@@ -326,6 +326,53 @@ TEST_F(LogStoreTest, ReadOnlyOpenRefusesSequencerAndMissingLogIsClear) {
   EXPECT_EQ(Sequencer::Create(ro->get()).status().code(), Code::kFailedPrecondition);
 }
 
+// A copier's open (CatchUpSource): while the writer still holds everything in its write-ahead
+// log, the entries-only open reads the same entries as a full one and refuses, by name, what it
+// did not open.
+TEST_F(LogStoreTest, EntriesOnlyOpenReadsEntriesAndRefusesTheRest) {
+  auto writer = OpenRw();
+  auto seq = Sequencer::Create(writer.get());
+  ASSERT_TRUE(seq.ok());
+  AppendMany(seq->get(), 700, 100, "e");
+  v1::CheckpointRecord cp;
+  cp.set_tree_size(700);
+  cp.set_root_hash(std::string(merkle::AsBytes((*seq)->root())));
+  ASSERT_TRUE((*seq)->AddCheckpoint(cp).ok());
+
+  auto full = LogStore::Open(dir_.string(), {.read_only = true});
+  auto entries = LogStore::Open(dir_.string(), {.read_only = true, .entries_only = true});
+  ASSERT_TRUE(full.ok() && entries.ok()) << entries.status().ToString();
+  ASSERT_EQ(*(*entries)->TreeSize(), 700u);
+  std::vector<Entry> a, b;
+  auto collect = [](std::vector<Entry>* out) {
+    return [out](const Entry& e) {
+      out->push_back(e);
+      return Status::Ok();
+    };
+  };
+  ASSERT_TRUE((*full)->Scan(0, 700, collect(&a)).ok());
+  ASSERT_TRUE((*entries)->Scan(0, 700, collect(&b)).ok());
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].record_bytes, b[i].record_bytes) << i;
+    ASSERT_EQ(a[i].leaf_hash, b[i].leaf_hash) << i;
+  }
+  auto got = (*entries)->Get(345);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->record_bytes, a[345].record_bytes);
+
+  const LogStore& ro = **entries;
+  for (const Status& st :
+       {ro.ReadTile({0, 0}).status(), ro.Root(700).status(), ro.InclusionProof(3, 700).status(),
+        ro.Checkpoints().status(), ro.LatestCheckpoint().status(), ro.FindByEventId("e3").status(),
+        ro.FindByPractice("A81001", 0, INT64_MAX, 10).status(),
+        ro.FindByKind(v1::EVENT_KIND_CLAIM, 0, 10).status(), ro.GetDeadLetter(0).status(),
+        ro.Verify().status()}) {
+    EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.ToString();
+    EXPECT_NE(st.message().find("entries only"), std::string::npos) << st.message();
+  }
+}
+
 // Corruption: each kind of damage to the stored bytes is caught by Verify, naming the index.
 class CorruptionTest : public LogStoreTest {
  protected:

@@ -41,20 +41,28 @@ StatusOr<std::unique_ptr<LogTopicSource>> LogTopicSource::Create(const bus::Clie
 }
 
 Status LogTopicSource::Read(uint64_t next, size_t max, std::vector<logstore::Entry>* out) {
-  if (!assigned_) {
-    // The topic key is the index; start from the beginning and skip what was evaluated. (A
-    // deployment with retention shorter than the log catches up from a store: CatchUpSource.)
-    PROBITY_RETURN_IF_ERROR(
-        consumer_->Assign({{std::string(bus::kLogTopic), 0, RD_KAFKA_OFFSET_BEGINNING}}));
-    assigned_ = true;
-  }
   std::vector<bus::Message> msgs;
-  Status polled = consumer_->Poll(max, 100, &msgs);
-  if (polled.code() == Code::kDataLoss) {
-    // Old segments were deleted while they were being read: start again from what the topic
-    // holds now. Whatever this poll returned is dropped; the next Read asks again from `next`.
+  Status polled;
+  // Old segments deleted while they were being read (kDataLoss from the consumer): read again
+  // from what the topic holds now, here, since nothing the caller holds is wrong (whatever that
+  // poll returned is dropped). Either `next` is still there, or the first entry there is past it
+  // and the kOutOfRange below names where the topic begins now.
+  for (int attempt = 0; attempt < kMovedRetries; ++attempt) {
+    if (!assigned_) {
+      // The topic key is the index; start from the beginning and skip what was evaluated. (A
+      // deployment with retention shorter than the log catches up from a store: CatchUpSource.)
+      PROBITY_RETURN_IF_ERROR(
+          consumer_->Assign({{std::string(bus::kLogTopic), 0, RD_KAFKA_OFFSET_BEGINNING}}));
+      assigned_ = true;
+    }
+    msgs.clear();
+    polled = consumer_->Poll(max, 100, &msgs);
+    if (polled.code() != Code::kDataLoss) break;
     assigned_ = false;
-    return Unavailable("probity.log.v1 moved under the reader (" + polled.message() +
+  }
+  if (polled.code() == Code::kDataLoss) {
+    return Unavailable("probity.log.v1 moved under the reader " + std::to_string(kMovedRetries) +
+                       " times in a row (" + polled.message() +
                        "); reading it again from its start");
   }
   PROBITY_RETURN_IF_ERROR(polled);
@@ -98,7 +106,8 @@ Status CatchUpSource::ReadStore(bool reopen, uint64_t next, size_t max,
                                 std::vector<logstore::Entry>* out) {
   if (reopen || store_ == nullptr) {
     store_.reset();
-    PROBITY_ASSIGN_OR_RETURN(store_, logstore::LogStore::Open(store_path_, {.read_only = true}));
+    PROBITY_ASSIGN_OR_RETURN(
+        store_, logstore::LogStore::Open(store_path_, {.read_only = true, .entries_only = true}));
   }
   StoreSource from_store(store_.get());
   return from_store.Read(next, max, out);

@@ -45,9 +45,10 @@ class StoreSource final : public EntrySource {
 // Follows probity.log.v1 on the bus. Each entry carries the leaf hash the topic states, unchecked:
 // the runtime checks every entry against it and, on a mismatch, stops with the entry's bytes as
 // evidence (a source that dropped or failed on it would leave none). When the bus deletes old
-// segments while this reads them (offset out of range), it starts the topic again and drops
-// what it has seen (kUnavailable, so the caller retries); when the entry it needs is gone for
-// good, kOutOfRange names it and the earliest the topic still holds. It never skips an index.
+// segments while this reads them (offset out of range), it drops what it has seen and starts the
+// topic again within the same Read (kUnavailable only if that happens kMovedRetries times in a
+// row); when the entry it needs is gone for good, kOutOfRange names it and the earliest the
+// topic still holds. It never skips an index.
 class LogTopicSource final : public EntrySource {
  public:
   static StatusOr<std::unique_ptr<LogTopicSource>> Create(const bus::ClientConfig& cfg);
@@ -56,6 +57,7 @@ class LogTopicSource final : public EntrySource {
   uint64_t earliest() const override { return earliest_; }
 
  private:
+  static constexpr int kMovedRetries = 3;
   std::unique_ptr<bus::Consumer> consumer_;
   bool assigned_ = false;
   uint64_t earliest_ = 0;  // the first index read after the last kOutOfRange

@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#include "common/bus/embedded_cluster.h"
+#include "common/bus/kafka.h"
 #include "common/bus/topics.h"
 #include "common/codec/codec.h"
 #include "common/logstore/sequencer.h"
@@ -215,6 +217,60 @@ TEST_F(StoreSourceTest, CatchUpTakesFromTheStoreOnlyWhatTheTopicNoLongerHolds) {
     EXPECT_EQ(got[i].record_bytes == "from the topic", i >= 6) << i;
   }
   EXPECT_EQ(source.caught_up(), 6u);
+}
+
+// The bus deletes the log's old segments while a slow follower is still reading them (the
+// embedded bus keeps about 5 MB a partition): the source reads the topic again from where it
+// begins now and names that index (kOutOfRange, so a CatchUpSource goes to its store at once),
+// rather than asking the runtime to back off and restart (kUnavailable). It never skips.
+TEST(LogTopicSourceTest, SegmentsDeletedUnderTheReaderNameTheEarliestIndex) {
+  auto cluster = bus::EmbeddedCluster::Start({});
+  ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
+  bus::ClientConfig cfg{(*cluster)->bootstrap_servers(), {}};
+  auto producer = bus::Producer::Create(cfg);
+  ASSERT_TRUE(producer.ok());
+  ASSERT_TRUE((*producer)->WarmUp(std::string(bus::kLogTopic), 10000).ok());
+  uint64_t produced = 0;
+  auto produce = [&](uint64_t count) {
+    for (uint64_t end = produced + count; produced < end; ++produced) {
+      v1::SequencedEntry se;
+      se.set_index(produced);
+      se.set_leaf_hash(std::string(32, 'h'));
+      se.set_record(std::string(300, 'r'));
+      ASSERT_TRUE((*producer)
+                      ->Produce(bus::kLogTopic, 0, std::to_string(produced), se.SerializeAsString())
+                      .ok());
+    }
+    ASSERT_TRUE((*producer)->Flush(30000).ok());
+  };
+  produce(1000);
+  // A follower whose consumer fetches little ahead of what it has read, so that the bus can
+  // delete its position (by default librdkafka prefetches up to 100,000 messages).
+  bus::ClientConfig slow = cfg;
+  slow.properties["queued.min.messages"] = "1";
+  slow.properties["queued.max.messages.kbytes"] = "1";
+  slow.properties["max.partition.fetch.bytes"] = "2048";
+  auto source = LogTopicSource::Create(slow);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  std::vector<logstore::Entry> got;
+  for (int i = 0; i < 200 && got.size() < 10; ++i) ASSERT_TRUE((*source)->Read(0, 10, &got).ok());
+  ASSERT_EQ(got.size(), 10u);
+  // About 9 MB more before the follower reads again: the segments holding its position are gone.
+  produce(25000);
+
+  Status st;
+  uint64_t next = got.size();
+  for (int i = 0; i < 1000 && st.ok() && next < produced; ++i) {
+    std::vector<logstore::Entry> batch;
+    st = (*source)->Read(next, 100, &batch);
+    for (const auto& e : batch) ASSERT_EQ(e.index, next++);  // no gap before it
+  }
+  ASSERT_EQ(st.code(), Code::kOutOfRange) << st.ToString();
+  EXPECT_GT((*source)->earliest(), next);
+  EXPECT_LT((*source)->earliest(), produced);
+  EXPECT_NE(st.message().find("index " + std::to_string(next) + " is no longer on"),
+            std::string::npos)
+      << st.message();
 }
 
 }  // namespace

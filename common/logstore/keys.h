@@ -43,6 +43,9 @@ inline constexpr std::string_view kOffsetPrefix = "offset/";
 // -> the verifier key (c2sp signed-note vkey text) of the key the sequencer signs checkpoints
 // with, pinned at its first start; absent in logs written before it existed.
 inline constexpr std::string_view kMetaLogKey = "log/key";
+// -> the verifier keys the log signed with before kMetaLogKey, newest first, one per line; written
+// when the key is rotated (Sequencer::PinLogKey with rotate); absent when it never was.
+inline constexpr std::string_view kMetaRetiredLogKeys = "log/retired-keys";
 
 inline constexpr size_t kLeafHashSize = 32;
 inline constexpr size_t kEventIndexItemSize = 8;

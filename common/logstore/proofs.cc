@@ -80,13 +80,21 @@ StatusOr<v1::EntryProof> MakeEntryProof(const LogReader& log, uint64_t index, ui
 
 StatusOr<v1::Checkpoint> CheckCheckpointRecord(const v1::CheckpointRecord& record,
                                                const note::Verifier& log_key) {
+  return CheckCheckpointRecord(record, std::vector<note::Verifier>{log_key});
+}
+
+StatusOr<v1::Checkpoint> CheckCheckpointRecord(const v1::CheckpointRecord& record,
+                                               const std::vector<note::Verifier>& log_keys) {
   const std::string at = "checkpoint at size " + std::to_string(record.tree_size()) + ": ";
-  auto opened = note::Open(record.signed_note(), {log_key});
+  if (log_keys.empty()) return InvalidArgument(at + "no log key to check it with");
+  auto opened = note::Open(record.signed_note(), log_keys);
   if (!opened.ok()) return DataLoss(at + opened.status().message());
   auto cp = note::ParseCheckpoint(opened->text);
   if (!cp.ok()) return DataLoss(at + cp.status().message());
-  if (cp->origin != log_key.name()) {
-    return DataLoss(at + "origin '" + cp->origin + "' is not the log's '" + log_key.name() + "'");
+  // Every key of one log carries its origin (ParseLogKeys), so the first names it.
+  const std::string& origin = log_keys.front().name();
+  if (cp->origin != origin) {
+    return DataLoss(at + "origin '" + cp->origin + "' is not the log's '" + origin + "'");
   }
   if (cp->size != record.tree_size()) {
     return DataLoss(at + "the signed note is for size " + std::to_string(cp->size));
@@ -106,6 +114,12 @@ StatusOr<v1::Checkpoint> CheckCheckpointRecord(const v1::CheckpointRecord& recor
 StatusOr<std::optional<v1::Checkpoint>> LatestVerifiedCheckpoint(const LogReader& log,
                                                                  const note::Verifier& log_key,
                                                                  std::optional<uint64_t> at_size) {
+  return LatestVerifiedCheckpoint(log, std::vector<note::Verifier>{log_key}, at_size);
+}
+
+StatusOr<std::optional<v1::Checkpoint>> LatestVerifiedCheckpoint(
+    const LogReader& log, const std::vector<note::Verifier>& log_keys,
+    std::optional<uint64_t> at_size) {
   // Largest first: usually one signature check. (The record under the largest key is not
   // necessarily the largest verified checkpoint: a store may hold an older note there.)
   PROBITY_ASSIGN_OR_RETURN(std::vector<v1::CheckpointRecord> all, log.Checkpoints());
@@ -113,7 +127,7 @@ StatusOr<std::optional<v1::Checkpoint>> LatestVerifiedCheckpoint(const LogReader
             [](const auto& a, const auto& b) { return a.tree_size() > b.tree_size(); });
   for (const v1::CheckpointRecord& r : all) {
     if (at_size && r.tree_size() != *at_size) continue;
-    if (auto cp = CheckCheckpointRecord(r, log_key); cp.ok()) return {std::move(cp).value()};
+    if (auto cp = CheckCheckpointRecord(r, log_keys); cp.ok()) return {std::move(cp).value()};
   }
   return std::optional<v1::Checkpoint>();
 }

@@ -47,12 +47,19 @@ StatusOr<v1::EntryProof> MakeEntryProof(const LogReader& log, uint64_t index, ui
 // kDataLoss naming the record's size when the note does not open or does not match the record.
 StatusOr<v1::Checkpoint> CheckCheckpointRecord(const v1::CheckpointRecord& record,
                                                const note::Verifier& log_key);
+// The same for a log whose key was rotated: the note must open with one of `log_keys` (the log's
+// keys over time, all named for its origin).
+StatusOr<v1::Checkpoint> CheckCheckpointRecord(const v1::CheckpointRecord& record,
+                                               const std::vector<note::Verifier>& log_keys);
 
 // The largest stored checkpoint that passes CheckCheckpointRecord, or nullopt if none does. A
 // stored record that fails is skipped (`log verify` is the command that reports it).
 // With `at_size`, only the checkpoint of exactly that size is considered.
 StatusOr<std::optional<v1::Checkpoint>> LatestVerifiedCheckpoint(
     const LogReader& log, const note::Verifier& log_key,
+    std::optional<uint64_t> at_size = std::nullopt);
+StatusOr<std::optional<v1::Checkpoint>> LatestVerifiedCheckpoint(
+    const LogReader& log, const std::vector<note::Verifier>& log_keys,
     std::optional<uint64_t> at_size = std::nullopt);
 
 }  // namespace probity::logstore

@@ -7,6 +7,7 @@
 
 #include "common/logstore/keys.h"
 #include "common/merkle/hasher.h"
+#include "common/note/key_files.h"
 #include "common/time/proto_time.h"
 
 namespace probity::logstore {
@@ -222,16 +223,40 @@ Status Sequencer::AddCheckpoint(const v1::CheckpointRecord& cp) {
                    "store checkpoint");
 }
 
-Status Sequencer::PinLogKey(const std::string& verifier_key) {
+Status Sequencer::PinLogKey(const std::string& verifier_key, bool rotate) {
   PROBITY_ASSIGN_OR_RETURN(std::optional<std::string> pinned, store_->PinnedLogKey());
-  if (pinned) {
-    if (*pinned == verifier_key) return Status::Ok();
-    return FailedPrecondition("the log's checkpoints are signed by " + *pinned +
-                              "; refusing to sign with another key (" + verifier_key + ")");
+  if (!pinned) {
+    return FromRocks(
+        store_->db()->Put(store_->write_options(), store_->meta(), keys::kMetaLogKey, verifier_key),
+        "pin the log key");
   }
-  return FromRocks(
-      store_->db()->Put(store_->write_options(), store_->meta(), keys::kMetaLogKey, verifier_key),
-      "pin the log key");
+  if (*pinned == verifier_key) return Status::Ok();
+  if (!rotate) {
+    return FailedPrecondition("the log's checkpoints are signed by " + *pinned +
+                              "; refusing to sign with another key (" + verifier_key +
+                              "): to rotate the log's key, start ingest once with --rotate-log-key "
+                              "(docs/operations.md, \"Key rotation\")");
+  }
+  PROBITY_ASSIGN_OR_RETURN(std::vector<std::string> known, store_->LogKeys());
+  PROBITY_ASSIGN_OR_RETURN(std::vector<note::Verifier> parsed, note::ParseLogKeys(known));
+  PROBITY_ASSIGN_OR_RETURN(note::Verifier next, note::Verifier::FromVerifierKey(verifier_key));
+  if (next.name() != parsed.front().name()) {
+    return FailedPrecondition("the new key names the log '" + next.name() + "', this log is '" +
+                              parsed.front().name() +
+                              "': a rotated key keeps the log's origin (probity keygen --name " +
+                              parsed.front().name() + ")");
+  }
+  // The retired keys, newest first, without the new one if it signed here before.
+  std::string retired;
+  for (const std::string& k : known) {
+    if (k == verifier_key) continue;
+    if (!retired.empty()) retired += '\n';
+    retired += k;
+  }
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->meta(), keys::kMetaLogKey, verifier_key);
+  batch.Put(store_->meta(), keys::kMetaRetiredLogKeys, retired);
+  return FromRocks(store_->db()->Write(store_->write_options(), &batch), "rotate the log key");
 }
 
 Status Sequencer::SetLogPublished(uint64_t next) {

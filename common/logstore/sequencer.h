@@ -84,8 +84,11 @@ class Sequencer {
   Status AddCheckpoint(const v1::CheckpointRecord& checkpoint);
   // Pins the verifier key of the key that signs this log's checkpoints (LogStore::PinnedLogKey)
   // if none is pinned. kFailedPrecondition, changing nothing, if another key is pinned: a log
-  // MUST NOT silently change its signing key.
-  Status PinLogKey(const std::string& verifier_key);
+  // MUST NOT silently change its signing key. With `rotate`, another key replaces the pinned one
+  // deliberately (`probity ingest --rotate-log-key`): the old one joins the retired keys
+  // (LogStore::LogKeys), with which the checkpoints it signed stay verifiable. The new key must
+  // name the same log (origin): kFailedPrecondition otherwise.
+  Status PinLogKey(const std::string& verifier_key, bool rotate = false);
   // Records that entries below `next` (resp. dead letters) are confirmed on the bus.
   Status SetLogPublished(uint64_t next);
   Status SetDeadLettersPublished(uint64_t next);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "common/logstore/keys.h"
@@ -184,6 +185,22 @@ StatusOr<std::optional<std::string>> LogStore::PinnedLogKey() const {
   if (rs.IsNotFound()) return std::optional<std::string>();
   PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read the pinned log key"));
   return std::optional<std::string>(std::move(v));
+}
+
+StatusOr<std::vector<std::string>> LogStore::LogKeys() const {
+  std::vector<std::string> keys;
+  PROBITY_ASSIGN_OR_RETURN(std::optional<std::string> pinned, PinnedLogKey());
+  if (!pinned) return keys;
+  keys.push_back(std::move(*pinned));
+  std::string v;
+  rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), meta(), keys::kMetaRetiredLogKeys, &v);
+  if (rs.IsNotFound()) return keys;
+  PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read the retired log keys"));
+  std::stringstream lines(v);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) keys.push_back(std::move(line));
+  }
+  return keys;
 }
 
 StatusOr<uint64_t> LogStore::TreeSize() const { return ReadMetaU64(keys::kMetaTreeSize); }

@@ -123,15 +123,19 @@ class LogStore final : public LogReader {
   // Recomputes every leaf and node from the stored entries and checks them against the stored
   // leaf hashes, tiles, tree size and range, and every stored checkpoint. Returns kDataLoss naming
   // the first bad index on any changed, missing, extra or reordered byte.
-  // With `log_key`, every stored checkpoint's signed note is checked too, before the entries:
-  // its key is its record's size, and it passes CheckCheckpointRecord (proofs.h), else kDataLoss
-  // naming the size.
+  // With `log_keys` (the log's verifier keys: one, or several after a rotation), every stored
+  // checkpoint's signed note is checked too, before the entries: its key is its record's size,
+  // and it passes CheckCheckpointRecord (proofs.h) with one of them, else kDataLoss naming the
+  // size.
   StatusOr<VerifyReport> Verify(const ProgressFn& progress = nullptr,
-                                const note::Verifier* log_key = nullptr) const;
+                                const std::vector<note::Verifier>& log_keys = {}) const;
 
   // The verifier key the sequencer pinned (keys::kMetaLogKey), or nullopt if none was pinned.
   // It is only as trustworthy as the store: prefer a key the reader holds independently.
   StatusOr<std::optional<std::string>> PinnedLogKey() const;
+  // Every verifier key the log's checkpoints were signed with: the pinned one first, then the
+  // retired ones, newest first (Sequencer::PinLogKey with rotate). Empty if none was pinned.
+  StatusOr<std::vector<std::string>> LogKeys() const;
 
   // Reads the hashes of perfect nodes from tiles (used by proofs and the sequencer).
   StatusOr<std::vector<merkle::Hash>> ReadNodes(const std::vector<merkle::NodeId>& nodes) const;

@@ -204,10 +204,10 @@ ChunkResult VerifyChunk(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* entries, N
 }  // namespace
 
 StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress,
-                                        const note::Verifier* log_key) const {
+                                        const std::vector<note::Verifier>& log_keys) const {
   PROBITY_RETURN_IF_ERROR(Opened(tiles()));
   VerifyReport report;
-  if (log_key != nullptr) {
+  if (!log_keys.empty()) {
     // Every stored note, by key: the record under be64(N) MUST be the checkpoint of size N, and
     // its note MUST be signed by the log's key for that size and root.
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), checkpoints()));
@@ -223,7 +223,7 @@ StatusOr<VerifyReport> LogStore::Verify(const ProgressFn& progress,
         return DataLoss("checkpoint stored at size " + std::to_string(keyed) +
                         " is the record of size " + std::to_string(r.tree_size()));
       }
-      PROBITY_RETURN_IF_ERROR(CheckCheckpointRecord(r, *log_key).status());
+      PROBITY_RETURN_IF_ERROR(CheckCheckpointRecord(r, log_keys).status());
       ++report.notes_checked;
     }
     PROBITY_RETURN_IF_ERROR(FromRocks(it->status(), "scan checkpoints"));

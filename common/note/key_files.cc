@@ -92,13 +92,45 @@ StatusOr<std::string> ReadKeyFile(const std::string& path) {
   return key;
 }
 
-StatusOr<Verifier> LoadVerifierKey(const std::string& file_or_key) {
-  std::string text = file_or_key;
+namespace {
+
+// The text of a key given on a command line: the file it names, or else the argument itself.
+StatusOr<std::string> KeyText(const std::string& file_or_key) {
   struct stat st;
-  if (::stat(file_or_key.c_str(), &st) == 0) {
-    PROBITY_ASSIGN_OR_RETURN(text, ReadKeyFile(file_or_key));
-  }
+  if (::stat(file_or_key.c_str(), &st) == 0) return ReadKeyFile(file_or_key);
+  return file_or_key;
+}
+
+}  // namespace
+
+StatusOr<Verifier> LoadVerifierKey(const std::string& file_or_key) {
+  PROBITY_ASSIGN_OR_RETURN(std::string text, KeyText(file_or_key));
   return Verifier::FromVerifierKey(text);
+}
+
+StatusOr<std::vector<Verifier>> ParseLogKeys(const std::vector<std::string>& texts) {
+  std::vector<Verifier> keys;
+  for (const std::string& text : texts) {
+    PROBITY_ASSIGN_OR_RETURN(Verifier v, Verifier::FromVerifierKey(text));
+    if (!keys.empty() && v.name() != keys.front().name()) {
+      return InvalidArgument("the log's keys name different logs ('" + keys.front().name() +
+                             "' and '" + v.name() + "'): one log keeps its origin across keys");
+    }
+    keys.push_back(std::move(v));
+  }
+  if (keys.empty()) return InvalidArgument("no verifier key");
+  return keys;
+}
+
+StatusOr<std::vector<Verifier>> LoadVerifierKeys(const std::string& file_or_key) {
+  PROBITY_ASSIGN_OR_RETURN(std::string text, KeyText(file_or_key));
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) lines.push_back(std::move(line));
+  }
+  return ParseLogKeys(lines);
 }
 
 }  // namespace probity::note

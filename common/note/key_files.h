@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/note/note.h"
 #include "common/status/status.h"
@@ -29,5 +30,13 @@ StatusOr<std::string> ReadKeyFile(const std::string& path);
 // or, when no such file exists, is the key text itself. Errors of ReadKeyFile and
 // Verifier::FromVerifierKey.
 StatusOr<Verifier> LoadVerifierKey(const std::string& file_or_key);
+
+// The verifier keys of one log: as LoadVerifierKey, but the file (or text) may hold several keys,
+// one per line (blank lines ignored), as it does after the log's key was rotated (the new key
+// first, then the ones it replaced: docs/operations.md, "Key rotation"). Every key must carry the
+// same name, the log's origin: kInvalidArgument otherwise, or when there is none.
+StatusOr<std::vector<Verifier>> LoadVerifierKeys(const std::string& file_or_key);
+// The same from key texts already read (e.g. the keys a store pinned).
+StatusOr<std::vector<Verifier>> ParseLogKeys(const std::vector<std::string>& texts);
 
 }  // namespace probity::note

@@ -107,6 +107,9 @@ void AddServeOptions(CLI::App* cmd, ServeOptions* s) {
   cmd->add_option(
       "--signing-key", s->signing_key,
       "Checkpoint signer key file (signed-note format; default DATA_DIR/keys/probity.key)");
+  cmd->add_flag("--rotate-log-key", s->ingest.rotate_log_key,
+                "Sign with --signing-key although the log pinned another key, retiring that one "
+                "(docs/operations.md, \"Key rotation\"); without it such a key is refused");
   cmd->add_option("--origin", s->ingest.checkpoint_origin,
                   "Checkpoint origin line (the log's name)")
       ->capture_default_str();

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/metrics/http_server.h"
+#include "common/note/key_files.h"
 #include "services/cli/commands.h"
 #include "services/cli/follow_support.h"
 #include "services/replica/compare.h"
@@ -23,11 +24,6 @@ StatusOr<std::string> ReadVerifierKeyText(const std::string& path) {
   return key;
 }
 
-StatusOr<note::Verifier> LoadVerifierKey(const std::string& path) {
-  PROBITY_ASSIGN_OR_RETURN(std::string key, ReadVerifierKeyText(path));
-  return note::Verifier::FromVerifierKey(key);
-}
-
 StatusOr<BusFollowInputs> OpenBusFollowInputs(const bus::ClientConfig& bus,
                                               const std::string& catch_up_from,
                                               const std::string& log_key_file,
@@ -41,9 +37,12 @@ StatusOr<BusFollowInputs> OpenBusFollowInputs(const bus::ClientConfig& bus,
                  "own tree are)\n";
     return in;
   }
-  PROBITY_ASSIGN_OR_RETURN(note::Verifier key, LoadVerifierKey(log_key_file));
-  in.origin = key.name();
-  in.log_keys.push_back(std::move(key));
+  // The log's keys: one, or after a rotation the new one and those it replaced, one per line.
+  StatusOr<std::vector<note::Verifier>> keys = note::LoadVerifierKeys(log_key_file);
+  if (!keys.ok())
+    return Status(keys.status().code(), log_key_file + ": " + keys.status().message());
+  in.origin = keys->front().name();
+  in.log_keys = std::move(keys).value();
   PROBITY_ASSIGN_OR_RETURN(in.checkpoints, follow::CheckpointTopicSource::Create(bus));
   return in;
 }

@@ -15,8 +15,7 @@
 namespace probity::cli {
 
 // Reads a verifier key file (one line, "<name>+<hash>+<key>", as `probity keygen` writes
-// probity.pub): the key, or its text (checked to parse).
-StatusOr<note::Verifier> LoadVerifierKey(const std::string& path);
+// probity.pub): its text (checked to parse).
 StatusOr<std::string> ReadVerifierKeyText(const std::string& path);
 
 // probity.log.v1 (catching up from a verified copy of the log when retention took an entry) and

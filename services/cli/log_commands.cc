@@ -47,26 +47,37 @@ std::string HashHex(uint32_t key_hash) {
   return buf;
 }
 
-// The log's verifier key: --log-key, else DATA_DIR/keys/probity.pub, else the key the sequencer
-// pinned in the store. *source says which. kNotFound when there is none.
-StatusOr<note::Verifier> LogKey(const LogFlags& f, const logstore::LogStore& store,
-                                std::string* source) {
+// The log's verifier keys: --log-key, else DATA_DIR/keys/probity.pub (a file may hold several, one
+// per line, after a rotation), else every key the sequencer pinned in the store (the current one
+// and those it retired). *source says which. kNotFound when there is none.
+StatusOr<std::vector<note::Verifier>> LogKeys(const LogFlags& f, const logstore::LogStore& store,
+                                              std::string* source) {
   if (!f.log_key.empty()) {
     *source = "--log-key";
-    return note::LoadVerifierKey(f.log_key);
+    return note::LoadVerifierKeys(f.log_key);
   }
   const std::string pub = f.data_dir + "/keys/" + note::kVerifierKeyFile;
   if (std::filesystem::exists(pub)) {
     *source = pub;
-    return note::LoadVerifierKey(pub);
+    return note::LoadVerifierKeys(pub);
   }
-  PROBITY_ASSIGN_OR_RETURN(std::optional<std::string> pinned, store.PinnedLogKey());
-  if (!pinned) {
+  PROBITY_ASSIGN_OR_RETURN(std::vector<std::string> pinned, store.LogKeys());
+  if (pinned.empty()) {
     return NotFound("no log key: pass --log-key (the log's verifier key, or its file), or keep " +
                     pub);
   }
-  *source = "the key pinned in the log itself; pass --log-key for an independent check";
-  return note::Verifier::FromVerifierKey(*pinned);
+  *source = "the log's own pinned keys; pass --log-key for an independent check";
+  return note::ParseLogKeys(pinned);
+}
+
+// "name+hash" of each key, comma-separated.
+std::string KeyNames(const std::vector<note::Verifier>& keys) {
+  std::string out;
+  for (const note::Verifier& k : keys) {
+    if (!out.empty()) out += ", ";
+    out += k.name() + "+" + HashHex(k.key_hash());
+  }
+  return out;
 }
 
 // The tree size a proof is for: the one asked for, else the latest verified checkpoint's.
@@ -78,9 +89,9 @@ StatusOr<ProofAt> ProofSize(const LogFlags& f, const logstore::LogStore& store,
                             std::optional<uint64_t> asked) {
   if (asked) return ProofAt{*asked, "as asked"};
   std::string key_source;
-  PROBITY_ASSIGN_OR_RETURN(note::Verifier key, LogKey(f, store, &key_source));
+  PROBITY_ASSIGN_OR_RETURN(std::vector<note::Verifier> keys, LogKeys(f, store, &key_source));
   PROBITY_ASSIGN_OR_RETURN(std::optional<v1::Checkpoint> cp,
-                           logstore::LatestVerifiedCheckpoint(store, key));
+                           logstore::LatestVerifiedCheckpoint(store, keys));
   if (!cp) return NotFound("no verified checkpoint yet: give the tree size");
   return ProofAt{cp->tree_size(), "the latest signed checkpoint"};
 }
@@ -244,9 +255,9 @@ int LogVerify(const LogFlags& f) {
   auto checkpoints = store->LatestCheckpoint();
   if (!checkpoints.ok()) return LogFail("verify", checkpoints.status());
   std::string key_source;
-  auto key = LogKey(f, *store, &key_source);
-  if (!key.ok() && (key.status().code() != Code::kNotFound || *checkpoints)) {
-    return LogFail("verify", key.status());
+  auto keys = LogKeys(f, *store, &key_source);
+  if (!keys.ok() && (keys.status().code() != Code::kNotFound || *checkpoints)) {
+    return LogFail("verify", keys.status());
   }
   auto start = std::chrono::steady_clock::now();
   auto report = store->Verify(
@@ -257,7 +268,7 @@ int LogVerify(const LogFlags& f) {
                        static_cast<unsigned long long>(total));
         }
       },
-      key.ok() ? &*key : nullptr);
+      keys.ok() ? *keys : std::vector<note::Verifier>{});
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!report.ok()) {
     if (f.json) std::cout << "{\"ok\":false,\"error\":\"" << report.status().message() << "\"}\n";
@@ -275,8 +286,8 @@ int LogVerify(const LogFlags& f) {
         static_cast<unsigned long long>(report->checkpoints_checked), secs,
         merkle::ToBase64(report->root).c_str(),
         static_cast<unsigned long long>(report->notes_checked),
-        key.ok() ? (key->name() + "+" + HashHex(key->key_hash())).c_str() : "no key",
-        key.ok() ? key_source.c_str() : "the log has no checkpoint");
+        keys.ok() ? KeyNames(*keys).c_str() : "no key",
+        keys.ok() ? key_source.c_str() : "the log has no checkpoint");
   }
   return kExitOk;
 }
@@ -326,9 +337,9 @@ int LogCheckpoint(const CheckpointOptions& o) {
   auto store = OpenReadOnly(f, "checkpoint");
   if (!store) return kExitFailure;
   std::string key_source;
-  auto key = LogKey(f, *store, &key_source);
-  if (!key.ok()) return LogFail("checkpoint", key.status());
-  auto cp = logstore::LatestVerifiedCheckpoint(*store, *key, o.size);
+  auto keys = LogKeys(f, *store, &key_source);
+  if (!keys.ok()) return LogFail("checkpoint", keys.status());
+  auto cp = logstore::LatestVerifiedCheckpoint(*store, *keys, o.size);
   if (!cp.ok()) return LogFail("checkpoint", cp.status());
   if (!*cp) {
     return LogFail("checkpoint", NotFound(o.size ? "no verified checkpoint of size " +

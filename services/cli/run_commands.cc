@@ -446,7 +446,10 @@ int RunTiles(const TilesOptions& o, const Runtime& rt) {
   if (!store.ok()) return Fail("tiles", store.status());
   StatusOr<note::Verifier> key = NotFound("no log key");
   if (!o.log_key.empty()) {
-    key = note::LoadVerifierKey(o.log_key);
+    // The newest of the log's keys (a file may list several after a rotation): it signed the
+    // latest checkpoint, the one /checkpoint serves.
+    auto keys = note::LoadVerifierKeys(o.log_key);
+    key = keys.ok() ? StatusOr<note::Verifier>(keys->front()) : keys.status();
   } else if (auto pinned = (*store)->PinnedLogKey(); !pinned.ok()) {
     key = pinned.status();
   } else if (*pinned) {

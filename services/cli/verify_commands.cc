@@ -54,6 +54,11 @@ StatusOr<note::TrustPolicy> Policy(const VerifyOptions& o) {
   }
   std::string text = o.log_key;
   if (auto file = note::ReadKeyFile(o.log_key); file.ok()) text = *file;
+  if (auto keys = note::LoadVerifierKeys(o.log_key); keys.ok() && keys->size() > 1) {
+    return InvalidArgument(o.log_key + " holds " + std::to_string(keys->size()) +
+                           " keys of the log (a rotated key file); probity verify checks with "
+                           "one: pass the key that signed the checkpoint");
+  }
   return note::TrustPolicy::ForLogKey(text);
 }
 

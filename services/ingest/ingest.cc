@@ -258,7 +258,17 @@ Status IngestService::Start() {
   PROBITY_RETURN_IF_ERROR(CheckBudget());
   PROBITY_ASSIGN_OR_RETURN(sequencer_, logstore::Sequencer::Create(store_));
   // The key readers check the stored notes with when they hold none of their own.
-  if (signer_ != nullptr) PROBITY_RETURN_IF_ERROR(sequencer_->PinLogKey(signer_->verifier_key()));
+  if (signer_ != nullptr) {
+    PROBITY_ASSIGN_OR_RETURN(std::optional<std::string> pinned, store_->PinnedLogKey());
+    PROBITY_RETURN_IF_ERROR(
+        sequencer_->PinLogKey(signer_->verifier_key(), options_.rotate_log_key));
+    if (pinned && *pinned != signer_->verifier_key()) {
+      std::fprintf(stderr,
+                   "ingest: the log's key is now %s (retired: %s); give followers, witnesses and "
+                   "auditors both keys\n",
+                   signer_->verifier_key().c_str(), pinned->c_str());
+    }
+  }
   PROBITY_ASSIGN_OR_RETURN(uint64_t published, store_->LogPublishedUpTo());
   PROBITY_ASSIGN_OR_RETURN(uint64_t dl_published, store_->DeadLettersPublishedUpTo());
   PROBITY_ASSIGN_OR_RETURN(auto checkpoints, store_->Checkpoints());

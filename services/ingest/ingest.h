@@ -68,6 +68,9 @@ struct IngestOptions {
   // known to be new (the embedded bus starts empty on every run). Event-id deduplication still
   // drops exact redeliveries.
   bool ignore_stored_offsets = false;
+  // Sign with a key other than the one the log pinned, retiring that one (Sequencer::PinLogKey;
+  // docs/operations.md, "Key rotation"). Without it such a key is refused.
+  bool rotate_log_key = false;
   codec::Policy policy;
   // Witnesses expect about one checkpoint a minute, not one a second (SetCosigner).
   int witness_interval_ms = 60000;

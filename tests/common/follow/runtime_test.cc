@@ -427,6 +427,33 @@ TEST_F(RuntimeTest, StopsOnACheckpointSignedByAnotherKey) {
   EXPECT_TRUE(fs::exists(dir_ / "follow/evidence/bad-signature-at-4/checkpoint-4.note"));
 }
 
+// After the log's key was rotated, a follower given both keys (the new one first, as the
+// rotated key file lists them) verifies the checkpoints the old key signed and the new ones; one
+// given only the new key stops at the first old one, as for any other key.
+TEST_F(RuntimeTest, FollowsALogAcrossAKeyRotationWithBothKeys) {
+  log_.AddN(8);
+  LogKey rotated = LogKey::Make();  // same name, the log's next key
+  checkpoints_.checkpoints = {log_.Checkpoint(4), log_.Checkpoint(8, &rotated.signer)};
+  Runtime::Options both = Opts();
+  both.log_keys = {rotated.verifier, key_.verifier};
+  RecordingFollower f(&saved_);
+  auto rt = Make(&f, both);
+  ASSERT_TRUE(rt->Start().ok());
+  ASSERT_TRUE(Drain(rt.get()).ok());
+  EXPECT_EQ(rt->stats().verified_size, 8u);
+
+  fs::remove_all(dir_ / "follow");
+  Runtime::Options new_only = Opts();
+  new_only.log_keys = {rotated.verifier};
+  SavedState fresh;
+  RecordingFollower g(&fresh);
+  auto rt2 = Make(&g, new_only);
+  ASSERT_TRUE(rt2->Start().ok());
+  Status st = Drain(rt2.get());
+  ASSERT_EQ(st.code(), Code::kDataLoss);
+  EXPECT_TRUE(fs::exists(dir_ / "follow/evidence/bad-signature-at-4/checkpoint-4.note"));
+}
+
 TEST_F(RuntimeTest, StopsOnACheckpointThatRollsBack) {
   log_.AddN(8);
   checkpoints_.checkpoints = {log_.Checkpoint(8), log_.Checkpoint(5)};

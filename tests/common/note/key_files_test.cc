@@ -77,5 +77,33 @@ TEST_F(KeyFilesTest, MissingDirIsIoError) {
   EXPECT_EQ(WriteKeyFiles(*kp, dir_ + "/nope").code(), Code::kIoError);
 }
 
+// After a rotation a log's key file lists its keys, newest first: all are read, blank lines and
+// CRLF tolerated; a key of another log, or an empty file, is refused by name.
+TEST_F(KeyFilesTest, ReadsEveryKeyOfOneLogAndRefusesAnotherLogs) {
+  auto a = GenerateKey("probity.test/log");
+  auto b = GenerateKey("probity.test/log");
+  auto other = GenerateKey("probity.other/log");
+  ASSERT_TRUE(a.ok() && b.ok() && other.ok());
+  const fs::path both = fs::path(dir_) / "both.pub";
+  std::ofstream(both) << b->verifier_key << "\r\n\n" << a->verifier_key << "\n";
+  auto keys = LoadVerifierKeys(both.string());
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].key_hash(), Verifier::FromVerifierKey(b->verifier_key)->key_hash());
+  EXPECT_EQ((*keys)[1].key_hash(), Verifier::FromVerifierKey(a->verifier_key)->key_hash());
+  // The key text itself, as on a command line.
+  ASSERT_EQ(LoadVerifierKeys(a->verifier_key)->size(), 1u);
+
+  const fs::path mixed = fs::path(dir_) / "mixed.pub";
+  std::ofstream(mixed) << a->verifier_key << "\n" << other->verifier_key << "\n";
+  auto refused = LoadVerifierKeys(mixed.string());
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("probity.other/log"), std::string::npos);
+
+  const fs::path empty = fs::path(dir_) / "empty.pub";
+  std::ofstream(empty) << "\n";
+  EXPECT_EQ(LoadVerifierKeys(empty.string()).status().code(), Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace probity::note

@@ -11,7 +11,9 @@
 #include "common/bus/limits.h"
 #include "common/bus/topics.h"
 #include "common/codec/codec.h"
+#include "common/logstore/proofs.h"
 #include "common/merkle/hasher.h"
+#include "common/note/key_files.h"
 #include "tests/integration/test_events.h"
 #include "tests/services/ingest/fake_bus.h"
 
@@ -83,6 +85,52 @@ TEST_F(IngestTest, AMissingOutputTopicIsAClearError) {
   Status st = Start();
   EXPECT_EQ(st.code(), Code::kUnavailable);
   EXPECT_NE(st.message().find("probity.deadletter.v1"), std::string::npos) << st.message();
+}
+
+// The log's key is pinned at the first start; another key is refused unless the operator asks
+// for a rotation, which keeps the old key among the log's keys (docs/operations.md).
+TEST_F(IngestTest, AnotherSigningKeyIsRefusedUnlessTheRotationIsAskedFor) {
+  ASSERT_TRUE(Start().ok());
+  bus_.Add("probity.claims.v1", ClaimBytes("before-rotation"), "A81001");
+  Rounds(2);
+  ASSERT_TRUE(service_->Drain().ok());  // a checkpoint signed by the first key
+  const std::string first = signer_->verifier_key();
+  service_.reset();
+
+  auto kp = note::GenerateKey("probity.test/log");
+  ASSERT_TRUE(kp.ok());
+  signer_.emplace(std::move(note::Signer::FromSignerKey(kp->signer_key)).value());
+  Status st = Start();
+  ASSERT_EQ(st.code(), Code::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("--rotate-log-key"), std::string::npos) << st.message();
+  EXPECT_EQ(*store_->LogKeys(), std::vector<std::string>{first});
+
+  IngestOptions rotate;
+  rotate.rotate_log_key = true;
+  ASSERT_TRUE(Start(rotate).ok());
+  EXPECT_EQ(*store_->LogKeys(), (std::vector<std::string>{kp->verifier_key, first}));
+  bus_.Add("probity.claims.v1", ClaimBytes("after-rotation"), "A81001");
+  Rounds(2);
+  ASSERT_TRUE(service_->Drain().ok());  // one signed by the new key
+  service_.reset();
+
+  // Every stored note verifies with the log's keys, not with the new key alone.
+  auto keys = note::ParseLogKeys(*store_->LogKeys());
+  ASSERT_TRUE(keys.ok());
+  auto report = store_->Verify(nullptr, *keys);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->notes_checked, 2u);
+  EXPECT_EQ(store_->Verify(nullptr, {keys->front()}).status().code(), Code::kDataLoss);
+  auto latest = logstore::LatestVerifiedCheckpoint(*store_, *keys);
+  ASSERT_TRUE(latest.ok() && *latest);
+  EXPECT_EQ((*latest)->tree_size(), 2u);
+
+  // A key for another log is refused even with the rotation asked for.
+  auto other = note::GenerateKey("probity.other/log");
+  signer_.emplace(std::move(note::Signer::FromSignerKey(other->signer_key)).value());
+  st = Start(rotate);
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("keeps the log's origin"), std::string::npos) << st.message();
 }
 
 TEST_F(IngestTest, RefusesAPolicyAboveTheBudget) {

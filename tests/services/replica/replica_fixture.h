@@ -137,7 +137,7 @@ class ReplicaFixture : public ::testing::Test {
       }
     }
     // And it verifies as a store by itself, its notes with the log's key.
-    auto report = b.Verify(nullptr, &*verifier_);
+    auto report = b.Verify(nullptr, {*verifier_});
     ASSERT_TRUE(report.ok()) << report.status().ToString();
     EXPECT_EQ(report->entries_checked, size);
     EXPECT_EQ(report->notes_checked, c->checkpoints);

@@ -331,6 +331,48 @@ TEST_F(VerifyCli, LogVerifyChecksEveryNoteAndCheckpointServesTheLargestVerified)
   EXPECT_EQ(Log({"verify", "--log-key", pub_}).code, kOk);
 }
 
+// The log's key rotated (as `probity ingest --rotate-log-key` does): `log verify` checks the old
+// notes with the retired key the log keeps and the new ones with the new key; given only the new
+// key it names the first old note; given a file with both keys, it passes; `log checkpoint` serves
+// the new key's latest.
+TEST_F(VerifyCli, AfterAKeyRotationOldAndNewNotesVerify) {
+  auto kp = note::GenerateKey(kOrigin);
+  ASSERT_TRUE(kp.ok());
+  {
+    auto store = logstore::LogStore::Open((dir_ / "data" / "log").string(), {});
+    ASSERT_TRUE(store.ok());
+    auto seq = logstore::Sequencer::Create(store->get());
+    ASSERT_TRUE(seq.ok());
+    ASSERT_EQ((*seq)->PinLogKey(kp->verifier_key).code(), Code::kFailedPrecondition);
+    ASSERT_TRUE((*seq)->PinLogKey(kp->verifier_key, /*rotate=*/true).ok());
+    signer_.emplace(std::move(note::Signer::FromSignerKey(kp->signer_key)).value());
+    std::vector<v1::LogRecord> records(1);
+    records[0].set_event_id("after");
+    records[0].set_payload("after the rotation");
+    records[0].set_topic("probity.claims.v1");
+    ASSERT_TRUE((*seq)->Append(&records, {}, {}).ok());
+    ASSERT_TRUE(AddCheckpoint(**seq, 11).ok());
+  }
+  ProcessResult pinned = Log({"verify"});
+  ASSERT_EQ(pinned.code, kOk) << pinned.out << pinned.err;
+  EXPECT_NE(pinned.out.find("5 signed notes checked with " + std::string(kOrigin) + "+"),
+            std::string::npos)
+      << pinned.out;
+  EXPECT_NE(pinned.out.find(", " + std::string(kOrigin) + "+"), std::string::npos) << pinned.out;
+
+  const std::string new_only = File("new.pub", kp->verifier_key + "\n");
+  ProcessResult refused = Log({"verify", "--log-key", new_only});
+  EXPECT_EQ(refused.code, kDataLoss) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("checkpoint at size 0"), std::string::npos) << refused.err;
+
+  const std::string both = File("both.pub", kp->verifier_key + "\n" + vkey_ + "\n");
+  ProcessResult ok = Log({"verify", "--log-key", both});
+  EXPECT_EQ(ok.code, kOk) << ok.out << ok.err;
+  ProcessResult latest = Log({"checkpoint", "--log-key", both});
+  ASSERT_EQ(latest.code, kOk) << latest.err;
+  EXPECT_EQ(latest.out, notes_[11]);
+}
+
 TEST_F(VerifyCli, TrustPolicyWithWitnessQuorum) {
   auto w1 = note::GenerateKey("witness.test/w1", note::kAlgCosignatureV1);
   auto w2 = note::GenerateKey("witness.test/w2", note::kAlgCosignatureV1);

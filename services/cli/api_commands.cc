@@ -14,6 +14,7 @@
 #include "common/follow/entry_source.h"
 #include "common/logstore/store.h"
 #include "common/metrics/http_server.h"
+#include "common/note/key_files.h"
 #include "common/note/note.h"
 #include "common/sync/mutex.h"
 #include "services/bundle/bundle.h"
@@ -158,7 +159,7 @@ Status ApiStack::Start(const ApiServeOptions& o, const bus::ClientConfig& bus, a
     ro.origin = options.bundle_policy->log_origin();
     PROBITY_ASSIGN_OR_RETURN(note::Verifier key,
                              note::Verifier::FromVerifierKey(options.bundle_policy->log_vkey()));
-    ro.log_keys.push_back(key);
+    ro.log_keys = o.log_keys.empty() ? std::vector<note::Verifier>{key} : o.log_keys;
   } else {
     checkpoints = nullptr;  // no key to check them with
   }
@@ -214,8 +215,11 @@ int RunApi(const ApiCommandOptions& o, const Runtime& rt) {
     if (!text.ok()) return Fail("api", text.status());
     v1::VerifierPolicy policy;
     policy.set_log_origin(text->substr(0, text->find('+')));
-    policy.set_log_vkey(*text);
+    policy.set_log_vkey(*text);  // the newest key: it signs the checkpoints bundles hold now
     serve.api.bundle_policy = policy;
+    auto keys = note::LoadVerifierKeys(o.log_key);
+    if (!keys.ok()) return Fail("api", keys.status());
+    serve.log_keys = std::move(keys).value();
   } else if (serve.bundle_policy_file.empty()) {
     std::cerr << "probity api: no --log-key or --bundle-policy: checkpoints are NOT verified and "
                  "no dispute bundle is served\n";

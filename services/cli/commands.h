@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/bus/kafka.h"
+#include "common/note/note.h"
 #include "common/status/status.h"
 #include "common/time/clock.h"
 #include "services/api/api.h"
@@ -96,6 +97,9 @@ struct ApiServeOptions {
   // The verifier policy dispute bundles carry (a VerifierPolicy JSON file). `up` defaults to the
   // log's own key, no witnesses.
   std::string bundle_policy_file;
+  // The log's keys the api's follower checks checkpoints with (a rotated key file lists several);
+  // empty: the bundle policy's log key.
+  std::vector<note::Verifier> log_keys;
 };
 
 // `probity api`: the audit api over a log store, recording reads and decisions on the bus.

@@ -15,13 +15,15 @@ namespace probity::cli {
 StatusOr<std::string> ReadVerifierKeyText(const std::string& path) {
   std::ifstream in(path);
   if (!in) return NotFound("cannot read the log's verifier key " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string key = ss.str();
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
-  StatusOr<note::Verifier> v = note::Verifier::FromVerifierKey(key);
-  if (!v.ok()) return Status(v.status().code(), path + ": " + v.status().message());
-  return key;
+  // Every key is checked to parse and to name one log; the first is the newest.
+  StatusOr<std::vector<note::Verifier>> keys = note::LoadVerifierKeys(path);
+  if (!keys.ok()) return Status(keys.status().code(), path + ": " + keys.status().message());
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) return line;
+  }
+  return InvalidArgument(path + ": no verifier key");
 }
 
 StatusOr<BusFollowInputs> OpenBusFollowInputs(const bus::ClientConfig& bus,

@@ -14,8 +14,9 @@
 
 namespace probity::cli {
 
-// Reads a verifier key file (one line, "<name>+<hash>+<key>", as `probity keygen` writes
-// probity.pub): its text (checked to parse).
+// Reads a verifier key file ("<name>+<hash>+<key>", as `probity keygen` writes probity.pub; after
+// a rotation, the log's keys one per line, newest first): the newest key's text (every key checked
+// to parse and to name the same log).
 StatusOr<std::string> ReadVerifierKeyText(const std::string& path);
 
 // probity.log.v1 (catching up from a verified copy of the log when retention took an entry) and

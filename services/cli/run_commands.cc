@@ -225,15 +225,20 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   rules_cfg.properties.emplace("linger.ms", "0");
   bus::KafkaBus rules_bus(rules_cfg);
   // Followers in this process read the store directly, through the same runtime as the separate
-  // targets, and verify its checkpoints with the log's key.
-  auto log_key = note::Verifier::FromVerifierKey(stack.signer->verifier_key());
-  if (!log_key.ok()) return Fail("up", log_key.status());
+  // targets, and verify its checkpoints with the log's keys: the one ingest signs with (pinned at
+  // its start, first) and any a key rotation retired, which signed the older checkpoints.
+  auto pinned_keys = stack.store->LogKeys();
+  if (!pinned_keys.ok()) return Fail("up", pinned_keys.status());
+  auto parsed_keys = note::ParseLogKeys(*pinned_keys);
+  if (!parsed_keys.ok()) return Fail("up", parsed_keys.status());
+  const std::vector<note::Verifier>& log_keys = *parsed_keys;
+  const note::Verifier* log_key = &log_keys.front();
   follow::StoreSource source(stack.store.get());
   follow::StoreCheckpointSource rules_checkpoints(stack.store.get());
   rules::RulesRunner rules({.state_dir = data_dir + "/rules",
                             .checkpoints = &rules_checkpoints,
                             .origin = log_key->name(),
-                            .log_keys = {*log_key},
+                            .log_keys = log_keys,
                             .registry = stack.registry.get()},
                            *rule_set, &source, &rules_bus, rt.clock);
   st = rules.Start(rt.clock->NowMicros());
@@ -246,7 +251,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   payments::PaymentsTarget payments_target({.state_dir = data_dir + "/payments",
                                             .checkpoints = &payments_checkpoints,
                                             .origin = log_key->name(),
-                                            .log_keys = {*log_key}},
+                                            .log_keys = log_keys},
                                            *hold_policy, &payments_source, &payments_bus, rt.clock,
                                            stack.registry.get());
   st = payments_target.Start();
@@ -271,7 +276,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
         alerts::AlertsRunner::Options{.state_dir = data_dir + "/alerts",
                                       .checkpoints = &alert_checkpoints,
                                       .origin = log_key->name(),
-                                      .log_keys = {*log_key},
+                                      .log_keys = log_keys,
                                       .registry = stack.registry.get()},
         &alert_source, am_outbox.get(), rt.clock);
     st = alerter->Start();
@@ -282,7 +287,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
   const webhooks::LogInputs webhook_log{.entries = &webhook_source,
                                         .checkpoints = &webhook_checkpoints,
                                         .origin = log_key->name(),
-                                        .log_keys = {*log_key},
+                                        .log_keys = log_keys,
                                         .bus = cfg};
 
   // The hash tiles and /checkpoint, from the same store, verified with the same key.
@@ -304,6 +309,7 @@ int RunUp(const UpOptions& o, const Runtime& rt) {
       policy.set_log_vkey(stack.signer->verifier_key());
       serve.api.bundle_policy = policy;
     }
+    serve.log_keys = log_keys;  // its follower checks the older checkpoints too
     const logstore::LogStore* store = stack.store.get();
     st = api.Start(
         serve, cfg,

@@ -181,6 +181,42 @@ TEST_F(CommandLine, UpStopsWithTheErrorOfAFailingTarget) {
   EXPECT_NE(r.err.find("probity up: alerts: "), std::string::npos) << r.err;
 }
 
+// The log's key rotated as docs/operations.md says, on `probity up`: without --rotate-log-key the
+// new key is refused; with it, up's own followers (rules, payments, tiles) go on verifying the
+// checkpoints the old key signed, and `log verify` checks every note with a file of both keys.
+TEST_F(CommandLine, UpFollowsItsLogAcrossAKeyRotation) {
+  const std::string data = Path("up");
+  // SIGTERM after a few seconds: up stops cleanly (timeout's own exit status is 124).
+  auto up_for = [&](const std::string& seconds, Args extra) {
+    Args args = {"-s",     "TERM", seconds,       PROBITY_BIN, "up",         "--demo",
+                 "--port", "0",    "--http-port", "0",         "--data-dir", data};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return probity::testing::RunProcess("/usr/bin/timeout", args, dir_);
+  };
+  Result first = up_for("8", {});
+  ASSERT_EQ(first.code, 124) << first.err;
+  ASSERT_NE(first.out.find("stopped cleanly"), std::string::npos) << first.out << first.err;
+  const std::string old_pub = Path("up/keys/probity.pub");
+  ASSERT_EQ(Run({"keygen", "--name", "probity.example/log", "--out-dir", Path("new")}).code, kOk);
+
+  Result refused = up_for("30", {"--signing-key", Path("new/probity.key")});
+  EXPECT_EQ(refused.code, kFailure) << refused.err;
+  EXPECT_NE(refused.err.find("--rotate-log-key"), std::string::npos) << refused.err;
+
+  Result rotated = up_for("8", {"--signing-key", Path("new/probity.key"), "--rotate-log-key"});
+  EXPECT_EQ(rotated.code, 124) << rotated.err;
+  EXPECT_NE(rotated.err.find("the log's key is now"), std::string::npos) << rotated.err;
+  EXPECT_NE(rotated.out.find("stopped cleanly"), std::string::npos) << rotated.out << rotated.err;
+  EXPECT_EQ((rotated.out + rotated.err).find("evidence"), std::string::npos) << rotated.err;
+
+  std::ofstream(Path("both.pub")) << probity::testing::Slurp(Path("new/probity.pub"))
+                                  << probity::testing::Slurp(old_pub);
+  Result verify = Run({"log", "verify", "--data-dir", data, "--log-key", Path("both.pub")});
+  EXPECT_EQ(verify.code, kOk) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find("checked with probity.example/log+"), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find(", probity.example/log+"), std::string::npos) << verify.out;
+}
+
 // A --config file goes through the same validation as the command line.
 TEST_F(CommandLine, ConfigFileValuesAreValidatedLikeFlags) {
   std::ofstream(Path("probity.toml")) << "[generate]\nfrom = \"2023-02-30\"\n"

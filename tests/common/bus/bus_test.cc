@@ -8,6 +8,7 @@
 #include "common/bus/embedded_cluster.h"
 #include "common/bus/kafka.h"
 #include "common/bus/topics.h"
+#include "tests/common/free_port.h"
 
 namespace probity::bus {
 namespace {
@@ -23,10 +24,10 @@ std::vector<Message> ReadN(Consumer& c, size_t n) {
 
 TEST(EmbeddedClusterTest, ProducesAndConsumesWithHeadersThroughFixedPort) {
   EmbeddedClusterOptions opts;
-  opts.bootstrap_port = 39092;
+  opts.bootstrap_port = probity::testing::FreeLoopbackPort();
   auto cluster = EmbeddedCluster::Start(opts);
   ASSERT_TRUE(cluster.ok()) << cluster.status().ToString();
-  EXPECT_EQ((*cluster)->bootstrap_servers(), "127.0.0.1:39092");
+  EXPECT_EQ((*cluster)->bootstrap_servers(), "127.0.0.1:" + std::to_string(opts.bootstrap_port));
 
   ClientConfig cfg{(*cluster)->bootstrap_servers(), {}};
   int delivered = 0;
@@ -61,22 +62,24 @@ TEST(EmbeddedClusterTest, ProducesAndConsumesWithHeadersThroughFixedPort) {
 
 TEST(EmbeddedClusterTest, SecondBusOnSamePortFailsClearly) {
   EmbeddedClusterOptions opts;
-  opts.bootstrap_port = 39093;
+  opts.bootstrap_port = probity::testing::FreeLoopbackPort();
   auto first = EmbeddedCluster::Start(opts);
   ASSERT_TRUE(first.ok());
   auto second = EmbeddedCluster::Start(opts);
   ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.status().message().find("39093"), std::string::npos);
+  EXPECT_NE(second.status().message().find(std::to_string(opts.bootstrap_port)), std::string::npos);
 }
 
 // An outside client sees the topics: kcat -L against the fixed bootstrap port.
 TEST(EmbeddedClusterTest, KcatListsTopics) {
   if (std::system("command -v kcat >/dev/null 2>&1") != 0) GTEST_SKIP() << "kcat not installed";
   EmbeddedClusterOptions opts;
-  opts.bootstrap_port = 39094;
+  opts.bootstrap_port = probity::testing::FreeLoopbackPort();
   auto cluster = EmbeddedCluster::Start(opts);
   ASSERT_TRUE(cluster.ok());
-  FILE* p = popen("kcat -b 127.0.0.1:39094 -L -m 10 2>&1", "r");
+  const std::string kcat =
+      "kcat -b 127.0.0.1:" + std::to_string(opts.bootstrap_port) + " -L -m 10 2>&1";
+  FILE* p = popen(kcat.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;
   char buf[4096];

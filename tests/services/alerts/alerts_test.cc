@@ -18,6 +18,7 @@
 
 #include "common/merkle/hasher.h"
 #include "services/alerts/outbox_sink.h"
+#include "tests/common/free_port.h"
 
 namespace probity::alerts {
 namespace {
@@ -194,7 +195,8 @@ TEST(AlertmanagerIntegrationTest, DeliversToARealAlertmanager) {
   fs::path dir = TempDir("am");
   fs::create_directories(dir);
   std::ofstream(dir / "am.yml") << "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n";
-  const int port = 41000 + getpid() % 500;
+  const int port = probity::testing::FreeLoopbackPort();
+  ASSERT_GT(port, 0);
   pid_t pid = fork();
   if (pid == 0) {
     std::string cfg = "--config.file=" + (dir / "am.yml").string();
@@ -249,7 +251,6 @@ TEST(AlertmanagerIntegrationTest, DeliversToARealAlertmanager) {
 // then recovers. The runner's cursor moves as soon as the alerts are safe in the outbox, whatever
 // Alertmanager says; the outbox retries; every flag arrives, each as one label set.
 TEST(OutboxAlertSinkTest, RefusalsForARequestAMinuteAndAnHourThenEveryFlagArrivesOnce) {
-  const int port = 46030 + getpid() % 50;
   httplib::Server am;
   std::mutex mu;
   bool refuse_all = false;
@@ -273,7 +274,10 @@ TEST(OutboxAlertSinkTest, RefusalsForARequestAMinuteAndAnHourThenEveryFlagArrive
     }
     res.status = 200;
   });
-  std::thread t([&] { am.listen("127.0.0.1", port); });
+  // A port free now (a fixed one may be another test's, and then nothing would listen).
+  const int port = probity::testing::FreeLoopbackPort();
+  ASSERT_TRUE(port > 0 && am.bind_to_port("127.0.0.1", port));
+  std::thread t([&] { am.listen_after_bind(); });
   while (!am.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
   fs::path dir = TempDir("am_outbox");

@@ -6,11 +6,8 @@
 // cryptography, are in tests/integration/webhooks_e2e_test.py.)
 #include "services/webhooks/webhooks.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -20,6 +17,7 @@
 
 #include "common/codec/codec.h"
 #include "common/note/encoding.h"
+#include "tests/common/free_port.h"
 
 namespace probity::webhooks {
 namespace {
@@ -77,25 +75,12 @@ TEST(SigningTest, Ed25519SignaturesVerifyWithThePublishedKeyAndRotationSignsWith
   EXPECT_FALSE(SignatureHeader({k1}, "wh.7", 1, "{}").ok());  // ids never hold a '.'
 }
 
-// Binds `server` to a free loopback port in this suite's range (46100-46499; ctest runs test
-// processes side by side, so no port is fixed) and serves on `thread`. Returns the port.
+// Binds `server` to a free loopback port and serves on `thread`. Returns the port.
 int ServeOnFreePort(httplib::Server* server, std::thread* thread) {
-  // httplib binds with SO_REUSEPORT, so its bind succeeds on a port another server of this
-  // process or another test holds: probe with a plain socket first.
-  auto free = [](int p) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(p));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-    close(fd);
-    return ok;
-  };
   int port = 0;
-  for (int i = 0; i < 400 && port == 0; ++i) {
-    const int p = 46100 + (getpid() * 7 + i) % 400;
-    if (free(p) && server->bind_to_port("127.0.0.1", p)) port = p;
+  for (int i = 0; i < 20 && port == 0; ++i) {
+    const int p = probity::testing::FreeLoopbackPort();
+    if (p > 0 && server->bind_to_port("127.0.0.1", p)) port = p;
   }
   *thread = std::thread([server] { server->listen_after_bind(); });
   while (!server->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/note/cosignature.h"
+#include "common/note/key_files.h"
 
 namespace probity::note {
 namespace {
@@ -97,13 +98,29 @@ StatusOr<TrustPolicy> TrustPolicy::Create(const v1::VerifierPolicy& policy) {
 }
 
 StatusOr<TrustPolicy> TrustPolicy::ForLogKey(std::string_view log_vkey) {
+  return ForLogKeys({std::string(log_vkey)});
+}
+
+StatusOr<TrustPolicy> TrustPolicy::ForLogKeys(const std::vector<std::string>& log_vkeys) {
+  PROBITY_ASSIGN_OR_RETURN(std::vector<Verifier> keys, ParseLogKeys(log_vkeys));
   v1::VerifierPolicy p;
-  p.set_log_vkey(std::string(log_vkey));
-  return Create(p);
+  p.set_log_vkey(log_vkeys.front());
+  PROBITY_ASSIGN_OR_RETURN(TrustPolicy policy, Create(p));
+  policy.log_keys_ = std::move(keys);
+  return policy;
+}
+
+TrustPolicy TrustPolicy::LogOnly() const {
+  v1::VerifierPolicy p;
+  p.set_log_origin(policy_.log_origin());
+  p.set_log_vkey(policy_.log_vkey());
+  TrustPolicy out(std::move(p), log_, {});
+  out.log_keys_ = log_keys_;
+  return out;
 }
 
 StatusOr<TrustedCheckpoint> TrustPolicy::Open(std::string_view note) const {
-  PROBITY_ASSIGN_OR_RETURN(Note n, note::Open(note, {log_}));
+  PROBITY_ASSIGN_OR_RETURN(Note n, note::Open(note, log_keys_));
   TrustedCheckpoint out;
   PROBITY_ASSIGN_OR_RETURN(out.checkpoint, ParseCheckpoint(n.text));
   if (out.checkpoint.origin != policy_.log_origin()) {

@@ -42,9 +42,14 @@ class TrustPolicy {
   static StatusOr<TrustPolicy> Create(const v1::VerifierPolicy& policy);
   // The policy of a single log key with no witnesses.
   static StatusOr<TrustPolicy> ForLogKey(std::string_view log_vkey);
+  // The policy of a log whose key was rotated, with no witnesses: the first key is the policy's
+  // (its log_vkey, the newest); a note signed by any of them opens. All MUST name the same log.
+  static StatusOr<TrustPolicy> ForLogKeys(const std::vector<std::string>& log_vkeys);
 
   const v1::VerifierPolicy& policy() const { return policy_; }
   const Verifier& log_key() const { return log_; }
+  // The same log keys, no witnesses: for a checkpoint that may predate the witnesses.
+  TrustPolicy LogOnly() const;
 
   // Opens a checkpoint note under this policy:
   //  - the log's signature MUST verify (errors of Open; kDataLoss for a bad signature), the text
@@ -57,10 +62,14 @@ class TrustPolicy {
 
  private:
   TrustPolicy(v1::VerifierPolicy p, Verifier log, std::vector<Verifier> witnesses)
-      : policy_(std::move(p)), log_(std::move(log)), witnesses_(std::move(witnesses)) {}
+      : policy_(std::move(p)),
+        log_(log),
+        log_keys_{std::move(log)},
+        witnesses_(std::move(witnesses)) {}
 
   v1::VerifierPolicy policy_;
   Verifier log_;
+  std::vector<Verifier> log_keys_;  // log_ first, then any keys it replaced (ForLogKeys)
   std::vector<Verifier> witnesses_;
 };
 

@@ -54,12 +54,15 @@ StatusOr<note::TrustPolicy> Policy(const VerifyOptions& o) {
   }
   std::string text = o.log_key;
   if (auto file = note::ReadKeyFile(o.log_key); file.ok()) text = *file;
-  if (auto keys = note::LoadVerifierKeys(o.log_key); keys.ok() && keys->size() > 1) {
-    return InvalidArgument(o.log_key + " holds " + std::to_string(keys->size()) +
-                           " keys of the log (a rotated key file); probity verify checks with "
-                           "one: pass the key that signed the checkpoint");
+  // One key, or the log's keys one per line after a rotation (newest first).
+  std::vector<std::string> keys;
+  std::stringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) keys.push_back(line);
   }
-  return note::TrustPolicy::ForLogKey(text);
+  if (keys.empty()) return InvalidArgument(o.log_key + ": no verifier key");
+  return note::TrustPolicy::ForLogKeys(keys);
 }
 
 std::string Describe(const note::TrustedCheckpoint& cp) {
@@ -207,9 +210,8 @@ void AddVerifyCommands(CLI::App& app, std::function<int()>* action) {
                  [&](const note::TrustPolicy& p) -> std::variant<std::string, Outcome> {
                    // The older checkpoint needs the log's signature, not the witness quorum: it
                    // may predate the witnesses.
-                   auto log_only = note::TrustPolicy::ForLogKey(p.policy().log_vkey());
-                   if (!log_only.ok()) return Usage(log_only.status());
-                   auto older = Checkpoint(*log_only, o->old_checkpoint);
+                   const note::TrustPolicy log_only = p.LogOnly();
+                   auto older = Checkpoint(log_only, o->old_checkpoint);
                    if (auto* bad = std::get_if<Outcome>(&older)) return *bad;
                    auto newer = Checkpoint(p, o->checkpoint);
                    if (auto* bad = std::get_if<Outcome>(&newer)) return *bad;

@@ -371,6 +371,19 @@ TEST_F(VerifyCli, AfterAKeyRotationOldAndNewNotesVerify) {
   ProcessResult latest = Log({"checkpoint", "--log-key", both});
   ASSERT_EQ(latest.code, kOk) << latest.err;
   EXPECT_EQ(latest.out, notes_[11]);
+
+  // A third party with the two-line key file: each era's checkpoint verifies, and a consistency
+  // proof from the old key's checkpoint (size 7) to the new key's (11) too; with the new key
+  // alone the old checkpoint does not.
+  const std::string cp7 = File("cp7", notes_[7]), cp11 = File("cp11", notes_[11]);
+  EXPECT_EQ(Run({"verify", "checkpoint", cp7, "--log-key", both}).code, kOk);
+  EXPECT_EQ(Run({"verify", "checkpoint", cp11, "--log-key", both}).code, kOk);
+  EXPECT_EQ(Run({"verify", "checkpoint", cp7, "--log-key", new_only}).code, kInvalid);
+  ProcessResult cons = Log({"proof", "consistency", "--from", "7", "--json", "--log-key", both});
+  ASSERT_EQ(cons.code, kOk) << cons.err;
+  ProcessResult across = Run({"verify", "consistency", "--old", cp7, "--checkpoint", cp11,
+                              "--proof", File("cons.json", cons.out), "--log-key", both});
+  EXPECT_EQ(across.code, kOk) << across.out << across.err;
 }
 
 TEST_F(VerifyCli, TrustPolicyWithWitnessQuorum) {

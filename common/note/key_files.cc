@@ -122,7 +122,7 @@ StatusOr<std::vector<Verifier>> ParseLogKeys(const std::vector<std::string>& tex
   return keys;
 }
 
-StatusOr<std::vector<Verifier>> LoadVerifierKeys(const std::string& file_or_key) {
+StatusOr<std::vector<std::string>> LoadVerifierKeyTexts(const std::string& file_or_key) {
   PROBITY_ASSIGN_OR_RETURN(std::string text, KeyText(file_or_key));
   std::vector<std::string> lines;
   std::stringstream in(text);
@@ -130,7 +130,13 @@ StatusOr<std::vector<Verifier>> LoadVerifierKeys(const std::string& file_or_key)
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (!line.empty()) lines.push_back(std::move(line));
   }
-  return ParseLogKeys(lines);
+  PROBITY_RETURN_IF_ERROR(ParseLogKeys(lines).status());
+  return lines;
+}
+
+StatusOr<std::vector<Verifier>> LoadVerifierKeys(const std::string& file_or_key) {
+  PROBITY_ASSIGN_OR_RETURN(std::vector<std::string> texts, LoadVerifierKeyTexts(file_or_key));
+  return ParseLogKeys(texts);
 }
 
 }  // namespace probity::note

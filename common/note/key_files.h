@@ -38,5 +38,8 @@ StatusOr<Verifier> LoadVerifierKey(const std::string& file_or_key);
 StatusOr<std::vector<Verifier>> LoadVerifierKeys(const std::string& file_or_key);
 // The same from key texts already read (e.g. the keys a store pinned).
 StatusOr<std::vector<Verifier>> ParseLogKeys(const std::vector<std::string>& texts);
+// The key texts LoadVerifierKeys reads (each line of the file or text, blank lines dropped),
+// checked as it checks them: for a caller that needs the text too (a trust policy holds it).
+StatusOr<std::vector<std::string>> LoadVerifierKeyTexts(const std::string& file_or_key);
 
 }  // namespace probity::note

@@ -13,17 +13,11 @@
 namespace probity::cli {
 
 StatusOr<std::string> ReadVerifierKeyText(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return NotFound("cannot read the log's verifier key " + path);
+  if (!std::ifstream(path)) return NotFound("cannot read the log's verifier key " + path);
   // Every key is checked to parse and to name one log; the first is the newest.
-  StatusOr<std::vector<note::Verifier>> keys = note::LoadVerifierKeys(path);
+  StatusOr<std::vector<std::string>> keys = note::LoadVerifierKeyTexts(path);
   if (!keys.ok()) return Status(keys.status().code(), path + ": " + keys.status().message());
-  std::string line;
-  while (std::getline(in, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) return line;
-  }
-  return InvalidArgument(path + ": no verifier key");
+  return keys->front();
 }
 
 StatusOr<BusFollowInputs> OpenBusFollowInputs(const bus::ClientConfig& bus,

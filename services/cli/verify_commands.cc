@@ -52,16 +52,8 @@ StatusOr<note::TrustPolicy> Policy(const VerifyOptions& o) {
     PROBITY_ASSIGN_OR_RETURN(v1::VerifierPolicy p, note::ParsePolicy(text));
     return note::TrustPolicy::Create(p);
   }
-  std::string text = o.log_key;
-  if (auto file = note::ReadKeyFile(o.log_key); file.ok()) text = *file;
   // One key, or the log's keys one per line after a rotation (newest first).
-  std::vector<std::string> keys;
-  std::stringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) keys.push_back(line);
-  }
-  if (keys.empty()) return InvalidArgument(o.log_key + ": no verifier key");
+  PROBITY_ASSIGN_OR_RETURN(std::vector<std::string> keys, note::LoadVerifierKeyTexts(o.log_key));
   return note::TrustPolicy::ForLogKeys(keys);
 }
 

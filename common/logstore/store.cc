@@ -10,12 +10,12 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <thread>
 
 #include "common/logstore/keys.h"
 #include "common/merkle/compact_range.h"
 #include "common/merkle/proof.h"
+#include "common/note/key_files.h"
 
 namespace probity::logstore {
 
@@ -196,10 +196,7 @@ StatusOr<std::vector<std::string>> LogStore::LogKeys() const {
   rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), meta(), keys::kMetaRetiredLogKeys, &v);
   if (rs.IsNotFound()) return keys;
   PROBITY_RETURN_IF_ERROR(FromRocks(rs, "read the retired log keys"));
-  std::stringstream lines(v);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty()) keys.push_back(std::move(line));
-  }
+  for (std::string& k : note::SplitKeyLines(v)) keys.push_back(std::move(k));
   return keys;
 }
 

@@ -122,21 +122,28 @@ StatusOr<std::vector<Verifier>> ParseLogKeys(const std::vector<std::string>& tex
   return keys;
 }
 
+std::vector<std::string> SplitKeyLines(std::string_view text) {
+  std::vector<std::string> lines;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) lines.emplace_back(line);
+  }
+  return lines;
+}
+
 StatusOr<std::vector<std::string>> LoadVerifierKeyTexts(const std::string& file_or_key) {
   PROBITY_ASSIGN_OR_RETURN(std::string text, KeyText(file_or_key));
-  std::vector<std::string> lines;
-  std::stringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) lines.push_back(std::move(line));
-  }
+  std::vector<std::string> lines = SplitKeyLines(text);
   PROBITY_RETURN_IF_ERROR(ParseLogKeys(lines).status());
   return lines;
 }
 
 StatusOr<std::vector<Verifier>> LoadVerifierKeys(const std::string& file_or_key) {
-  PROBITY_ASSIGN_OR_RETURN(std::vector<std::string> texts, LoadVerifierKeyTexts(file_or_key));
-  return ParseLogKeys(texts);
+  PROBITY_ASSIGN_OR_RETURN(std::string text, KeyText(file_or_key));
+  return ParseLogKeys(SplitKeyLines(text));
 }
 
 }  // namespace probity::note

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/note/note.h"
@@ -41,5 +42,8 @@ StatusOr<std::vector<Verifier>> ParseLogKeys(const std::vector<std::string>& tex
 // The key texts LoadVerifierKeys reads (each line of the file or text, blank lines dropped),
 // checked as it checks them: for a caller that needs the text too (a trust policy holds it).
 StatusOr<std::vector<std::string>> LoadVerifierKeyTexts(const std::string& file_or_key);
+// The key texts of a text holding one per line (a key file, or the retired keys a log stores):
+// each line without its "\r", blank lines dropped. Nothing is parsed.
+std::vector<std::string> SplitKeyLines(std::string_view text);
 
 }  // namespace probity::note

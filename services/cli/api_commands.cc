@@ -211,14 +211,15 @@ int RunApi(const ApiCommandOptions& o, const Runtime& rt) {
   ApiServeOptions serve = o.serve;
   if (serve.state_dir.empty()) serve.state_dir = "./probity-api";
   if (!o.log_key.empty() && serve.bundle_policy_file.empty()) {
-    auto text = ReadVerifierKeyText(o.log_key);
-    if (!text.ok()) return Fail("api", text.status());
-    v1::VerifierPolicy policy;
-    policy.set_log_origin(text->substr(0, text->find('+')));
-    policy.set_log_vkey(*text);  // the newest key: it signs the checkpoints bundles hold now
-    serve.api.bundle_policy = policy;
-    auto keys = note::LoadVerifierKeys(o.log_key);
+    auto texts = ReadLogKeyTexts(o.log_key);
+    if (!texts.ok()) return Fail("api", texts.status());
+    auto keys = note::ParseLogKeys(*texts);
     if (!keys.ok()) return Fail("api", keys.status());
+    v1::VerifierPolicy policy;
+    policy.set_log_origin(keys->front().name());
+    policy.set_log_vkey(
+        texts->front());  // the newest key: it signs the checkpoints bundles hold now
+    serve.api.bundle_policy = policy;
     serve.log_keys = std::move(keys).value();
   } else if (serve.bundle_policy_file.empty()) {
     std::cerr << "probity api: no --log-key or --bundle-policy: checkpoints are NOT verified and "

@@ -12,12 +12,11 @@
 
 namespace probity::cli {
 
-StatusOr<std::string> ReadVerifierKeyText(const std::string& path) {
+StatusOr<std::vector<std::string>> ReadLogKeyTexts(const std::string& path) {
   if (!std::ifstream(path)) return NotFound("cannot read the log's verifier key " + path);
-  // Every key is checked to parse and to name one log; the first is the newest.
   StatusOr<std::vector<std::string>> keys = note::LoadVerifierKeyTexts(path);
   if (!keys.ok()) return Status(keys.status().code(), path + ": " + keys.status().message());
-  return keys->front();
+  return keys;
 }
 
 StatusOr<BusFollowInputs> OpenBusFollowInputs(const bus::ClientConfig& bus,
@@ -34,11 +33,9 @@ StatusOr<BusFollowInputs> OpenBusFollowInputs(const bus::ClientConfig& bus,
     return in;
   }
   // The log's keys: one, or after a rotation the new one and those it replaced, one per line.
-  StatusOr<std::vector<note::Verifier>> keys = note::LoadVerifierKeys(log_key_file);
-  if (!keys.ok())
-    return Status(keys.status().code(), log_key_file + ": " + keys.status().message());
-  in.origin = keys->front().name();
-  in.log_keys = std::move(keys).value();
+  PROBITY_ASSIGN_OR_RETURN(std::vector<std::string> texts, ReadLogKeyTexts(log_key_file));
+  PROBITY_ASSIGN_OR_RETURN(in.log_keys, note::ParseLogKeys(texts));
+  in.origin = in.log_keys.front().name();
   PROBITY_ASSIGN_OR_RETURN(in.checkpoints, follow::CheckpointTopicSource::Create(bus));
   return in;
 }

@@ -14,10 +14,10 @@
 
 namespace probity::cli {
 
-// Reads a verifier key file ("<name>+<hash>+<key>", as `probity keygen` writes probity.pub; after
-// a rotation, the log's keys one per line, newest first): the newest key's text (every key checked
-// to parse and to name the same log).
-StatusOr<std::string> ReadVerifierKeyText(const std::string& path);
+// Reads the log's verifier key file ("<name>+<hash>+<key>", as `probity keygen` writes
+// probity.pub; after a rotation, the log's keys one per line, newest first): the key texts, every
+// one checked to parse and to name the same log. Errors name the file.
+StatusOr<std::vector<std::string>> ReadLogKeyTexts(const std::string& path);
 
 // probity.log.v1 (catching up from a verified copy of the log when retention took an entry) and
 // probity.checkpoints.v1, with the log's key to verify the checkpoints by.
